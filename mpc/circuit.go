@@ -1,0 +1,200 @@
+package mpc
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/mhe"
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+)
+
+// ErrNotExact is returned when a decrypted result is not a well-formed
+// aggregate (slots disagree), which means a party or the coordinator
+// deviated from the protocol or the noise budget was exceeded.
+var ErrNotExact = errors.New("decrypted result is not a consistent aggregate")
+
+// Blocks is the number of ciphertext blocks that hold entities slots.
+func (p *Params) Blocks(entities int) int {
+	n := p.Slots()
+	return (entities + n - 1) / n
+}
+
+// Worker holds one goroutine's lattigo objects. Lattigo objects are not safe
+// for concurrent use: make one Worker per goroutine with Copy.
+type Worker struct {
+	p    *Params
+	ecd  *bgv.Encoder
+	enc  *rlwe.Encryptor // nil without a public key
+	eval *bgv.Evaluator
+}
+
+// NewWorker returns a worker. pk (the collective public key) is needed only
+// to encrypt; evk (rotation keys) only to aggregate.
+func (p *Params) NewWorker(pk *rlwe.PublicKey, evk rlwe.EvaluationKeySet) *Worker {
+	w := &Worker{p: p, ecd: bgv.NewEncoder(p.BGV), eval: bgv.NewEvaluator(p.BGV, evk)}
+	if pk != nil {
+		w.enc = bgv.NewEncryptor(p.BGV, pk)
+	}
+	return w
+}
+
+// Copy returns an independent worker sharing the read-only keys.
+func (w *Worker) Copy() *Worker {
+	c := &Worker{p: w.p, ecd: w.ecd.ShallowCopy(), eval: w.eval.ShallowCopy()}
+	if w.enc != nil {
+		c.enc = w.enc.ShallowCopy()
+	}
+	return c
+}
+
+func (w *Worker) encode(values []uint64, level int) (*rlwe.Plaintext, error) {
+	if len(values) > w.p.Slots() {
+		return nil, fmt.Errorf("block of %d values exceeds %d slots", len(values), w.p.Slots())
+	}
+	pt := bgv.NewPlaintext(w.p.BGV, level)
+	if err := w.ecd.Encode(values, pt); err != nil {
+		return nil, fmt.Errorf("encoding block: %w", err)
+	}
+	return pt, nil
+}
+
+// EncryptBlock is the first chain step: encrypt one block of slot values
+// (each < T) under the collective key at the chain's fresh level.
+func (w *Worker) EncryptBlock(values []uint64, chainLen int) (*rlwe.Ciphertext, error) {
+	if w.enc == nil {
+		return nil, fmt.Errorf("worker has no public key to encrypt with")
+	}
+	level, err := w.p.FreshLevel(chainLen)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := w.encode(values, level)
+	if err != nil {
+		return nil, err
+	}
+	ct := bgv.NewCiphertext(w.p.BGV, 1, level)
+	if err := w.enc.Encrypt(pt, ct); err != nil {
+		return nil, fmt.Errorf("encrypting block: %w", err)
+	}
+	return ct, nil
+}
+
+// MulBlock is a later chain step: multiply an incoming block slot-wise by
+// this party's plaintext values, then rescale one level. No party key is
+// needed and the result stays under the collective key.
+func (w *Worker) MulBlock(ct *rlwe.Ciphertext, values []uint64) (*rlwe.Ciphertext, error) {
+	if ct.Level() < 1 {
+		return nil, fmt.Errorf("block at level 0 cannot be multiplied further")
+	}
+	pt, err := w.encode(values, ct.Level())
+	if err != nil {
+		return nil, err
+	}
+	prod := bgv.NewCiphertext(w.p.BGV, 1, ct.Level())
+	if err := w.eval.Mul(ct, pt, prod); err != nil {
+		return nil, fmt.Errorf("multiplying block: %w", err)
+	}
+	out := bgv.NewCiphertext(w.p.BGV, 1, ct.Level()-1)
+	if err := w.eval.Rescale(prod, out); err != nil {
+		return nil, fmt.Errorf("rescaling block: %w", err)
+	}
+	return out, nil
+}
+
+// AddInto adds ct into acc (acc += ct); both at the same level.
+func (w *Worker) AddInto(acc, ct *rlwe.Ciphertext) error {
+	if acc.Level() != ct.Level() {
+		return fmt.Errorf("adding blocks at levels %d and %d", acc.Level(), ct.Level())
+	}
+	return w.eval.Add(acc, ct, acc)
+}
+
+// Aggregate is the coordinator's step: sum all slots (InnerSum over each
+// row of N/2 slots, then add the rotated row) so that every slot holds the
+// total. The result stays at DecryptLevel, whose modulus leaves room for
+// the decryption shares' noise flooding. Needs the rotation keys.
+func (w *Worker) Aggregate(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	n := w.p.Slots()
+	sum := bgv.NewCiphertext(w.p.BGV, 1, ct.Level())
+	if err := w.eval.InnerSum(ct, 1, n>>1, sum); err != nil {
+		return nil, fmt.Errorf("summing slots: %w", err)
+	}
+	rot := bgv.NewCiphertext(w.p.BGV, 1, ct.Level())
+	if err := w.eval.RotateRows(sum, rot); err != nil {
+		return nil, fmt.Errorf("rotating rows: %w", err)
+	}
+	if err := w.eval.Add(sum, rot, sum); err != nil {
+		return nil, err
+	}
+	for sum.Level() > DecryptLevel {
+		out := bgv.NewCiphertext(w.p.BGV, 1, sum.Level()-1)
+		if err := w.eval.Rescale(sum, out); err != nil {
+			return nil, fmt.Errorf("rescaling total: %w", err)
+		}
+		sum = out
+	}
+	return sum, nil
+}
+
+// DecryptShare is a party's PCKS step: its share of switching the level-0
+// aggregate ct to the analyst's public key, with noise flooding.
+func (p *Params) DecryptShare(sk *rlwe.SecretKey, analyst *rlwe.PublicKey, ct *rlwe.Ciphertext) ([]byte, error) {
+	if ct.Level() != DecryptLevel {
+		return nil, fmt.Errorf("decryption share requested at level %d; only aggregates at level %d are switched", ct.Level(), DecryptLevel)
+	}
+	pcks, err := mhe.NewPublicKeySwitchProtocol(p.BGV, p.floodDistribution())
+	if err != nil {
+		return nil, err
+	}
+	share := pcks.AllocateShare(DecryptLevel)
+	pcks.GenShare(sk, analyst, ct, &share)
+	return p.marshalPCKSShare(share), nil
+}
+
+// CombineShares is the coordinator's PCKS step: decode every party's share
+// (untrusted) and switch ct to the analyst's key. Every party of the
+// collective key must contribute.
+func (p *Params) CombineShares(ct *rlwe.Ciphertext, shares map[string][]byte) (*rlwe.Ciphertext, error) {
+	if len(shares) == 0 {
+		return nil, fmt.Errorf("no decryption shares")
+	}
+	pcks, err := mhe.NewPublicKeySwitchProtocol(p.BGV, p.floodDistribution())
+	if err != nil {
+		return nil, err
+	}
+	var agg mhe.PublicKeySwitchShare
+	first := true
+	for _, name := range sortedKeys(shares) {
+		s, err := p.unmarshalPCKSShare(shares[name], ct.Level())
+		if err != nil {
+			return nil, fmt.Errorf("party %s: %w", name, err)
+		}
+		if first {
+			agg, first = s, false
+			continue
+		}
+		if err := pcks.AggregateShares(agg, s, &agg); err != nil {
+			return nil, fmt.Errorf("party %s: aggregating decryption share: %w", name, err)
+		}
+	}
+	out := bgv.NewCiphertext(p.BGV, 1, ct.Level())
+	pcks.KeySwitch(ct, agg, out)
+	return out, nil
+}
+
+// DecryptTotal is the analyst's step: decrypt a switched aggregate and
+// return the total, checking that every slot agrees.
+func (p *Params) DecryptTotal(sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (uint64, error) {
+	pt := bgv.NewDecryptor(p.BGV, sk).DecryptNew(ct)
+	vals := make([]uint64, p.Slots())
+	if err := bgv.NewEncoder(p.BGV).Decode(pt, vals); err != nil {
+		return 0, fmt.Errorf("decoding result: %w", err)
+	}
+	for i, v := range vals {
+		if v != vals[0] {
+			return 0, fmt.Errorf("%w: slot %d holds %d, slot 0 holds %d", ErrNotExact, i, v, vals[0])
+		}
+	}
+	return vals[0], nil
+}

@@ -1,0 +1,198 @@
+package mpc
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/mhe"
+	"github.com/tuneinsight/lattigo/v5/ring"
+	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+)
+
+// ErrMalformed is wrapped by every error of the safe decoder: the bytes are
+// not a valid value of the expected shape. Daemons map it to InvalidArgument.
+var ErrMalformed = errors.New("malformed value")
+
+// polyRef is one polynomial's coefficient limbs and the modulus of each limb.
+type polyRef struct {
+	coeffs [][]uint64
+	moduli []uint64
+}
+
+func (p *Params) qRefs(level int, polys ...ring.Poly) []polyRef {
+	q := p.BGV.RingQ().ModuliChain()[:level+1]
+	out := make([]polyRef, 0, len(polys))
+	for _, pl := range polys {
+		out = append(out, polyRef{coeffs: pl.Coeffs[:level+1], moduli: q})
+	}
+	return out
+}
+
+func (p *Params) qpRefs(polys ...ringqp.Poly) []polyRef {
+	q := p.BGV.RingQ().ModuliChain()
+	pm := p.BGV.RingP().ModuliChain()
+	out := make([]polyRef, 0, 2*len(polys))
+	for _, pl := range polys {
+		out = append(out, polyRef{coeffs: pl.Q.Coeffs, moduli: q[:len(pl.Q.Coeffs)]})
+		if len(pl.P.Coeffs) > 0 {
+			out = append(out, polyRef{coeffs: pl.P.Coeffs, moduli: pm[:len(pl.P.Coeffs)]})
+		}
+	}
+	return out
+}
+
+func wireSize(refs []polyRef) int {
+	n := 0
+	for _, r := range refs {
+		for _, c := range r.coeffs {
+			n += 8 * len(c)
+		}
+	}
+	return n
+}
+
+func encodeRefs(refs []polyRef) []byte {
+	b := make([]byte, wireSize(refs))
+	off := 0
+	for _, r := range refs {
+		for _, limb := range r.coeffs {
+			for _, c := range limb {
+				binary.LittleEndian.PutUint64(b[off:], c)
+				off += 8
+			}
+		}
+	}
+	return b
+}
+
+// decodeRefs is the one decoder of untrusted bytes: exact size first, then
+// every coefficient below its modulus, then the copy into refs.
+func decodeRefs(what string, b []byte, refs []polyRef) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: decoder panic: %v", ErrMalformed, what, r)
+		}
+	}()
+	want := wireSize(refs)
+	if len(b) != want {
+		return fmt.Errorf("%w: %s: %d bytes, want exactly %d", ErrMalformed, what, len(b), want)
+	}
+	off := 0
+	for pi, r := range refs {
+		for li, limb := range r.coeffs {
+			q := r.moduli[li]
+			src := b[off : off+8*len(limb)]
+			for j := range limb {
+				v := binary.LittleEndian.Uint64(src[8*j:])
+				if v >= q {
+					return fmt.Errorf("%w: %s: polynomial %d limb %d coefficient %d is %d, not below the modulus %d", ErrMalformed, what, pi, li, j, v, q)
+				}
+				limb[j] = v
+			}
+			off += 8 * len(limb)
+		}
+	}
+	return nil
+}
+
+// CiphertextSize is the wire size of a degree-1 ciphertext at a level.
+func (p *Params) CiphertextSize(level int) int {
+	return 2 * (level + 1) * p.BGV.N() * 8
+}
+
+// MarshalCiphertext encodes a degree-1 NTT ciphertext for the wire.
+func (p *Params) MarshalCiphertext(ct *rlwe.Ciphertext) ([]byte, error) {
+	if ct.Degree() != 1 || !ct.IsNTT {
+		return nil, fmt.Errorf("ciphertext: degree %d, NTT %v: only degree-1 NTT ciphertexts go on the wire", ct.Degree(), ct.IsNTT)
+	}
+	return encodeRefs(p.qRefs(ct.Level(), ct.Value...)), nil
+}
+
+// UnmarshalCiphertext decodes an untrusted degree-1 ciphertext that the
+// protocol says is at level and carries scale. The shape and metadata come
+// from the caller, never from the bytes.
+func (p *Params) UnmarshalCiphertext(b []byte, level int, scale rlwe.Scale) (*rlwe.Ciphertext, error) {
+	if level < 0 || level > p.MaxLevel() {
+		return nil, fmt.Errorf("%w: ciphertext level %d out of range 0..%d", ErrMalformed, level, p.MaxLevel())
+	}
+	ct := bgv.NewCiphertext(p.BGV, 1, level)
+	if err := decodeRefs(fmt.Sprintf("ciphertext at level %d", level), b, p.qRefs(level, ct.Value...)); err != nil {
+		return nil, err
+	}
+	ct.IsNTT = true
+	ct.Scale = scale
+	return ct, nil
+}
+
+// MarshalPublicKey encodes a public key (collective or an analyst's).
+func (p *Params) MarshalPublicKey(pk *rlwe.PublicKey) []byte {
+	return encodeRefs(p.qpRefs(pk.Value...))
+}
+
+// UnmarshalPublicKey decodes an untrusted public key.
+func (p *Params) UnmarshalPublicKey(b []byte) (*rlwe.PublicKey, error) {
+	pk := rlwe.NewPublicKey(p.BGV)
+	if err := decodeRefs("public key", b, p.qpRefs(pk.Value...)); err != nil {
+		return nil, err
+	}
+	return pk, nil
+}
+
+// MarshalSecretKey encodes a secret key (for the owner's own 0600 file only).
+func (p *Params) MarshalSecretKey(sk *rlwe.SecretKey) []byte {
+	return encodeRefs(p.qpRefs(sk.Value))
+}
+
+// UnmarshalSecretKey decodes a secret key file.
+func (p *Params) UnmarshalSecretKey(b []byte) (*rlwe.SecretKey, error) {
+	sk := rlwe.NewSecretKey(p.BGV)
+	if err := decodeRefs("secret key", b, p.qpRefs(sk.Value)); err != nil {
+		return nil, err
+	}
+	return sk, nil
+}
+
+func (p *Params) marshalCKGShare(s mhe.PublicKeyGenShare) []byte {
+	return encodeRefs(p.qpRefs(s.Value))
+}
+
+func (p *Params) unmarshalCKGShare(b []byte) (mhe.PublicKeyGenShare, error) {
+	s := mhe.NewPublicKeyGenProtocol(p.BGV).AllocateShare()
+	return s, decodeRefs("public key share", b, p.qpRefs(s.Value))
+}
+
+func (p *Params) gkgRefs(s *mhe.GaloisKeyGenShare) []polyRef {
+	var polys []ringqp.Poly
+	for _, row := range s.Value {
+		for _, v := range row {
+			polys = append(polys, v...)
+		}
+	}
+	return p.qpRefs(polys...)
+}
+
+func (p *Params) marshalGKGShare(s *mhe.GaloisKeyGenShare) []byte {
+	return encodeRefs(p.gkgRefs(s))
+}
+
+func (p *Params) unmarshalGKGShare(b []byte, galEl uint64) (mhe.GaloisKeyGenShare, error) {
+	s := mhe.NewGaloisKeyGenProtocol(p.BGV).AllocateShare()
+	s.GaloisElement = galEl
+	return s, decodeRefs(fmt.Sprintf("rotation key share (Galois element %d)", galEl), b, p.gkgRefs(&s))
+}
+
+func (p *Params) marshalPCKSShare(s mhe.PublicKeySwitchShare) []byte {
+	return encodeRefs(p.qRefs(s.Level(), s.Value...))
+}
+
+func (p *Params) unmarshalPCKSShare(b []byte, level int) (mhe.PublicKeySwitchShare, error) {
+	proto, err := mhe.NewPublicKeySwitchProtocol(p.BGV, p.floodDistribution())
+	if err != nil {
+		return mhe.PublicKeySwitchShare{}, err
+	}
+	s := proto.AllocateShare(level)
+	return s, decodeRefs(fmt.Sprintf("decryption share at level %d", level), b, p.qRefs(level, s.Value...))
+}
