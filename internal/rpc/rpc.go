@@ -1,0 +1,170 @@
+// Package rpc holds what both daemons and the CLIs need around gRPC: server
+// and client options (mutual TLS, deliberate message sizes, keepalives),
+// the interceptor chain (logging → recovery → role check) and the one place
+// where domain errors become gRPC status codes.
+package rpc
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/pki"
+)
+
+// Mapping pairs a sentinel error with the gRPC code it becomes.
+type Mapping struct {
+	Err  error
+	Code codes.Code
+}
+
+// ToStatus maps err to a gRPC status using the first matching sentinel.
+// Errors that already carry a status keep it; context errors map to
+// DeadlineExceeded/Canceled; anything else is Internal.
+func ToStatus(err error, mappings ...Mapping) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	for _, m := range mappings {
+		if errors.Is(err, m.Err) {
+			return status.Error(m.Code, err.Error())
+		}
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, pki.ErrForbidden):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, pki.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// ServerOptions returns the options of a daemon's gRPC server: mutual TLS,
+// message limits, keepalive, and the interceptor chain. Every call must
+// come from a certificate with one of the allowed roles.
+func ServerOptions(tc *tls.Config, log zerolog.Logger, allowed ...pki.Role) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.Creds(credentials.NewTLS(tc)),
+		grpc.MaxRecvMsgSize(wire.MaxMessageBytes),
+		grpc.MaxSendMsgSize(wire.MaxMessageBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(unaryLog(log), unaryRecover(log), unaryRole(allowed)),
+		grpc.ChainStreamInterceptor(streamLog(log), streamRecover(log), streamRole(allowed)),
+	}
+}
+
+// Dial connects to a daemon with mutual TLS and the shared message limits.
+func Dial(addr string, tc *tls.Config) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(credentials.NewTLS(tc)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes)),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+func caller(ctx context.Context) string {
+	id, err := pki.PeerIdentity(ctx)
+	if err != nil {
+		return "unauthenticated"
+	}
+	return id.String()
+}
+
+func logCall(log zerolog.Logger, ctx context.Context, method string, start time.Time, err error) {
+	ev := log.Info()
+	if err != nil {
+		ev = log.Warn().Str("code", status.Code(err).String()).Str("error", status.Convert(err).Message())
+	}
+	ev.Str("method", method).Str("caller", caller(ctx)).Dur("elapsed", time.Since(start)).Msg("rpc")
+}
+
+func unaryLog(log zerolog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := h(ctx, req)
+		logCall(log, ctx, info.FullMethod, start, err)
+		return resp, err
+	}
+}
+
+func streamLog(log zerolog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		start := time.Now()
+		err := h(srv, ss)
+		logCall(log, ss.Context(), info.FullMethod, start, err)
+		return err
+	}
+}
+
+func unaryRecover(log zerolog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error().Str("method", info.FullMethod).Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("recovered panic")
+				err = status.Errorf(codes.Internal, "internal error in %s", info.FullMethod)
+			}
+		}()
+		return h(ctx, req)
+	}
+}
+
+func streamRecover(log zerolog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error().Str("method", info.FullMethod).Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("recovered panic")
+				err = status.Errorf(codes.Internal, "internal error in %s", info.FullMethod)
+			}
+		}()
+		return h(srv, ss)
+	}
+}
+
+func checkRole(ctx context.Context, allowed []pki.Role) error {
+	if len(allowed) == 0 {
+		return nil
+	}
+	_, err := pki.RequireRole(ctx, allowed...)
+	return ToStatus(err)
+}
+
+func unaryRole(allowed []pki.Role) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if err := checkRole(ctx, allowed); err != nil {
+			return nil, err
+		}
+		return h(ctx, req)
+	}
+}
+
+func streamRole(allowed []pki.Role) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if err := checkRole(ss.Context(), allowed); err != nil {
+			return err
+		}
+		return h(srv, ss)
+	}
+}

@@ -1,0 +1,198 @@
+package party
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/mpc/align"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+// AlignOwn starts an epoch: a fresh blinding key, the party's own ids
+// hashed to the group and blinded, signed as the first hop of the chain.
+func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServer) error {
+	if req.EpochId == "" {
+		return rpc.ToStatus(fmt.Errorf("%w: epoch id is required", ErrBadRequest), codeMap...)
+	}
+	if err := s.checkParties(req.Parties); err != nil {
+		return rpc.ToStatus(err, codeMap...)
+	}
+	key, err := align.NewKey(rand.Reader)
+	if err != nil {
+		return rpc.ToStatus(err)
+	}
+	sess := &alignSession{epoch: req.EpochId, parties: req.Parties, key: key, blinded: map[string]bool{}}
+	s.mu.Lock()
+	if old := s.aligning; old != nil {
+		old.key.Erase()
+	}
+	s.aligning = sess
+	s.mu.Unlock()
+	elems, err := align.BlindIDs(stream.Context(), key, s.data.IDs, s.workers)
+	if err != nil {
+		return rpc.ToStatus(err, codeMap...)
+	}
+	chain := align.Chain{Epoch: req.EpochId, Origin: s.name, Size: uint32(len(elems))}
+	if err := align.Sign(&chain, s.name, s.priv, elems); err != nil {
+		return rpc.ToStatus(err, codeMap...)
+	}
+	s.log.Info().Str("epoch", req.EpochId).Int("elements", len(elems)).Msg("own list blinded")
+	return sendList(stream, chain, elems)
+}
+
+type listSender interface{ Send(*pb.AlignChunk) error }
+
+func sendList(stream listSender, chain align.Chain, elems [][]byte) error {
+	for i, chunk := range wire.ChunkElems(elems) {
+		m := &pb.AlignChunk{Elems: chunk}
+		if i == 0 {
+			m.Chain = wire.ChainToProto(chain)
+		}
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type listReceiver interface{ Recv() (*pb.AlignChunk, error) }
+
+// recvList reads a chunked list; the chain comes in the first chunk.
+func recvList(stream listReceiver, maxElems int) (align.Chain, [][]byte, error) {
+	var chain align.Chain
+	var elems [][]byte
+	for i := 0; ; i++ {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return chain, nil, err
+		}
+		if i == 0 {
+			if chain, err = wire.ChainFromProto(m.Chain); err != nil {
+				return chain, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+			}
+			if int(chain.Size) > maxElems {
+				return chain, nil, fmt.Errorf("%w: list announces %d elements, more than the limit %d", ErrBadRequest, chain.Size, maxElems)
+			}
+			elems = make([][]byte, 0, chain.Size)
+		}
+		part, err := wire.SplitElems(m.Elems)
+		if err != nil {
+			return chain, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		if len(elems)+len(part) > int(chain.Size) {
+			return chain, nil, fmt.Errorf("%w: list is longer than the %d elements its origin announced", ErrBadRequest, chain.Size)
+		}
+		elems = append(elems, part...)
+	}
+	return chain, elems, nil
+}
+
+// maxListElems bounds any list a party will blind.
+const maxListElems = 50_000_000
+
+// AlignBlind blinds another party's list with this party's epoch key, once
+// per origin per epoch, and only when its signature chain verifies.
+func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
+	chain, elems, err := recvList(stream, maxListElems)
+	if err != nil {
+		return rpc.ToStatus(err, codeMap...)
+	}
+	s.mu.Lock()
+	sess := s.aligning
+	var refuse error
+	switch {
+	case sess == nil || sess.epoch != chain.Epoch:
+		refuse = fmt.Errorf("%w: list for epoch %q, but this party's alignment epoch is not that", ErrBadRequest, chain.Epoch)
+	case chain.Origin == s.name || chain.HasSigner(s.name):
+		refuse = fmt.Errorf("%w: this party already blinded the list from %s", ErrBadRequest, chain.Origin)
+	case sess.blinded[chain.Origin]:
+		refuse = fmt.Errorf("%w: a list from %s was already blinded in epoch %s", ErrBadRequest, chain.Origin, chain.Epoch)
+	}
+	if refuse == nil {
+		if err := align.Verify(chain, elems, s.peers, sess.parties); err != nil {
+			refuse = err
+		} else {
+			sess.blinded[chain.Origin] = true
+		}
+	}
+	s.mu.Unlock()
+	if refuse != nil {
+		s.log.Warn().Str("origin", chain.Origin).Str("epoch", chain.Epoch).Err(refuse).Msg("refused to blind a list")
+		return rpc.ToStatus(refuse, codeMap...)
+	}
+	out, err := align.Blind(stream.Context(), sess.key, elems, s.workers)
+	if err != nil {
+		return rpc.ToStatus(err, codeMap...)
+	}
+	if err := align.Sign(&chain, s.name, s.priv, out); err != nil {
+		return rpc.ToStatus(err, codeMap...)
+	}
+	s.log.Info().Str("origin", chain.Origin).Int("elements", len(out)).Msg("list blinded")
+	return sendList(stream, chain, out)
+}
+
+// AlignRanks receives the slot of each of this party's records (in its own
+// order), checks them and stores the epoch.
+func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
+	var st epochState
+	var ranks []uint32
+	rows := s.data.Len()
+	for i := 0; ; i++ {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			st = epochState{ID: m.EpochId, Entities: m.Entities, UnionHash: m.UnionHash, Rows: rows}
+			ranks = make([]uint32, 0, rows)
+		}
+		if len(ranks)+len(m.Ranks) > rows {
+			return rpc.ToStatus(fmt.Errorf("%w: more ranks than the %d rows of this party", ErrBadRequest, rows), codeMap...)
+		}
+		ranks = append(ranks, m.Ranks...)
+	}
+	s.mu.Lock()
+	sess := s.aligning
+	s.mu.Unlock()
+	if sess == nil || sess.epoch != st.ID {
+		return rpc.ToStatus(fmt.Errorf("%w: ranks for epoch %q, which this party is not aligning", ErrBadRequest, st.ID), codeMap...)
+	}
+	if len(ranks) != rows {
+		return rpc.ToStatus(fmt.Errorf("%w: %d ranks for %d rows", ErrBadRequest, len(ranks), rows), codeMap...)
+	}
+	if st.Entities < uint64(rows) || st.Entities > 1<<32 {
+		return rpc.ToStatus(fmt.Errorf("%w: union size %d is impossible for %d rows", ErrBadRequest, st.Entities, rows), codeMap...)
+	}
+	seen := make([]bool, st.Entities)
+	for i, r := range ranks {
+		if uint64(r) >= st.Entities || seen[r] {
+			return rpc.ToStatus(fmt.Errorf("%w: rank %d of row %d is out of range or repeated", ErrBadRequest, r, i), codeMap...)
+		}
+		seen[r] = true
+	}
+	if err := s.store.writeRanks(ranks); err != nil {
+		return rpc.ToStatus(err)
+	}
+	if err := s.store.writeJSON(epochFile, st); err != nil {
+		return rpc.ToStatus(err)
+	}
+	s.mu.Lock()
+	s.aligned = &alignment{state: st, ranks: ranks}
+	if s.aligning == sess {
+		sess.key.Erase()
+		s.aligning = nil
+	}
+	s.mu.Unlock()
+	s.log.Info().Str("epoch", st.ID).Uint64("entities", st.Entities).Msg("records aligned")
+	return stream.SendAndClose(&pb.AlignRanksReply{Rows: uint64(rows)})
+}

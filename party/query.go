@@ -1,0 +1,323 @@
+package party
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+
+	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/mpc"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+// stepJob is one block to process: its index and, after the first party,
+// the incoming ciphertexts.
+type stepJob struct {
+	block int
+	in    []*rlwe.Ciphertext
+}
+
+// QueryStep runs this party's step of a query's chain. The first party
+// encrypts its vectors block by block; a later party multiplies each
+// incoming block by its own plaintext vectors; the last party also sums
+// all blocks and sends only the sums. Blocks are processed by one lattigo
+// worker per core.
+func (s *Server) QueryStep(stream pb.Party_QueryStepServer) error {
+	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.MaxQuery())
+	defer cancel()
+	err := s.queryStep(ctx, stream)
+	return rpc.ToStatus(err, codeMap...)
+}
+
+func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer) error {
+	start := time.Now()
+	k, a := s.snapshot()
+	if k == nil || a == nil {
+		return fmt.Errorf("%w: keys or alignment missing; wait for the ceremony and alignment", ErrNotReady)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := first.Header
+	if h == nil {
+		return fmt.Errorf("%w: the first message of a query step must be its header", ErrBadRequest)
+	}
+	switch {
+	case h.CeremonyId != k.state.ID:
+		return fmt.Errorf("%w: query for ceremony %q, this party holds keys of %q", ErrBadRequest, h.CeremonyId, k.state.ID)
+	case h.EpochId != a.state.ID || h.Entities != a.state.Entities:
+		return fmt.Errorf("%w: query for epoch %q (%d entities), this party is aligned in %q (%d)", ErrBadRequest, h.EpochId, h.Entities, a.state.ID, a.state.Entities)
+	case len(h.Chain) < 1 || len(h.Chain) > mpc.MaxChain || int(h.Position) >= len(h.Chain) || h.Chain[h.Position] != s.name:
+		return fmt.Errorf("%w: chain %v position %d does not name this party", ErrBadRequest, h.Chain, h.Position)
+	}
+	p, err := wire.PlanFromProto(h.Plan)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrPlan, err)
+	}
+	if err := checkPlan(p, s.data.Table); err != nil {
+		return err
+	}
+	params := k.params
+	chainLen, pos := len(h.Chain), int(h.Position)
+	isFirst, isLast := pos == 0, pos == chainLen-1
+	inCount := 0
+	for _, m := range h.InMap {
+		inCount = max(inCount, int(m)+1)
+	}
+	outs, outMap, err := stepOutputs(p.Aggregates, h.InMap, isFirst, s.name, inCount)
+	if err != nil {
+		return err
+	}
+	vecs, err := buildVectors(s.data, a.ranks, int(a.state.Entities), p)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(&pb.BlockMessage{OutMap: outMap}); err != nil {
+		return err
+	}
+	log := s.log.With().Str("query", h.QueryId).Int("position", pos).Int("chain", chainLen).Logger()
+	log.Info().Int("outputs", len(outs)).Msg("query step started")
+
+	blocks := params.Blocks(int(a.state.Entities))
+	fresh, err := params.FreshLevel(chainLen)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	inLevel := fresh - pos + 1
+	inScale := params.ScaleAt(fresh, inLevel)
+	slots := params.Slots()
+	entities := int(a.state.Entities)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan stepJob)
+	results := make(chan *pb.BlockMessage, s.workers)
+	var (
+		wg      sync.WaitGroup
+		errMu   sync.Mutex
+		stepErr error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if stepErr == nil {
+			stepErr = err
+		}
+		errMu.Unlock()
+		cancel()
+	}
+	failed := func() error {
+		errMu.Lock()
+		defer errMu.Unlock()
+		return stepErr
+	}
+	base := params.NewWorker(k.pk, nil)
+	sums := make([][]*rlwe.Ciphertext, s.workers) // per worker, per output (last party)
+	for wi := 0; wi < s.workers; wi++ {
+		w := base.Copy()
+		wg.Add(1)
+		go func(wi int) {
+			defer wg.Done()
+			for j := range jobs {
+				lo, hi := j.block*slots, min((j.block+1)*slots, entities)
+				cts := make([]*rlwe.Ciphertext, len(outs))
+				for oi, o := range outs {
+					var err error
+					if isFirst {
+						cts[oi], err = w.EncryptBlock(vecs[o.vec][lo:hi], chainLen)
+					} else {
+						cts[oi], err = w.MulBlock(j.in[o.in], vecs[o.vec][lo:hi])
+					}
+					if err != nil {
+						fail(fmt.Errorf("block %d: %w", j.block, err))
+						return
+					}
+				}
+				if isLast {
+					if sums[wi] == nil {
+						sums[wi] = cts
+						continue
+					}
+					for oi := range cts {
+						if err := w.AddInto(sums[wi][oi], cts[oi]); err != nil {
+							fail(err)
+							return
+						}
+					}
+					continue
+				}
+				msg := &pb.BlockMessage{Block: uint32(j.block)}
+				for _, ct := range cts {
+					b, err := params.MarshalCiphertext(ct)
+					if err != nil {
+						fail(err)
+						return
+					}
+					msg.Ciphertexts = append(msg.Ciphertexts, b)
+				}
+				select {
+				case results <- msg:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}(wi)
+	}
+	// Feed jobs: generated by the first party, received by the others.
+	go func() {
+		defer close(jobs)
+		if isFirst {
+			for b := 0; b < blocks; b++ {
+				select {
+				case jobs <- stepJob{block: b}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			return
+		}
+		seen := make([]bool, blocks)
+		got := 0
+		for {
+			m, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+			if int(m.Block) >= blocks || seen[m.Block] {
+				fail(fmt.Errorf("%w: block %d is out of range 0..%d or repeated", ErrBadRequest, m.Block, blocks-1))
+				return
+			}
+			if len(m.Ciphertexts) != inCount {
+				fail(fmt.Errorf("%w: block %d carries %d ciphertexts, want %d", ErrBadRequest, m.Block, len(m.Ciphertexts), inCount))
+				return
+			}
+			in := make([]*rlwe.Ciphertext, inCount)
+			for i, b := range m.Ciphertexts {
+				if in[i], err = params.UnmarshalCiphertext(b, inLevel, inScale); err != nil {
+					fail(fmt.Errorf("block %d ciphertext %d: %w", m.Block, i, err))
+					return
+				}
+			}
+			seen[m.Block] = true
+			got++
+			select {
+			case jobs <- stepJob{block: int(m.Block), in: in}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if got != blocks {
+			fail(fmt.Errorf("%w: received %d of %d blocks", ErrBadRequest, got, blocks))
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+	sent := 0
+	for msg := range results {
+		if failed() != nil {
+			continue
+		}
+		if err := stream.Send(msg); err != nil {
+			fail(err)
+			continue
+		}
+		sent++
+	}
+	if err := failed(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if isLast {
+		var total []*rlwe.Ciphertext
+		w := base.Copy()
+		for _, part := range sums {
+			if part == nil {
+				continue
+			}
+			if total == nil {
+				total = part
+				continue
+			}
+			for oi := range part {
+				if err := w.AddInto(total[oi], part[oi]); err != nil {
+					return err
+				}
+			}
+		}
+		msg := &pb.BlockMessage{}
+		for _, ct := range total {
+			b, err := params.MarshalCiphertext(ct)
+			if err != nil {
+				return err
+			}
+			msg.Ciphertexts = append(msg.Ciphertexts, b)
+		}
+		if err := stream.Send(msg); err != nil {
+			return err
+		}
+	}
+	log.Info().Int("blocks", blocks).Int("sent", sent).Float64("elapsed_s", since(start)).Msg("query step done")
+	return nil
+}
+
+// DecryptShare returns this party's PCKS shares that switch each aggregate
+// to the analyst's public key, with noise flooding.
+func (s *Server) DecryptShare(ctx context.Context, req *pb.DecryptShareRequest) (*pb.DecryptShareReply, error) {
+	reply, err := s.decryptShare(ctx, req)
+	return reply, rpc.ToStatus(err, codeMap...)
+}
+
+func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) (*pb.DecryptShareReply, error) {
+	k, _ := s.snapshot()
+	if k == nil {
+		return nil, fmt.Errorf("%w: no keys; the ceremony has not run", ErrNotReady)
+	}
+	if req.CeremonyId != k.state.ID {
+		return nil, fmt.Errorf("%w: decryption for ceremony %q, this party holds keys of %q", ErrBadRequest, req.CeremonyId, k.state.ID)
+	}
+	p, err := wire.PlanFromProto(req.Plan)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
+	}
+	if len(req.Ciphertexts) == 0 || len(req.Ciphertexts) > len(p.Aggregates) {
+		return nil, fmt.Errorf("%w: %d ciphertexts for %d aggregates", ErrBadRequest, len(req.Ciphertexts), len(p.Aggregates))
+	}
+	if req.ChainLen < 1 || req.ChainLen > mpc.MaxChain || int(req.ChainLen) != len(p.Tables) {
+		return nil, fmt.Errorf("%w: chain length %d for %d tables", ErrBadRequest, req.ChainLen, len(p.Tables))
+	}
+	params := k.params
+	apk, err := params.UnmarshalPublicKey(req.AnalystPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("analyst public key: %w", err)
+	}
+	fresh, _ := params.FreshLevel(int(req.ChainLen))
+	scale := params.ScaleAt(fresh, mpc.DecryptLevel)
+	reply := &pb.DecryptShareReply{}
+	for i, b := range req.Ciphertexts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ct, err := params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %d: %w", i, err)
+		}
+		share, err := params.DecryptShare(k.sk, apk, ct)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %d: %w", i, err)
+		}
+		reply.Shares = append(reply.Shares, share)
+	}
+	s.log.Info().Str("query", req.QueryId).Int("shares", len(reply.Shares)).Msg("decryption shares given")
+	return reply, nil
+}

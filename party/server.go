@@ -1,0 +1,269 @@
+package party
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/mpc/align"
+	"github.com/mpcq/mpcq/pki"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/table"
+)
+
+// Sentinel errors mapped to gRPC codes at the boundary.
+var (
+	// ErrNotReady means the party lacks the keys or alignment a request needs.
+	ErrNotReady = errors.New("party not ready")
+	// ErrBadRequest means a request is inconsistent with the party's state
+	// or the protocol.
+	ErrBadRequest = errors.New("bad request")
+)
+
+var codeMap = []rpc.Mapping{
+	{Err: mpc.ErrMalformed, Code: codes.InvalidArgument},
+	{Err: ErrBadRequest, Code: codes.InvalidArgument},
+	{Err: ErrPlan, Code: codes.InvalidArgument},
+	{Err: mpc.ErrTranscript, Code: codes.InvalidArgument},
+	{Err: align.ErrBadElement, Code: codes.InvalidArgument},
+	{Err: align.ErrBadChain, Code: codes.PermissionDenied},
+	{Err: align.ErrBadSignature, Code: codes.PermissionDenied},
+	{Err: align.ErrUnknownSigner, Code: codes.PermissionDenied},
+	{Err: ErrNotReady, Code: codes.FailedPrecondition},
+}
+
+// keys is the party's key material for one ceremony.
+type keys struct {
+	params *mpc.Params
+	sk     *rlwe.SecretKey
+	pk     *rlwe.PublicKey
+	state  ceremonyState
+}
+
+type pendingCeremony struct {
+	req   *pb.CeremonyNonceRequest
+	nonce []byte
+	sk    *rlwe.SecretKey
+}
+
+type alignment struct {
+	state epochState
+	ranks []uint32
+}
+
+type alignSession struct {
+	epoch   string
+	parties []string
+	key     *align.Key
+	blinded map[string]bool
+}
+
+// Server is a party daemon.
+type Server struct {
+	pb.UnimplementedPartyServer
+	cfg     *Config
+	log     zerolog.Logger
+	data    *table.Data
+	store   store
+	name    string
+	priv    ed25519.PrivateKey
+	peers   map[string]ed25519.PublicKey
+	workers int
+
+	mu       sync.Mutex
+	keys     *keys
+	pending  *pendingCeremony
+	aligned  *alignment
+	aligning *alignSession
+}
+
+// New loads the table, identity and saved state.
+func New(cfg *Config, log zerolog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t, err := table.ReadSchema(cfg.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	start := time.Now()
+	data, err := table.LoadFile(cfg.CSV, t)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	log.Info().Str("table", t.Name).Int("rows", data.Len()).Dur("elapsed", time.Since(start)).Msg("table loaded")
+	certPEM, keyPEM, err := pki.LoadKeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(cfg.TLS.CA)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	id, err := pki.VerifyCertificate(certPEM, caPEM, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("own certificate: %w", err)
+	}
+	if id.Role != pki.RoleParty || id.Name != cfg.Name {
+		return nil, fmt.Errorf("%w: certificate is for %s, config says party %s", ErrConfig, id, cfg.Name)
+	}
+	priv, err := pki.PrivateKey(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, data: data, store: store{cfg.DataDir}, name: cfg.Name, priv: priv,
+		peers: map[string]ed25519.PublicKey{cfg.Name: id.PublicKey}, workers: cfg.Workers}
+	if s.workers == 0 {
+		s.workers = runtime.NumCPU()
+	}
+	for _, f := range cfg.Peers {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("peer certificate: %w", err)
+		}
+		pid, err := pki.VerifyCertificate(b, caPEM, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("peer certificate %s: %w", f, err)
+		}
+		if pid.Role != pki.RoleParty {
+			return nil, fmt.Errorf("%w: peer certificate %s is for %s, not a party", ErrConfig, f, pid)
+		}
+		s.peers[pid.Name] = pid.PublicKey
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := s.loadState(); err != nil {
+		return nil, fmt.Errorf("saved state in %s: %w", cfg.DataDir, err)
+	}
+	return s, nil
+}
+
+func (s *Server) loadState() error {
+	var cs ceremonyState
+	ok, err := s.store.readJSON(ceremonyFile, &cs)
+	if err != nil || !ok {
+		return err
+	}
+	params, err := mpc.NewParams(cs.ParamSet)
+	if err != nil {
+		return err
+	}
+	skb, err := pki.ReadPrivate(s.store.path(secretKeyFile))
+	if err != nil {
+		return err
+	}
+	sk, err := params.UnmarshalSecretKey(skb)
+	if err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
+	pkb, err := os.ReadFile(s.store.path(publicKeyFile))
+	if err != nil {
+		return err
+	}
+	pk, err := params.UnmarshalPublicKey(pkb)
+	if err != nil {
+		return fmt.Errorf("collective public key: %w", err)
+	}
+	s.keys = &keys{params: params, sk: sk, pk: pk, state: cs}
+	s.log.Info().Str("ceremony", cs.ID).Str("param_set", cs.ParamSet).Msg("keys loaded")
+	var es epochState
+	if ok, err = s.store.readJSON(epochFile, &es); err != nil || !ok {
+		return err
+	}
+	ranks, err := s.store.readRanks()
+	if err != nil {
+		return err
+	}
+	if len(ranks) != s.data.Len() || es.Rows != s.data.Len() {
+		s.log.Warn().Int("ranks", len(ranks)).Int("rows", s.data.Len()).Msg("saved alignment does not match the table; waiting for a new epoch")
+		return nil
+	}
+	s.aligned = &alignment{state: es, ranks: ranks}
+	s.log.Info().Str("epoch", es.ID).Uint64("entities", es.Entities).Msg("alignment loaded")
+	return nil
+}
+
+// Serve listens and serves until ctx is done, then stops gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	tc, err := pki.LoadServerConfig(s.cfg.TLS.Cert, s.cfg.TLS.Key, s.cfg.TLS.CA)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return s.ServeListener(ctx, lis, grpc.NewServer(rpc.ServerOptions(tc, s.log, pki.RoleCoordinator)...))
+}
+
+// ServeListener serves on lis with the given server until ctx is done.
+func (s *Server) ServeListener(ctx context.Context, lis net.Listener, gs *grpc.Server) error {
+	pb.RegisterPartyServer(gs, s)
+	s.log.Info().Str("listen", lis.Addr().String()).Str("party", s.name).Msg("serving")
+	errc := make(chan error, 1)
+	go func() { errc <- gs.Serve(lis) }()
+	select {
+	case <-ctx.Done():
+		done := make(chan struct{})
+		go func() { gs.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			gs.Stop()
+		}
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+func (s *Server) snapshot() (*keys, *alignment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys, s.aligned
+}
+
+// Status reports the party's table schema and readiness.
+func (s *Server) Status(ctx context.Context, _ *pb.PartyStatusRequest) (*pb.PartyStatus, error) {
+	k, a := s.snapshot()
+	st := &pb.PartyStatus{Name: s.name, Schema: tableProto(s.data.Table), Rows: uint64(s.data.Len())}
+	if k != nil {
+		st.CeremonyId, st.PublicKeyHash = k.state.ID, k.state.PKHash
+	}
+	if a != nil {
+		st.EpochId, st.Entities = a.state.ID, a.state.Entities
+	}
+	return st, nil
+}
+
+func (s *Server) checkParties(parties []string) error {
+	if !slices.IsSorted(parties) || slices.Compact(slices.Clone(parties)) == nil || len(slices.Compact(slices.Clone(parties))) != len(parties) {
+		return fmt.Errorf("%w: parties %v must be sorted and distinct", ErrBadRequest, parties)
+	}
+	if !slices.Contains(parties, s.name) {
+		return fmt.Errorf("%w: parties %v do not include this party (%s)", ErrBadRequest, parties, s.name)
+	}
+	for _, p := range parties {
+		if _, ok := s.peers[p]; !ok {
+			return fmt.Errorf("%w: party %s has no configured peer certificate", ErrBadRequest, p)
+		}
+	}
+	return nil
+}
+
+func since(start time.Time) float64 { return time.Since(start).Seconds() }
