@@ -157,10 +157,23 @@ func TestRanksMatchesOracle(t *testing.T) {
 	close1[31] ^= 1
 	close2 := slices.Clone(shared[0])
 	close2[16] ^= 1
+	// Sets above smallSet take the bucket path of sortSet.
+	large := make([][]byte, 3*smallSet)
+	for i := range large {
+		large[i] = randomElem(rng)
+	}
+	// A hostile set whose elements share their leading bytes lands in one bucket.
+	prefixed := make([][]byte, smallSet+10)
+	for i := range prefixed {
+		prefixed[i] = randomElem(rng)
+		copy(prefixed[i], "\x00\x00\x00\x07")
+	}
 	cases := []struct {
 		name string
 		sets map[string][][]byte
 	}{
+		{"large overlapping", map[string][][]byte{"a": large[:2*smallSet], "b": large[smallSet:], "c": large[smallSet/2 : smallSet+1]}},
+		{"large common prefix", map[string][][]byte{"a": prefixed, "b": prefixed[5:], "c": large[:smallSet+1]}},
 		{"no parties", map[string][][]byte{}},
 		{"one empty party", map[string][][]byte{"a": nil}},
 		{"one party", map[string][][]byte{"a": shared[:10]}},
@@ -204,12 +217,18 @@ func TestRanksMatchesOracle(t *testing.T) {
 func TestRanksRejects(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	a, b := randomElem(rng), randomElem(rng)
+	largeWithDup := make([][]byte, smallSet+2)
+	for i := range largeWithDup {
+		largeWithDup[i] = randomElem(rng)
+	}
+	largeWithDup[smallSet+1] = largeWithDup[17]
 	cases := []struct {
 		name    string
 		sets    map[string][][]byte
 		mention string
 	}{
 		{"duplicate in one party", map[string][][]byte{"x": {a}, "bank": {a, b, a}}, `"bank" holds the same pseudonym at positions 0 and 2`},
+		{"duplicate in a large set", map[string][][]byte{"bank": largeWithDup}, fmt.Sprintf(`"bank" holds the same pseudonym at positions 17 and %d`, smallSet+1)},
 		{"short element", map[string][][]byte{"bank": {a, b[:31]}}, `pseudonym 1 of "bank" has 31 bytes`},
 		{"long element", map[string][][]byte{"bank": {append(slices.Clone(a), 0)}}, `pseudonym 0 of "bank" has 33 bytes`},
 		{"nil element", map[string][][]byte{"bank": {nil}}, `pseudonym 0 of "bank" has 0 bytes`},

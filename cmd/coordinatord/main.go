@@ -1,0 +1,65 @@
+// Command coordinatord is the consortium's coordinator. It holds no secret
+// key material: it runs the key ceremony and record alignment across the
+// parties and answers analysts' queries with results only they can decrypt.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mpcq/mpcq/coordinator"
+	"github.com/mpcq/mpcq/internal/logx"
+)
+
+func main() {
+	fs := flag.NewFlagSet("coordinatord", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "path of the coordinator's JSON config file (required)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: coordinatord --config FILE
+
+Runs the coordinator. The config (JSON) names the consortium, the listen
+address, the data directory, the parameter set, the TLS files and every
+party's name and address. On start it waits for all parties, runs the key
+ceremony and record alignment when needed, then serves analysts.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if *cfgPath == "" {
+		fs.Usage()
+		os.Exit(2)
+	}
+	if err := run(*cfgPath); err != nil {
+		fmt.Fprintln(os.Stderr, "coordinatord:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string) error {
+	cfg, err := coordinator.LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	log, err := logx.New(os.Stderr, cfg.LogLevel, "coordinatord")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := coordinator.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	err = s.Serve(ctx)
+	log.Info().Msg("stopped")
+	return err
+}

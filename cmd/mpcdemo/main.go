@@ -1,0 +1,323 @@
+// Command mpcdemo starts a whole local consortium on loopback (synthetic
+// data, a fresh CA, the coordinator and three party daemons as child
+// processes, real crypto) and runs sample queries against a plaintext
+// oracle, serves it for mpcq, or benchmarks it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mpcq/mpcq/analyst"
+	"github.com/mpcq/mpcq/demo"
+	"github.com/mpcq/mpcq/mpc"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+const usage = `Usage: mpcdemo COMMAND [flags]
+
+Commands:
+  run    set up a local consortium (coordinator + telecom, bank, utility),
+         run sample queries, print each result beside the plaintext answer
+         computed independently from the CSVs; exit 1 if any differs
+  serve  set up into --dir and keep serving until interrupted; use mpcq
+         with --profile DIR/analyst
+  bench  run the whole flow and print ceremony, alignment and query times,
+         bytes per party, peak RSS per process and the plaintext baseline
+
+Run 'mpcdemo COMMAND --help' for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = cmdRun(os.Args[2:])
+	case "serve":
+		err = cmdServe(os.Args[2:])
+	case "bench":
+		err = cmdBench(os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "mpcdemo: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mpcdemo:", err)
+		os.Exit(1)
+	}
+}
+
+type common struct {
+	people   int
+	seed     int64
+	dir      string
+	paramSet string
+	keep     bool
+}
+
+func flags(name string, c *common, defPeople int) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	fs.IntVar(&c.people, "people", defPeople, "number of synthetic people")
+	fs.Int64Var(&c.seed, "seed", 1, "seed of the synthetic data")
+	fs.StringVar(&c.dir, "dir", "", "directory for data, keys, configs and logs (default: a new temporary directory)")
+	fs.StringVar(&c.paramSet, "params", mpc.DefaultSetName, "parameter set")
+	return fs
+}
+
+func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+
+// up sets up and starts a consortium and waits until it is ready.
+func up(ctx context.Context, c common) (*demo.Layout, *demo.Cluster, demo.Phases, error) {
+	bin, err := demo.FindBinDir()
+	if err != nil {
+		return nil, nil, demo.Phases{}, err
+	}
+	if c.dir == "" {
+		if c.dir, err = os.MkdirTemp("", "mpcdemo-"); err != nil {
+			return nil, nil, demo.Phases{}, err
+		}
+	} else if entries, _ := os.ReadDir(c.dir); len(entries) > 0 {
+		return nil, nil, demo.Phases{}, fmt.Errorf("directory %s is not empty; give a new or empty --dir", c.dir)
+	}
+	logf("setting up a consortium of %d people in %s", c.people, c.dir)
+	l, err := demo.Setup(c.dir, demo.Options{People: c.people, Seed: c.seed, ParamSet: c.paramSet, Progress: func(s string) { logf("  %s", s) }})
+	if err != nil {
+		return nil, nil, demo.Phases{}, err
+	}
+	cl := demo.NewCluster(l, bin)
+	if err := cl.StartAll(); err != nil {
+		cl.Stop()
+		return nil, nil, demo.Phases{}, err
+	}
+	logf("started coordinator (%s) and parties %v; logs in %s", l.CoordinatorAddr, l.Parties, l.Path("logs"))
+	_, client, closeFn, err := l.Analyst()
+	if err != nil {
+		cl.Stop()
+		return nil, nil, demo.Phases{}, err
+	}
+	defer closeFn()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	ph, err := demo.WaitReady(wctx, client, func(s string) { logf("  %s", s) })
+	if err != nil {
+		cl.Stop()
+		return nil, nil, ph, fmt.Errorf("%w; see the logs in %s", err, l.Path("logs"))
+	}
+	logf("consortium ready: key ceremony %.1fs, record alignment %.1fs", ph.Ceremony.Seconds(), ph.Alignment.Seconds())
+	return l, cl, ph, nil
+}
+
+func cmdRun(args []string) error {
+	var c common
+	fs := flags("run", &c, 20000)
+	all := fs.Bool("all", false, "run every sample query, not only the demo's selection")
+	_ = fs.Parse(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, cl, _, err := up(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer cl.Stop()
+	db, err := demo.LoadDB(l)
+	if err != nil {
+		return err
+	}
+	p, client, closeFn, err := l.Analyst()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	failures := 0
+	for _, s := range demo.Samples() {
+		if !s.Demo && !*all {
+			continue
+		}
+		fmt.Printf("\n== %s\n%s\n", s.Name, strings.Join(strings.Fields(s.SQL), " "))
+		start := time.Now()
+		res, err := p.Query(ctx, client, analyst.Request{SQL: s.SQL}, func(pr *pb.Progress) {
+			logf("  [%5.1fs] %s: %s", time.Since(start).Seconds(), pr.Stage, pr.Detail)
+		})
+		if err != nil {
+			fmt.Printf("FAILED: %v\n", err)
+			failures++
+			continue
+		}
+		want := s.Expected(db)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "column\tencrypted\tplaintext\t\n")
+		for i, col := range res.Columns {
+			mark := "ok"
+			if res.Rows[0][i] != want[i] {
+				mark = "DIFFERS"
+				failures++
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", col, res.Rows[0][i], want[i], mark)
+		}
+		_ = tw.Flush()
+		fmt.Printf("(query %s in %.2fs; parties %v)\n", res.QueryID, time.Since(start).Seconds(), res.Chain)
+	}
+	if failures > 0 {
+		return fmt.Errorf("%d result(s) differ from the plaintext oracle", failures)
+	}
+	fmt.Println("\nevery encrypted result equals the plaintext answer")
+	return nil
+}
+
+func cmdServe(args []string) error {
+	var c common
+	fs := flags("serve", &c, 20000)
+	_ = fs.Parse(args)
+	if c.dir == "" {
+		return fmt.Errorf("serve needs --dir DIR (a new or empty directory)")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, cl, _, err := up(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer cl.Stop()
+	fmt.Printf(`
+The consortium is serving. In another terminal:
+
+  bin/mpcq --profile %[1]s status
+  bin/mpcq --profile %[1]s schema
+  bin/mpcq --profile %[1]s query "SELECT COUNT(*), SUM(bank.cash_deposits_30d) FROM telecom JOIN bank USING (person_id) JOIN utility USING (person_id) WHERE utility.kwh_30d > 5000 AND bank.cash_deposits_30d > 50000"
+
+Data: %[2]s   Logs: %[3]s
+Press Ctrl-C to stop.
+`, l.AnalystDir(), l.Path("data"), l.Path("logs"))
+	<-ctx.Done()
+	logf("stopping")
+	return nil
+}
+
+// benchQuery is a three-party COUNT+SUM with one predicate per party.
+const benchQuery = `SELECT COUNT(*), SUM(bank.cash_deposits_30d) FROM telecom JOIN bank USING (person_id) JOIN utility USING (person_id) WHERE telecom.flagged_calls_30d > 0 AND bank.cash_deposits_30d > 10000 AND utility.kwh_30d > 1000`
+
+type benchResult struct {
+	People        int               `json:"people"`
+	CeremonyS     float64           `json:"ceremony_s"`
+	AlignmentS    float64           `json:"alignment_s"`
+	QueryS        float64           `json:"query_s"`
+	PlaintextS    float64           `json:"plaintext_s"`
+	Ratio         float64           `json:"ratio"`
+	BytesPerParty map[string]uint64 `json:"bytes_per_party"`
+	PeakRSSBytes  map[string]uint64 `json:"peak_rss_bytes"`
+	Runs          int               `json:"runs"`
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func cmdBench(args []string) error {
+	var c common
+	fs := flags("bench", &c, 100000)
+	asJSON := fs.Bool("json", false, "print the figures as JSON")
+	runs := fs.Int("runs", 5, "query repetitions (the median is reported)")
+	_ = fs.Parse(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, cl, ph, err := up(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer cl.Stop()
+	p, client, closeFn, err := l.Analyst()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	logf("loading the plaintext baseline")
+	db, err := demo.LoadDB(l)
+	if err != nil {
+		return err
+	}
+	s := demo.Sample{Tables: []string{"telecom", "bank", "utility"},
+		Where: func(j demo.Joined) bool {
+			return j["telecom"].Int("flagged_calls_30d") > 0 && j["bank"].Int("cash_deposits_30d") > 10000 && j["utility"].Int("kwh_30d") > 1000
+		},
+		Outs: []func(demo.Joined) int64{demo.Count, demo.Sum("bank", "cash_deposits_30d")}}
+	var qs, ps []float64
+	r := benchResult{People: c.people, CeremonyS: ph.Ceremony.Seconds(), AlignmentS: ph.Alignment.Seconds(), BytesPerParty: map[string]uint64{}, PeakRSSBytes: map[string]uint64{}, Runs: *runs}
+	for i := 0; i < *runs; i++ {
+		start := time.Now()
+		res, err := p.Query(ctx, client, analyst.Request{SQL: benchQuery}, nil)
+		if err != nil {
+			return err
+		}
+		qs = append(qs, time.Since(start).Seconds())
+		start = time.Now()
+		want := s.Expected(db)
+		ps = append(ps, time.Since(start).Seconds())
+		if !slices.Equal(want, res.Rows[0]) {
+			return fmt.Errorf("bench query result %v differs from plaintext %v", res.Rows[0], want)
+		}
+		for j, n := range res.Chain {
+			r.BytesPerParty[n] = res.BytesPerParty[j]
+		}
+		logf("  run %d: encrypted %.2fs, plaintext %.3fs", i+1, qs[i], ps[i])
+	}
+	r.QueryS, r.PlaintextS = median(qs), median(ps)
+	if r.PlaintextS > 0 {
+		r.Ratio = r.QueryS / r.PlaintextS
+	}
+	for name, pid := range cl.PIDs() {
+		if rss, err := demo.PeakRSS(pid); err == nil {
+			r.PeakRSSBytes[name] = rss
+		}
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(r)
+	}
+	printBench(os.Stdout, r)
+	return nil
+}
+
+func printBench(w io.Writer, r benchResult) {
+	fmt.Fprintf(w, "people              %d\n", r.People)
+	fmt.Fprintf(w, "key ceremony        %.2f s\n", r.CeremonyS)
+	fmt.Fprintf(w, "record alignment    %.2f s\n", r.AlignmentS)
+	fmt.Fprintf(w, "query (median of %d) %.3f s   three-party COUNT+SUM, one predicate per party\n", r.Runs, r.QueryS)
+	fmt.Fprintf(w, "plaintext same query %.3f s   ratio %.0fx\n", r.PlaintextS, r.Ratio)
+	for _, n := range sortedKeys(r.BytesPerParty) {
+		fmt.Fprintf(w, "bytes sent by %-8s %.1f MiB per query\n", n, float64(r.BytesPerParty[n])/(1<<20))
+	}
+	for _, n := range sortedKeys(r.PeakRSSBytes) {
+		fmt.Fprintf(w, "peak RSS %-12s %.0f MiB\n", n, float64(r.PeakRSSBytes[n])/(1<<20))
+	}
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

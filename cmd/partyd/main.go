@@ -1,0 +1,65 @@
+// Command partyd is an institution's party daemon. It serves one table to
+// the consortium's coordinator over mutual TLS; no record or person
+// identifier ever leaves it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mpcq/mpcq/internal/logx"
+	"github.com/mpcq/mpcq/party"
+)
+
+func main() {
+	fs := flag.NewFlagSet("partyd", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "path of the party's JSON config file (required)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: partyd --config FILE
+
+Serves one institution's table to the consortium. The config (JSON) names
+the party, its listen address, data directory (keys and alignment, 0700),
+the CSV and schema of its table, its TLS files (CA, certificate, key) and
+the certificates of the other parties. See deploy/ for an example.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if *cfgPath == "" {
+		fs.Usage()
+		os.Exit(2)
+	}
+	if err := run(*cfgPath); err != nil {
+		fmt.Fprintln(os.Stderr, "partyd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string) error {
+	cfg, err := party.LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	log, err := logx.New(os.Stderr, cfg.LogLevel, "partyd")
+	if err != nil {
+		return err
+	}
+	log = log.With().Str("party", cfg.Name).Logger()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := party.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	err = s.Serve(ctx)
+	log.Info().Msg("stopped")
+	return err
+}

@@ -1,0 +1,174 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/mpc/align"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+type chunkStream interface {
+	Recv() (*pb.AlignChunk, error)
+}
+
+func recvList(st chunkStream) (align.Chain, [][]byte, error) {
+	var chain align.Chain
+	var elems [][]byte
+	for i := 0; ; i++ {
+		m, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return chain, elems, nil
+		}
+		if err != nil {
+			return chain, nil, err
+		}
+		if i == 0 {
+			if chain, err = wire.ChainFromProto(m.Chain); err != nil {
+				return chain, nil, err
+			}
+			elems = make([][]byte, 0, chain.Size)
+		}
+		part, err := wire.SplitElems(m.Elems)
+		if err != nil {
+			return chain, nil, err
+		}
+		if len(elems)+len(part) > int(chain.Size) {
+			return chain, nil, fmt.Errorf("list longer than the %d elements announced", chain.Size)
+		}
+		elems = append(elems, part...)
+	}
+}
+
+// blindAt sends a list to a party for blinding and returns its output.
+func blindAt(ctx context.Context, p *partyConn, chain align.Chain, elems [][]byte) (align.Chain, [][]byte, error) {
+	st, err := p.client.AlignBlind(ctx)
+	if err != nil {
+		return chain, nil, err
+	}
+	for i, chunk := range wire.ChunkElems(elems) {
+		m := &pb.AlignChunk{Elems: chunk}
+		if i == 0 {
+			m.Chain = wire.ChainToProto(chain)
+		}
+		if err := st.Send(m); err != nil {
+			return chain, nil, err
+		}
+	}
+	if err := st.CloseSend(); err != nil {
+		return chain, nil, err
+	}
+	return recvList(st)
+}
+
+// runAlignment runs one epoch of private record alignment: every party
+// blinds its own list, every list passes through every other party, and
+// the ranks of the sorted union go back to each party.
+func (s *Server) runAlignment(ctx context.Context) error {
+	start := time.Now()
+	epoch := newID("e-")
+	names := s.cfg.PartyNames()
+	s.log.Info().Str("epoch", epoch).Msg("record alignment started")
+	n := len(s.parties)
+	chains := make([]align.Chain, n)
+	lists := make([][][]byte, n)
+	// Each list then travels through the others in rotated order, so that
+	// in each round every party blinds exactly one list.
+	err := s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
+		i := s.partyIndex(p.name)
+		st, err := p.client.AlignOwn(ctx, &pb.AlignOwnRequest{EpochId: epoch, Parties: names})
+		if err != nil {
+			return err
+		}
+		c, l, err := recvList(st)
+		if err != nil {
+			return err
+		}
+		chains[i], lists[i] = c, l
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for round := 1; round < n; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			blinder := s.parties[(i+round)%n]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, l, err := blindAt(ctx, blinder, chains[i], lists[i])
+				if err != nil {
+					errs[i] = fmt.Errorf("%w: party %s blinding the list of %s: %w", ErrParty, blinder.name, s.parties[i].name, err)
+					return
+				}
+				chains[i], lists[i] = c, l
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	sets := map[string][][]byte{}
+	sizes := map[string]uint64{}
+	for i, p := range s.parties {
+		if err := align.Complete(chains[i], names); err != nil {
+			return fmt.Errorf("%w: list of %s: %w", ErrParty, p.name, err)
+		}
+		sets[p.name] = lists[i]
+		sizes[p.name] = uint64(len(lists[i]))
+	}
+	ranks, union, unionHash, err := align.Ranks(sets)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrParty, err)
+	}
+	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
+		st, err := p.client.AlignRanks(ctx)
+		if err != nil {
+			return err
+		}
+		r := ranks[p.name]
+		for lo := 0; lo < len(r) || lo == 0; lo += wire.RanksChunk {
+			m := &pb.RanksChunk{Ranks: r[lo:min(lo+wire.RanksChunk, len(r))]}
+			if lo == 0 {
+				m.EpochId, m.Entities, m.UnionHash = epoch, uint64(union), unionHash[:]
+			}
+			if err := st.Send(m); err != nil {
+				return err
+			}
+			if lo+wire.RanksChunk >= len(r) {
+				break
+			}
+		}
+		_, err = st.CloseAndRecv()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	es := &epochState{ID: epoch, Entities: uint64(union), UnionHash: unionHash[:], Sizes: sizes}
+	if err := s.writeJSON(epochFile, es); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.epoch = es
+	s.mu.Unlock()
+	s.log.Info().Str("epoch", epoch).Int("entities", union).Float64("elapsed_s", time.Since(start).Seconds()).Msg("record alignment finished")
+	return nil
+}
+
+func (s *Server) partyIndex(name string) int {
+	for i, p := range s.parties {
+		if p.name == name {
+			return i
+		}
+	}
+	return -1
+}

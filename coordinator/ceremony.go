@@ -1,0 +1,152 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/mpc"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+// forEachParty runs f for every party concurrently and returns the first
+// error, naming the party.
+func (s *Server) forEachParty(ctx context.Context, f func(ctx context.Context, p *partyConn) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.parties))
+	for i, p := range s.parties {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx, p); err != nil {
+				errs[i] = fmt.Errorf("%w: party %s: %w", ErrParty, p.name, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runCeremony generates the collective public key and rotation keys: a
+// nonce from every party, the transcript back to every party, their
+// shares aggregated here, the public key back to every party.
+func (s *Server) runCeremony(ctx context.Context) error {
+	start := time.Now()
+	params, err := mpc.NewParams(s.cfg.ParamSet)
+	if err != nil {
+		return err
+	}
+	id := newID("c-")
+	names := s.cfg.PartyNames()
+	s.log.Info().Str("ceremony", id).Str("param_set", s.cfg.ParamSet).Strs("parties", names).Msg("key ceremony started")
+	var mu sync.Mutex
+	nonces := map[string][]byte{}
+	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
+		r, err := p.client.CeremonyNonce(ctx, &pb.CeremonyNonceRequest{Consortium: s.cfg.Consortium, CeremonyId: id, ParamSet: s.cfg.ParamSet, Parties: names})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		nonces[p.name] = r.Nonce
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	seed, err := mpc.Transcript{Consortium: s.cfg.Consortium, ID: id, ParamSet: s.cfg.ParamSet, Parties: names, Nonces: nonces}.Seed()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrParty, err)
+	}
+	galEls := params.GaloisElements()
+	ckg := map[string][]byte{}
+	gkg := map[uint64]map[string][]byte{}
+	for _, el := range galEls {
+		gkg[el] = map[string][]byte{}
+	}
+	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
+		stream, err := p.client.CeremonyShares(ctx, &pb.CeremonySharesRequest{CeremonyId: id, Nonces: nonces})
+		if err != nil {
+			return err
+		}
+		for {
+			m, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			if m.PublicKey {
+				ckg[p.name] = m.Share
+			} else if g, ok := gkg[m.GaloisElement]; ok {
+				g[p.name] = m.Share
+			} else {
+				mu.Unlock()
+				return fmt.Errorf("share for unexpected Galois element %d", m.GaloisElement)
+			}
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(ckg) != len(names) {
+		return fmt.Errorf("%w: public key shares from %d of %d parties", ErrParty, len(ckg), len(names))
+	}
+	pk, err := params.AggregatePublicKey(seed, ckg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrParty, err)
+	}
+	var gks []*rlwe.GaloisKey
+	for _, el := range galEls {
+		if len(gkg[el]) != len(names) {
+			return fmt.Errorf("%w: rotation key %d shares from %d of %d parties", ErrParty, el, len(gkg[el]), len(names))
+		}
+		gk, err := params.AggregateGaloisKey(seed, el, gkg[el])
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrParty, err)
+		}
+		gks = append(gks, gk)
+	}
+	pkRaw := params.MarshalPublicKey(pk)
+	pkHash := wire.Hash(pkRaw)
+	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
+		r, err := p.client.CeremonyFinish(ctx, &pb.CeremonyFinishRequest{CeremonyId: id, PublicKey: pkRaw})
+		if err != nil {
+			return err
+		}
+		if string(r.PublicKeyHash) != string(pkHash) {
+			return fmt.Errorf("stored a public key with a different hash")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	k := &keySet{state: ceremonyState{ID: id, ParamSet: s.cfg.ParamSet, PKHash: pkHash, Parties: names}, params: params, pk: pk, pkRaw: pkRaw,
+		evk: rlwe.NewMemEvaluationKeySet(nil, gks...)}
+	if err := s.saveKeys(k, gks); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.keys = k
+	s.mu.Unlock()
+	s.log.Info().Str("ceremony", id).Int("rotation_keys", len(gks)).Float64("elapsed_s", time.Since(start).Seconds()).Msg("key ceremony finished")
+	return nil
+}

@@ -1,0 +1,336 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/pki"
+	"github.com/mpcq/mpcq/plan"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/schema"
+)
+
+// Query plans an analyst's SQL, runs it through the parties and returns
+// each aggregate encrypted to the analyst's public key, with progress
+// events on the way.
+func (s *Server) Query(req *pb.QueryRequest, stream pb.Coordinator_QueryServer) error {
+	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.queryTimeout())
+	defer cancel()
+	err := s.query(ctx, req, stream)
+	return rpc.ToStatus(err, codeMap...)
+}
+
+type queryEnv struct {
+	keys   *keySet
+	epoch  *epochState
+	schema schema.Consortium
+}
+
+func (s *Server) env() (queryEnv, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil || s.epoch == nil || s.phase != "ready" {
+		return queryEnv{}, fmt.Errorf("%w: phase %q; wait until `mpcq status` reports ready", ErrNotReady, s.phase)
+	}
+	return queryEnv{keys: s.keys, epoch: s.epoch, schema: s.schema}, nil
+}
+
+// chainOrder puts first a table that owns no SUM column when there is one,
+// so the first party encrypts a single indicator per block.
+func chainOrder(p *plan.Plan) []string {
+	sums := map[string]bool{}
+	for _, a := range p.Aggregates {
+		if a.Kind == plan.AggSum {
+			sums[a.Table] = true
+		}
+	}
+	out := slices.Clone(p.Tables)
+	slices.SortStableFunc(out, func(a, b string) int {
+		switch {
+		case !sums[a] && sums[b]:
+			return -1
+		case sums[a] && !sums[b]:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coordinator_QueryServer) error {
+	start := time.Now()
+	analyst, err := pki.RequireRole(ctx, pki.RoleAnalyst)
+	if err != nil {
+		return err
+	}
+	progress := func(stage, detail string) {
+		_ = stream.Send(&pb.QueryEvent{Event: &pb.QueryEvent_Progress{Progress: &pb.Progress{Stage: stage, Detail: detail, ElapsedS: time.Since(start).Seconds()}}})
+	}
+	env, err := s.env()
+	if err != nil {
+		return err
+	}
+	if req.Purpose == "" || req.LegalBasis == "" {
+		return fmt.Errorf("%w: a purpose and a legal basis (warrant or case reference) are required", ErrBadQuery)
+	}
+	params := env.keys.params
+	if _, err := params.UnmarshalPublicKey(req.AnalystPublicKey); err != nil {
+		return fmt.Errorf("%w: analyst public key: %w", ErrBadQuery, err)
+	}
+	p, err := plan.Parse(req.Sql, env.schema)
+	if err != nil {
+		return err
+	}
+	if err := p.CheckBounds(plan.Limits{Modulus: params.T(), Entities: env.epoch.Entities}, env.schema); err != nil {
+		return err
+	}
+	queryID := newID("q-")
+	tables := chainOrder(p)
+	var chain []*partyConn
+	var names []string
+	for _, t := range tables {
+		pc, err := s.partyOfTable(t)
+		if err != nil {
+			return err
+		}
+		chain = append(chain, pc)
+		names = append(names, pc.name)
+	}
+	log := s.log.With().Str("query", queryID).Str("analyst", analyst.Name).Logger()
+	log.Info().Strs("chain", names).Int("aggregates", len(p.Aggregates)).Msg("query planned")
+	progress("planned", fmt.Sprintf("query %s: chain %v, %d blocks of %d slots", queryID, names, params.Blocks(int(env.epoch.Entities)), params.Slots()))
+
+	header := &pb.QueryHeader{QueryId: queryID, Plan: wire.PlanToProto(p), Chain: names, EpochId: env.epoch.ID,
+		Entities: env.epoch.Entities, CeremonyId: env.keys.state.ID}
+	finals, outMap, sent, err := s.runChain(ctx, header, chain, progress)
+	if err != nil {
+		log.Warn().Err(err).Msg("query failed in the chain")
+		return err
+	}
+	progress("aggregating", fmt.Sprintf("%d ciphertexts", len(finals)))
+	totals := make([]*rlwe.Ciphertext, len(finals))
+	var wg sync.WaitGroup
+	errs := make([]error, len(finals))
+	base := params.NewWorker(nil, env.keys.evk)
+	for i, ct := range finals {
+		w := base.Copy()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			totals[i], errs[i] = w.Aggregate(ct)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	progress("decrypting", "collecting every party's decryption share")
+	raw := make([][]byte, len(totals))
+	for i, ct := range totals {
+		if raw[i], err = params.MarshalCiphertext(ct); err != nil {
+			return err
+		}
+	}
+	shares := make([]map[string][]byte, len(totals))
+	for i := range shares {
+		shares[i] = map[string][]byte{}
+	}
+	var mu sync.Mutex
+	err = s.forEachParty(ctx, func(ctx context.Context, pc *partyConn) error {
+		r, err := pc.client.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: queryID, Plan: header.Plan, ChainLen: uint32(len(chain)),
+			AnalystPublicKey: req.AnalystPublicKey, Ciphertexts: raw, CeremonyId: env.keys.state.ID})
+		if err != nil {
+			return err
+		}
+		if len(r.Shares) != len(raw) {
+			return fmt.Errorf("%d decryption shares for %d aggregates", len(r.Shares), len(raw))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i, sh := range r.Shares {
+			shares[i][pc.name] = sh
+			sent[pc.name] += uint64(len(sh))
+		}
+		return nil
+	})
+	if err != nil {
+		log.Warn().Err(err).Msg("query failed collecting decryption shares")
+		return err
+	}
+	result := &pb.QueryResult{QueryId: queryID, ChainLen: uint32(len(chain)), ParamSet: params.Set.Name, Chain: names}
+	switched := make([][]byte, len(totals))
+	for i, ct := range totals {
+		out, err := params.CombineShares(ct, shares[i])
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrParty, err)
+		}
+		if switched[i], err = params.MarshalCiphertext(out); err != nil {
+			return err
+		}
+	}
+	for ai, a := range p.Aggregates {
+		result.Columns = append(result.Columns, a.Name)
+		result.Ciphertexts = append(result.Ciphertexts, switched[outMap[ai]])
+	}
+	for _, n := range names {
+		result.BytesPerParty = append(result.BytesPerParty, sent[n])
+	}
+	log.Info().Float64("elapsed_s", time.Since(start).Seconds()).Msg("query answered")
+	return stream.Send(&pb.QueryEvent{Event: &pb.QueryEvent_Result{Result: result}})
+}
+
+// runChain drives the chain of party steps, forwarding each party's blocks
+// to the next as they arrive. It returns the last party's sums (at the
+// decryption level), the aggregate → sum index map, and the bytes each
+// party sent.
+func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*partyConn, progress func(string, string)) ([]*rlwe.Ciphertext, []uint32, map[string]uint64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	partyErr := func(pc *partyConn, err error) error {
+		return fmt.Errorf("%w: party %s: %w", ErrParty, pc.name, err)
+	}
+	streams := make([]pb.Party_QueryStepClient, len(chain))
+	var inMap []uint32
+	for i, pc := range chain {
+		st, err := pc.client.QueryStep(ctx)
+		if err != nil {
+			return nil, nil, nil, partyErr(pc, err)
+		}
+		h := proto.Clone(header).(*pb.QueryHeader)
+		h.Position = uint32(i)
+		h.InMap = inMap
+		if err := st.Send(&pb.BlockMessage{Header: h}); err != nil {
+			_, rerr := st.Recv()
+			return nil, nil, nil, partyErr(pc, errors.Join(err, rerr))
+		}
+		if i == 0 {
+			if err := st.CloseSend(); err != nil {
+				return nil, nil, nil, partyErr(pc, err)
+			}
+		}
+		m, err := st.Recv()
+		if err != nil {
+			return nil, nil, nil, partyErr(pc, err)
+		}
+		inMap = m.OutMap
+		if len(inMap) != len(header.Plan.Aggregates) {
+			return nil, nil, nil, partyErr(pc, fmt.Errorf("output map of %d entries for %d aggregates", len(inMap), len(header.Plan.Aggregates)))
+		}
+		streams[i] = st
+	}
+	sent := map[string]uint64{}
+	var sentMu sync.Mutex
+	count := func(name string, m *pb.BlockMessage) {
+		n := 0
+		for _, b := range m.Ciphertexts {
+			n += len(b)
+		}
+		sentMu.Lock()
+		sent[name] += uint64(n)
+		sentMu.Unlock()
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(chain))
+	for i := 0; i < len(chain)-1; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			from, to := streams[i], streams[i+1]
+			blocks := 0
+			for {
+				m, err := from.Recv()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					errs[i] = partyErr(chain[i], err)
+					cancel()
+					return
+				}
+				count(chain[i].name, m)
+				if err := to.Send(m); err != nil {
+					_, rerr := to.Recv()
+					errs[i] = partyErr(chain[i+1], errors.Join(err, rerr))
+					cancel()
+					return
+				}
+				blocks++
+				if i == 0 && blocks%16 == 0 {
+					progress("chain", fmt.Sprintf("%d blocks from %s", blocks, chain[i].name))
+				}
+			}
+			if err := to.CloseSend(); err != nil {
+				errs[i] = partyErr(chain[i+1], err)
+				cancel()
+			}
+		}()
+	}
+	last := chain[len(chain)-1]
+	var final *pb.BlockMessage
+	var lastErr error
+	for {
+		m, err := streams[len(chain)-1].Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			lastErr = partyErr(last, err)
+			cancel()
+			break
+		}
+		count(last.name, m)
+		if final != nil {
+			lastErr = partyErr(last, fmt.Errorf("more than one result message"))
+			cancel()
+			break
+		}
+		final = m
+	}
+	wg.Wait()
+	// Report the first failure along the chain: later ones are its echoes.
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if lastErr != nil {
+		return nil, nil, nil, lastErr
+	}
+	if final == nil {
+		return nil, nil, nil, partyErr(last, fmt.Errorf("no result"))
+	}
+	params, err := mpc.NewParams(s.cfg.ParamSet)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	distinct := 0
+	for _, m := range inMap {
+		distinct = max(distinct, int(m)+1)
+	}
+	if len(final.Ciphertexts) != distinct {
+		return nil, nil, nil, partyErr(last, fmt.Errorf("%d sums for %d distinct outputs", len(final.Ciphertexts), distinct))
+	}
+	fresh, err := params.FreshLevel(len(chain))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	scale := params.ScaleAt(fresh, mpc.DecryptLevel)
+	cts := make([]*rlwe.Ciphertext, len(final.Ciphertexts))
+	for i, b := range final.Ciphertexts {
+		if cts[i], err = params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale); err != nil {
+			return nil, nil, nil, partyErr(last, err)
+		}
+	}
+	return cts, inMap, sent, nil
+}

@@ -1,0 +1,355 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/pki"
+	"github.com/mpcq/mpcq/plan"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/schema"
+)
+
+// Sentinel errors mapped to gRPC codes at the boundary.
+var (
+	// ErrNotReady means the consortium has not finished its set-up.
+	ErrNotReady = errors.New("consortium not ready")
+	// ErrParty means a party failed or misbehaved during a step; the
+	// error names the party.
+	ErrParty = errors.New("party failed")
+	// ErrBadQuery means the analyst's request is invalid.
+	ErrBadQuery = errors.New("invalid query request")
+)
+
+var codeMap = []rpc.Mapping{
+	{Err: plan.ErrOverflow, Code: codes.InvalidArgument},
+	{Err: plan.ErrSyntax, Code: codes.InvalidArgument},
+	{Err: plan.ErrUnknownName, Code: codes.InvalidArgument},
+	{Err: plan.ErrType, Code: codes.InvalidArgument},
+	{Err: plan.ErrUnsupported, Code: codes.InvalidArgument},
+	{Err: ErrBadQuery, Code: codes.InvalidArgument},
+	{Err: mpc.ErrMalformed, Code: codes.InvalidArgument},
+	{Err: ErrNotReady, Code: codes.Unavailable},
+	{Err: ErrParty, Code: codes.Unavailable},
+}
+
+// partyConn is a connection to one party.
+type partyConn struct {
+	name   string
+	addr   string
+	client pb.PartyClient
+	conn   *grpc.ClientConn
+}
+
+// keySet is the consortium's public key material after a ceremony.
+type keySet struct {
+	state  ceremonyState
+	params *mpc.Params
+	pk     *rlwe.PublicKey
+	pkRaw  []byte
+	evk    *rlwe.MemEvaluationKeySet
+}
+
+// Server is the coordinator daemon.
+type Server struct {
+	pb.UnimplementedCoordinatorServer
+	cfg     *Config
+	log     zerolog.Logger
+	parties []*partyConn
+	workers int
+
+	mu      sync.Mutex
+	keys    *keySet
+	epoch   *epochState
+	schema  schema.Consortium
+	phase   string
+	lastErr string
+	status  map[string]*pb.PartyState
+}
+
+// New connects (lazily) to the parties and loads saved state.
+func New(cfg *Config, log zerolog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, workers: cfg.Workers, phase: "starting", status: map[string]*pb.PartyState{}}
+	if s.workers <= 0 {
+		s.workers = runtime.NumCPU()
+	}
+	for _, p := range cfg.Parties {
+		host, _, err := net.SplitHostPort(p.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: party %s addr %q: %v", ErrConfig, p.Name, p.Addr, err)
+		}
+		tc, err := pki.LoadClientConfig(cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CA, host)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := rpc.Dial(p.Addr, tc)
+		if err != nil {
+			return nil, err
+		}
+		s.parties = append(s.parties, &partyConn{name: p.Name, addr: p.Addr, client: pb.NewPartyClient(conn), conn: conn})
+	}
+	if err := s.loadState(); err != nil {
+		return nil, fmt.Errorf("saved state in %s: %w", cfg.DataDir, err)
+	}
+	return s, nil
+}
+
+func (s *Server) path(name string) string { return filepath.Join(s.cfg.DataDir, name) }
+
+// Close closes the party connections.
+func (s *Server) Close() {
+	for _, p := range s.parties {
+		_ = p.conn.Close()
+	}
+}
+
+// Serve listens, serves analysts and runs the set-up loop until ctx is
+// done, then stops gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	tc, err := pki.LoadServerConfig(s.cfg.TLS.Cert, s.cfg.TLS.Key, s.cfg.TLS.CA)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	gs := grpc.NewServer(rpc.ServerOptions(tc, s.log, pki.RoleAnalyst, pki.RoleAuditor)...)
+	pb.RegisterCoordinatorServer(gs, s)
+	s.log.Info().Str("listen", lis.Addr().String()).Msg("serving")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.setupLoop(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- gs.Serve(lis) }()
+	select {
+	case <-ctx.Done():
+		done := make(chan struct{})
+		go func() { gs.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			gs.Stop()
+		}
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+func (s *Server) setPhase(phase string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.phase = phase
+	s.lastErr = ""
+	if err != nil {
+		s.lastErr = err.Error()
+	}
+}
+
+// setupLoop polls the parties; when all are up it runs the ceremony and
+// the alignment if they are missing or stale, then keeps watching.
+func (s *Server) setupLoop(ctx context.Context) {
+	backoff := time.Second
+	for {
+		err := s.setupOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("set-up incomplete; retrying")
+		}
+		wait := 2 * time.Second
+		if err != nil {
+			wait = backoff
+			backoff = min(2*backoff, 15*time.Second)
+		} else {
+			backoff = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (s *Server) setupOnce(ctx context.Context) error {
+	sts, err := s.pollParties(ctx)
+	if err != nil {
+		s.setPhase("waiting for parties", err)
+		return err
+	}
+	if err := s.updateSchema(sts); err != nil {
+		s.setPhase("schema error", err)
+		return err
+	}
+	s.mu.Lock()
+	k, e := s.keys, s.epoch
+	s.mu.Unlock()
+	needKeys := k == nil
+	needEpoch := e == nil
+	for _, st := range sts {
+		if k != nil && (st.CeremonyId != k.state.ID || string(st.PublicKeyHash) != string(k.state.PKHash)) {
+			needKeys = true
+		}
+		if e != nil && (st.EpochId != e.ID || st.Entities != e.Entities) {
+			needEpoch = true
+		}
+	}
+	if needKeys {
+		s.setPhase("key ceremony", nil)
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.setupTimeout())
+		err := s.runCeremony(cctx)
+		cancel()
+		if err != nil {
+			s.setPhase("key ceremony failed", err)
+			return err
+		}
+	}
+	if needEpoch {
+		s.setPhase("record alignment", nil)
+		actx, cancel := context.WithTimeout(ctx, s.cfg.setupTimeout())
+		err := s.runAlignment(actx)
+		cancel()
+		if err != nil {
+			s.setPhase("record alignment failed", err)
+			return err
+		}
+	}
+	s.setPhase("ready", nil)
+	return nil
+}
+
+// pollParties asks every party for its status; all must answer.
+func (s *Server) pollParties(ctx context.Context) (map[string]*pb.PartyStatus, error) {
+	out := map[string]*pb.PartyStatus{}
+	var firstErr error
+	for _, p := range s.parties {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := p.client.Status(cctx, &pb.PartyStatusRequest{})
+		cancel()
+		ps := &pb.PartyState{Name: p.name, Up: err == nil}
+		if err != nil {
+			ps.Error = err.Error()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%w: party %s at %s: %v", ErrParty, p.name, p.addr, err)
+			}
+		} else {
+			if st.Name != p.name {
+				err = fmt.Errorf("%w: party at %s says it is %q, configured as %q", ErrParty, p.addr, st.Name, p.name)
+				ps.Up, ps.Error = false, err.Error()
+				if firstErr == nil {
+					firstErr = err
+				}
+			} else {
+				out[p.name] = st
+				ps.Rows = st.Rows
+				if st.Schema != nil {
+					ps.Table = st.Schema.Name
+				}
+			}
+		}
+		s.mu.Lock()
+		s.status[p.name] = ps
+		s.mu.Unlock()
+	}
+	return out, firstErr
+}
+
+func (s *Server) updateSchema(sts map[string]*pb.PartyStatus) error {
+	var cs schema.Consortium
+	for _, p := range s.parties {
+		t, err := wire.TableFromProto(sts[p.name].Schema)
+		if err != nil {
+			return fmt.Errorf("%w: party %s schema: %v", ErrParty, p.name, err)
+		}
+		cs.Tables = append(cs.Tables, t)
+	}
+	if err := cs.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.schema = cs
+	s.mu.Unlock()
+	return nil
+}
+
+// partyOfTable returns the party serving a table.
+func (s *Server) partyOfTable(table string) (*partyConn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.parties {
+		if st := s.status[p.name]; st != nil && st.Table == table {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no party serves table %s", ErrNotReady, table)
+}
+
+// Status reports the consortium's readiness.
+func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.ConsortiumStatus, error) {
+	// Refresh liveness so status reflects the parties now.
+	_, _ = s.pollParties(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &pb.ConsortiumStatus{Phase: s.phase, ParamSet: s.cfg.ParamSet, Error: s.lastErr}
+	allUp := true
+	for _, p := range s.parties {
+		ps := s.status[p.name]
+		if ps == nil {
+			ps = &pb.PartyState{Name: p.name}
+		}
+		c := proto.Clone(ps).(*pb.PartyState)
+		c.Ready = c.Up && s.keys != nil && s.epoch != nil
+		allUp = allUp && c.Up
+		st.Parties = append(st.Parties, c)
+	}
+	if s.keys != nil {
+		st.CeremonyId = s.keys.state.ID
+	}
+	if s.epoch != nil {
+		st.EpochId, st.Entities = s.epoch.ID, s.epoch.Entities
+	}
+	st.Ready = allUp && s.phase == "ready" && s.keys != nil && s.epoch != nil
+	return st, nil
+}
+
+// Schema lists the consortium's tables.
+func (s *Server) Schema(ctx context.Context, _ *pb.SchemaRequest) (*pb.SchemaReply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.schema.Tables) == 0 {
+		return nil, rpc.ToStatus(fmt.Errorf("%w: parties have not reported their schemas yet", ErrNotReady), codeMap...)
+	}
+	r := &pb.SchemaReply{ParamSet: s.cfg.ParamSet}
+	for _, t := range s.schema.Tables {
+		r.Tables = append(r.Tables, wire.TableToProto(t))
+	}
+	if s.keys != nil {
+		r.PlaintextModulus = s.keys.params.T()
+	}
+	if s.epoch != nil {
+		r.Entities = s.epoch.Entities
+	}
+	return r, nil
+}

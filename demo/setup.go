@@ -1,0 +1,192 @@
+// Package demo sets up and runs a whole local consortium on loopback: the
+// synthetic data, a fresh CA and certificates, the configs, and the
+// coordinator and three parties as child processes. It also holds the
+// sample queries and their plaintext oracle, computed straight from the
+// CSVs with no code shared with the planner. mpcdemo and the end-to-end
+// tests use it.
+package demo
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mpcq/mpcq/analyst"
+	"github.com/mpcq/mpcq/coordinator"
+	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/party"
+	"github.com/mpcq/mpcq/pki"
+)
+
+// Options of a demo consortium.
+type Options struct {
+	People   int
+	Seed     int64
+	ParamSet string
+	// Workers per daemon (0: all cores).
+	Workers int
+	// AllowInsecure lets tests use the fast insecure parameter set.
+	AllowInsecure bool
+	// Progress, when set, receives one line per set-up step.
+	Progress func(string)
+}
+
+// Layout is where everything of a demo consortium lives.
+type Layout struct {
+	Dir             string
+	Parties         []string          // sorted
+	PartyAddrs      map[string]string // name → host:port
+	CoordinatorAddr string
+}
+
+// Path joins elements under the demo directory.
+func (l *Layout) Path(elem ...string) string {
+	return filepath.Join(append([]string{l.Dir}, elem...)...)
+}
+
+// DataCSV is a table's CSV file.
+func (l *Layout) DataCSV(table string) string { return l.Path("data", table+".csv") }
+
+// PartyConfig is a party's config file.
+func (l *Layout) PartyConfig(name string) string { return l.Path("parties", name, "config.json") }
+
+// CoordinatorConfig is the coordinator's config file.
+func (l *Layout) CoordinatorConfig() string { return l.Path("coordinator", "config.json") }
+
+// AnalystDir is the analyst's profile.
+func (l *Layout) AnalystDir() string { return l.Path("analyst") }
+
+func freePort() (string, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer lis.Close()
+	return lis.Addr().String(), nil
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return pki.WritePublic(path, append(b, '\n'))
+}
+
+// Setup writes the data, PKI, configs and analyst profile into dir.
+func Setup(dir string, o Options) (*Layout, error) {
+	say := func(format string, a ...any) {
+		if o.Progress != nil {
+			o.Progress(fmt.Sprintf(format, a...))
+		}
+	}
+	if o.ParamSet == "" {
+		return nil, fmt.Errorf("demo: no parameter set")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{Dir: abs, Parties: []string{gen.Bank, gen.Telecom, gen.Utility}, PartyAddrs: map[string]string{}}
+	start := time.Now()
+	files, err := gen.WriteDir(l.Path("data"), o.People, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if !f.Schema {
+			say("data: %s %d rows", filepath.Base(f.Path), f.Rows)
+		}
+	}
+	say("synthetic data for %d people written in %.1fs", o.People, time.Since(start).Seconds())
+
+	now := time.Now()
+	ca, err := pki.NewCA("mpcq demo consortium CA", now, 365*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	caFile := l.Path("pki", "ca.pem")
+	if err := os.MkdirAll(l.Path("pki"), 0o700); err != nil {
+		return nil, err
+	}
+	if err := pki.WritePublic(caFile, ca.CertPEM()); err != nil {
+		return nil, err
+	}
+	if err := pki.WritePrivate(l.Path("pki", "ca.key"), ca.KeyPEM()); err != nil {
+		return nil, err
+	}
+	hosts := []string{"localhost", "127.0.0.1"}
+	issue := func(role pki.Role, name, dir string) (pki.Role, error) {
+		cert, key, err := ca.Issue(role, name, hosts, now, 30*24*time.Hour)
+		if err != nil {
+			return role, err
+		}
+		if err := pki.WritePublic(filepath.Join(dir, "cert.pem"), cert); err != nil {
+			return role, err
+		}
+		return role, pki.WritePrivate(filepath.Join(dir, "key.pem"), key)
+	}
+	for _, name := range l.Parties {
+		if err := os.MkdirAll(l.Path("parties", name), 0o700); err != nil {
+			return nil, err
+		}
+		if _, err := issue(pki.RoleParty, name, l.Path("parties", name)); err != nil {
+			return nil, err
+		}
+		if l.PartyAddrs[name], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(l.Path("coordinator"), 0o700); err != nil {
+		return nil, err
+	}
+	if _, err := issue(pki.RoleCoordinator, "coordinator", l.Path("coordinator")); err != nil {
+		return nil, err
+	}
+	if l.CoordinatorAddr, err = freePort(); err != nil {
+		return nil, err
+	}
+	say("certificates issued by a fresh local CA (%s)", caFile)
+
+	for _, name := range l.Parties {
+		var peers []string
+		for _, other := range l.Parties {
+			if other != name {
+				peers = append(peers, l.Path("parties", other, "cert.pem"))
+			}
+		}
+		cfg := party.Config{Name: name, Listen: l.PartyAddrs[name], DataDir: l.Path("parties", name, "state"),
+			CSV: l.DataCSV(name), Schema: l.Path("data", name+".schema.json"),
+			TLS:   party.TLSFiles{CA: caFile, Cert: l.Path("parties", name, "cert.pem"), Key: l.Path("parties", name, "key.pem")},
+			Peers: peers, Workers: o.Workers, Insecure: o.AllowInsecure}
+		if err := writeJSON(l.PartyConfig(name), cfg); err != nil {
+			return nil, err
+		}
+	}
+	ccfg := coordinator.Config{Consortium: "mpcq-demo", Listen: l.CoordinatorAddr, DataDir: l.Path("coordinator", "state"),
+		ParamSet: o.ParamSet, TLS: coordinator.TLSFiles{CA: caFile, Cert: l.Path("coordinator", "cert.pem"), Key: l.Path("coordinator", "key.pem")},
+		Workers: o.Workers, AllowInsecure: o.AllowInsecure, CallTimeoutS: 60, QueryTimeoutS: 600}
+	for _, name := range l.Parties {
+		ccfg.Parties = append(ccfg.Parties, coordinator.PartyAddr{Name: name, Addr: l.PartyAddrs[name]})
+	}
+	if err := writeJSON(l.CoordinatorConfig(), ccfg); err != nil {
+		return nil, err
+	}
+	acert, akey, err := ca.Issue(pki.RoleAnalyst, "analyst-demo", nil, now, 30*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	err = analyst.WriteProfile(l.AnalystDir(), analyst.ProfileConfig{Coordinator: l.CoordinatorAddr, ParamSet: o.ParamSet,
+		Purpose: "demo: synthetic data walkthrough", LegalBasis: "DEMO-CASE-0001"}, ca.CertPEM(), acert, akey)
+	if err != nil {
+		return nil, err
+	}
+	say("configs in %s, analyst profile in %s", l.Dir, l.AnalystDir())
+	return l, nil
+}
