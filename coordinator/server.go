@@ -83,8 +83,23 @@ type Server struct {
 	status  map[string]*pb.PartyState
 }
 
+// Option adjusts a Server.
+type Option func(*options)
+
+type options struct{ dial []grpc.DialOption }
+
+// WithPartyDialOptions adds gRPC dial options to the party connections
+// (tests use it to observe every message the coordinator receives).
+func WithPartyDialOptions(o ...grpc.DialOption) Option {
+	return func(op *options) { op.dial = append(op.dial, o...) }
+}
+
 // New connects (lazily) to the parties and loads saved state.
-func New(cfg *Config, log zerolog.Logger) (*Server, error) {
+func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Server, error) {
+	var op options
+	for _, o := range opts {
+		o(&op)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -104,7 +119,7 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		conn, err := rpc.Dial(p.Addr, tc)
+		conn, err := rpc.Dial(p.Addr, tc, op.dial...)
 		if err != nil {
 			return nil, err
 		}

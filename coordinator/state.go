@@ -20,9 +20,9 @@ const (
 )
 
 type ceremonyState struct {
-	ID       string `json:"id"`
-	ParamSet string `json:"param_set"`
-	PKHash   []byte `json:"public_key_hash"`
+	ID       string   `json:"id"`
+	ParamSet string   `json:"param_set"`
+	PKHash   []byte   `json:"public_key_hash"`
 	Parties  []string `json:"parties"`
 }
 

@@ -73,12 +73,13 @@ func ServerOptions(tc *tls.Config, log zerolog.Logger, allowed ...pki.Role) []gr
 }
 
 // Dial connects to a daemon with mutual TLS and the shared message limits.
-func Dial(addr string, tc *tls.Config) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(addr,
+func Dial(addr string, tc *tls.Config, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(tc)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	}, extra...)
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 	}

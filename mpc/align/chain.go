@@ -139,7 +139,7 @@ func Sign(chain *Chain, signer string, priv ed25519.PrivateKey, elems [][]byte) 
 	if len(elems) != int(chain.Size) {
 		return fmt.Errorf("%w: list of %q has %d elements but its chain declares %d", ErrBadChain, chain.Origin, len(elems), chain.Size)
 	}
-	if len(chain.Hops) >= math.MaxUint32 {
+	if uint64(len(chain.Hops)) >= math.MaxUint32 {
 		return fmt.Errorf("%w: chain has too many hops", ErrBadChain)
 	}
 	var prevSig []byte
@@ -163,7 +163,7 @@ func Verify(chain Chain, elems [][]byte, keys map[string]ed25519.PublicKey, part
 	if len(chain.Hops) == 0 {
 		return fmt.Errorf("%w: list of %q in epoch %q carries no signature", ErrBadChain, chain.Origin, chain.Epoch)
 	}
-	if len(chain.Hops) > math.MaxUint32 {
+	if uint64(len(chain.Hops)) > math.MaxUint32 {
 		return fmt.Errorf("%w: chain has %d hops", ErrBadChain, len(chain.Hops))
 	}
 	known := make(map[string]bool, len(parties))

@@ -54,7 +54,7 @@ func Ranks(sets map[string][][]byte) (ranks map[string][]uint32, union int, unio
 		total += len(set)
 	}
 	slices.Sort(names)
-	if total > math.MaxUint32 {
+	if uint64(total) > math.MaxUint32 {
 		return nil, 0, unionHash, fmt.Errorf("%w: %d pseudonyms in all, more than ranks can number (%d)", ErrBadSet, total, uint32(math.MaxUint32))
 	}
 

@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/mpcq/mpcq/analyst"
+	"github.com/mpcq/mpcq/demo"
+	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/pki"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+// hostileVariants derives bad inputs from a valid value of the right size.
+func hostileVariants(valid []byte) map[string][]byte {
+	random := make([]byte, len(valid))
+	_, _ = rand.Read(random)
+	short := make([]byte, 1000)
+	_, _ = rand.Read(short)
+	return map[string][]byte{
+		"empty":                nil,
+		"truncated":            valid[:len(valid)-1],
+		"truncated half":       valid[:len(valid)/2],
+		"oversized":            append(append([]byte{}, valid...), 0, 0, 0, 0, 0, 0, 0, 0),
+		"random of exact size": random,
+		"random short":         short,
+		"huge length claim":    append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, valid[8:]...),
+	}
+}
+
+// asCoordinator dials a party with the coordinator's certificate, as a
+// misbehaving coordinator would.
+func asCoordinator(t *testing.T, l *demo.Layout, party string) pb.PartyClient {
+	t.Helper()
+	tc, err := pki.LoadClientConfig(l.Path("coordinator", "cert.pem"), l.Path("coordinator", "key.pem"), l.Path("pki", "ca.pem"), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := rpc.Dial(l.PartyAddrs[party], tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return pb.NewPartyClient(conn)
+}
+
+func wantInvalid(t *testing.T, what string, err error) {
+	t.Helper()
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("%s: got %v, want InvalidArgument", what, err)
+	}
+}
+
+func hostileBytes(t *testing.T, l *demo.Layout) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	params, err := mpc.NewParams(mpc.DefaultSetName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apk, err := os.ReadFile(l.Path("analyst", analyst.PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank := asCoordinator(t, l, "bank")
+	st, err := bank.Status(ctx, &pb.PartyStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := &pb.Plan{Tables: []string{"telecom", "bank"}, Aggregates: []*pb.Aggregate{{Kind: "COUNT", Name: "COUNT(*)"}}, Canonical: "x"}
+	validCT := make([]byte, params.CiphertextSize(mpc.DecryptLevel))
+
+	// DecryptShare: the analyst's key and the aggregate ciphertext.
+	for name, b := range hostileVariants(apk) {
+		_, err := bank.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: "q-hostile", Plan: plan, ChainLen: 2, CeremonyId: st.CeremonyId,
+			AnalystPublicKey: b, Ciphertexts: [][]byte{validCT}})
+		wantInvalid(t, "DecryptShare analyst key "+name, err)
+	}
+	for name, b := range hostileVariants(validCT) {
+		_, err := bank.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: "q-hostile", Plan: plan, ChainLen: 2, CeremonyId: st.CeremonyId,
+			AnalystPublicKey: apk, Ciphertexts: [][]byte{b}})
+		wantInvalid(t, "DecryptShare ciphertext "+name, err)
+	}
+
+	// QueryStep: blocks arriving at the second party of a chain.
+	inCT := make([]byte, params.CiphertextSize(2))
+	for name, b := range hostileVariants(inCT) {
+		stream, err := bank.QueryStep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &pb.QueryHeader{QueryId: "q-hostile", Plan: plan, Chain: []string{"telecom", "bank"}, Position: 1, EpochId: st.EpochId,
+			Entities: st.Entities, CeremonyId: st.CeremonyId, InMap: []uint32{0}}
+		if err := stream.Send(&pb.BlockMessage{Header: h}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil { // the out map
+			t.Fatalf("QueryStep header: %v", err)
+		}
+		_ = stream.Send(&pb.BlockMessage{Block: 0, Ciphertexts: [][]byte{b}})
+		_ = stream.CloseSend()
+		for err == nil {
+			_, err = stream.Recv()
+		}
+		if errors.Is(err, io.EOF) {
+			t.Errorf("QueryStep block %s: accepted", name)
+			continue
+		}
+		wantInvalid(t, "QueryStep block "+name, err)
+	}
+
+	// CeremonyFinish: a collective public key from the coordinator.
+	names := []string{"bank", "telecom", "utility"}
+	nr, err := bank.CeremonyNonce(ctx, &pb.CeremonyNonceRequest{Consortium: "mpcq-demo", CeremonyId: "c-hostile", ParamSet: mpc.DefaultSetName, Parties: names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonces := map[string][]byte{"bank": nr.Nonce, "telecom": make([]byte, 32), "utility": make([]byte, 32)}
+	shares, err := bank.CeremonyShares(ctx, &pb.CeremonySharesRequest{CeremonyId: "c-hostile", Nonces: nonces})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := shares.Recv(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	for name, b := range hostileVariants(apk) {
+		_, err := bank.CeremonyFinish(ctx, &pb.CeremonyFinishRequest{CeremonyId: "c-hostile", PublicKey: b})
+		wantInvalid(t, "CeremonyFinish public key "+name, err)
+	}
+
+	// The coordinator: the analyst's public key in a query.
+	p, client, closeFn, err := l.Analyst()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	for name, b := range hostileVariants(apk) {
+		stream, err := client.Query(ctx, &pb.QueryRequest{Sql: "SELECT COUNT(*) FROM bank", Purpose: "test", LegalBasis: "TEST-1", AnalystPublicKey: b})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		wantInvalid(t, "Query analyst key "+name, err)
+	}
+
+	// Everyone still answers valid requests, with the same keys.
+	st2, err := bank.Status(ctx, &pb.PartyStatusRequest{})
+	if err != nil || st2.CeremonyId != st.CeremonyId {
+		t.Fatalf("bank after hostile input: %v (ceremony %s, was %s)", err, st2.GetCeremonyId(), st.CeremonyId)
+	}
+	if _, err := p.Query(ctx, client, analyst.Request{SQL: "SELECT COUNT(*) FROM telecom JOIN bank USING (person_id)"}, nil); err != nil {
+		t.Fatalf("valid query after hostile input: %v", err)
+	}
+}
