@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -66,6 +71,53 @@ func TestConsortium(t *testing.T) {
 		}
 		if !sawZero || !sawAll {
 			t.Fatalf("the corpus must include a zero-match query (%v) and an everyone-matches query (%v)", sawZero, sawAll)
+		}
+	})
+
+	t.Run("secret key shares are private files", func(t *testing.T) {
+		for _, name := range l.Parties {
+			fi, err := os.Stat(l.Path("parties", name, "state", "secret.key"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Fatalf("%s secret key share has mode %v, want 0600", name, fi.Mode().Perm())
+			}
+		}
+	})
+
+	t.Run("mpcq command line", func(t *testing.T) {
+		mpcq := filepath.Join(binDir, "mpcq")
+		out, err := exec.Command(mpcq, "--profile", l.AnalystDir(), "status").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "ready") {
+			t.Fatalf("mpcq status: %v\n%s", err, out)
+		}
+		s := demo.Samples()[1]
+		cmd := exec.Command(mpcq, "--profile", l.AnalystDir(), "query", "--json", "--purpose", "e2e", "--legal-basis", "TEST-2", s.SQL)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err = cmd.Output()
+		if err != nil {
+			t.Fatalf("mpcq query: %v\n%s", err, stderr.String())
+		}
+		var res struct {
+			QueryID string     `json:"query_id"`
+			Columns []string   `json:"columns"`
+			Rows    [][]uint64 `json:"rows"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("mpcq --json output %q: %v", out, err)
+		}
+		if res.QueryID == "" || len(res.Rows) != 1 || !slices.Equal(res.Rows[0], s.Expected(db)) {
+			t.Fatalf("mpcq --json gave %+v, plaintext %v", res, s.Expected(db))
+		}
+		if !strings.Contains(stderr.String(), "planned") {
+			t.Fatalf("no progress on stderr: %q", stderr.String())
+		}
+		cmd = exec.Command(mpcq, "--profile", l.AnalystDir(), "query", "SELECT COUNT(*) FROM bank WHERE bank.cash > 1")
+		out, err = cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "did you mean bank.cash_deposits_30d") {
+			t.Fatalf("mpcq with bad SQL: %v\n%s", err, out)
 		}
 	})
 

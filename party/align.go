@@ -59,7 +59,9 @@ func sendList(stream listSender, chain align.Chain, elems [][]byte) error {
 	return nil
 }
 
-type listReceiver interface{ Recv() (*pb.AlignChunk, error) }
+type listReceiver interface {
+	Recv() (*pb.AlignChunk, error)
+}
 
 // recvList reads a chunked list; the chain comes in the first chunk.
 func recvList(stream listReceiver, maxElems int) (align.Chain, [][]byte, error) {

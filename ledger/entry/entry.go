@@ -1,0 +1,498 @@
+// Package entry is the canonical, versioned binary encoding of the records
+// kept in the traceability ledger: CEREMONY, EPOCH, QUERY, RESULT and
+// FAILURE, plus the salted commitments a QUERY carries.
+//
+// It is pure encoding and validation. It is not the log (package ledger),
+// it does not hash keys or ciphertexts for the caller (callers put SHA-256
+// digests of their own serialisations in the hash fields), and it keeps no
+// plaintext of committed data (package ledger/archive keeps the openings).
+//
+// # Encoding (version 1)
+//
+// Every entry is
+//
+//	uint8  version (= 1)
+//	uint8  type    (1 CEREMONY, 2 EPOCH, 3 QUERY, 4 RESULT, 5 FAILURE)
+//	fields in the fixed order documented on each type
+//
+// with integers as big-endian uint64, hashes and commitments as 32 raw
+// bytes, strings as a uint16 big-endian byte length followed by UTF-8 bytes,
+// and lists as a uint16 big-endian element count followed by the elements.
+// Every field is fixed-width or length-prefixed and lists must be strictly
+// sorted, so each value has exactly one encoding: Parse rejects an unknown
+// version or type, a truncated field, trailing bytes, invalid UTF-8, an
+// empty required string, an unsorted or duplicated list, and anything that
+// Marshal would refuse to produce. Marshal(Parse(b)) == b for every b that
+// Parse accepts. An entry is at most MaxSize bytes (the tlog-tiles limit).
+//
+// A new field or entry type means a new version or type number; old
+// entries keep their meaning forever.
+package entry
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Version is the encoding version written by Marshal and the only one Parse
+// accepts.
+const Version = 1
+
+// MaxSize is the largest encoded entry, the tlog-tiles entry size limit.
+const MaxSize = 1<<16 - 1
+
+// Length limits on string fields, in bytes.
+const (
+	// MaxIDLen bounds identifiers: query IDs, party names, parameter set names.
+	MaxIDLen = 256
+	// MaxTextLen bounds free text: analyst identity, failure reason.
+	MaxTextLen = 4096
+	// MaxParties bounds the party lists of EPOCH and RESULT.
+	MaxParties = 256
+)
+
+// HashSize is the size of every hash and commitment field.
+const HashSize = 32
+
+// Hash is a SHA-256 digest or a commitment (see Commit).
+type Hash = [HashSize]byte
+
+// Type identifies the kind of an entry; its value is the type byte on the wire.
+type Type uint8
+
+// Entry types. The numbers are part of the encoding and never reused.
+const (
+	TypeCeremony Type = 1
+	TypeEpoch    Type = 2
+	TypeQuery    Type = 3
+	TypeResult   Type = 4
+	TypeFailure  Type = 5
+)
+
+// String returns the upper-case name used in the design (CEREMONY, ...).
+func (t Type) String() string {
+	switch t {
+	case TypeCeremony:
+		return "CEREMONY"
+	case TypeEpoch:
+		return "EPOCH"
+	case TypeQuery:
+		return "QUERY"
+	case TypeResult:
+		return "RESULT"
+	case TypeFailure:
+		return "FAILURE"
+	default:
+		return fmt.Sprintf("Type(%d)", uint8(t))
+	}
+}
+
+var (
+	// ErrVersion means the first byte is not an encoding version this code knows.
+	ErrVersion = errors.New("unknown ledger entry version")
+	// ErrType means the type byte is not a known entry type.
+	ErrType = errors.New("unknown ledger entry type")
+	// ErrMalformed means the bytes are truncated, have trailing data or a
+	// field that cannot be decoded.
+	ErrMalformed = errors.New("malformed ledger entry")
+	// ErrInvalid means a field violates its constraint (empty, too long,
+	// invalid UTF-8, unsorted or duplicated list, negative time).
+	ErrInvalid = errors.New("invalid ledger entry")
+	// ErrTooLarge means the encoded entry would exceed MaxSize.
+	ErrTooLarge = errors.New("ledger entry too large")
+)
+
+// Entry is one ledger record: Ceremony, Epoch, Query, Result or Failure.
+// The interface is sealed; use a type switch on the value Parse returns.
+type Entry interface {
+	// Type returns the entry's type byte.
+	Type() Type
+	validate() error
+	encode(b *cryptobyte.Builder)
+}
+
+// decoder is implemented by pointers to the entry types.
+type decoder interface {
+	Entry
+	decode(s *cryptobyte.String) bool
+}
+
+// Marshal validates e and returns its canonical encoding.
+func Marshal(e Entry) ([]byte, error) {
+	if e == nil {
+		return nil, fmt.Errorf("%w: nil entry", ErrInvalid)
+	}
+	if err := e.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", e.Type(), err)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, 256))
+	b.AddUint8(Version)
+	b.AddUint8(uint8(e.Type()))
+	e.encode(b)
+	out, err := b.Bytes()
+	if err != nil {
+		// Only a length prefix overflow gets here, and validate bounds those.
+		return nil, fmt.Errorf("%w: %s: %v", ErrTooLarge, e.Type(), err)
+	}
+	if len(out) > MaxSize {
+		return nil, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, e.Type(), len(out), MaxSize)
+	}
+	return out, nil
+}
+
+// Parse decodes one entry, rejecting anything but the canonical encoding of
+// a valid entry of a known version and type.
+func Parse(data []byte) (Entry, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), MaxSize)
+	}
+	s := cryptobyte.String(data)
+	var version, typ uint8
+	if !s.ReadUint8(&version) || !s.ReadUint8(&typ) {
+		return nil, fmt.Errorf("%w: %d bytes is shorter than the 2-byte header", ErrMalformed, len(data))
+	}
+	if version != Version {
+		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrVersion, version, Version)
+	}
+	var e decoder
+	switch Type(typ) {
+	case TypeCeremony:
+		e = &Ceremony{}
+	case TypeEpoch:
+		e = &Epoch{}
+	case TypeQuery:
+		e = &Query{}
+	case TypeResult:
+		e = &Result{}
+	case TypeFailure:
+		e = &Failure{}
+	default:
+		return nil, fmt.Errorf("%w: type byte %d", ErrType, typ)
+	}
+	if !e.decode(&s) {
+		return nil, fmt.Errorf("%w: %s truncated or has a bad length prefix", ErrMalformed, e.Type())
+	}
+	if !s.Empty() {
+		return nil, fmt.Errorf("%w: %s has %d trailing bytes", ErrMalformed, e.Type(), len(s))
+	}
+	if err := e.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", e.Type(), err)
+	}
+	// Return values, not pointers, so callers switch on entry.Query etc.
+	switch v := e.(type) {
+	case *Ceremony:
+		return *v, nil
+	case *Epoch:
+		return *v, nil
+	case *Query:
+		return *v, nil
+	case *Result:
+		return *v, nil
+	default:
+		return *e.(*Failure), nil
+	}
+}
+
+// Ceremony records the outcome of the distributed key generation.
+// Wire order: ParamSet, PublicKeyHash, RelinKeyHash, GaloisKeysHash.
+type Ceremony struct {
+	// ParamSet names the HE parameter set (non-empty, at most MaxIDLen bytes).
+	ParamSet string
+	// PublicKeyHash is the SHA-256 of the collective public key.
+	PublicKeyHash Hash
+	// RelinKeyHash is the SHA-256 of the relinearisation key.
+	RelinKeyHash Hash
+	// GaloisKeysHash is the SHA-256 of the Galois key set.
+	GaloisKeysHash Hash
+}
+
+// Type implements Entry.
+func (Ceremony) Type() Type { return TypeCeremony }
+
+func (c Ceremony) validate() error {
+	return checkString("param set", c.ParamSet, MaxIDLen, true)
+}
+
+func (c Ceremony) encode(b *cryptobyte.Builder) {
+	addString(b, c.ParamSet)
+	b.AddBytes(c.PublicKeyHash[:])
+	b.AddBytes(c.RelinKeyHash[:])
+	b.AddBytes(c.GaloisKeysHash[:])
+}
+
+func (c *Ceremony) decode(s *cryptobyte.String) bool {
+	return readString(s, &c.ParamSet) &&
+		s.CopyBytes(c.PublicKeyHash[:]) &&
+		s.CopyBytes(c.RelinKeyHash[:]) &&
+		s.CopyBytes(c.GaloisKeysHash[:])
+}
+
+// PartySize is one party's input set size in an EPOCH.
+type PartySize struct {
+	Party string
+	Size  uint64
+}
+
+// Epoch records a private set alignment: the size and hash of the union of
+// the parties' person keys, and each party's set size.
+// Wire order: EpochID, UnionSize, UnionHash, SetSizes (count, then Party, Size each).
+type Epoch struct {
+	EpochID   uint64
+	UnionSize uint64
+	// UnionHash commits to the aligned union (its computation is the
+	// alignment protocol's business).
+	UnionHash Hash
+	// SetSizes lists every party once, sorted by Party name (byte order).
+	SetSizes []PartySize
+}
+
+// Type implements Entry.
+func (Epoch) Type() Type { return TypeEpoch }
+
+func (e Epoch) validate() error {
+	if len(e.SetSizes) > MaxParties {
+		return fmt.Errorf("%w: %d party set sizes, limit %d", ErrInvalid, len(e.SetSizes), MaxParties)
+	}
+	for i, p := range e.SetSizes {
+		if err := checkString("party", p.Party, MaxIDLen, true); err != nil {
+			return fmt.Errorf("set size %d: %w", i, err)
+		}
+		if i > 0 && e.SetSizes[i-1].Party >= p.Party {
+			return fmt.Errorf("%w: set sizes must be sorted by party with no duplicate: %q then %q",
+				ErrInvalid, e.SetSizes[i-1].Party, p.Party)
+		}
+	}
+	return nil
+}
+
+func (e Epoch) encode(b *cryptobyte.Builder) {
+	b.AddUint64(e.EpochID)
+	b.AddUint64(e.UnionSize)
+	b.AddBytes(e.UnionHash[:])
+	b.AddUint16(uint16(len(e.SetSizes)))
+	for _, p := range e.SetSizes {
+		addString(b, p.Party)
+		b.AddUint64(p.Size)
+	}
+}
+
+func (e *Epoch) decode(s *cryptobyte.String) bool {
+	var n uint16
+	if !s.ReadUint64(&e.EpochID) || !s.ReadUint64(&e.UnionSize) ||
+		!s.CopyBytes(e.UnionHash[:]) || !s.ReadUint16(&n) {
+		return false
+	}
+	// Each element is at least 10 bytes; refuse counts the input cannot hold
+	// before allocating.
+	if int(n)*10 > len(*s) {
+		return false
+	}
+	if n > 0 {
+		e.SetSizes = make([]PartySize, n)
+	}
+	for i := range e.SetSizes {
+		if !readString(s, &e.SetSizes[i].Party) || !s.ReadUint64(&e.SetSizes[i].Size) {
+			return false
+		}
+	}
+	return true
+}
+
+// Query records an analyst's query before any party contributes to it.
+// Wire order: QueryID, QueryCommitment, Analyst, PurposeCommitment,
+// AnalystKeyHash, PlanHash, EpochID, ParamSet, Time.
+type Query struct {
+	// QueryID is unique in the ledger (non-empty, at most MaxIDLen bytes).
+	QueryID string
+	// QueryCommitment is Commit(salt, canonical query text).
+	QueryCommitment Hash
+	// Analyst is the identity from the analyst's certificate (non-empty,
+	// at most MaxTextLen bytes).
+	Analyst string
+	// PurposeCommitment is Commit(salt, PurposeData(purpose, legal basis)).
+	PurposeCommitment Hash
+	// AnalystKeyHash is the SHA-256 of the analyst's public key.
+	AnalystKeyHash Hash
+	// PlanHash is the SHA-256 of the execution plan.
+	PlanHash Hash
+	// EpochID is the alignment epoch the query runs on.
+	EpochID uint64
+	// ParamSet names the HE parameter set (non-empty, at most MaxIDLen bytes).
+	ParamSet string
+	// Time is the submission time in Unix seconds (not negative).
+	Time int64
+}
+
+// Type implements Entry.
+func (Query) Type() Type { return TypeQuery }
+
+func (q Query) validate() error {
+	if err := checkString("query ID", q.QueryID, MaxIDLen, true); err != nil {
+		return err
+	}
+	if err := checkString("analyst", q.Analyst, MaxTextLen, true); err != nil {
+		return err
+	}
+	if err := checkString("param set", q.ParamSet, MaxIDLen, true); err != nil {
+		return err
+	}
+	if q.Time < 0 {
+		return fmt.Errorf("%w: time %d is before 1970", ErrInvalid, q.Time)
+	}
+	return nil
+}
+
+func (q Query) encode(b *cryptobyte.Builder) {
+	addString(b, q.QueryID)
+	b.AddBytes(q.QueryCommitment[:])
+	addString(b, q.Analyst)
+	b.AddBytes(q.PurposeCommitment[:])
+	b.AddBytes(q.AnalystKeyHash[:])
+	b.AddBytes(q.PlanHash[:])
+	b.AddUint64(q.EpochID)
+	addString(b, q.ParamSet)
+	b.AddUint64(uint64(q.Time))
+}
+
+func (q *Query) decode(s *cryptobyte.String) bool {
+	var t uint64
+	ok := readString(s, &q.QueryID) &&
+		s.CopyBytes(q.QueryCommitment[:]) &&
+		readString(s, &q.Analyst) &&
+		s.CopyBytes(q.PurposeCommitment[:]) &&
+		s.CopyBytes(q.AnalystKeyHash[:]) &&
+		s.CopyBytes(q.PlanHash[:]) &&
+		s.ReadUint64(&q.EpochID) &&
+		readString(s, &q.ParamSet) &&
+		s.ReadUint64(&t)
+	if !ok || t > math.MaxInt64 {
+		return false
+	}
+	q.Time = int64(t)
+	return true
+}
+
+// Result records the outcome of a query.
+// Wire order: QueryID, CiphertextHash, Parties (count, then each name).
+type Result struct {
+	QueryID string
+	// CiphertextHash is the SHA-256 of the final ciphertext.
+	CiphertextHash Hash
+	// Parties lists the parties that contributed decryption shares, sorted
+	// (byte order), no duplicate, at least one.
+	Parties []string
+}
+
+// Type implements Entry.
+func (Result) Type() Type { return TypeResult }
+
+func (r Result) validate() error {
+	if err := checkString("query ID", r.QueryID, MaxIDLen, true); err != nil {
+		return err
+	}
+	if len(r.Parties) == 0 || len(r.Parties) > MaxParties {
+		return fmt.Errorf("%w: %d decrypting parties, want 1..%d", ErrInvalid, len(r.Parties), MaxParties)
+	}
+	for i, p := range r.Parties {
+		if err := checkString("party", p, MaxIDLen, true); err != nil {
+			return fmt.Errorf("party %d: %w", i, err)
+		}
+		if i > 0 && r.Parties[i-1] >= p {
+			return fmt.Errorf("%w: parties must be sorted with no duplicate: %q then %q", ErrInvalid, r.Parties[i-1], p)
+		}
+	}
+	return nil
+}
+
+func (r Result) encode(b *cryptobyte.Builder) {
+	addString(b, r.QueryID)
+	b.AddBytes(r.CiphertextHash[:])
+	b.AddUint16(uint16(len(r.Parties)))
+	for _, p := range r.Parties {
+		addString(b, p)
+	}
+}
+
+func (r *Result) decode(s *cryptobyte.String) bool {
+	var n uint16
+	if !readString(s, &r.QueryID) || !s.CopyBytes(r.CiphertextHash[:]) || !s.ReadUint16(&n) {
+		return false
+	}
+	if int(n)*2 > len(*s) {
+		return false
+	}
+	if n > 0 {
+		r.Parties = make([]string, n)
+	}
+	for i := range r.Parties {
+		if !readString(s, &r.Parties[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Failure records that a step failed.
+// Wire order: QueryID, Reason, Party.
+type Failure struct {
+	// QueryID is the query that failed, or empty for a failure outside a
+	// query (for example a ceremony).
+	QueryID string
+	// Reason is a non-empty, human-readable cause (at most MaxTextLen bytes).
+	// It must not contain secrets or person identifiers.
+	Reason string
+	// Party is the party at fault or reporting, or empty for the coordinator.
+	Party string
+}
+
+// Type implements Entry.
+func (Failure) Type() Type { return TypeFailure }
+
+func (f Failure) validate() error {
+	if err := checkString("query ID", f.QueryID, MaxIDLen, false); err != nil {
+		return err
+	}
+	if err := checkString("reason", f.Reason, MaxTextLen, true); err != nil {
+		return err
+	}
+	return checkString("party", f.Party, MaxIDLen, false)
+}
+
+func (f Failure) encode(b *cryptobyte.Builder) {
+	addString(b, f.QueryID)
+	addString(b, f.Reason)
+	addString(b, f.Party)
+}
+
+func (f *Failure) decode(s *cryptobyte.String) bool {
+	return readString(s, &f.QueryID) && readString(s, &f.Reason) && readString(s, &f.Party)
+}
+
+func checkString(what, v string, maxLen int, required bool) error {
+	switch {
+	case required && v == "":
+		return fmt.Errorf("%w: %s is empty", ErrInvalid, what)
+	case len(v) > maxLen:
+		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrInvalid, what, len(v), maxLen)
+	case !utf8.ValidString(v):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, what)
+	}
+	return nil
+}
+
+func addString(b *cryptobyte.Builder, v string) {
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(v)) })
+}
+
+func readString(s *cryptobyte.String, out *string) bool {
+	var v cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&v) {
+		return false
+	}
+	*out = string(v)
+	return true
+}

@@ -1,0 +1,246 @@
+package entry
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func h(s string) Hash { return sha256.Sum256([]byte(s)) }
+
+// samples returns one valid entry of every type, with every field set.
+func samples() []Entry {
+	return []Entry{
+		Ceremony{ParamSet: "bgv-n14-t65537", PublicKeyHash: h("pk"), RelinKeyHash: h("rlk"), GaloisKeysHash: h("gks")},
+		Epoch{EpochID: 7, UnionSize: 1234, UnionHash: h("union"), SetSizes: []PartySize{{"bank", 500}, {"telecom", 900}, {"utility", 40}}},
+		Epoch{EpochID: 0},
+		Query{QueryID: "q-1", QueryCommitment: h("text"), Analyst: "CN=Alice,O=Police", PurposeCommitment: h("purpose"),
+			AnalystKeyHash: h("akey"), PlanHash: h("plan"), EpochID: 7, ParamSet: "bgv-n14-t65537", Time: 1_700_000_000},
+		Result{QueryID: "q-1", CiphertextHash: h("ct"), Parties: []string{"bank", "telecom", "utility"}},
+		Failure{QueryID: "q-2", Reason: "party timed out", Party: "bank"},
+		Failure{Reason: "ceremony aborted"},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, e := range samples() {
+		t.Run(e.Type().String(), func(t *testing.T) {
+			b, err := Marshal(e)
+			if err != nil {
+				t.Fatalf("Marshal: %v", err)
+			}
+			if b[0] != Version || Type(b[1]) != e.Type() {
+				t.Fatalf("header = %x, want version %d type %d", b[:2], Version, e.Type())
+			}
+			got, err := Parse(b)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(got, e) {
+				t.Fatalf("Parse(Marshal(e)) = %#v, want %#v", got, e)
+			}
+			again, err := Marshal(got)
+			if err != nil || !bytes.Equal(again, b) {
+				t.Fatalf("re-Marshal differs: %x vs %x (%v)", again, b, err)
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	valid, err := Marshal(samples()[3]) // a QUERY
+	if err != nil {
+		t.Fatal(err)
+	}
+	withByte := func(i int, v byte) []byte {
+		b := bytes.Clone(valid)
+		b[i] = v
+		return b
+	}
+	unsorted, err := Marshal(Result{QueryID: "q", Parties: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hand-build a RESULT with parties in the wrong order from two valid encodings.
+	ab, _ := Marshal(Result{QueryID: "q", Parties: []string{"a", "b"}})
+	ba := bytes.Clone(ab)
+	copy(ba[len(ba)-6:], []byte{0, 1, 'b', 0, 1, 'a'})
+	dup := bytes.Clone(ab)
+	copy(dup[len(dup)-6:], []byte{0, 1, 'a', 0, 1, 'a'})
+	badUTF8 := bytes.Clone(unsorted)
+	badUTF8[len(badUTF8)-1] = 0xff
+	negTime := bytes.Clone(valid)
+	negTime[len(negTime)-8] = 0x80
+
+	tests := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrMalformed},
+		{"header only", valid[:2], ErrMalformed},
+		{"unknown version", withByte(0, 2), ErrVersion},
+		{"version zero", withByte(0, 0), ErrVersion},
+		{"unknown type", withByte(1, 99), ErrType},
+		{"type zero", withByte(1, 0), ErrType},
+		{"truncated", valid[:len(valid)-1], ErrMalformed},
+		{"trailing byte", append(bytes.Clone(valid), 0), ErrMalformed},
+		{"unsorted parties", ba, ErrInvalid},
+		{"duplicate parties", dup, ErrInvalid},
+		{"invalid utf8", badUTF8, ErrInvalid},
+		{"negative time", negTime, ErrMalformed},
+		{"too large", make([]byte, MaxSize+1), ErrTooLarge},
+		{"huge list count", []byte{Version, byte(TypeResult), 0, 1, 'q', 37: 0xff, 38: 0xff}, ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.in)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Parse error = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMarshalRejects(t *testing.T) {
+	long := strings.Repeat("x", MaxIDLen+1)
+	var many []string
+	for i := range MaxParties {
+		many = append(many, fmt.Sprintf("%03d", i)+strings.Repeat("p", MaxIDLen-3))
+	}
+	tests := []struct {
+		name string
+		in   Entry
+		want error
+	}{
+		{"nil", nil, ErrInvalid},
+		{"ceremony without param set", Ceremony{}, ErrInvalid},
+		{"query without ID", Query{Analyst: "a", ParamSet: "p"}, ErrInvalid},
+		{"query without analyst", Query{QueryID: "q", ParamSet: "p"}, ErrInvalid},
+		{"query with long ID", Query{QueryID: long, Analyst: "a", ParamSet: "p"}, ErrInvalid},
+		{"query with negative time", Query{QueryID: "q", Analyst: "a", ParamSet: "p", Time: -1}, ErrInvalid},
+		{"result without parties", Result{QueryID: "q"}, ErrInvalid},
+		{"result unsorted", Result{QueryID: "q", Parties: []string{"b", "a"}}, ErrInvalid},
+		{"epoch duplicate party", Epoch{SetSizes: []PartySize{{"a", 1}, {"a", 2}}}, ErrInvalid},
+		{"epoch empty party", Epoch{SetSizes: []PartySize{{"", 1}}}, ErrInvalid},
+		{"failure without reason", Failure{QueryID: "q"}, ErrInvalid},
+		{"failure bad utf8", Failure{Reason: "\xff"}, ErrInvalid},
+		{"too large", Result{QueryID: "q", Parties: many}, ErrTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Marshal(tc.in); !errors.Is(err, tc.want) {
+				t.Fatalf("Marshal error = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCommit(t *testing.T) {
+	data := []byte("SELECT count(*) FROM bank")
+	o, err := NewOpening(rand.Reader, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.Commitment()
+	if c != Commit(o.Salt, data) {
+		t.Fatal("Commitment differs from Commit")
+	}
+	if c == sha256.Sum256(data) {
+		t.Fatal("commitment equals the unsalted hash")
+	}
+	o2, _ := NewOpening(rand.Reader, data)
+	if o2.Salt == o.Salt || o2.Commitment() == c {
+		t.Fatal("two openings of the same data share salt or commitment")
+	}
+	tests := []struct {
+		name string
+		o    Opening
+		ok   bool
+	}{
+		{"genuine", o, true},
+		{"other data", Opening{Salt: o.Salt, Data: []byte("SELECT 1")}, false},
+		{"other salt", Opening{Salt: o2.Salt, Data: data}, false},
+		{"empty data", Opening{Salt: o.Salt}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.o.Check(c)
+			if tc.ok != (err == nil) {
+				t.Fatalf("Check = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrOpening) {
+				t.Fatalf("Check error %v does not wrap ErrOpening", err)
+			}
+		})
+	}
+}
+
+func TestPurposeData(t *testing.T) {
+	d, err := PurposeData("fraud investigation 2024-17", "Art. 6(1)(e) GDPR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, l, err := ParsePurposeData(d)
+	if err != nil || p != "fraud investigation 2024-17" || l != "Art. 6(1)(e) GDPR" {
+		t.Fatalf("ParsePurposeData = %q, %q, %v", p, l, err)
+	}
+	// The split between purpose and basis is unambiguous.
+	d2, _ := PurposeData("fraud investigation 2024-1", "7Art. 6(1)(e) GDPR")
+	if bytes.Equal(d, d2) {
+		t.Fatal("different (purpose, basis) pairs encode the same")
+	}
+	for _, bad := range [][]byte{nil, d[:len(d)-1], append(bytes.Clone(d), 0)} {
+		if _, _, err := ParsePurposeData(bad); err == nil {
+			t.Fatalf("ParsePurposeData(%x) accepted", bad)
+		}
+	}
+	if _, err := PurposeData("", "x"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("empty purpose accepted: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, e := range samples() {
+		b, err := Marshal(e)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{Version, byte(TypeEpoch)})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := Parse(data)
+		if err != nil {
+			return
+		}
+		// Whatever Parse accepts is canonical: it re-encodes to the same bytes.
+		b, err := Marshal(e)
+		if err != nil {
+			t.Fatalf("Marshal of parsed entry failed: %v", err)
+		}
+		if !bytes.Equal(b, data) {
+			t.Fatalf("non-canonical encoding accepted:\n in  %x\n out %x", data, b)
+		}
+	})
+}
+
+func FuzzParsePurposeData(f *testing.F) {
+	d, _ := PurposeData("p", "l")
+	f.Add(d)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, l, err := ParsePurposeData(data)
+		if err != nil {
+			return
+		}
+		b, err := PurposeData(p, l)
+		if err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("round trip failed: %x -> %x (%v)", data, b, err)
+		}
+	})
+}
