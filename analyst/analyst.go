@@ -145,6 +145,7 @@ type Result struct {
 	Chain         []string   `json:"-"`
 	BytesPerParty []uint64   `json:"-"`
 	Elapsed       float64    `json:"-"`
+	LedgerIndex   uint64     `json:"ledger_index"`
 }
 
 // Request is one query.
@@ -212,5 +213,5 @@ func (p *Profile) Decrypt(res *pb.QueryResult, elapsed float64) (*Result, error)
 			return nil, fmt.Errorf("column %s: %w", res.Columns[i], err)
 		}
 	}
-	return &Result{QueryID: res.QueryId, Columns: res.Columns, Rows: [][]uint64{row}, Chain: res.Chain, BytesPerParty: res.BytesPerParty, Elapsed: elapsed}, nil
+	return &Result{QueryID: res.QueryId, Columns: res.Columns, Rows: [][]uint64{row}, Chain: res.Chain, BytesPerParty: res.BytesPerParty, Elapsed: elapsed, LedgerIndex: res.LedgerIndex}, nil
 }

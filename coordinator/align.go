@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/mpc/align"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -151,6 +152,13 @@ func (s *Server) runAlignment(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
+		return err
+	}
+	epochNum, err := wire.EpochNumber(epoch)
+	if err != nil {
+		return err
+	}
+	if _, _, _, err := s.appendEntry(ctx, entry.Epoch{EpochID: epochNum, UnionSize: uint64(union), UnionHash: unionHash, SetSizes: sortedSizes(sizes)}); err != nil {
 		return err
 	}
 	es := &epochState{ID: epoch, Entities: uint64(union), UnionHash: unionHash[:], Sizes: sizes}

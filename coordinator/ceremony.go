@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +12,20 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
+
+// PartyError is a step that failed at a named party. It matches ErrParty.
+type PartyError struct {
+	Party string
+	Err   error
+}
+
+func (e *PartyError) Error() string        { return fmt.Sprintf("%v: party %s: %v", ErrParty, e.Party, e.Err) }
+func (e *PartyError) Unwrap() error        { return e.Err }
+func (e *PartyError) Is(target error) bool { return target == ErrParty }
 
 // forEachParty runs f for every party concurrently and returns the first
 // error, naming the party.
@@ -27,7 +39,7 @@ func (s *Server) forEachParty(ctx context.Context, f func(ctx context.Context, p
 		go func() {
 			defer wg.Done()
 			if err := f(ctx, p); err != nil {
-				errs[i] = fmt.Errorf("%w: party %s: %w", ErrParty, p.name, err)
+				errs[i] = &PartyError{Party: p.name, Err: err}
 				cancel()
 			}
 		}()
@@ -137,6 +149,21 @@ func (s *Server) runCeremony(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	gkHash := sha256.New()
+	for _, gk := range gks {
+		b, err := gk.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		gkHash.Write(b)
+	}
+	var ce entry.Ceremony
+	ce.ParamSet = s.cfg.ParamSet
+	copy(ce.PublicKeyHash[:], pkHash)
+	copy(ce.GaloisKeysHash[:], gkHash.Sum(nil))
+	if _, _, _, err := s.appendEntry(ctx, ce); err != nil {
 		return err
 	}
 	k := &keySet{state: ceremonyState{ID: id, ParamSet: s.cfg.ParamSet, PKHash: pkHash, Parties: names}, params: params, pk: pk, pkRaw: pkRaw,

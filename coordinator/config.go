@@ -49,6 +49,15 @@ type Config struct {
 	Workers       int    `json:"workers"`
 	LogLevel      string `json:"log_level"`
 	AllowInsecure bool   `json:"allow_insecure_params"`
+	// LedgerKey is the ledger's signing key (note signer key file, 0600);
+	// LedgerPublicKey its verifier key.
+	LedgerKey       string `json:"ledger_key"`
+	LedgerPublicKey string `json:"ledger_public_key"`
+	// Witnesses maps each party to its cosigning verifier key.
+	Witnesses map[string]string `json:"witnesses"`
+	// LedgerListen, when set, serves the log read-only to auditors (HTTPS,
+	// mutual TLS, tlog-tiles layout).
+	LedgerListen string `json:"ledger_listen"`
 }
 
 // LoadConfig reads and validates a JSON config file.
@@ -80,6 +89,8 @@ func (c *Config) Validate() error {
 		return missing("tls.ca, tls.cert and tls.key")
 	case len(c.Parties) == 0:
 		return missing("parties")
+	case c.LedgerKey == "" || c.LedgerPublicKey == "":
+		return missing("ledger_key and ledger_public_key")
 	}
 	if c.ParamSet == "" {
 		c.ParamSet = mpc.DefaultSetName

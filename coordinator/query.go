@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/archive"
+	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/plan"
@@ -113,10 +116,27 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 
 	header := &pb.QueryHeader{QueryId: queryID, Plan: wire.PlanToProto(p), Chain: names, EpochId: env.epoch.ID,
 		Entities: env.epoch.Entities, CeremonyId: env.keys.state.ID}
+
+	// Commit the query on the ledger before any party works on it.
+	gate, err := s.commitQuery(ctx, queryID, analyst.String(), p.Canonical, req, header.Plan, env)
+	if err != nil {
+		log.Warn().Err(err).Msg("query not committed on the ledger; not run")
+		return err
+	}
+	progress("committed", fmt.Sprintf("ledger entry %d in checkpoint %d, cosigned by every party", gate.LedgerIndex, gateSize(gate)))
+	fail := func(err error) error {
+		party := ""
+		var pe *PartyError
+		if errors.As(err, &pe) {
+			party = pe.Party
+		}
+		s.recordFailure(queryID, party, err)
+		return err
+	}
 	finals, outMap, sent, err := s.runChain(ctx, header, chain, progress)
 	if err != nil {
 		log.Warn().Err(err).Msg("query failed in the chain")
-		return err
+		return fail(err)
 	}
 	progress("aggregating", fmt.Sprintf("%d ciphertexts", len(finals)))
 	totals := make([]*rlwe.Ciphertext, len(finals))
@@ -133,7 +153,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return fail(err)
 	}
 	progress("decrypting", "collecting every party's decryption share")
 	raw := make([][]byte, len(totals))
@@ -149,7 +169,8 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	var mu sync.Mutex
 	err = s.forEachParty(ctx, func(ctx context.Context, pc *partyConn) error {
 		r, err := pc.client.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: queryID, Plan: header.Plan, ChainLen: uint32(len(chain)),
-			AnalystPublicKey: req.AnalystPublicKey, Ciphertexts: raw, CeremonyId: env.keys.state.ID})
+			AnalystPublicKey: req.AnalystPublicKey, Ciphertexts: raw, CeremonyId: env.keys.state.ID,
+			LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint})
 		if err != nil {
 			return err
 		}
@@ -166,14 +187,14 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	})
 	if err != nil {
 		log.Warn().Err(err).Msg("query failed collecting decryption shares")
-		return err
+		return fail(err)
 	}
 	result := &pb.QueryResult{QueryId: queryID, ChainLen: uint32(len(chain)), ParamSet: params.Set.Name, Chain: names}
 	switched := make([][]byte, len(totals))
 	for i, ct := range totals {
 		out, err := params.CombineShares(ct, shares[i])
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrParty, err)
+			return fail(fmt.Errorf("%w: %w", ErrParty, err))
 		}
 		if switched[i], err = params.MarshalCiphertext(out); err != nil {
 			return err
@@ -186,6 +207,18 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	for _, n := range names {
 		result.BytesPerParty = append(result.BytesPerParty, sent[n])
 	}
+	ctHash := sha256.New()
+	for _, b := range switched {
+		ctHash.Write(b)
+	}
+	var re entry.Result
+	re.QueryID, re.Parties = queryID, s.cfg.PartyNames()
+	copy(re.CiphertextHash[:], ctHash.Sum(nil))
+	if _, _, _, err := s.appendEntry(ctx, re); err != nil {
+		log.Warn().Err(err).Msg("RESULT not recorded; result withheld")
+		return err
+	}
+	result.LedgerIndex = gate.LedgerIndex
 	log.Info().Float64("elapsed_s", time.Since(start).Seconds()).Msg("query answered")
 	return stream.Send(&pb.QueryEvent{Event: &pb.QueryEvent_Result{Result: result}})
 }
@@ -198,7 +231,7 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	partyErr := func(pc *partyConn, err error) error {
-		return fmt.Errorf("%w: party %s: %w", ErrParty, pc.name, err)
+		return &PartyError{Party: pc.name, Err: err}
 	}
 	streams := make([]pb.Party_QueryStepClient, len(chain))
 	var inMap []uint32
@@ -333,4 +366,58 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 		}
 	}
 	return cts, inMap, sent, nil
+}
+
+// gateProof is what a party's decryption gate needs.
+type gateProof struct {
+	LedgerEntry    []byte
+	LedgerIndex    uint64
+	InclusionProof [][]byte
+	Checkpoint     []byte
+	size           uint64
+}
+
+func gateSize(g *gateProof) uint64 { return g.size }
+
+// commitQuery archives the openings, appends the QUERY entry and returns
+// its inclusion proof against the cosigned checkpoint that holds it.
+func (s *Server) commitQuery(ctx context.Context, queryID, analyst, canonical string, req *pb.QueryRequest, planPB *pb.Plan, env queryEnv) (*gateProof, error) {
+	l, a, err := s.ledgerLog()
+	if err != nil {
+		return nil, err
+	}
+	qOpen, err := newOpening([]byte(canonical))
+	if err != nil {
+		return nil, err
+	}
+	purpose, err := entry.PurposeData(req.Purpose, req.LegalBasis)
+	if err != nil {
+		return nil, fmt.Errorf("%w: purpose or legal basis: %v", ErrBadQuery, err)
+	}
+	pOpen, err := newOpening(purpose)
+	if err != nil {
+		return nil, err
+	}
+	planHash, err := wire.PlanHash(planPB)
+	if err != nil {
+		return nil, err
+	}
+	epochNum, err := wire.EpochNumber(env.epoch.ID)
+	if err != nil {
+		return nil, err
+	}
+	qe := entry.Query{QueryID: queryID, QueryCommitment: qOpen.Commitment(), Analyst: analyst, PurposeCommitment: pOpen.Commitment(),
+		AnalystKeyHash: hash(req.AnalystPublicKey), PlanHash: planHash, EpochID: epochNum, ParamSet: env.keys.params.Set.Name, Time: time.Now().Unix()}
+	if err := a.Put(queryID, archive.Record{QueryID: queryID, QueryText: qOpen, Purpose: pOpen}); err != nil {
+		return nil, fmt.Errorf("%w: archive: %w", ErrLedger, err)
+	}
+	idx, cp, raw, err := s.appendEntry(ctx, qe)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := l.InclusionProof(ctx, idx, cp.Size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: inclusion proof: %w", ErrLedger, err)
+	}
+	return &gateProof{LedgerEntry: raw, LedgerIndex: idx, InclusionProof: proof, Checkpoint: cp.Raw, size: cp.Size}, nil
 }

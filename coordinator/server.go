@@ -19,6 +19,8 @@ import (
 
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger"
+	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/plan"
@@ -47,6 +49,7 @@ var codeMap = []rpc.Mapping{
 	{Err: mpc.ErrMalformed, Code: codes.InvalidArgument},
 	{Err: ErrNotReady, Code: codes.Unavailable},
 	{Err: ErrParty, Code: codes.Unavailable},
+	{Err: ErrLedger, Code: codes.Unavailable},
 }
 
 // partyConn is a connection to one party.
@@ -81,6 +84,10 @@ type Server struct {
 	phase   string
 	lastErr string
 	status  map[string]*pb.PartyState
+
+	ledger         *ledger.Log
+	ledgerShutdown func(context.Context) error
+	archive        *archive.Archive
 }
 
 // Option adjusts a Server.
@@ -133,8 +140,9 @@ func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 
 func (s *Server) path(name string) string { return filepath.Join(s.cfg.DataDir, name) }
 
-// Close closes the party connections.
+// Close closes the ledger and the party connections.
 func (s *Server) Close() {
+	s.closeLedger()
 	for _, p := range s.parties {
 		_ = p.conn.Close()
 	}
@@ -157,8 +165,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go s.setupLoop(ctx)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(lis) }()
+	go func() {
+		if err := s.serveLedgerHTTP(ctx); err != nil {
+			errc <- err
+		}
+	}()
 	select {
 	case <-ctx.Done():
 		done := make(chan struct{})
@@ -216,6 +229,10 @@ func (s *Server) setupOnce(ctx context.Context) error {
 	}
 	if err := s.updateSchema(sts); err != nil {
 		s.setPhase("schema error", err)
+		return err
+	}
+	if err := s.openLedger(ctx); err != nil {
+		s.setPhase("opening the ledger", err)
 		return err
 	}
 	s.mu.Lock()

@@ -7,6 +7,7 @@
 package demo
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,7 +15,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/mpcq/mpcq/analyst"
+	"github.com/mpcq/mpcq/auditor"
 	"github.com/mpcq/mpcq/coordinator"
 	"github.com/mpcq/mpcq/gen"
 	"github.com/mpcq/mpcq/party"
@@ -40,6 +44,7 @@ type Layout struct {
 	Parties         []string          // sorted
 	PartyAddrs      map[string]string // name → host:port
 	CoordinatorAddr string
+	LedgerAddr      string // the coordinator's read-only ledger (HTTPS)
 }
 
 // Path joins elements under the demo directory.
@@ -55,6 +60,9 @@ func (l *Layout) PartyConfig(name string) string { return l.Path("parties", name
 
 // CoordinatorConfig is the coordinator's config file.
 func (l *Layout) CoordinatorConfig() string { return l.Path("coordinator", "config.json") }
+
+// AuditorDir is the compliance auditor's profile.
+func (l *Layout) AuditorDir() string { return l.Path("auditor") }
 
 // AnalystDir is the analyst's profile.
 func (l *Layout) AnalystDir() string { return l.Path("analyst") }
@@ -154,6 +162,33 @@ func Setup(dir string, o Options) (*Layout, error) {
 	}
 	say("certificates issued by a fresh local CA (%s)", caFile)
 
+	// Ledger keys: the coordinator signs checkpoints, every party cosigns.
+	logSKey, logVKey, err := note.GenerateKey(rand.Reader, "mpcq-demo-ledger")
+	if err != nil {
+		return nil, err
+	}
+	if err := pki.WritePrivate(l.Path("coordinator", "ledger.key"), []byte(logSKey)); err != nil {
+		return nil, err
+	}
+	witnesses := map[string]string{}
+	for _, name := range l.Parties {
+		skey, vkey, err := note.GenerateKey(rand.Reader, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := pki.WritePrivate(l.Path("parties", name, "witness.key"), []byte(skey)); err != nil {
+			return nil, err
+		}
+		witnesses[name] = vkey
+	}
+	if l.LedgerAddr, err = freePort(); err != nil {
+		return nil, err
+	}
+	ledgerInfo := auditor.LedgerInfo{URL: "https://" + l.LedgerAddr + "/", LogKey: logVKey, Witnesses: witnesses}
+	if err := writeJSON(l.Path("pki", "ledger.json"), ledgerInfo); err != nil {
+		return nil, err
+	}
+
 	for _, name := range l.Parties {
 		var peers []string
 		for _, other := range l.Parties {
@@ -164,14 +199,16 @@ func Setup(dir string, o Options) (*Layout, error) {
 		cfg := party.Config{Name: name, Listen: l.PartyAddrs[name], DataDir: l.Path("parties", name, "state"),
 			CSV: l.DataCSV(name), Schema: l.Path("data", name+".schema.json"),
 			TLS:   party.TLSFiles{CA: caFile, Cert: l.Path("parties", name, "cert.pem"), Key: l.Path("parties", name, "key.pem")},
-			Peers: peers, Workers: o.Workers, Insecure: o.AllowInsecure}
+			Peers: peers, Workers: o.Workers, Insecure: o.AllowInsecure,
+			WitnessKey: l.Path("parties", name, "witness.key"), LogKey: logVKey}
 		if err := writeJSON(l.PartyConfig(name), cfg); err != nil {
 			return nil, err
 		}
 	}
 	ccfg := coordinator.Config{Consortium: "mpcq-demo", Listen: l.CoordinatorAddr, DataDir: l.Path("coordinator", "state"),
 		ParamSet: o.ParamSet, TLS: coordinator.TLSFiles{CA: caFile, Cert: l.Path("coordinator", "cert.pem"), Key: l.Path("coordinator", "key.pem")},
-		Workers: o.Workers, AllowInsecure: o.AllowInsecure, CallTimeoutS: 60, QueryTimeoutS: 600}
+		Workers: o.Workers, AllowInsecure: o.AllowInsecure, CallTimeoutS: 60, QueryTimeoutS: 600,
+		LedgerKey: l.Path("coordinator", "ledger.key"), LedgerPublicKey: logVKey, Witnesses: witnesses, LedgerListen: l.LedgerAddr}
 	for _, name := range l.Parties {
 		ccfg.Parties = append(ccfg.Parties, coordinator.PartyAddr{Name: name, Addr: l.PartyAddrs[name]})
 	}
@@ -187,6 +224,13 @@ func Setup(dir string, o Options) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	say("configs in %s, analyst profile in %s", l.Dir, l.AnalystDir())
+	ucert, ukey, err := ca.Issue(pki.RoleAuditor, "auditor-demo", nil, now, 30*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	if err := auditor.WriteProfile(l.AuditorDir(), auditor.ProfileConfig{Coordinator: l.CoordinatorAddr, Ledger: ledgerInfo}, ca.CertPEM(), ucert, ukey); err != nil {
+		return nil, err
+	}
+	say("configs in %s, analyst profile in %s, auditor profile in %s", l.Dir, l.AnalystDir(), l.AuditorDir())
 	return l, nil
 }

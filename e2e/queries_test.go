@@ -138,6 +138,10 @@ func TestConsortium(t *testing.T) {
 
 	t.Run("hostile bytes", func(t *testing.T) { hostileBytes(t, l) })
 
+	t.Run("ledger gate refuses untraceable decryption", func(t *testing.T) { ledgerGate(t, l) })
+
+	t.Run("auditor verifies the ledger", func(t *testing.T) { auditLedger(t, l) })
+
 	t.Run("party killed mid-query", func(t *testing.T) {
 		const victim = "utility"
 		sql := demo.Samples()[0].SQL // three parties

@@ -37,6 +37,8 @@ type Config struct {
 	Workers    int      `json:"workers"`     // goroutines for crypto; 0 = all cores
 	MaxQueryS  int      `json:"max_query_s"` // upper bound on one query step; default 300
 	LogLevel   string   `json:"log_level"`   // zerolog level; default info
+	WitnessKey string   `json:"witness_key"` // this party's ledger cosigning key (note signer key file, 0600)
+	LogKey     string   `json:"log_key"`     // the ledger's public key (note verifier key)
 	Insecure   bool     `json:"allow_insecure_params"`
 	configPath string
 }
@@ -71,6 +73,10 @@ func (c *Config) Validate() error {
 		return missing("schema")
 	case c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "":
 		return missing("tls.ca, tls.cert and tls.key")
+	case c.WitnessKey == "":
+		return missing("witness_key")
+	case c.LogKey == "":
+		return missing("log_key")
 	}
 	if c.Workers < 0 {
 		return fmt.Errorf("%w: workers %d is negative", ErrConfig, c.Workers)

@@ -275,13 +275,16 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 // to the analyst's public key, with noise flooding.
 func (s *Server) DecryptShare(ctx context.Context, req *pb.DecryptShareRequest) (*pb.DecryptShareReply, error) {
 	reply, err := s.decryptShare(ctx, req)
-	return reply, rpc.ToStatus(err, codeMap...)
+	if errors.Is(err, ErrGate) {
+		s.log.Warn().Str("query", req.QueryId).Err(err).Msg("decryption share refused")
+	}
+	return reply, rpc.ToStatus(err, append(ledgerCodes, codeMap...)...)
 }
 
 func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) (*pb.DecryptShareReply, error) {
-	k, _ := s.snapshot()
-	if k == nil {
-		return nil, fmt.Errorf("%w: no keys; the ceremony has not run", ErrNotReady)
+	k, a := s.snapshot()
+	if k == nil || a == nil {
+		return nil, fmt.Errorf("%w: no keys or alignment yet", ErrNotReady)
 	}
 	if req.CeremonyId != k.state.ID {
 		return nil, fmt.Errorf("%w: decryption for ceremony %q, this party holds keys of %q", ErrBadRequest, req.CeremonyId, k.state.ID)
@@ -296,6 +299,7 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if req.ChainLen < 1 || req.ChainLen > mpc.MaxChain || int(req.ChainLen) != len(p.Tables) {
 		return nil, fmt.Errorf("%w: chain length %d for %d tables", ErrBadRequest, req.ChainLen, len(p.Tables))
 	}
+	// Decode (and so validate) every untrusted value first, then the gate.
 	params := k.params
 	apk, err := params.UnmarshalPublicKey(req.AnalystPublicKey)
 	if err != nil {
@@ -303,14 +307,19 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	}
 	fresh, _ := params.FreshLevel(int(req.ChainLen))
 	scale := params.ScaleAt(fresh, mpc.DecryptLevel)
-	reply := &pb.DecryptShareReply{}
+	cts := make([]*rlwe.Ciphertext, len(req.Ciphertexts))
 	for i, b := range req.Ciphertexts {
+		if cts[i], err = params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale); err != nil {
+			return nil, fmt.Errorf("aggregate %d: %w", i, err)
+		}
+	}
+	if err := s.gate(req, a.state.ID); err != nil {
+		return nil, err
+	}
+	reply := &pb.DecryptShareReply{}
+	for i, ct := range cts {
 		if err := ctx.Err(); err != nil {
 			return nil, err
-		}
-		ct, err := params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale)
-		if err != nil {
-			return nil, fmt.Errorf("aggregate %d: %w", i, err)
 		}
 		share, err := params.DecryptShare(k.sk, apk, ct)
 		if err != nil {
@@ -318,6 +327,6 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 		}
 		reply.Shares = append(reply.Shares, share)
 	}
-	s.log.Info().Str("query", req.QueryId).Int("shares", len(reply.Shares)).Msg("decryption shares given")
+	s.log.Info().Str("query", req.QueryId).Uint64("ledger_index", req.LedgerIndex).Int("shares", len(reply.Shares)).Msg("decryption shares given")
 	return reply, nil
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/align"
 	"github.com/mpcq/mpcq/pki"
@@ -83,6 +84,7 @@ type Server struct {
 	priv    ed25519.PrivateKey
 	peers   map[string]ed25519.PublicKey
 	workers int
+	witness *witness.Witness
 
 	mu       sync.Mutex
 	keys     *keys
@@ -145,6 +147,9 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 		s.peers[pid.Name] = pid.PublicKey
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if s.witness, _, err = newWitness(cfg); err != nil {
 		return nil, err
 	}
 	if err := s.loadState(); err != nil {

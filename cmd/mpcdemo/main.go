@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mpcq/mpcq/analyst"
+	"github.com/mpcq/mpcq/auditor"
 	"github.com/mpcq/mpcq/demo"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
@@ -147,6 +148,7 @@ func cmdRun(args []string) error {
 	}
 	defer closeFn()
 	failures := 0
+	var queryIDs []string
 	for _, s := range demo.Samples() {
 		if !s.Demo && !*all {
 			continue
@@ -161,6 +163,7 @@ func cmdRun(args []string) error {
 			failures++
 			continue
 		}
+		queryIDs = append(queryIDs, res.QueryID)
 		want := s.Expected(db)
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "column\tencrypted\tplaintext\t\n")
@@ -179,6 +182,42 @@ func cmdRun(args []string) error {
 		return fmt.Errorf("%d result(s) differ from the plaintext oracle", failures)
 	}
 	fmt.Println("\nevery encrypted result equals the plaintext answer")
+	return auditLedger(ctx, l, queryIDs)
+}
+
+// auditLedger does what compliance staff would: verify the whole ledger
+// from the coordinator with the archive's openings, and check that every
+// query of the run has its QUERY and RESULT entries.
+func auditLedger(ctx context.Context, l *demo.Layout, queryIDs []string) error {
+	a, err := auditor.Load(l.AuditorDir())
+	if err != nil {
+		return err
+	}
+	fetch, err := a.Fetcher(ctx, "")
+	if err != nil {
+		return err
+	}
+	openings, err := a.Archive(ctx)
+	if err != nil {
+		return err
+	}
+	rep, rows, err := a.Verify(ctx, fetch, openings)
+	if err != nil {
+		return fmt.Errorf("the ledger does not verify: %w", err)
+	}
+	status := map[string]string{}
+	for _, r := range rows {
+		status[r.QueryID] = r.Status
+	}
+	for _, id := range queryIDs {
+		if status[id] != "answered" {
+			return fmt.Errorf("query %s has no QUERY and RESULT on the ledger (status %q)", id, status[id])
+		}
+	}
+	fmt.Printf("\nledger %s verified by the auditor: %d entries, %d cosignatures, %d queries each with QUERY and RESULT, %d openings checked\n",
+		rep.Origin, rep.Size, len(rep.Cosignatures), len(queryIDs), rep.OpeningsChecked)
+	fmt.Printf("audit it yourself: bin/mpcaudit --profile %s verify --log-dir %s --archive %s\n",
+		l.AuditorDir(), l.Path("coordinator", "state", "ledger"), l.Path("coordinator", "state", "archive.db"))
 	return nil
 }
 

@@ -6,6 +6,10 @@ package wire
 import (
 	"crypto/sha256"
 	"fmt"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mpcq/mpcq/mpc/align"
 	"github.com/mpcq/mpcq/plan"
@@ -146,4 +150,24 @@ func ChunkElems(elems [][]byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// PlanHash is the hash of a plan as committed on the ledger:
+// SHA-256 of its deterministic protobuf encoding.
+func PlanHash(p *pb.Plan) ([32]byte, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// EpochNumber maps an epoch id ("e-" and 16 hex digits) to the number the
+// ledger records.
+func EpochNumber(id string) (uint64, error) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(id, "e-"), 16, 64)
+	if err != nil || !strings.HasPrefix(id, "e-") {
+		return 0, fmt.Errorf("epoch id %q is not e-<hex>", id)
+	}
+	return n, nil
 }

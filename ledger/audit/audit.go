@@ -105,6 +105,14 @@ type Option func(*options)
 
 type options struct {
 	openings Openings
+	visit    func(index uint64, e entry.Entry)
+}
+
+// WithVisitor calls visit for every entry that parses, in index order, as
+// Verify reads them (mpcaudit show lists queries this way). Whether the
+// log verifies is known only when Verify returns.
+func WithVisitor(visit func(index uint64, e entry.Entry)) Option {
+	return func(opts *options) { opts.visit = visit }
 }
 
 // WithOpenings makes Verify open every QUERY's commitments from o.
@@ -181,6 +189,11 @@ func Verify(ctx context.Context, fetch Fetcher, logVerifier note.Verifier, cosig
 				return Report{}, err
 			}
 			rules.check(index, path, e)
+			if o.visit != nil {
+				if parsed, err := entry.Parse(e); err == nil {
+					o.visit(index, parsed)
+				}
+			}
 		}
 	}
 	if err := t.finish(cp.Root); err != nil {

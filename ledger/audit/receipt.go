@@ -91,6 +91,8 @@ type Receipted struct {
 	Entry entry.Entry
 	// Checkpoint is the cosigned checkpoint the entry is proven in.
 	Checkpoint checkpoint.Checkpoint
+	// Proof is the RFC 6962 inclusion proof of the entry in Checkpoint.
+	Proof [][]byte
 }
 
 // CheckReceipt verifies a receipt offline: it must be a canonical C2SP
@@ -131,5 +133,5 @@ func CheckReceipt(receipt []byte, logVerifier note.Verifier, cosigners []note.Ve
 	if err := mproof.VerifyInclusion(rfc6962.DefaultHasher, p.Index, cp.Size, leaf, hashes, cp.Root); err != nil {
 		return Receipted{}, fmt.Errorf("%w: entry %d not proven in checkpoint size %d: %v", ErrReceipt, p.Index, cp.Size, err)
 	}
-	return Receipted{Index: p.Index, Raw: p.ExtraData, Entry: e, Checkpoint: cp}, nil
+	return Receipted{Index: p.Index, Raw: p.ExtraData, Entry: e, Checkpoint: cp, Proof: hashes}, nil
 }

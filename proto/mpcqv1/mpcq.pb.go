@@ -1342,8 +1342,14 @@ type DecryptShareRequest struct {
 	AnalystPublicKey []byte                 `protobuf:"bytes,4,opt,name=analyst_public_key,json=analystPublicKey,proto3" json:"analyst_public_key,omitempty"`
 	Ciphertexts      [][]byte               `protobuf:"bytes,5,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"` // aggregates at the decryption level
 	CeremonyId       string                 `protobuf:"bytes,6,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The decryption gate: the query's QUERY ledger entry, its index, an
+	// inclusion proof and a checkpoint this party has cosigned.
+	LedgerEntry    []byte   `protobuf:"bytes,7,opt,name=ledger_entry,json=ledgerEntry,proto3" json:"ledger_entry,omitempty"`
+	LedgerIndex    uint64   `protobuf:"varint,8,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"`
+	InclusionProof [][]byte `protobuf:"bytes,9,rep,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
+	Checkpoint     []byte   `protobuf:"bytes,10,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DecryptShareRequest) Reset() {
@@ -1418,6 +1424,326 @@ func (x *DecryptShareRequest) GetCeremonyId() string {
 	return ""
 }
 
+func (x *DecryptShareRequest) GetLedgerEntry() []byte {
+	if x != nil {
+		return x.LedgerEntry
+	}
+	return nil
+}
+
+func (x *DecryptShareRequest) GetLedgerIndex() uint64 {
+	if x != nil {
+		return x.LedgerIndex
+	}
+	return 0
+}
+
+func (x *DecryptShareRequest) GetInclusionProof() [][]byte {
+	if x != nil {
+		return x.InclusionProof
+	}
+	return nil
+}
+
+func (x *DecryptShareRequest) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+type CosignRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OldSize          uint64                 `protobuf:"varint,1,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
+	ConsistencyProof [][]byte               `protobuf:"bytes,2,rep,name=consistency_proof,json=consistencyProof,proto3" json:"consistency_proof,omitempty"`
+	Checkpoint       []byte                 `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CosignRequest) Reset() {
+	*x = CosignRequest{}
+	mi := &file_mpcq_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignRequest) ProtoMessage() {}
+
+func (x *CosignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
+func (*CosignRequest) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CosignRequest) GetOldSize() uint64 {
+	if x != nil {
+		return x.OldSize
+	}
+	return 0
+}
+
+func (x *CosignRequest) GetConsistencyProof() [][]byte {
+	if x != nil {
+		return x.ConsistencyProof
+	}
+	return nil
+}
+
+func (x *CosignRequest) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+type CosignReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cosignature   []byte                 `protobuf:"bytes,1,opt,name=cosignature,proto3" json:"cosignature,omitempty"`                        // a cosignature note line, when accepted
+	Conflict      bool                   `protobuf:"varint,2,opt,name=conflict,proto3" json:"conflict,omitempty"`                             // old_size is not the size this party last cosigned
+	CosignedSize  uint64                 `protobuf:"varint,3,opt,name=cosigned_size,json=cosignedSize,proto3" json:"cosigned_size,omitempty"` // with conflict: the size it did cosign
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CosignReply) Reset() {
+	*x = CosignReply{}
+	mi := &file_mpcq_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignReply) ProtoMessage() {}
+
+func (x *CosignReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignReply.ProtoReflect.Descriptor instead.
+func (*CosignReply) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CosignReply) GetCosignature() []byte {
+	if x != nil {
+		return x.Cosignature
+	}
+	return nil
+}
+
+func (x *CosignReply) GetConflict() bool {
+	if x != nil {
+		return x.Conflict
+	}
+	return false
+}
+
+func (x *CosignReply) GetCosignedSize() uint64 {
+	if x != nil {
+		return x.CosignedSize
+	}
+	return 0
+}
+
+type ArchiveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"` // empty: every query
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveRequest) Reset() {
+	*x = ArchiveRequest{}
+	mi := &file_mpcq_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveRequest) ProtoMessage() {}
+
+func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
+func (*ArchiveRequest) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ArchiveRequest) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+type ArchiveRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	QueryText     string                 `protobuf:"bytes,2,opt,name=query_text,json=queryText,proto3" json:"query_text,omitempty"`
+	QuerySalt     []byte                 `protobuf:"bytes,3,opt,name=query_salt,json=querySalt,proto3" json:"query_salt,omitempty"`
+	PurposeData   []byte                 `protobuf:"bytes,4,opt,name=purpose_data,json=purposeData,proto3" json:"purpose_data,omitempty"`
+	PurposeSalt   []byte                 `protobuf:"bytes,5,opt,name=purpose_salt,json=purposeSalt,proto3" json:"purpose_salt,omitempty"`
+	Analyst       string                 `protobuf:"bytes,6,opt,name=analyst,proto3" json:"analyst,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveRecord) Reset() {
+	*x = ArchiveRecord{}
+	mi := &file_mpcq_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveRecord) ProtoMessage() {}
+
+func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveRecord.ProtoReflect.Descriptor instead.
+func (*ArchiveRecord) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ArchiveRecord) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *ArchiveRecord) GetQueryText() string {
+	if x != nil {
+		return x.QueryText
+	}
+	return ""
+}
+
+func (x *ArchiveRecord) GetQuerySalt() []byte {
+	if x != nil {
+		return x.QuerySalt
+	}
+	return nil
+}
+
+func (x *ArchiveRecord) GetPurposeData() []byte {
+	if x != nil {
+		return x.PurposeData
+	}
+	return nil
+}
+
+func (x *ArchiveRecord) GetPurposeSalt() []byte {
+	if x != nil {
+		return x.PurposeSalt
+	}
+	return nil
+}
+
+func (x *ArchiveRecord) GetAnalyst() string {
+	if x != nil {
+		return x.Analyst
+	}
+	return ""
+}
+
+type ArchiveReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Records       []*ArchiveRecord       `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveReply) Reset() {
+	*x = ArchiveReply{}
+	mi := &file_mpcq_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveReply) ProtoMessage() {}
+
+func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveReply.ProtoReflect.Descriptor instead.
+func (*ArchiveReply) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ArchiveReply) GetRecords() []*ArchiveRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
 type DecryptShareReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Shares        [][]byte               `protobuf:"bytes,1,rep,name=shares,proto3" json:"shares,omitempty"`
@@ -1427,7 +1753,7 @@ type DecryptShareReply struct {
 
 func (x *DecryptShareReply) Reset() {
 	*x = DecryptShareReply{}
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1765,7 @@ func (x *DecryptShareReply) String() string {
 func (*DecryptShareReply) ProtoMessage() {}
 
 func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1778,7 @@ func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareReply.ProtoReflect.Descriptor instead.
 func (*DecryptShareReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{22}
+	return file_mpcq_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DecryptShareReply) GetShares() [][]byte {
@@ -1470,7 +1796,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1808,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1821,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{23}
+	return file_mpcq_proto_rawDescGZIP(), []int{28}
 }
 
 type PartyState struct {
@@ -1512,7 +1838,7 @@ type PartyState struct {
 
 func (x *PartyState) Reset() {
 	*x = PartyState{}
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1850,7 @@ func (x *PartyState) String() string {
 func (*PartyState) ProtoMessage() {}
 
 func (x *PartyState) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1863,7 @@ func (x *PartyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyState.ProtoReflect.Descriptor instead.
 func (*PartyState) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{24}
+	return file_mpcq_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PartyState) GetName() string {
@@ -1598,7 +1924,7 @@ type ConsortiumStatus struct {
 
 func (x *ConsortiumStatus) Reset() {
 	*x = ConsortiumStatus{}
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1936,7 @@ func (x *ConsortiumStatus) String() string {
 func (*ConsortiumStatus) ProtoMessage() {}
 
 func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1949,7 @@ func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsortiumStatus.ProtoReflect.Descriptor instead.
 func (*ConsortiumStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{25}
+	return file_mpcq_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConsortiumStatus) GetReady() bool {
@@ -1690,7 +2016,7 @@ type SchemaRequest struct {
 
 func (x *SchemaRequest) Reset() {
 	*x = SchemaRequest{}
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +2028,7 @@ func (x *SchemaRequest) String() string {
 func (*SchemaRequest) ProtoMessage() {}
 
 func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +2041,7 @@ func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaRequest.ProtoReflect.Descriptor instead.
 func (*SchemaRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{26}
+	return file_mpcq_proto_rawDescGZIP(), []int{31}
 }
 
 type SchemaReply struct {
@@ -1730,7 +2056,7 @@ type SchemaReply struct {
 
 func (x *SchemaReply) Reset() {
 	*x = SchemaReply{}
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +2068,7 @@ func (x *SchemaReply) String() string {
 func (*SchemaReply) ProtoMessage() {}
 
 func (x *SchemaReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +2081,7 @@ func (x *SchemaReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaReply.ProtoReflect.Descriptor instead.
 func (*SchemaReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{27}
+	return file_mpcq_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SchemaReply) GetTables() []*TableSchema {
@@ -1798,7 +2124,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +2136,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2149,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{28}
+	return file_mpcq_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -1865,7 +2191,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +2203,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2216,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{29}
+	return file_mpcq_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Progress) GetStage() string {
@@ -1923,13 +2249,14 @@ type QueryResult struct {
 	ParamSet      string                 `protobuf:"bytes,5,opt,name=param_set,json=paramSet,proto3" json:"param_set,omitempty"`
 	BytesPerParty []uint64               `protobuf:"varint,6,rep,packed,name=bytes_per_party,json=bytesPerParty,proto3" json:"bytes_per_party,omitempty"` // in chain order
 	Chain         []string               `protobuf:"bytes,7,rep,name=chain,proto3" json:"chain,omitempty"`
+	LedgerIndex   uint64                 `protobuf:"varint,8,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"` // of the QUERY entry
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2268,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2281,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{30}
+	return file_mpcq_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -2006,6 +2333,13 @@ func (x *QueryResult) GetChain() []string {
 	return nil
 }
 
+func (x *QueryResult) GetLedgerIndex() uint64 {
+	if x != nil {
+		return x.LedgerIndex
+	}
+	return 0
+}
+
 type QueryEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -2019,7 +2353,7 @@ type QueryEvent struct {
 
 func (x *QueryEvent) Reset() {
 	*x = QueryEvent{}
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2365,7 @@ func (x *QueryEvent) String() string {
 func (*QueryEvent) ProtoMessage() {}
 
 func (x *QueryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2378,7 @@ func (x *QueryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEvent.ProtoReflect.Descriptor instead.
 func (*QueryEvent) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{31}
+	return file_mpcq_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *QueryEvent) GetEvent() isQueryEvent_Event {
@@ -2203,7 +2537,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\v2\x14.mpcq.v1.QueryHeaderR\x06header\x12\x17\n" +
 	"\aout_map\x18\x02 \x03(\rR\x06outMap\x12\x14\n" +
 	"\x05block\x18\x03 \x01(\rR\x05block\x12 \n" +
-	"\vciphertexts\x18\x04 \x03(\fR\vciphertexts\"\xe1\x01\n" +
+	"\vciphertexts\x18\x04 \x03(\fR\vciphertexts\"\xf0\x02\n" +
 	"\x13DecryptShareRequest\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\x04plan\x18\x02 \x01(\v2\r.mpcq.v1.PlanR\x04plan\x12\x1b\n" +
@@ -2211,7 +2545,37 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x12analyst_public_key\x18\x04 \x01(\fR\x10analystPublicKey\x12 \n" +
 	"\vciphertexts\x18\x05 \x03(\fR\vciphertexts\x12\x1f\n" +
 	"\vceremony_id\x18\x06 \x01(\tR\n" +
-	"ceremonyId\"+\n" +
+	"ceremonyId\x12!\n" +
+	"\fledger_entry\x18\a \x01(\fR\vledgerEntry\x12!\n" +
+	"\fledger_index\x18\b \x01(\x04R\vledgerIndex\x12'\n" +
+	"\x0finclusion_proof\x18\t \x03(\fR\x0einclusionProof\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\n" +
+	" \x01(\fR\n" +
+	"checkpoint\"w\n" +
+	"\rCosignRequest\x12\x19\n" +
+	"\bold_size\x18\x01 \x01(\x04R\aoldSize\x12+\n" +
+	"\x11consistency_proof\x18\x02 \x03(\fR\x10consistencyProof\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\fR\n" +
+	"checkpoint\"p\n" +
+	"\vCosignReply\x12 \n" +
+	"\vcosignature\x18\x01 \x01(\fR\vcosignature\x12\x1a\n" +
+	"\bconflict\x18\x02 \x01(\bR\bconflict\x12#\n" +
+	"\rcosigned_size\x18\x03 \x01(\x04R\fcosignedSize\"+\n" +
+	"\x0eArchiveRequest\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\"\xc8\x01\n" +
+	"\rArchiveRecord\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x1d\n" +
+	"\n" +
+	"query_text\x18\x02 \x01(\tR\tqueryText\x12\x1d\n" +
+	"\n" +
+	"query_salt\x18\x03 \x01(\fR\tquerySalt\x12!\n" +
+	"\fpurpose_data\x18\x04 \x01(\fR\vpurposeData\x12!\n" +
+	"\fpurpose_salt\x18\x05 \x01(\fR\vpurposeSalt\x12\x18\n" +
+	"\aanalyst\x18\x06 \x01(\tR\aanalyst\"@\n" +
+	"\fArchiveReply\x120\n" +
+	"\arecords\x18\x01 \x03(\v2\x16.mpcq.v1.ArchiveRecordR\arecords\"+\n" +
 	"\x11DecryptShareReply\x12\x16\n" +
 	"\x06shares\x18\x01 \x03(\fR\x06shares\"\x0f\n" +
 	"\rStatusRequest\"\x86\x01\n" +
@@ -2248,7 +2612,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bProgress\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1b\n" +
-	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xdc\x01\n" +
+	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xff\x01\n" +
 	"\vQueryResult\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x18\n" +
 	"\acolumns\x18\x02 \x03(\tR\acolumns\x12 \n" +
@@ -2256,12 +2620,13 @@ const file_mpcq_proto_rawDesc = "" +
 	"\tchain_len\x18\x04 \x01(\rR\bchainLen\x12\x1b\n" +
 	"\tparam_set\x18\x05 \x01(\tR\bparamSet\x12&\n" +
 	"\x0fbytes_per_party\x18\x06 \x03(\x04R\rbytesPerParty\x12\x14\n" +
-	"\x05chain\x18\a \x03(\tR\x05chain\"v\n" +
+	"\x05chain\x18\a \x03(\tR\x05chain\x12!\n" +
+	"\fledger_index\x18\b \x01(\x04R\vledgerIndex\"v\n" +
 	"\n" +
 	"QueryEvent\x12/\n" +
 	"\bprogress\x18\x01 \x01(\v2\x11.mpcq.v1.ProgressH\x00R\bprogress\x12.\n" +
 	"\x06result\x18\x02 \x01(\v2\x14.mpcq.v1.QueryResultH\x00R\x06resultB\a\n" +
-	"\x05event2\xe9\x04\n" +
+	"\x05event2\xa1\x05\n" +
 	"\x05Party\x12;\n" +
 	"\x06Status\x12\x1b.mpcq.v1.PartyStatusRequest\x1a\x14.mpcq.v1.PartyStatus\x12K\n" +
 	"\rCeremonyNonce\x12\x1d.mpcq.v1.CeremonyNonceRequest\x1a\x1b.mpcq.v1.CeremonyNonceReply\x12E\n" +
@@ -2273,11 +2638,13 @@ const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"AlignRanks\x12\x13.mpcq.v1.RanksChunk\x1a\x18.mpcq.v1.AlignRanksReply(\x01\x12=\n" +
 	"\tQueryStep\x12\x15.mpcq.v1.BlockMessage\x1a\x15.mpcq.v1.BlockMessage(\x010\x01\x12H\n" +
-	"\fDecryptShare\x12\x1c.mpcq.v1.DecryptShareRequest\x1a\x1a.mpcq.v1.DecryptShareReply2\xb9\x01\n" +
+	"\fDecryptShare\x12\x1c.mpcq.v1.DecryptShareRequest\x1a\x1a.mpcq.v1.DecryptShareReply\x126\n" +
+	"\x06Cosign\x12\x16.mpcq.v1.CosignRequest\x1a\x14.mpcq.v1.CosignReply2\xf4\x01\n" +
 	"\vCoordinator\x12;\n" +
 	"\x06Status\x12\x16.mpcq.v1.StatusRequest\x1a\x19.mpcq.v1.ConsortiumStatus\x126\n" +
 	"\x06Schema\x12\x16.mpcq.v1.SchemaRequest\x1a\x14.mpcq.v1.SchemaReply\x125\n" +
-	"\x05Query\x12\x15.mpcq.v1.QueryRequest\x1a\x13.mpcq.v1.QueryEvent0\x01B*Z(github.com/mpcq/mpcq/proto/mpcqv1;mpcqv1b\x06proto3"
+	"\x05Query\x12\x15.mpcq.v1.QueryRequest\x1a\x13.mpcq.v1.QueryEvent0\x01\x129\n" +
+	"\aArchive\x12\x17.mpcq.v1.ArchiveRequest\x1a\x15.mpcq.v1.ArchiveReplyB*Z(github.com/mpcq/mpcq/proto/mpcqv1;mpcqv1b\x06proto3"
 
 var (
 	file_mpcq_proto_rawDescOnce sync.Once
@@ -2291,7 +2658,7 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 	return file_mpcq_proto_rawDescData
 }
 
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_mpcq_proto_goTypes = []any{
 	(*PartyStatusRequest)(nil),    // 0: mpcq.v1.PartyStatusRequest
 	(*PartyStatus)(nil),           // 1: mpcq.v1.PartyStatus
@@ -2315,22 +2682,27 @@ var file_mpcq_proto_goTypes = []any{
 	(*QueryHeader)(nil),           // 19: mpcq.v1.QueryHeader
 	(*BlockMessage)(nil),          // 20: mpcq.v1.BlockMessage
 	(*DecryptShareRequest)(nil),   // 21: mpcq.v1.DecryptShareRequest
-	(*DecryptShareReply)(nil),     // 22: mpcq.v1.DecryptShareReply
-	(*StatusRequest)(nil),         // 23: mpcq.v1.StatusRequest
-	(*PartyState)(nil),            // 24: mpcq.v1.PartyState
-	(*ConsortiumStatus)(nil),      // 25: mpcq.v1.ConsortiumStatus
-	(*SchemaRequest)(nil),         // 26: mpcq.v1.SchemaRequest
-	(*SchemaReply)(nil),           // 27: mpcq.v1.SchemaReply
-	(*QueryRequest)(nil),          // 28: mpcq.v1.QueryRequest
-	(*Progress)(nil),              // 29: mpcq.v1.Progress
-	(*QueryResult)(nil),           // 30: mpcq.v1.QueryResult
-	(*QueryEvent)(nil),            // 31: mpcq.v1.QueryEvent
-	nil,                           // 32: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(*CosignRequest)(nil),         // 22: mpcq.v1.CosignRequest
+	(*CosignReply)(nil),           // 23: mpcq.v1.CosignReply
+	(*ArchiveRequest)(nil),        // 24: mpcq.v1.ArchiveRequest
+	(*ArchiveRecord)(nil),         // 25: mpcq.v1.ArchiveRecord
+	(*ArchiveReply)(nil),          // 26: mpcq.v1.ArchiveReply
+	(*DecryptShareReply)(nil),     // 27: mpcq.v1.DecryptShareReply
+	(*StatusRequest)(nil),         // 28: mpcq.v1.StatusRequest
+	(*PartyState)(nil),            // 29: mpcq.v1.PartyState
+	(*ConsortiumStatus)(nil),      // 30: mpcq.v1.ConsortiumStatus
+	(*SchemaRequest)(nil),         // 31: mpcq.v1.SchemaRequest
+	(*SchemaReply)(nil),           // 32: mpcq.v1.SchemaReply
+	(*QueryRequest)(nil),          // 33: mpcq.v1.QueryRequest
+	(*Progress)(nil),              // 34: mpcq.v1.Progress
+	(*QueryResult)(nil),           // 35: mpcq.v1.QueryResult
+	(*QueryEvent)(nil),            // 36: mpcq.v1.QueryEvent
+	nil,                           // 37: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
 	2,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
 	3,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	32, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	37, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
 	11, // 3: mpcq.v1.AlignChain.hops:type_name -> mpcq.v1.AlignHop
 	12, // 4: mpcq.v1.AlignChunk.chain:type_name -> mpcq.v1.AlignChain
 	17, // 5: mpcq.v1.Plan.where:type_name -> mpcq.v1.Predicate
@@ -2338,39 +2710,44 @@ var file_mpcq_proto_depIdxs = []int32{
 	16, // 7: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
 	19, // 8: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
 	16, // 9: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
-	24, // 10: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	2,  // 11: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	29, // 12: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	30, // 13: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	0,  // 14: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	4,  // 15: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	6,  // 16: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	8,  // 17: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	10, // 18: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	13, // 19: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	14, // 20: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	20, // 21: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	21, // 22: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	23, // 23: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	26, // 24: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	28, // 25: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	1,  // 26: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	5,  // 27: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	7,  // 28: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	9,  // 29: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	13, // 30: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	13, // 31: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	15, // 32: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	20, // 33: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	22, // 34: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	25, // 35: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	27, // 36: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	31, // 37: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	26, // [26:38] is the sub-list for method output_type
-	14, // [14:26] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	25, // 10: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
+	29, // 11: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
+	2,  // 12: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
+	34, // 13: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	35, // 14: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	0,  // 15: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	4,  // 16: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	6,  // 17: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	8,  // 18: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	10, // 19: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	13, // 20: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	14, // 21: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	20, // 22: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	21, // 23: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	22, // 24: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	28, // 25: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	31, // 26: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	33, // 27: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	24, // 28: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	1,  // 29: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	5,  // 30: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	7,  // 31: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	9,  // 32: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	13, // 33: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	13, // 34: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	15, // 35: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	20, // 36: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	27, // 37: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	23, // 38: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	30, // 39: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	32, // 40: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	36, // 41: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	26, // 42: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	29, // [29:43] is the sub-list for method output_type
+	15, // [15:29] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
@@ -2378,7 +2755,7 @@ func file_mpcq_proto_init() {
 	if File_mpcq_proto != nil {
 		return
 	}
-	file_mpcq_proto_msgTypes[31].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[36].OneofWrappers = []any{
 		(*QueryEvent_Progress)(nil),
 		(*QueryEvent_Result)(nil),
 	}
@@ -2388,7 +2765,7 @@ func file_mpcq_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

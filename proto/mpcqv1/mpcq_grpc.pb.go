@@ -34,6 +34,7 @@ const (
 	Party_AlignRanks_FullMethodName     = "/mpcq.v1.Party/AlignRanks"
 	Party_QueryStep_FullMethodName      = "/mpcq.v1.Party/QueryStep"
 	Party_DecryptShare_FullMethodName   = "/mpcq.v1.Party/DecryptShare"
+	Party_Cosign_FullMethodName         = "/mpcq.v1.Party/Cosign"
 )
 
 // PartyClient is the client API for Party service.
@@ -57,6 +58,9 @@ type PartyClient interface {
 	// Query: one step of the party chain, then a decryption share.
 	QueryStep(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BlockMessage, BlockMessage], error)
 	DecryptShare(ctx context.Context, in *DecryptShareRequest, opts ...grpc.CallOption) (*DecryptShareReply, error)
+	// Ledger witness: cosign a new checkpoint after verifying its consistency
+	// with the last one this party cosigned (C2SP tlog-witness semantics).
+	Cosign(ctx context.Context, in *CosignRequest, opts ...grpc.CallOption) (*CosignReply, error)
 }
 
 type partyClient struct {
@@ -184,6 +188,16 @@ func (c *partyClient) DecryptShare(ctx context.Context, in *DecryptShareRequest,
 	return out, nil
 }
 
+func (c *partyClient) Cosign(ctx context.Context, in *CosignRequest, opts ...grpc.CallOption) (*CosignReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CosignReply)
+	err := c.cc.Invoke(ctx, Party_Cosign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PartyServer is the server API for Party service.
 // All implementations must embed UnimplementedPartyServer
 // for forward compatibility.
@@ -205,6 +219,9 @@ type PartyServer interface {
 	// Query: one step of the party chain, then a decryption share.
 	QueryStep(grpc.BidiStreamingServer[BlockMessage, BlockMessage]) error
 	DecryptShare(context.Context, *DecryptShareRequest) (*DecryptShareReply, error)
+	// Ledger witness: cosign a new checkpoint after verifying its consistency
+	// with the last one this party cosigned (C2SP tlog-witness semantics).
+	Cosign(context.Context, *CosignRequest) (*CosignReply, error)
 	mustEmbedUnimplementedPartyServer()
 }
 
@@ -241,6 +258,9 @@ func (UnimplementedPartyServer) QueryStep(grpc.BidiStreamingServer[BlockMessage,
 }
 func (UnimplementedPartyServer) DecryptShare(context.Context, *DecryptShareRequest) (*DecryptShareReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DecryptShare not implemented")
+}
+func (UnimplementedPartyServer) Cosign(context.Context, *CosignRequest) (*CosignReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Cosign not implemented")
 }
 func (UnimplementedPartyServer) mustEmbedUnimplementedPartyServer() {}
 func (UnimplementedPartyServer) testEmbeddedByValue()               {}
@@ -378,6 +398,24 @@ func _Party_DecryptShare_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Party_Cosign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CosignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PartyServer).Cosign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Party_Cosign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PartyServer).Cosign(ctx, req.(*CosignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Party_ServiceDesc is the grpc.ServiceDesc for Party service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -400,6 +438,10 @@ var Party_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DecryptShare",
 			Handler:    _Party_DecryptShare_Handler,
+		},
+		{
+			MethodName: "Cosign",
+			Handler:    _Party_Cosign_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -435,9 +477,10 @@ var Party_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Coordinator_Status_FullMethodName = "/mpcq.v1.Coordinator/Status"
-	Coordinator_Schema_FullMethodName = "/mpcq.v1.Coordinator/Schema"
-	Coordinator_Query_FullMethodName  = "/mpcq.v1.Coordinator/Query"
+	Coordinator_Status_FullMethodName  = "/mpcq.v1.Coordinator/Status"
+	Coordinator_Schema_FullMethodName  = "/mpcq.v1.Coordinator/Schema"
+	Coordinator_Query_FullMethodName   = "/mpcq.v1.Coordinator/Query"
+	Coordinator_Archive_FullMethodName = "/mpcq.v1.Coordinator/Archive"
 )
 
 // CoordinatorClient is the client API for Coordinator service.
@@ -449,6 +492,8 @@ type CoordinatorClient interface {
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*ConsortiumStatus, error)
 	Schema(ctx context.Context, in *SchemaRequest, opts ...grpc.CallOption) (*SchemaReply, error)
 	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QueryEvent], error)
+	// Auditors only: the query archive (openings of the salted commitments).
+	Archive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveReply, error)
 }
 
 type coordinatorClient struct {
@@ -498,6 +543,16 @@ func (c *coordinatorClient) Query(ctx context.Context, in *QueryRequest, opts ..
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Coordinator_QueryClient = grpc.ServerStreamingClient[QueryEvent]
 
+func (c *coordinatorClient) Archive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ArchiveReply)
+	err := c.cc.Invoke(ctx, Coordinator_Archive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoordinatorServer is the server API for Coordinator service.
 // All implementations must embed UnimplementedCoordinatorServer
 // for forward compatibility.
@@ -507,6 +562,8 @@ type CoordinatorServer interface {
 	Status(context.Context, *StatusRequest) (*ConsortiumStatus, error)
 	Schema(context.Context, *SchemaRequest) (*SchemaReply, error)
 	Query(*QueryRequest, grpc.ServerStreamingServer[QueryEvent]) error
+	// Auditors only: the query archive (openings of the salted commitments).
+	Archive(context.Context, *ArchiveRequest) (*ArchiveReply, error)
 	mustEmbedUnimplementedCoordinatorServer()
 }
 
@@ -525,6 +582,9 @@ func (UnimplementedCoordinatorServer) Schema(context.Context, *SchemaRequest) (*
 }
 func (UnimplementedCoordinatorServer) Query(*QueryRequest, grpc.ServerStreamingServer[QueryEvent]) error {
 	return status.Errorf(codes.Unimplemented, "method Query not implemented")
+}
+func (UnimplementedCoordinatorServer) Archive(context.Context, *ArchiveRequest) (*ArchiveReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Archive not implemented")
 }
 func (UnimplementedCoordinatorServer) mustEmbedUnimplementedCoordinatorServer() {}
 func (UnimplementedCoordinatorServer) testEmbeddedByValue()                     {}
@@ -594,6 +654,24 @@ func _Coordinator_Query_Handler(srv interface{}, stream grpc.ServerStream) error
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Coordinator_QueryServer = grpc.ServerStreamingServer[QueryEvent]
 
+func _Coordinator_Archive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ArchiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinatorServer).Archive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Coordinator_Archive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinatorServer).Archive(ctx, req.(*ArchiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Coordinator_ServiceDesc is the grpc.ServiceDesc for Coordinator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -608,6 +686,10 @@ var Coordinator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Schema",
 			Handler:    _Coordinator_Schema_Handler,
+		},
+		{
+			MethodName: "Archive",
+			Handler:    _Coordinator_Archive_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,195 @@
+// Command mpcaudit is for compliance staff: it verifies the traceability
+// ledger without trusting the coordinator, lists the queries asked (who,
+// when, why, on what legal basis, with what outcome), and writes and checks
+// per-query receipts that verify offline.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mpcq/mpcq/auditor"
+	"github.com/mpcq/mpcq/ledger/archive"
+	"github.com/mpcq/mpcq/ledger/audit"
+	"github.com/mpcq/mpcq/ledger/entry"
+)
+
+const usage = `Usage: mpcaudit --profile DIR COMMAND [flags] [args]
+
+Commands:
+  verify              recompute the whole log from its entries, check the
+                      checkpoint signature and every party's cosignature,
+                      that every RESULT follows its QUERY and that every
+                      archived opening matches its commitment; exit 1 naming
+                      the first bad file and index
+  show                list the queries: time, analyst, purpose, legal basis,
+                      query, status, parties (--json for JSON)
+  prove QUERY_ID      write the query's receipt (C2SP tlog-proof) to --out
+  check-receipt FILE  verify a receipt offline with the profile's keys
+
+Flags of verify, show and prove:
+  --log-dir PATH   read a copy of the log directory instead of the coordinator
+  --archive PATH   read a copy of the query archive (archive.db) for the openings
+  --no-archive     do not check openings at all
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mpcaudit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profileDir := fs.String("profile", os.Getenv("MPCAUDIT_PROFILE"), "auditor profile directory (or $MPCAUDIT_PROFILE)")
+	fs.Usage = func() { fmt.Fprint(stderr, usage, "\nGlobal flags:\n"); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 || *profileDir == "" {
+		fs.Usage()
+		return 2
+	}
+	p, err := auditor.Load(*profileDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "mpcaudit:", err)
+		return 1
+	}
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	sub := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	sub.SetOutput(stderr)
+	logDir := sub.String("log-dir", "", "read a copy of the log directory instead of the coordinator")
+	noArchive := sub.Bool("no-archive", false, "do not fetch the query archive from the coordinator")
+	archivePath := sub.String("archive", "", "read a copy of the query archive (archive.db) instead of the coordinator's")
+	asJSON := sub.Bool("json", false, "JSON output (show)")
+	out := sub.String("out", "", "receipt file (prove); default QUERY_ID.receipt")
+	if err := sub.Parse(rest); err != nil {
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	switch cmd {
+	case "verify", "show", "prove":
+	case "check-receipt":
+		if sub.NArg() != 1 {
+			fmt.Fprintln(stderr, "mpcaudit: check-receipt takes one FILE")
+			return 2
+		}
+		b, err := os.ReadFile(sub.Arg(0))
+		if err != nil {
+			fmt.Fprintln(stderr, "mpcaudit:", err)
+			return 1
+		}
+		r, err := p.CheckReceipt(b)
+		if err != nil {
+			fmt.Fprintf(stderr, "mpcaudit: receipt %s does not verify: %v\n", sub.Arg(0), err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "receipt OK: entry %d (%s) is in the log %s of size %d, cosigned by every party\n",
+			r.Index, describe(r.Entry), r.Checkpoint.Origin, r.Checkpoint.Size)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "mpcaudit: unknown command %q\n\n", cmd)
+		fs.Usage()
+		return 2
+	}
+	fetch, err := p.Fetcher(ctx, *logDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "mpcaudit:", err)
+		return 1
+	}
+	var openings audit.Openings
+	if *archivePath != "" && cmd != "prove" {
+		a, err := archive.Open(*archivePath, 5*time.Second)
+		if err != nil {
+			fmt.Fprintln(stderr, "mpcaudit: query archive:", err)
+			return 1
+		}
+		defer a.Close()
+		openings = a
+	} else if !*noArchive && cmd != "prove" {
+		if openings, err = p.Archive(ctx); err != nil {
+			fmt.Fprintf(stderr, "mpcaudit: %v (use --no-archive to verify the log alone)\n", err)
+			return 1
+		}
+	}
+	if cmd == "prove" {
+		if sub.NArg() != 1 {
+			fmt.Fprintln(stderr, "mpcaudit: prove takes one QUERY_ID")
+			return 2
+		}
+		rec, err := p.Prove(ctx, fetch, sub.Arg(0))
+		if err != nil {
+			fmt.Fprintln(stderr, "mpcaudit:", err)
+			return 1
+		}
+		path := *out
+		if path == "" {
+			path = sub.Arg(0) + ".receipt"
+		}
+		if err := os.WriteFile(path, rec, 0o644); err != nil {
+			fmt.Fprintln(stderr, "mpcaudit:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "receipt for %s written to %s\n", sub.Arg(0), path)
+		return 0
+	}
+	rep, rows, err := p.Verify(ctx, fetch, openings)
+	if err != nil {
+		var ae *audit.Error
+		if errors.As(err, &ae) {
+			where := ae.Path
+			if ae.HasIndex {
+				where = fmt.Sprintf("%s, entry index %d", ae.Path, ae.Index)
+			}
+			fmt.Fprintf(stderr, "mpcaudit: ledger does NOT verify at %s: %v\n", where, ae.Err)
+		} else {
+			fmt.Fprintf(stderr, "mpcaudit: ledger does NOT verify: %v\n", err)
+		}
+		return 1
+	}
+	if cmd == "show" {
+		if *asJSON {
+			if rows == nil {
+				rows = []auditor.QueryRow{}
+			}
+			_ = json.NewEncoder(stdout).Encode(rows)
+			return 0
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tQUERY\tANALYST\tPURPOSE\tLEGAL BASIS\tSTATUS\tPARTIES\tSQL")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time, r.QueryID, r.Analyst, r.Purpose, r.LegalBasis, r.Status, strings.Join(r.Parties, ","), r.Query)
+		}
+		_ = tw.Flush()
+		return 0
+	}
+	fmt.Fprintf(stdout, "ledger %s verifies: %d entries, root %x\n", rep.Origin, rep.Size, rep.Root)
+	for _, c := range rep.Cosignatures {
+		fmt.Fprintf(stdout, "  cosigned by %s at %s\n", c.Name, c.Time.UTC().Format(time.RFC3339))
+	}
+	for _, t := range []entry.Type{entry.TypeCeremony, entry.TypeEpoch, entry.TypeQuery, entry.TypeResult, entry.TypeFailure} {
+		fmt.Fprintf(stdout, "  %-8s %d\n", t, rep.Counts[t])
+	}
+	fmt.Fprintf(stdout, "  openings checked: %d\n", rep.OpeningsChecked)
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(stdout, "  warning: %s\n", w)
+	}
+	return 0
+}
+
+func describe(e entry.Entry) string {
+	switch v := e.(type) {
+	case entry.Query:
+		return fmt.Sprintf("QUERY %s by %s at %s", v.QueryID, v.Analyst, time.Unix(v.Time, 0).UTC().Format(time.RFC3339))
+	case entry.Result:
+		return fmt.Sprintf("RESULT %s", v.QueryID)
+	default:
+		return e.Type().String()
+	}
+}

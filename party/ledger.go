@@ -1,0 +1,112 @@
+package party
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/grpc/codes"
+
+	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/entry"
+	"github.com/mpcq/mpcq/ledger/witness"
+	"github.com/mpcq/mpcq/pki"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+// ErrGate is wrapped when a decryption share is refused because the query
+// is not traceably committed on the ledger.
+var ErrGate = errors.New("decryption refused by the ledger gate")
+
+const witnessStateFile = "witness.json"
+
+var ledgerCodes = []rpc.Mapping{
+	{Err: ErrGate, Code: codes.PermissionDenied},
+	{Err: witness.ErrRollback, Code: codes.FailedPrecondition},
+	{Err: witness.ErrFork, Code: codes.FailedPrecondition},
+	{Err: witness.ErrBadProof, Code: codes.InvalidArgument},
+	{Err: witness.ErrBadSignature, Code: codes.InvalidArgument},
+	{Err: witness.ErrUnknownOrigin, Code: codes.InvalidArgument},
+	{Err: witness.ErrStore, Code: codes.Internal},
+}
+
+// newWitness builds the party's ledger witness from its config: its own
+// cosigning key (a note signer key file, 0600) and the log's public key.
+func newWitness(cfg *Config) (*witness.Witness, note.Verifier, error) {
+	skey, err := pki.ReadPrivate(cfg.WitnessKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("witness key: %w", err)
+	}
+	signer, err := fnote.NewSignerForCosignatureV1(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("witness key %s: %w", cfg.WitnessKey, err)
+	}
+	logV, err := note.NewVerifier(strings.TrimSpace(cfg.LogKey))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: log_key: %v", ErrConfig, err)
+	}
+	w, err := witness.New(witness.Config{Origin: logV.Name(), LogVerifier: logV, Signer: signer,
+		Store: witness.NewFileStore(store{cfg.DataDir}.path(witnessStateFile))})
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, logV, nil
+}
+
+// Cosign is the witness step: cosign a checkpoint consistent with the
+// last one this party cosigned; refuse a rollback or a fork.
+func (s *Server) Cosign(ctx context.Context, req *pb.CosignRequest) (*pb.CosignReply, error) {
+	sig, err := s.witness.AddCheckpoint(req.OldSize, req.ConsistencyProof, req.Checkpoint)
+	var conflict *witness.ConflictError
+	if errors.As(err, &conflict) {
+		return &pb.CosignReply{Conflict: true, CosignedSize: conflict.Size}, nil
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Uint64("old_size", req.OldSize).Msg("refused to cosign a checkpoint")
+		return nil, rpc.ToStatus(err, ledgerCodes...)
+	}
+	return &pb.CosignReply{Cosignature: sig}, nil
+}
+
+// gate checks that a decryption request is for a QUERY entry included in
+// a checkpoint this party cosigned, and that the entry's query id, analyst
+// key and plan are the request's. No traceability, no answer.
+func (s *Server) gate(req *pb.DecryptShareRequest, epochID string) error {
+	if len(req.LedgerEntry) == 0 {
+		return fmt.Errorf("%w: query %s comes without its ledger entry", ErrGate, req.QueryId)
+	}
+	if err := s.witness.VerifyIncluded(req.LedgerEntry, req.LedgerIndex, req.InclusionProof, req.Checkpoint); err != nil {
+		return fmt.Errorf("%w: query %s: %w", ErrGate, req.QueryId, err)
+	}
+	e, err := entry.Parse(req.LedgerEntry)
+	if err != nil {
+		return fmt.Errorf("%w: query %s: %w", ErrGate, req.QueryId, err)
+	}
+	q, ok := e.(entry.Query)
+	if !ok {
+		return fmt.Errorf("%w: ledger entry %d is a %s, not a QUERY", ErrGate, req.LedgerIndex, e.Type())
+	}
+	planHash, err := wire.PlanHash(req.Plan)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrGate, err)
+	}
+	keyHash := sha256.Sum256(req.AnalystPublicKey)
+	switch {
+	case q.QueryID != req.QueryId:
+		return fmt.Errorf("%w: ledger entry %d is query %s, the request is for %s", ErrGate, req.LedgerIndex, q.QueryID, req.QueryId)
+	case !bytes.Equal(q.AnalystKeyHash[:], keyHash[:]):
+		return fmt.Errorf("%w: query %s: the analyst key differs from the one committed on the ledger", ErrGate, req.QueryId)
+	case !bytes.Equal(q.PlanHash[:], planHash[:]):
+		return fmt.Errorf("%w: query %s: the plan differs from the one committed on the ledger", ErrGate, req.QueryId)
+	}
+	if n, err := wire.EpochNumber(epochID); err == nil && q.EpochID != n {
+		return fmt.Errorf("%w: query %s was committed for epoch %d, this party is in epoch %d", ErrGate, req.QueryId, q.EpochID, n)
+	}
+	return nil
+}
