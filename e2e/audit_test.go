@@ -48,14 +48,38 @@ func auditLedger(t *testing.T, l *demo.Layout) {
 		t.Fatalf("%d answered queries, %d openings checked; want at least %d", answered, rep.OpeningsChecked, len(demo.Samples()))
 	}
 
-	// A copy of the log with one byte flipped in the entry bundle.
+	// A receipt for one query, written now and checked offline later.
 	mpcaudit := filepath.Join(binDir, "mpcaudit")
+	receipt := filepath.Join(t.TempDir(), "q.receipt")
+	out, err := exec.Command(mpcaudit, "--profile", l.AuditorDir(), "prove", rows[len(rows)-1].QueryID, "--out", receipt).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mpcaudit prove: %v\n%s", err, out)
+	}
+	out, err = exec.Command(mpcaudit, "--profile", l.AuditorDir(), "check-receipt", receipt).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "receipt OK") || !strings.Contains(string(out), rows[len(rows)-1].QueryID) {
+		t.Fatalf("mpcaudit check-receipt: %v\n%s", err, out)
+	}
+	rb, _ := os.ReadFile(receipt)
+	rb[len(rb)/3] ^= 0x04
+	bad := receipt + ".bad"
+	if err := os.WriteFile(bad, rb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mpcaudit, "--profile", l.AuditorDir(), "check-receipt", bad).CombinedOutput(); err == nil {
+		t.Fatalf("a tampered receipt verified:\n%s", out)
+	}
+	out, err = exec.Command(mpcaudit, "--profile", l.AuditorDir(), "show", "--json").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"legal_basis":"DEMO-CASE-0001"`) {
+		t.Fatalf("mpcaudit show --json: %v\n%s", err, out)
+	}
+
+	// A copy of the log with one byte flipped in the entry bundle.
 	src := l.Path("coordinator", "state", "ledger")
 	cp := t.TempDir()
 	if out, err := exec.Command("cp", "-a", src+"/.", cp).CombinedOutput(); err != nil {
 		t.Fatalf("copy: %v %s", err, out)
 	}
-	out, err := exec.Command(mpcaudit, "--profile", l.AuditorDir(), "verify", "--log-dir", cp, "--no-archive").CombinedOutput()
+	out, err = exec.Command(mpcaudit, "--profile", l.AuditorDir(), "verify", "--log-dir", cp, "--no-archive").CombinedOutput()
 	if err != nil {
 		t.Fatalf("mpcaudit verify on an intact copy: %v\n%s", err, out)
 	}
