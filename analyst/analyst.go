@@ -18,10 +18,14 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"google.golang.org/grpc"
 
+	"github.com/mpcq/mpcq/chain"
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"
+	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/schema"
 )
 
 // Files of a profile directory.
@@ -137,15 +141,42 @@ func (p *Profile) Dial() (*grpc.ClientConn, pb.CoordinatorClient, error) {
 	return conn, pb.NewCoordinatorClient(conn), nil
 }
 
-// Result is a decrypted query result.
+// Result is a decrypted query result: one row per group (one row without
+// GROUP BY), group values first, then the aggregates as exact decimals
+// ("NULL" for an empty group's average or variance).
 type Result struct {
-	QueryID       string     `json:"query_id"`
-	Columns       []string   `json:"columns"`
-	Rows          [][]uint64 `json:"rows"`
-	Chain         []string   `json:"-"`
-	BytesPerParty []uint64   `json:"-"`
-	Elapsed       float64    `json:"-"`
-	LedgerIndex   uint64     `json:"ledger_index"`
+	QueryID       string
+	Columns       []string
+	Rows          [][]string
+	Groups        int // number of GROUP BY columns at the start of each row
+	Chain         []string
+	BytesPerParty []uint64
+	Elapsed       float64
+	LedgerIndex   uint64
+}
+
+// MarshalJSON renders {"query_id":..., "columns":[...], "rows":[[...]]}
+// with numbers as JSON numbers, group values as strings and NULL as null.
+func (r *Result) MarshalJSON() ([]byte, error) {
+	rows := make([][]any, len(r.Rows))
+	for i, row := range r.Rows {
+		for j, cell := range row {
+			switch {
+			case j < r.Groups:
+				rows[i] = append(rows[i], cell)
+			case cell == plan.NullText:
+				rows[i] = append(rows[i], nil)
+			default:
+				rows[i] = append(rows[i], json.Number(cell))
+			}
+		}
+	}
+	return json.Marshal(struct {
+		QueryID     string   `json:"query_id"`
+		Columns     []string `json:"columns"`
+		Rows        [][]any  `json:"rows"`
+		LedgerIndex uint64   `json:"ledger_index"`
+	}{r.QueryID, r.Columns, rows, r.LedgerIndex})
 }
 
 // Request is one query.
@@ -153,8 +184,38 @@ type Request struct {
 	SQL, Purpose, LegalBasis string
 }
 
+// Plan parses a query locally against the consortium's schema, as the
+// coordinator will: errors show at once, and the result is computed from
+// the decrypted sums with this plan.
+func (p *Profile) Plan(ctx context.Context, client pb.CoordinatorClient, sql string) (*plan.Plan, *pb.SchemaReply, error) {
+	sr, err := client.Schema(ctx, &pb.SchemaRequest{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var cs schema.Consortium
+	for _, t := range sr.Tables {
+		tt, err := wire.TableFromProto(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		cs.Tables = append(cs.Tables, tt)
+	}
+	pl, err := plan.Parse(sql, cs)
+	if err != nil {
+		return nil, sr, err
+	}
+	return pl, sr, nil
+}
+
 // Query sends a query, reports progress, and decrypts the result.
 func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Request, progress func(*pb.Progress)) (*Result, error) {
+	pl, _, err := p.Plan(ctx, client, req.SQL)
+	if err != nil {
+		return nil, err
+	}
+	if pl.Explain {
+		return nil, fmt.Errorf("EXPLAIN shows a plan without running it: use mpcq explain (or query --dry-run)")
+	}
 	if req.Purpose == "" {
 		req.Purpose = p.Config.Purpose
 	}
@@ -187,31 +248,76 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 	if res == nil {
 		return nil, fmt.Errorf("the coordinator closed the query without a result")
 	}
-	return p.Decrypt(res, time.Since(start).Seconds())
+	return p.Decrypt(pl, res, time.Since(start).Seconds())
 }
 
-// Decrypt opens a result with the analyst's secret key.
-func (p *Profile) Decrypt(res *pb.QueryResult, elapsed float64) (*Result, error) {
+// Decrypt opens a result with the analyst's secret key: every per-group
+// sum, then the output columns computed from them by the plan.
+func (p *Profile) Decrypt(pl *plan.Plan, res *pb.QueryResult, elapsed float64) (*Result, error) {
 	if res.ParamSet != p.params.Set.Name {
 		return nil, fmt.Errorf("result under parameter set %s, the profile's keys are for %s", res.ParamSet, p.params.Set.Name)
 	}
-	if len(res.Columns) != len(res.Ciphertexts) {
-		return nil, fmt.Errorf("result has %d columns and %d values", len(res.Columns), len(res.Ciphertexts))
+	want := pl.Sums()
+	groups := len(pl.Groups())
+	if len(res.Sums) != len(want) || int(res.Groups) != groups || len(res.SumCiphertexts) != groups*len(want) {
+		return nil, fmt.Errorf("result shape (%d sums, %d groups, %d values) differs from the query's (%d sums, %d groups)",
+			len(res.Sums), res.Groups, len(res.SumCiphertexts), len(want), groups)
+	}
+	for i, s := range res.Sums {
+		got, err := wire.SumFromProto(s)
+		if err != nil || got != want[i] {
+			return nil, fmt.Errorf("result sum %d is not the query's %v", i, want[i])
+		}
 	}
 	fresh, err := p.params.FreshLevel(int(res.ChainLen))
 	if err != nil {
 		return nil, err
 	}
 	scale := p.params.ScaleAt(fresh, mpc.DecryptLevel)
-	row := make([]uint64, len(res.Ciphertexts))
-	for i, b := range res.Ciphertexts {
+	sums := map[plan.Sum][]uint64{}
+	for i, b := range res.SumCiphertexts {
+		g, si := i/len(want), i%len(want)
 		ct, err := p.params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale)
 		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", res.Columns[i], err)
+			return nil, fmt.Errorf("group %d sum %d: %w", g, si, err)
 		}
-		if row[i], err = p.params.DecryptTotal(p.sk, ct); err != nil {
-			return nil, fmt.Errorf("column %s: %w", res.Columns[i], err)
+		v, err := p.params.DecryptTotal(p.sk, ct)
+		if err != nil {
+			return nil, fmt.Errorf("group %d sum %d: %w", g, si, err)
 		}
+		if sums[want[si]] == nil {
+			sums[want[si]] = make([]uint64, groups)
+		}
+		sums[want[si]][g] = v
 	}
-	return &Result{QueryID: res.QueryId, Columns: res.Columns, Rows: [][]uint64{row}, Chain: res.Chain, BytesPerParty: res.BytesPerParty, Elapsed: elapsed, LedgerIndex: res.LedgerIndex}, nil
+	rows, cols, err := pl.Finish(sums)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{QueryID: res.QueryId, Columns: cols, Rows: rows, Groups: len(pl.GroupBy), Chain: res.Chain,
+		BytesPerParty: res.BytesPerParty, Elapsed: elapsed, LedgerIndex: res.LedgerIndex}, nil
+}
+
+// Explain shows how a query would run, without running it or touching
+// the ledger.
+func (p *Profile) Explain(ctx context.Context, client pb.CoordinatorClient, sql string) (*chain.Explanation, error) {
+	pl, sr, err := p.Plan(ctx, client, sql)
+	if err != nil {
+		return nil, err
+	}
+	var cs schema.Consortium
+	for _, t := range sr.Tables {
+		tt, err := wire.TableFromProto(t)
+		if err != nil {
+			return nil, err
+		}
+		cs.Tables = append(cs.Tables, tt)
+	}
+	params, err := mpc.NewParams(sr.ParamSet)
+	if err != nil {
+		return nil, err
+	}
+	return chain.Explain(pl, cs, chain.Params{Name: params.Set.Name, Slots: params.Slots(), Modulus: params.T(),
+		CtBytes: params.CiphertextSize, ShareLvl: mpc.DecryptLevel,
+		Fresh: func(n int) int { l, _ := params.FreshLevel(n); return l }}, sr.Entities)
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mpcq/mpcq/chain"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/archive"
@@ -49,28 +49,6 @@ func (s *Server) env() (queryEnv, error) {
 	return queryEnv{keys: s.keys, epoch: s.epoch, schema: s.schema}, nil
 }
 
-// chainOrder puts first a table that owns no SUM column when there is one,
-// so the first party encrypts a single indicator per block.
-func chainOrder(p *plan.Plan) []string {
-	sums := map[string]bool{}
-	for _, a := range p.Aggregates {
-		if a.Kind == plan.AggSum {
-			sums[a.Table] = true
-		}
-	}
-	out := slices.Clone(p.Tables)
-	slices.SortStableFunc(out, func(a, b string) int {
-		switch {
-		case !sums[a] && sums[b]:
-			return -1
-		case sums[a] && !sums[b]:
-			return 1
-		}
-		return 0
-	})
-	return out
-}
-
 func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coordinator_QueryServer) error {
 	start := time.Now()
 	analyst, err := pki.RequireRole(ctx, pki.RoleAnalyst)
@@ -95,26 +73,34 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	if err != nil {
 		return err
 	}
+	if p.Explain {
+		return fmt.Errorf("%w: EXPLAIN runs nothing and is answered by mpcq itself (mpcq query --dry-run); nothing was recorded", ErrBadQuery)
+	}
 	if err := p.CheckBounds(plan.Limits{Modulus: params.T(), Entities: env.epoch.Entities}, env.schema); err != nil {
 		return err
 	}
 	queryID := newID("q-")
-	tables := chainOrder(p)
-	var chain []*partyConn
+	tables := chain.Order(p)
+	layout := chain.LayoutOf(p)
+	var parties []*partyConn
 	var names []string
 	for _, t := range tables {
 		pc, err := s.partyOfTable(t)
 		if err != nil {
 			return err
 		}
-		chain = append(chain, pc)
+		parties = append(parties, pc)
 		names = append(names, pc.name)
 	}
 	log := s.log.With().Str("query", queryID).Str("analyst", analyst.Name).Logger()
 	log.Info().Strs("chain", names).Int("aggregates", len(p.Aggregates)).Msg("query planned")
-	progress("planned", fmt.Sprintf("query %s: chain %v, %d blocks of %d slots", queryID, names, params.Blocks(int(env.epoch.Entities)), params.Slots()))
-
-	header := &pb.QueryHeader{QueryId: queryID, Plan: wire.PlanToProto(p), Chain: names, EpochId: env.epoch.ID,
+	progress("planned", fmt.Sprintf("query %s: chain %v, %d blocks of %d slots, %d term(s) × %d group(s) × %d sum(s)",
+		queryID, names, params.Blocks(int(env.epoch.Entities)), params.Slots(), layout.Terms, layout.Groups, layout.Sums))
+	planPB, err := wire.PlanToProto(p)
+	if err != nil {
+		return err
+	}
+	header := &pb.QueryHeader{QueryId: queryID, Plan: planPB, Chain: names, EpochId: env.epoch.ID,
 		Entities: env.epoch.Entities, CeremonyId: env.keys.state.ID}
 
 	// Commit the query on the ledger before any party works on it.
@@ -133,26 +119,14 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		s.recordFailure(queryID, party, err)
 		return err
 	}
-	finals, outMap, sent, err := s.runChain(ctx, header, chain, progress)
+	finals, outMap, sent, err := s.runChain(ctx, header, parties, layout.N(), progress)
 	if err != nil {
 		log.Warn().Err(err).Msg("query failed in the chain")
 		return fail(err)
 	}
-	progress("aggregating", fmt.Sprintf("%d ciphertexts", len(finals)))
-	totals := make([]*rlwe.Ciphertext, len(finals))
-	var wg sync.WaitGroup
-	errs := make([]error, len(finals))
-	base := params.NewWorker(nil, env.keys.evk)
-	for i, ct := range finals {
-		w := base.Copy()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			totals[i], errs[i] = w.Aggregate(ct)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	progress("aggregating", fmt.Sprintf("%d ciphertexts into %d group sums", len(finals), layout.Groups*layout.Sums))
+	totals, err := s.aggregate(ctx, params.NewWorker(nil, env.keys.evk), layout, p.Terms, finals, outMap)
+	if err != nil {
 		return fail(err)
 	}
 	progress("decrypting", "collecting every party's decryption share")
@@ -168,7 +142,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	}
 	var mu sync.Mutex
 	err = s.forEachParty(ctx, func(ctx context.Context, pc *partyConn) error {
-		r, err := pc.client.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: queryID, Plan: header.Plan, ChainLen: uint32(len(chain)),
+		r, err := pc.client.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: queryID, Plan: header.Plan, ChainLen: uint32(len(parties)),
 			AnalystPublicKey: req.AnalystPublicKey, Ciphertexts: raw, CeremonyId: env.keys.state.ID,
 			LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint})
 		if err != nil {
@@ -189,7 +163,8 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		log.Warn().Err(err).Msg("query failed collecting decryption shares")
 		return fail(err)
 	}
-	result := &pb.QueryResult{QueryId: queryID, ChainLen: uint32(len(chain)), ParamSet: params.Set.Name, Chain: names}
+	result := &pb.QueryResult{QueryId: queryID, ChainLen: uint32(len(parties)), ParamSet: params.Set.Name, Chain: names,
+		Sums: planPB.Sums, Groups: uint32(layout.Groups)}
 	switched := make([][]byte, len(totals))
 	for i, ct := range totals {
 		out, err := params.CombineShares(ct, shares[i])
@@ -200,10 +175,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 			return err
 		}
 	}
-	for ai, a := range p.Aggregates {
-		result.Columns = append(result.Columns, a.Name)
-		result.Ciphertexts = append(result.Ciphertexts, switched[outMap[ai]])
-	}
+	result.SumCiphertexts = switched
 	for _, n := range names {
 		result.BytesPerParty = append(result.BytesPerParty, sent[n])
 	}
@@ -227,7 +199,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 // to the next as they arrive. It returns the last party's sums (at the
 // decryption level), the aggregate → sum index map, and the bytes each
 // party sent.
-func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*partyConn, progress func(string, string)) ([]*rlwe.Ciphertext, []uint32, map[string]uint64, error) {
+func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*partyConn, outputs int, progress func(string, string)) ([]*rlwe.Ciphertext, []uint32, map[string]uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	partyErr := func(pc *partyConn, err error) error {
@@ -257,8 +229,8 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 			return nil, nil, nil, partyErr(pc, err)
 		}
 		inMap = m.OutMap
-		if len(inMap) != len(header.Plan.Aggregates) {
-			return nil, nil, nil, partyErr(pc, fmt.Errorf("output map of %d entries for %d aggregates", len(inMap), len(header.Plan.Aggregates)))
+		if len(inMap) != outputs {
+			return nil, nil, nil, partyErr(pc, fmt.Errorf("output map of %d entries for %d outputs", len(inMap), outputs))
 		}
 		streams[i] = st
 	}
@@ -420,4 +392,51 @@ func (s *Server) commitQuery(ctx context.Context, queryID, analyst, canonical st
 		return nil, fmt.Errorf("%w: inclusion proof: %w", ErrLedger, err)
 	}
 	return &gateProof{LedgerEntry: raw, LedgerIndex: idx, InclusionProof: proof, Checkpoint: cp.Raw, size: cp.Size}, nil
+}
+
+// aggregate combines the chain's outputs into one ciphertext per (group,
+// sum) — Σ over the WHERE's terms of sign × product — and sums its slots,
+// using every core.
+func (s *Server) aggregate(ctx context.Context, base *mpc.Worker, layout chain.Layout, terms []plan.Term, finals []*rlwe.Ciphertext, outMap []uint32) ([]*rlwe.Ciphertext, error) {
+	n := layout.Groups * layout.Sums
+	totals := make([]*rlwe.Ciphertext, n)
+	jobs := make(chan int)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for range min(s.workers, n) {
+		w := base.Copy()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				g, sm := j/layout.Sums, j%layout.Sums
+				cts := make([]*rlwe.Ciphertext, layout.Terms)
+				signs := make([]int, layout.Terms)
+				for k := range layout.Terms {
+					cts[k] = finals[outMap[layout.Index(k, g, sm)]]
+					signs[k] = 1
+					if k < len(terms) {
+						signs[k] = terms[k].Sign
+					}
+				}
+				combined, err := w.Combine(cts, signs)
+				if err == nil {
+					totals[j], err = w.Aggregate(combined)
+				}
+				errs[j] = err
+			}
+		}()
+	}
+	for j := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- j
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return totals, errors.Join(errs...)
 }

@@ -99,3 +99,12 @@ func Count(Joined) int64 { return 1 }
 func Sum(table, col string) func(Joined) int64 {
 	return func(j Joined) int64 { return j[table].Int(col) }
 }
+
+// Strings renders oracle values as the analyst's result shows them.
+func Strings(vals []uint64) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = strconv.FormatUint(v, 10)
+	}
+	return out
+}

@@ -69,8 +69,10 @@ func ledgerGate(t *testing.T, l *demo.Layout) {
 		t.Fatal(err)
 	}
 	// A plan other than the committed one.
-	other := &pb.Plan{Tables: []string{"telecom", "bank"}, Canonical: "x",
-		Aggregates: []*pb.Aggregate{{Kind: "COUNT", Name: "COUNT(*)"}}}
+	other, err := committedPlan(ctx, l, "SELECT COUNT(*) FROM telecom JOIN bank USING (person_id)")
+	if err != nil {
+		t.Fatal(err)
+	}
 	otherKey := append([]byte(nil), apk...)
 	otherKey[100] ^= 1
 	forged := q
@@ -162,6 +164,10 @@ func ledgerGate(t *testing.T, l *demo.Layout) {
 	}
 	r := base()
 	r.Plan = planPB
+	r.Ciphertexts = nil
+	for range planPB.Sums {
+		r.Ciphertexts = append(r.Ciphertexts, ct)
+	}
 	bank := asCoordinator(t, l, "bank")
 	st, _ := bank.Status(ctx, &pb.PartyStatusRequest{})
 	r.CeremonyId = st.CeremonyId
@@ -176,5 +182,5 @@ func committedPlan(_ context.Context, _ *demo.Layout, sql string) (*pb.Plan, err
 	if err != nil {
 		return nil, err
 	}
-	return wire.PlanToProto(p), nil
+	return wire.PlanToProto(p)
 }

@@ -76,7 +76,10 @@ func hostileBytes(t *testing.T, l *demo.Layout) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := &pb.Plan{Tables: []string{"telecom", "bank"}, Aggregates: []*pb.Aggregate{{Kind: "COUNT", Name: "COUNT(*)"}}, Canonical: "x"}
+	plan, err := committedPlan(ctx, l, "SELECT COUNT(*) FROM telecom JOIN bank USING (person_id)")
+	if err != nil {
+		t.Fatal(err)
+	}
 	validCT := make([]byte, params.CiphertextSize(mpc.DecryptLevel))
 
 	// DecryptShare: the analyst's key and the aggregate ciphertext.

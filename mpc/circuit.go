@@ -198,3 +198,32 @@ func (p *Params) DecryptTotal(sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (uint64, 
 	}
 	return vals[0], nil
 }
+
+// Combine returns Σ signs[i]·cts[i] (signs ±1), all at one level: the
+// coordinator's step that turns the WHERE's sum of products into one
+// ciphertext per (group, sum) before aggregation.
+func (w *Worker) Combine(cts []*rlwe.Ciphertext, signs []int) (*rlwe.Ciphertext, error) {
+	if len(cts) == 0 || len(cts) != len(signs) {
+		return nil, fmt.Errorf("combining %d ciphertexts with %d signs", len(cts), len(signs))
+	}
+	out := bgv.NewCiphertext(w.p.BGV, 1, cts[0].Level())
+	*out.MetaData = *cts[0].MetaData
+	for i, ct := range cts {
+		if ct.Level() != out.Level() {
+			return nil, fmt.Errorf("combining ciphertexts at levels %d and %d", out.Level(), ct.Level())
+		}
+		var err error
+		switch signs[i] {
+		case 1:
+			err = w.eval.Add(out, ct, out)
+		case -1:
+			err = w.eval.Sub(out, ct, out)
+		default:
+			return nil, fmt.Errorf("sign %d is not ±1", signs[i])
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -57,12 +57,12 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 	case len(h.Chain) < 1 || len(h.Chain) > mpc.MaxChain || int(h.Position) >= len(h.Chain) || h.Chain[h.Position] != s.name:
 		return fmt.Errorf("%w: chain %v position %d does not name this party", ErrBadRequest, h.Chain, h.Position)
 	}
-	p, err := wire.PlanFromProto(h.Plan)
+	wp, err := wire.PlanFromProto(h.Plan)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrPlan, err)
 	}
-	if err := checkPlan(p, s.data.Table); err != nil {
-		return err
+	if len(wp.Tables) != len(h.Chain) {
+		return fmt.Errorf("%w: chain of %d parties for %d tables", ErrPlan, len(h.Chain), len(wp.Tables))
 	}
 	params := k.params
 	chainLen, pos := len(h.Chain), int(h.Position)
@@ -71,13 +71,19 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 	for _, m := range h.InMap {
 		inCount = max(inCount, int(m)+1)
 	}
-	outs, outMap, err := stepOutputs(p.Aggregates, h.InMap, isFirst, s.name, inCount)
+	sp, err := newStepPlan(wp, s.data, a.ranks, int(a.state.Entities))
 	if err != nil {
 		return err
 	}
-	vecs, err := buildVectors(s.data, a.ranks, int(a.state.Entities), p)
+	outs, specs, outMap, err := sp.stepOutputs(h.InMap, isFirst, inCount)
 	if err != nil {
 		return err
+	}
+	vecs := make([][]uint64, len(outs))
+	for i := range outs {
+		if vecs[i], err = sp.vector(specs[i], outs[i].vec); err != nil {
+			return err
+		}
 	}
 	if err := stream.Send(&pb.BlockMessage{OutMap: outMap}); err != nil {
 		return err
@@ -130,9 +136,9 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 				for oi, o := range outs {
 					var err error
 					if isFirst {
-						cts[oi], err = w.EncryptBlock(vecs[o.vec][lo:hi], chainLen)
+						cts[oi], err = w.EncryptBlock(vecs[oi][lo:hi], chainLen)
 					} else {
-						cts[oi], err = w.MulBlock(j.in[o.in], vecs[o.vec][lo:hi])
+						cts[oi], err = w.MulBlock(j.in[o.in], vecs[oi][lo:hi])
 					}
 					if err != nil {
 						fail(fmt.Errorf("block %d: %w", j.block, err))
@@ -289,15 +295,15 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if req.CeremonyId != k.state.ID {
 		return nil, fmt.Errorf("%w: decryption for ceremony %q, this party holds keys of %q", ErrBadRequest, req.CeremonyId, k.state.ID)
 	}
-	p, err := wire.PlanFromProto(req.Plan)
+	wp, err := wire.PlanFromProto(req.Plan)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
-	if len(req.Ciphertexts) == 0 || len(req.Ciphertexts) > len(p.Aggregates) {
-		return nil, fmt.Errorf("%w: %d ciphertexts for %d aggregates", ErrBadRequest, len(req.Ciphertexts), len(p.Aggregates))
+	if want := wp.Groups() * len(wp.Sums); len(req.Ciphertexts) != want {
+		return nil, fmt.Errorf("%w: %d ciphertexts for %d groups × %d sums", ErrBadRequest, len(req.Ciphertexts), wp.Groups(), len(wp.Sums))
 	}
-	if req.ChainLen < 1 || req.ChainLen > mpc.MaxChain || int(req.ChainLen) != len(p.Tables) {
-		return nil, fmt.Errorf("%w: chain length %d for %d tables", ErrBadRequest, req.ChainLen, len(p.Tables))
+	if req.ChainLen < 1 || req.ChainLen > mpc.MaxChain || int(req.ChainLen) != len(wp.Tables) {
+		return nil, fmt.Errorf("%w: chain length %d for %d tables", ErrBadRequest, req.ChainLen, len(wp.Tables))
 	}
 	// Decode (and so validate) every untrusted value first, then the gate.
 	params := k.params

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
+	"github.com/mpcq/mpcq/chain"
+	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/plan"
 	"github.com/mpcq/mpcq/schema"
 	"github.com/mpcq/mpcq/table"
@@ -13,90 +16,194 @@ import (
 // ErrPlan is wrapped by errors about a plan this party cannot run.
 var ErrPlan = errors.New("plan refused")
 
-const maskKey = "mask"
-
-// vecKey names the slot vector this party contributes for an aggregate:
-// the SUM column's values where the aggregate sums one of its columns,
-// else its 0/1 indicator.
-func vecKey(a plan.Aggregate, mine string) string {
-	if a.Kind == plan.AggSum && a.Table == mine {
-		return "sum:" + a.Column
-	}
-	return maskKey
+// vecSpec describes one of this party's slot vectors: a term's local
+// condition, optionally restricted to one category of each GROUP BY column
+// it owns, optionally multiplied by a column's values or squares.
+type vecSpec struct {
+	local  int   // index into stepPlan.locals (deduplicated)
+	groups []int // per GROUP BY column: category index, or -1 if not owned
+	sum    *plan.Sum
 }
 
-// checkPlan validates the parts of a plan that concern this party's table.
-func checkPlan(p *plan.Plan, t schema.Table) error {
-	if !slices.Contains(p.Tables, t.Name) {
-		return fmt.Errorf("%w: table %s is not in the plan's tables %v", ErrPlan, t.Name, p.Tables)
-	}
-	for _, c := range p.PredicatesFor(t.Name) {
-		col, ok := t.Column(c.Column)
-		if !ok {
-			return fmt.Errorf("%w: predicate on unknown column %s.%s", ErrPlan, t.Name, c.Column)
-		}
-		if col.Kind == schema.KindCategory && (c.Value < 0 || c.Value >= int64(len(col.Categories)) || (c.Op != plan.OpEq && c.Op != plan.OpNe)) {
-			return fmt.Errorf("%w: predicate on category column %s.%s must be = or != a declared category", ErrPlan, t.Name, c.Column)
-		}
-	}
-	for _, a := range p.Aggregates {
-		if a.Kind == plan.AggSum && a.Table == t.Name {
-			col, ok := t.Column(a.Column)
-			if !ok || col.Kind != schema.KindInt {
-				return fmt.Errorf("%w: SUM over %s.%s, which is not an int column", ErrPlan, t.Name, a.Column)
-			}
-		}
-	}
-	return nil
+// stepPlan is this party's view of a query's circuit.
+type stepPlan struct {
+	table    schema.Table
+	layout   chain.Layout
+	locals   []plan.Local // distinct local conditions of this table
+	termLoc  []int        // per term: index into locals
+	groupBy  []plan.GroupCol
+	sizes    []int
+	sums     []plan.Sum
+	data     *table.Data
+	ranks    []uint32
+	entities int
+	cache    map[string][]uint64
 }
 
-// buildVectors computes, in slot order, the vectors this party needs for
-// a plan: the indicator of its rows that satisfy all its predicates, and
-// that indicator times a column for every SUM over its table. Slots of
-// people it does not hold are zero.
-func buildVectors(d *table.Data, ranks []uint32, entities int, p *plan.Plan) (map[string][]uint64, error) {
+// newStepPlan decodes and checks the parts of a plan that concern this
+// party's table: its local condition in every term (decoded against its
+// own schema), the GROUP BY columns and sums it owns.
+func newStepPlan(wp *wire.WirePlan, d *table.Data, ranks []uint32, entities int) (*stepPlan, error) {
+	t := d.Table
+	idx := wp.TableIndex(t.Name)
+	if idx < 0 {
+		return nil, fmt.Errorf("%w: table %s is not in the plan's tables %v", ErrPlan, t.Name, wp.Tables)
+	}
 	if len(ranks) != d.Len() {
 		return nil, fmt.Errorf("alignment has %d ranks for %d rows", len(ranks), d.Len())
 	}
-	preds := p.PredicatesFor(d.Table.Name)
-	cols := make([][]int64, len(preds))
-	for i, c := range preds {
-		cols[i] = d.Cols[c.Column]
-		if cols[i] == nil {
-			return nil, fmt.Errorf("%w: no column %s", ErrPlan, c.Column)
-		}
+	sp := &stepPlan{table: t, data: d, ranks: ranks, entities: entities, groupBy: wp.GroupBy, sizes: wp.GroupSizes(),
+		sums: wp.Sums, cache: map[string][]uint64{}}
+	sp.layout = chain.Layout{Terms: len(wp.Terms), Groups: wp.Groups(), Sums: len(wp.Sums)}
+	if err := sp.layout.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
-	mask := make([]uint64, entities)
-	for row, slot := range ranks {
-		ok := true
-		for i, c := range preds {
-			if !c.Eval(cols[i][row]) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			mask[slot] = 1
-		}
-	}
-	out := map[string][]uint64{maskKey: mask}
-	for _, a := range p.Aggregates {
-		k := vecKey(a, d.Table.Name)
-		if _, done := out[k]; done {
+	seen := map[string]int{}
+	for k, term := range wp.Terms {
+		raw := string(term.Locals[idx])
+		if j, ok := seen[raw]; ok {
+			sp.termLoc = append(sp.termLoc, j)
 			continue
 		}
-		col := d.Cols[a.Column]
-		if col == nil {
-			return nil, fmt.Errorf("%w: no column %s", ErrPlan, a.Column)
+		l, err := plan.UnmarshalLocal(term.Locals[idx], t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: term %d: %w", ErrPlan, k, err)
 		}
-		v := make([]uint64, entities)
-		for row, slot := range ranks {
-			if mask[slot] == 1 {
-				v[slot] = uint64(col[row])
+		if l.Table != t.Name {
+			return nil, fmt.Errorf("%w: term %d: local condition for table %s sent to %s", ErrPlan, k, l.Table, t.Name)
+		}
+		seen[raw] = len(sp.locals)
+		sp.termLoc = append(sp.termLoc, len(sp.locals))
+		sp.locals = append(sp.locals, l)
+	}
+	for _, g := range wp.GroupBy {
+		if g.Table != t.Name {
+			continue
+		}
+		col, ok := t.Column(g.Column)
+		if !ok || col.Kind != schema.KindCategory || !slices.Equal(col.Categories, g.Categories) {
+			return nil, fmt.Errorf("%w: GROUP BY %s.%s does not match this party's category column", ErrPlan, t.Name, g.Column)
+		}
+	}
+	for _, s := range wp.Sums {
+		if s.Table != t.Name {
+			continue
+		}
+		col, ok := t.Column(s.Column)
+		if !ok || col.Kind != schema.KindInt {
+			return nil, fmt.Errorf("%w: sum over %s.%s, which is not an int column", ErrPlan, t.Name, s.Column)
+		}
+	}
+	return sp, nil
+}
+
+// spec returns the vector this party contributes to output o, and a key
+// that is equal for equal vectors.
+func (sp *stepPlan) spec(o int) (vecSpec, string) {
+	k, g, s := sp.layout.Split(o)
+	v := vecSpec{local: sp.termLoc[k], groups: chain.GroupIndices(sp.sizes, g)}
+	var b strings.Builder
+	fmt.Fprintf(&b, "L%d", v.local)
+	for i, gc := range sp.groupBy {
+		if gc.Table != sp.table.Name {
+			v.groups[i] = -1
+			continue
+		}
+		fmt.Fprintf(&b, "|G%d=%d", i, v.groups[i])
+	}
+	if sum := sp.sums[s]; sum.Table == sp.table.Name {
+		v.sum = &sum
+		fmt.Fprintf(&b, "|S%s:%s", sum.Kind, sum.Column)
+	}
+	return v, b.String()
+}
+
+// vector computes (and caches) a slot vector: value per aligned person,
+// zero where the condition fails.
+func (sp *stepPlan) vector(v vecSpec, key string) ([]uint64, error) {
+	if out, ok := sp.cache[key]; ok {
+		return out, nil
+	}
+	base, err := sp.base(v.local)
+	if err != nil {
+		return nil, err
+	}
+	out := base
+	filtered := v.sum != nil
+	for _, g := range v.groups {
+		filtered = filtered || g >= 0
+	}
+	if filtered {
+		out = make([]uint64, sp.entities)
+		var vals []int64
+		if v.sum != nil {
+			vals = sp.data.Cols[v.sum.Column]
+		}
+		for row, slot := range sp.ranks {
+			if base[slot] == 0 {
+				continue
+			}
+			ok := true
+			for i, g := range v.groups {
+				if g >= 0 && sp.data.Cols[sp.groupBy[i].Column][row] != int64(g) {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				continue
+			}
+			switch {
+			case v.sum == nil:
+				out[slot] = 1
+			case v.sum.Kind == plan.SumValue:
+				out[slot] = uint64(vals[row])
+			case v.sum.Kind == plan.SumSquares:
+				out[slot] = uint64(vals[row]) * uint64(vals[row])
+			default:
+				out[slot] = 1
 			}
 		}
-		out[k] = v
 	}
+	sp.cache[key] = out
+	return out, nil
+}
+
+// base is a local condition's 0/1 vector over the aligned slots.
+func (sp *stepPlan) base(i int) ([]uint64, error) {
+	key := fmt.Sprintf("base%d", i)
+	if out, ok := sp.cache[key]; ok {
+		return out, nil
+	}
+	l := sp.locals[i]
+	out := make([]uint64, sp.entities)
+	switch l.Presence {
+	case plan.PresenceRequired:
+		for row, slot := range sp.ranks {
+			if l.Expr != nil {
+				ok, err := plan.EvalLocal(l.Expr, func(col string) int64 { return sp.data.Cols[col][row] })
+				if err != nil {
+					return nil, fmt.Errorf("%w: row %d: %w", ErrPlan, row, err)
+				}
+				if !ok {
+					continue
+				}
+			}
+			out[slot] = 1
+		}
+	case plan.PresenceAbsent, plan.PresenceAny:
+		for s := range out {
+			out[s] = 1
+		}
+		if l.Presence == plan.PresenceAbsent {
+			for _, slot := range sp.ranks {
+				out[slot] = 0
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%w: presence %v", ErrPlan, l.Presence)
+	}
+	sp.cache[key] = out
 	return out, nil
 }
 
@@ -108,29 +215,34 @@ type outKey struct {
 	vec string
 }
 
-// stepOutputs dedupes the outputs of a chain step: aggregates that continue
-// the same incoming ciphertext with the same vector share one output.
-// It returns the distinct outputs and, per aggregate, its output index.
-func stepOutputs(aggs []plan.Aggregate, inMap []uint32, first bool, mine string, inCount int) ([]outKey, []uint32, error) {
-	if !first && len(inMap) != len(aggs) {
-		return nil, nil, fmt.Errorf("%w: input map has %d entries for %d aggregates", ErrPlan, len(inMap), len(aggs))
+// stepOutputs dedupes the outputs of a chain step: outputs that continue
+// the same incoming ciphertext with the same vector share one ciphertext.
+// It returns the distinct ciphertexts (key and vector spec) and, per
+// output, its ciphertext index.
+func (sp *stepPlan) stepOutputs(inMap []uint32, first bool, inCount int) ([]outKey, []vecSpec, []uint32, error) {
+	n := sp.layout.N()
+	if !first && len(inMap) != n {
+		return nil, nil, nil, fmt.Errorf("%w: input map has %d entries for %d outputs", ErrPlan, len(inMap), n)
 	}
 	var keys []outKey
-	outMap := make([]uint32, len(aggs))
-	for i, a := range aggs {
-		k := outKey{vec: vecKey(a, mine)}
+	var specs []vecSpec
+	outMap := make([]uint32, n)
+	for o := 0; o < n; o++ {
+		spec, vk := sp.spec(o)
+		k := outKey{vec: vk}
 		if !first {
-			if int(inMap[i]) >= inCount {
-				return nil, nil, fmt.Errorf("%w: aggregate %d continues ciphertext %d of %d", ErrPlan, i, inMap[i], inCount)
+			if int(inMap[o]) >= inCount {
+				return nil, nil, nil, fmt.Errorf("%w: output %d continues ciphertext %d of %d", ErrPlan, o, inMap[o], inCount)
 			}
-			k.in = inMap[i]
+			k.in = inMap[o]
 		}
 		j := slices.Index(keys, k)
 		if j < 0 {
 			j = len(keys)
 			keys = append(keys, k)
+			specs = append(specs, spec)
 		}
-		outMap[i] = uint32(j)
+		outMap[o] = uint32(j)
 	}
-	return keys, outMap, nil
+	return keys, specs, outMap, nil
 }

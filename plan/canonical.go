@@ -2,64 +2,91 @@ package plan
 
 import (
 	"cmp"
-	"slices"
-	"strconv"
 	"strings"
-
-	"github.com/mpcq/mpcq/schema"
 )
 
-// normalize sorts comparisons by table, column, operator and value and
-// drops duplicates, so that AND order and repetition do not matter.
-func normalize(cs []Cmp) []Cmp {
-	out := slices.Clone(cs)
-	slices.SortFunc(out, func(a, b Cmp) int {
-		return cmp.Or(
-			cmp.Compare(a.Table, b.Table),
-			cmp.Compare(a.Column, b.Column),
-			cmp.Compare(a.Op.rank(), b.Op.rank()),
-			cmp.Compare(a.Value, b.Value),
-		)
-	})
-	return slices.Compact(out)
+// cmpCompare orders comparisons by table, column, operator and value.
+func cmpCompare(a, b Cmp) int {
+	return cmp.Or(
+		cmp.Compare(a.Table, b.Table),
+		cmp.Compare(a.Column, b.Column),
+		cmp.Compare(a.Op.rank(), b.Op.rank()),
+		cmp.Compare(a.Value, b.Value),
+	)
 }
 
 // canonical renders the plan as SQL in one fixed spelling: upper-case
 // keywords, real table names (no aliases), single spaces, an AS only where
-// the output name differs from the item's own text, sorted comparisons,
-// != for inequality, category values as quoted strings.
-func (b *builder) canonical(p *Plan) string {
+// the output name differs from the item's own text, the GROUP BY columns
+// first in the SELECT list, the normalized WHERE (see normCond: sorted
+// terms, != for inequality, NOT pushed into comparisons, BETWEEN as two
+// comparisons, category values as quoted strings) followed by the
+// presence tests in FROM order, and EXPLAIN in front if it was asked.
+func (b *builder) canonical(p *Plan, c cond) string {
 	var sb strings.Builder
-	sb.WriteString("SELECT ")
-	for i, a := range p.Aggregates {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		text := aggText(a)
-		sb.WriteString(text)
-		if a.Name != text {
-			sb.WriteString(" AS ")
-			sb.WriteString(quoteIdent(a.Name))
-		}
+	if p.Explain {
+		sb.WriteString("EXPLAIN ")
 	}
+	sb.WriteString("SELECT ")
+	var items []string
+	for _, g := range p.GroupBy {
+		text := g.Table + "." + g.Column
+		if g.Name != text {
+			text += " AS " + quoteIdent(g.Name)
+		}
+		items = append(items, text)
+	}
+	for _, a := range p.Aggregates {
+		text := aggText(a)
+		if a.Name != text {
+			text += " AS " + quoteIdent(a.Name)
+		}
+		items = append(items, text)
+	}
+	sb.WriteString(strings.Join(items, ", "))
 	sb.WriteString(" FROM ")
-	for i, t := range p.Tables {
+	for i, e := range b.scope {
 		if i > 0 {
+			if e.join == JoinLeft {
+				sb.WriteString(" LEFT")
+			}
 			sb.WriteString(" JOIN ")
 		}
-		sb.WriteString(t)
+		sb.WriteString(e.table.Name)
 		if i > 0 {
 			sb.WriteString(" USING (" + b.key + ")")
 		}
 	}
-	for i, c := range p.Where {
-		if i == 0 {
-			sb.WriteString(" WHERE ")
-		} else {
-			sb.WriteString(" AND ")
+	var conjuncts []cond
+	switch c := c.(type) {
+	case nil:
+	case cAnd:
+		conjuncts = c.terms
+	default:
+		conjuncts = []cond{c}
+	}
+	var where []string
+	for _, x := range conjuncts {
+		where = append(where, b.condText(x, len(conjuncts) > 1 || len(b.presence) > 0))
+	}
+	for i, e := range b.scope {
+		if pt, ok := b.presence[i]; ok {
+			test := " IS NULL"
+			if pt.mode == PresenceRequired {
+				test = " IS NOT NULL"
+			}
+			where = append(where, e.table.Name+"."+e.table.Key+test)
 		}
-		sb.WriteString(c.Table + "." + c.Column + " " + string(c.Op) + " ")
-		sb.WriteString(b.valueText(c))
+	}
+	if len(where) > 0 {
+		sb.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	if len(p.GroupBy) > 0 {
+		cols := make([]string, len(p.GroupBy))
+		for i, g := range p.GroupBy {
+			cols[i] = g.Table + "." + g.Column
+		}
+		sb.WriteString(" GROUP BY " + strings.Join(cols, ", "))
 	}
 	return sb.String()
 }
@@ -70,17 +97,6 @@ func aggText(a Aggregate) string {
 		return "COUNT(*)"
 	}
 	return string(a.Kind) + "(" + a.Table + "." + a.Column + ")"
-}
-
-// valueText renders a comparison's constant: the integer, or for a
-// category column the category as a string literal.
-func (b *builder) valueText(c Cmp) string {
-	if t, ok := b.cs.Table(c.Table); ok {
-		if col, ok := t.Column(c.Column); ok && col.Kind == schema.KindCategory && c.Value >= 0 && c.Value < int64(len(col.Categories)) {
-			return sqlString(col.Categories[c.Value])
-		}
-	}
-	return strconv.FormatInt(c.Value, 10)
 }
 
 // quoteIdent renders an output name as a quoted SQL identifier.

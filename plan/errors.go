@@ -14,7 +14,9 @@ var (
 	// PostgreSQL parser), or not valid UTF-8, or too long.
 	ErrSyntax = errors.New("syntax error")
 	// ErrUnsupported marks valid SQL that uses a construct this version
-	// of the planner does not run (OR, GROUP BY, LEFT JOIN, subqueries...).
+	// of the planner does not run (subqueries, HAVING, ORDER BY, RIGHT
+	// JOIN, conditions across institutions in one comparison, more than
+	// MaxTerms products or MaxGroups groups...).
 	ErrUnsupported = errors.New("unsupported in this version")
 	// ErrUnknownName marks a table, column or function name that the
 	// consortium schema does not declare.

@@ -8,7 +8,7 @@ import (
 )
 
 // from resolves the FROM clause into b.scope: one table, or tables
-// inner-joined with USING on the person key.
+// joined (JOIN or LEFT JOIN) with USING on the person key.
 func (b *builder) from(items []*pg.Node) *Error {
 	if len(items) == 0 {
 		return b.errAt(b.start, ErrInvalid, "missing FROM clause; name the tables, e.g. %s", b.example())
@@ -50,7 +50,7 @@ func (b *builder) table(rv *pg.RangeVar) *Error {
 	if !ok {
 		return b.errAt(off, ErrUnknownName, "unknown table %s%s", name, hint(name, b.cs.TableNames(), "tables"))
 	}
-	e := scopeEntry{table: t}
+	e := scopeEntry{table: t, join: JoinInner}
 	if a := rv.GetAlias(); a != nil {
 		if len(a.GetColnames()) > 0 {
 			return b.errAt(off, ErrUnsupported, "column aliases on table %s are not supported in this version; write %s AS %s", name, name, a.GetAliasname())
@@ -69,7 +69,7 @@ func (b *builder) table(rv *pg.RangeVar) *Error {
 	return nil
 }
 
-// join adds both sides of an inner join on the person key.
+// join adds both sides of an inner or left join on the person key.
 func (b *builder) join(j *pg.JoinExpr) *Error {
 	s := b.src
 	if err := b.fromItem(j.GetLarg()); err != nil {
@@ -80,13 +80,24 @@ func (b *builder) join(j *pg.JoinExpr) *Error {
 	case j.GetIsNatural():
 		return b.errAt(s.lastBefore(rloc, b.start, pg.Token_NATURAL), ErrUnsupported,
 			"NATURAL JOIN is not supported in this version; write JOIN %s USING (%s)", b.rightName(j), b.keyHint())
+	case j.GetJointype() == pg.JoinType_JOIN_RIGHT:
+		off := s.lastBefore(rloc, b.start, pg.Token_RIGHT)
+		return b.errAt(off, ErrUnsupported, "RIGHT JOIN is not supported; swap the tables and write LEFT JOIN (FROM %s LEFT JOIN %s USING (%s))", b.rightName(j), b.leftName(j), b.keyHint())
+	case j.GetJointype() == pg.JoinType_JOIN_LEFT:
+		if j.GetRarg().GetRangeVar() == nil && !j.GetIsNatural() && j.GetRarg().GetJoinExpr() != nil {
+			return b.errAt(s.lastBefore(rloc, b.start, pg.Token_LEFT), ErrUnsupported,
+				"LEFT JOIN of a parenthesized join is not supported; LEFT JOIN one table at a time (... LEFT JOIN t1 USING (%s) LEFT JOIN t2 USING (%s))", b.keyHint(), b.keyHint())
+		}
 	case j.GetJointype() != pg.JoinType_JOIN_INNER:
 		kind := strings.TrimPrefix(j.GetJointype().String(), "JOIN_")
 		off := s.lastBefore(rloc, b.start, pg.Token_LEFT, pg.Token_RIGHT, pg.Token_FULL)
-		return b.errAt(off, ErrUnsupported, "%s JOIN is not supported in this version; only inner joins (JOIN %s USING (%s)) are", kind, b.rightName(j), b.keyHint())
+		return b.errAt(off, ErrUnsupported, "%s JOIN is not supported; use JOIN %s USING (%s), or LEFT JOIN to keep people %s does not hold", kind, b.rightName(j), b.keyHint(), b.rightName(j))
 	}
 	if err := b.fromItem(j.GetRarg()); err != nil {
 		return err
+	}
+	if j.GetJointype() == pg.JoinType_JOIN_LEFT {
+		b.scope[len(b.scope)-1].join = JoinLeft
 	}
 	if q := j.GetQuals(); q != nil {
 		off := s.lastBefore(max(minLocation(q), rloc), rloc, pg.Token_ON)
@@ -133,6 +144,14 @@ func (b *builder) join(j *pg.JoinExpr) *Error {
 func (b *builder) rightName(j *pg.JoinExpr) string {
 	if rv := j.GetRarg().GetRangeVar(); rv != nil {
 		return rv.GetRelname()
+	}
+	return "t"
+}
+
+// leftName names the left side of a join for hints (its last table).
+func (b *builder) leftName(j *pg.JoinExpr) string {
+	if len(b.scope) > 0 {
+		return b.scope[len(b.scope)-1].table.Name
 	}
 	return "t"
 }

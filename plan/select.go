@@ -12,40 +12,85 @@ import (
 // version may support; naming one is ErrUnsupported, not ErrUnknownName.
 func laterAggregate(name string) bool {
 	switch name {
-	case "avg", "min", "max", "variance", "var_samp", "var_pop", "stddev", "stddev_samp", "stddev_pop",
-		"median", "array_agg", "string_agg", "bool_and", "bool_or", "every":
+	case "min", "max", "var_pop", "stddev_pop", "median", "array_agg", "string_agg", "bool_and", "bool_or", "every",
+		"percentile_cont", "percentile_disc", "mode", "covar_samp", "covar_pop", "corr":
 		return true
 	}
 	return false
 }
 
-// targets plans the SELECT list.
-func (b *builder) targets(list []*pg.Node) ([]Aggregate, *Error) {
-	if len(list) == 0 {
-		return nil, b.errAt(b.start, ErrInvalid, "empty SELECT list; select at least one aggregate, e.g. COUNT(*)")
+// columnAggregate returns the kind of an aggregate function of one
+// column (var_samp and stddev_samp are PostgreSQL's names for VARIANCE
+// and STDDEV).
+func columnAggregate(name string) (AggKind, bool) {
+	switch name {
+	case "sum":
+		return AggSum, true
+	case "avg":
+		return AggAvg, true
+	case "variance", "var_samp":
+		return AggVariance, true
+	case "stddev", "stddev_samp":
+		return AggStddev, true
 	}
-	var out []Aggregate
-	names := map[string]bool{}
-	for _, n := range list {
-		rt := n.GetResTarget()
-		if rt == nil {
-			return nil, b.unsupported(max(minLocation(n), b.start), "this SELECT item")
-		}
-		agg, err := b.target(rt)
-		if err != nil {
-			return nil, err
-		}
-		if names[agg.Name] {
-			return nil, b.errAt(int(rt.GetLocation()), ErrInvalid,
-				"output column name %s is used twice; give each SELECT item a distinct name with AS", agg.Name)
-		}
-		names[agg.Name] = true
-		out = append(out, agg)
-	}
-	return out, nil
+	return "", false
 }
 
-func (b *builder) target(rt *pg.ResTarget) (Aggregate, *Error) {
+// supportedAggregates lists the supported functions for messages.
+func supportedAggregates() []string {
+	return []string{"COUNT", "SUM", "AVG", "VARIANCE", "STDDEV", "VAR_SAMP", "STDDEV_SAMP"}
+}
+
+// selCol is a bare column of the SELECT list: allowed only as a GROUP BY
+// column.
+type selCol struct {
+	table, column string
+	name          string // output name
+	off, index    int    // where it is written, its position in the list
+}
+
+// targets plans the SELECT list: its aggregates, and its bare columns
+// (which must be GROUP BY columns when grouped is set).
+func (b *builder) targets(list []*pg.Node, grouped bool) ([]Aggregate, []selCol, *Error) {
+	if len(list) == 0 {
+		return nil, nil, b.errAt(b.start, ErrInvalid, "empty SELECT list; select at least one aggregate, e.g. COUNT(*)")
+	}
+	var out []Aggregate
+	var cols []selCol
+	names := map[string]bool{}
+	for i, n := range list {
+		rt := n.GetResTarget()
+		if rt == nil {
+			return nil, nil, b.unsupported(max(minLocation(n), b.start), "this SELECT item")
+		}
+		agg, col, err := b.target(rt, grouped)
+		if err != nil {
+			return nil, nil, err
+		}
+		name := agg.Name
+		if col != nil {
+			col.index = i
+			name = col.name
+		}
+		if names[name] {
+			return nil, nil, b.errAt(int(rt.GetLocation()), ErrInvalid,
+				"output column name %s is used twice; give each SELECT item a distinct name with AS", name)
+		}
+		names[name] = true
+		if col != nil {
+			cols = append(cols, *col)
+		} else {
+			out = append(out, agg)
+			b.aggOffs = append(b.aggOffs, int(rt.GetLocation()))
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, b.errAt(b.start, ErrInvalid, "the SELECT list has no aggregate; select at least one, e.g. COUNT(*)")
+	}
+	return out, cols, nil
+}
+
+func (b *builder) target(rt *pg.ResTarget, grouped bool) (Aggregate, *selCol, *Error) {
 	v := rt.GetVal()
 	off := max(minLocation(v), int(rt.GetLocation()))
 	var agg Aggregate
@@ -53,24 +98,35 @@ func (b *builder) target(rt *pg.ResTarget) (Aggregate, *Error) {
 	case v.GetFuncCall() != nil:
 		var err *Error
 		if agg, err = b.aggregate(v.GetFuncCall()); err != nil {
-			return Aggregate{}, err
+			return Aggregate{}, nil, err
 		}
 	case v.GetColumnRef() != nil:
 		text := refText(v.GetColumnRef())
 		if strings.HasSuffix(text, "*") {
-			return Aggregate{}, b.errAt(off, ErrUnsupported, "SELECT %s is not supported: it would reveal per-person rows; select aggregates such as COUNT(*)", text)
+			return Aggregate{}, nil, b.errAt(off, ErrUnsupported, "SELECT %s is not supported: it would reveal per-person rows; select aggregates such as COUNT(*)", text)
 		}
-		return Aggregate{}, b.errAt(off, ErrUnsupported, "selecting the bare column %s is not supported: it would reveal per-person values; select an aggregate such as SUM(%s)", text, text)
+		if !grouped {
+			return Aggregate{}, nil, b.errAt(off, ErrUnsupported, "selecting the bare column %s is not supported: it would reveal per-person values; select an aggregate such as SUM(%s)", text, text)
+		}
+		e, col, err := b.resolve(v.GetColumnRef())
+		if err != nil {
+			return Aggregate{}, nil, err
+		}
+		sc := &selCol{table: e.table.Name, column: col.Name, name: e.table.Name + "." + col.Name, off: off}
+		if rt.GetName() != "" {
+			sc.name = rt.GetName()
+		}
+		return Aggregate{}, sc, nil
 	default:
-		return Aggregate{}, b.errAt(off, ErrUnsupported, "%s in the SELECT list is not supported in this version; select COUNT(*) or SUM(table.column)", describe(v))
+		return Aggregate{}, nil, b.errAt(off, ErrUnsupported, "%s in the SELECT list is not supported in this version; select COUNT(*), SUM, AVG, VARIANCE or STDDEV of a column", describe(v))
 	}
 	if rt.GetName() != "" {
 		agg.Name = rt.GetName()
 	}
-	return agg, nil
+	return agg, nil, nil
 }
 
-// aggregate plans COUNT(*) or SUM(table.column).
+// aggregate plans COUNT(*) or an aggregate of one int column.
 func (b *builder) aggregate(fc *pg.FuncCall) (Aggregate, *Error) {
 	s := b.src
 	off := int(fc.GetLocation())
@@ -86,12 +142,15 @@ func (b *builder) aggregate(fc *pg.FuncCall) (Aggregate, *Error) {
 	if fc.GetOver() != nil {
 		return Aggregate{}, b.errAt(s.firstOf(off, pg.Token_OVER), ErrUnsupported, "window functions (%s ... OVER) are not supported in this version", upper)
 	}
+	kind, columnAgg := columnAggregate(name)
 	switch {
-	case name == "count" || name == "sum":
+	case name == "count" || columnAgg:
+	case name == "var_pop" || name == "stddev_pop":
+		return Aggregate{}, b.errAt(off, ErrUnsupported, "aggregate %s (the population form) is not supported; VARIANCE and STDDEV (the sample forms, as VAR_SAMP and STDDEV_SAMP) are", upper)
 	case laterAggregate(name):
-		return Aggregate{}, b.errAt(off, ErrUnsupported, "aggregate %s is not supported in this version; supported: COUNT(*), SUM(table.column)", upper)
+		return Aggregate{}, b.errAt(off, ErrUnsupported, "aggregate %s is not supported in this version; supported: COUNT(*), SUM, AVG, VARIANCE, STDDEV (computed from encrypted sums)", upper)
 	default:
-		return Aggregate{}, b.errAt(off, ErrUnknownName, "unknown aggregate function %s%s", name, hint(upper, []string{"COUNT", "SUM"}, "supported"))
+		return Aggregate{}, b.errAt(off, ErrUnknownName, "unknown aggregate function %s%s", name, hint(upper, supportedAggregates(), "supported"))
 	}
 	args := fc.GetArgs()
 	argOff := off
@@ -125,23 +184,28 @@ func (b *builder) aggregate(fc *pg.FuncCall) (Aggregate, *Error) {
 	}
 	switch {
 	case fc.GetAggStar():
-		return Aggregate{}, b.errAt(off, ErrInvalid, "SUM(*) is not valid; write SUM(table.column)")
+		return Aggregate{}, b.errAt(off, ErrInvalid, "%s(*) is not valid; write %s(table.column)", upper, upper)
 	case len(args) != 1:
-		return Aggregate{}, b.errAt(off, ErrInvalid, "SUM takes exactly one column; write SUM(table.column)")
+		return Aggregate{}, b.errAt(off, ErrInvalid, "%s takes exactly one column; write %s(table.column)", upper, upper)
 	}
 	ref := args[0].GetColumnRef()
 	if ref == nil {
-		return Aggregate{}, b.errAt(argOff, ErrUnsupported, "SUM of %s is not supported in this version; write SUM(table.column)", describe(args[0]))
+		return Aggregate{}, b.errAt(argOff, ErrUnsupported, "%s of %s is not supported in this version; write %s(table.column)", upper, describe(args[0]), upper)
 	}
 	e, col, err := b.resolve(ref)
 	if err != nil {
 		return Aggregate{}, err
 	}
 	if col.Kind != schema.KindInt {
-		return Aggregate{}, b.errAt(argOff, ErrType, "SUM needs an int column; %s is a %s column", refText(ref), col.Kind)
+		return Aggregate{}, b.errAt(argOff, ErrType, "%s needs an int column; %s is a %s column", upper, refText(ref), col.Kind)
 	}
-	a := Aggregate{Kind: AggSum, Table: e.table.Name, Column: col.Name}
-	a.Name = aggText(a)
+	if e.join == JoinLeft {
+		return Aggregate{}, b.errAt(argOff, ErrUnsupported,
+			"%s(%s) is not supported: %s is LEFT JOINed, so %s is NULL for people %s does not hold; write JOIN %s USING (%s) to aggregate over the people it holds",
+			upper, refText(ref), e.ref(), refText(ref), e.ref(), e.table.Name, e.table.Key)
+	}
+	a := Aggregate{Kind: kind, Table: e.table.Name, Column: col.Name}
+	a.Name = upper + "(" + a.Table + "." + a.Column + ")"
 	return a, nil
 }
 

@@ -10,18 +10,21 @@ import (
 
 // builder turns one parse tree into a Plan. It lives for one Parse call.
 type builder struct {
-	src   *source
-	cs    schema.Consortium
-	scope []scopeEntry // FROM items, in order
-	key   string       // the USING column (every joined table's key)
-	start int          // byte offset of the statement's first token
-	end   int          // byte offset just past the statement
+	src      *source
+	cs       schema.Consortium
+	scope    []scopeEntry         // FROM items, in order
+	key      string               // the USING column (every joined table's key)
+	start    int                  // byte offset of the SELECT statement's first token
+	end      int                  // byte offset just past the statement
+	presence map[int]presenceTest // top-level IS [NOT] NULL tests, by scope index
+	aggOffs  []int                // where each aggregate of the SELECT list is
 }
 
 // scopeEntry is one table of the FROM clause.
 type scopeEntry struct {
 	table schema.Table
 	alias string
+	join  JoinKind
 }
 
 // ref is the name the query must use for the table's columns.
@@ -41,7 +44,8 @@ func (b *builder) unsupported(off int, construct string) *Error {
 	return b.errAt(off, ErrUnsupported, "%s is not supported in this version", construct)
 }
 
-// statement checks that the text is exactly one SELECT and plans it.
+// statement checks that the text is exactly one SELECT (or EXPLAIN
+// SELECT) and plans it.
 func (b *builder) statement(tree *pg.ParseResult) (*Plan, *Error) {
 	stmts := tree.GetStmts()
 	if len(stmts) == 0 {
@@ -57,7 +61,32 @@ func (b *builder) statement(tree *pg.ParseResult) (*Plan, *Error) {
 	if l := int(raw.GetStmtLen()); l > 0 {
 		b.end = int(raw.GetStmtLocation()) + l
 	}
-	sel := raw.GetStmt().GetSelectStmt()
+	stmt := raw.GetStmt()
+	explain := false
+	if ex := stmt.GetExplainStmt(); ex != nil {
+		explain = true
+		if opts := ex.GetOptions(); len(opts) > 0 {
+			var names []string
+			for _, o := range opts {
+				names = append(names, strings.ToUpper(o.GetDefElem().GetDefname()))
+			}
+			off := max(minLocation(opts[0]), b.start)
+			return nil, b.errAt(off, ErrUnsupported, "EXPLAIN options (%s) are not supported; write EXPLAIN SELECT ... (it shows the plan without running anything)", strings.Join(names, ", "))
+		}
+		// The explained statement starts at the token after EXPLAIN.
+		for i, t := range b.src.toks() {
+			if int(t.GetStart()) >= b.start && i+1 < len(b.src.toks()) {
+				b.start = int(b.src.toks()[i+1].GetStart())
+				break
+			}
+		}
+		stmt = ex.GetQuery()
+		if stmt.GetSelectStmt() == nil {
+			kind := strings.ToUpper(b.src.tokenText(b.start))
+			return nil, b.errAt(b.start, ErrUnsupported, "only SELECT statements can be explained, not %s", kind)
+		}
+	}
+	sel := stmt.GetSelectStmt()
 	if sel == nil {
 		kind := strings.ToUpper(b.src.tokenText(b.start))
 		return nil, b.errAt(b.start, ErrUnsupported, "only SELECT statements are supported, not %s", kind)
@@ -68,28 +97,71 @@ func (b *builder) statement(tree *pg.ParseResult) (*Plan, *Error) {
 	if err := b.from(sel.GetFromClause()); err != nil {
 		return nil, err
 	}
-	aggs, err := b.targets(sel.GetTargetList())
+	aggs, cols, err := b.targets(sel.GetTargetList(), len(sel.GetGroupClause()) > 0)
 	if err != nil {
 		return nil, err
 	}
-	var where []Cmp
+	b.presence = map[int]presenceTest{}
+	var c cond
+	whereOff := b.end
 	if w := sel.GetWhereClause(); w != nil {
-		e, err := b.expr(w)
-		if err != nil {
+		whereOff = max(minLocation(w), b.start)
+		if c, err = b.where(w); err != nil {
 			return nil, err
 		}
-		cmps, cerr := conjuncts(e)
-		if cerr != nil {
-			return nil, cerr
-		}
-		where = normalize(cmps)
+		c = b.normCond(c)
 	}
-	p := &Plan{Aggregates: aggs, Where: where}
+	groups, err := b.groupBy(sel)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.matchGroups(cols, groups, aggs); err != nil {
+		return nil, err
+	}
+	compiled, err := b.compile(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(compiled) == 0 {
+		return nil, b.errAt(whereOff, ErrInvalid, "this WHERE condition can never be true (it simplifies to 0 for every person); check it for a contradiction")
+	}
+	p := &Plan{Aggregates: aggs, GroupBy: groups, Explain: explain, Terms: b.terms(compiled)}
 	for _, e := range b.scope {
 		p.Tables = append(p.Tables, e.table.Name)
+		p.Joins = append(p.Joins, e.join)
 	}
-	p.Canonical = b.canonical(p)
+	p.Where = b.firstWhere(c)
+	p.Canonical = b.canonical(p, c)
 	return p, nil
+}
+
+// firstWhere returns the first version's Where: the comparisons, when
+// every table is inner-joined and WHERE is a conjunction of "column OP
+// constant" comparisons; nil otherwise.
+func (b *builder) firstWhere(c cond) []Cmp {
+	for _, e := range b.scope {
+		if e.join != JoinInner {
+			return nil
+		}
+	}
+	var list []cond
+	switch c := c.(type) {
+	case nil:
+		return nil
+	case cAnd:
+		list = c.terms
+	default:
+		list = []cond{c}
+	}
+	out := make([]Cmp, 0, len(list))
+	for _, x := range list {
+		cmp, ok := simpleCmp(x)
+		if !ok {
+			return nil
+		}
+		out = append(out, cmp)
+	}
+	return out
 }
 
 // clauses rejects the SELECT clauses this version does not run, reporting
@@ -137,9 +209,6 @@ func (b *builder) clauses(sel *pg.SelectStmt) *Error {
 	if in := sel.GetIntoClause(); in != nil {
 		add(s.lastBefore(loc(minLocation(in)), b.start, pg.Token_INTO), "SELECT INTO")
 	}
-	if g := sel.GetGroupClause(); len(g) > 0 {
-		add(s.lastBefore(loc(minLocation(g[0])), b.start, pg.Token_GROUP_P), "GROUP BY")
-	}
 	if h := sel.GetHavingClause(); h != nil {
 		add(s.lastBefore(loc(minLocation(h)), b.start, pg.Token_HAVING), "HAVING")
 	}
@@ -171,6 +240,11 @@ func (b *builder) clauses(sel *pg.SelectStmt) *Error {
 		if is.off < first.off {
 			first = is
 		}
+	}
+	if first.construct == "HAVING" {
+		return b.errAt(first.off, ErrUnsupported,
+			"HAVING is not supported: its filter would run on decrypted data (the per-group aggregates, which only the analyst ever decrypts), "+
+				"so the consortium cannot apply it; put conditions on people in WHERE, and every group's row is returned to filter yourself")
 	}
 	return b.unsupported(first.off, first.construct)
 }

@@ -68,7 +68,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	archivePath := sub.String("archive", "", "read a copy of the query archive (archive.db) instead of the coordinator's")
 	asJSON := sub.Bool("json", false, "JSON output (show)")
 	out := sub.String("out", "", "receipt file (prove); default QUERY_ID.receipt")
-	if err := sub.Parse(rest); err != nil {
+	// Flags may come before or after the positional argument.
+	var positional []string
+	for {
+		if err := sub.Parse(rest); err != nil {
+			return 2
+		}
+		if sub.NArg() == 0 {
+			break
+		}
+		positional = append(positional, sub.Arg(0))
+		rest = sub.Args()[1:]
+	}
+	if err := sub.Parse(positional); err != nil {
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -164,7 +164,7 @@ func cmdRun(args []string) error {
 			continue
 		}
 		queryIDs = append(queryIDs, res.QueryID)
-		want := s.Expected(db)
+		want := demo.Strings(s.Expected(db))
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "column\tencrypted\tplaintext\t\n")
 		for i, col := range res.Columns {
@@ -173,7 +173,7 @@ func cmdRun(args []string) error {
 				mark = "DIFFERS"
 				failures++
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", col, res.Rows[0][i], want[i], mark)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", col, res.Rows[0][i], want[i], mark)
 		}
 		_ = tw.Flush()
 		fmt.Printf("(query %s in %.2fs; parties %v)\n", res.QueryID, time.Since(start).Seconds(), res.Chain)
@@ -312,7 +312,7 @@ func cmdBench(args []string) error {
 		}
 		qs = append(qs, time.Since(start).Seconds())
 		start = time.Now()
-		want := s.Expected(db)
+		want := demo.Strings(s.Expected(db))
 		ps = append(ps, time.Since(start).Seconds())
 		if !slices.Equal(want, res.Rows[0]) {
 			return fmt.Errorf("bench query result %v differs from plaintext %v", res.Rows[0], want)

@@ -29,14 +29,22 @@ Commands:
                 flags: --purpose TEXT --legal-basis TEXT (warrant or case
                 reference; defaults from the profile), --json, --quiet,
                 --timeout DURATION
+  explain "SQL" show the plan per institution, ciphertexts and bytes each
+                party sends, depth, worst cases against the modulus and an
+                estimated time; runs nothing (same as query --dry-run or
+                "EXPLAIN SELECT ...")
   status        exit 0 when the coordinator and every party are up and ready
-  schema        list the consortium's tables, columns, types and bounds
+  schema        list the consortium's tables, columns, types, bounds and
+                categories (--json for JSON)
   keygen        make a new RLWE key pair in the profile
 
-SQL (this version):
-  SELECT COUNT(*), SUM(table.column) ...
-  FROM t1 [JOIN t2 USING (person_id) [JOIN t3 USING (person_id)]]
-  [WHERE t.col OP integer AND t.cat = 'value' ...]   OP: = != < <= > >=
+SQL:
+  SELECT [group columns,] COUNT(*) | SUM(t.c) | AVG(t.c) | VARIANCE(t.c) | STDDEV(t.c) [AS name], ...
+  FROM t1 [[LEFT] JOIN t2 USING (person_id) [[LEFT] JOIN t3 USING (person_id)]]
+  [WHERE conditions combined with AND, OR, NOT and parentheses: t.c OP integer,
+   t.cat = 'value', t.c OP 3 * t.d (columns of one institution), t.c IN (...),
+   t.c BETWEEN a AND b, t.person_id IS [NOT] NULL for a LEFT JOINed table]
+  [GROUP BY t.cat [, u.cat]]
 
 Example:
   mpcq --profile demo/analyst query "SELECT COUNT(*) FROM telecom JOIN bank USING (person_id) WHERE telecom.flagged_calls_30d > 20"
@@ -67,6 +75,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(*profileDir, rest, stdout)
 	case "schema":
 		err = cmdSchema(*profileDir, rest, stdout)
+	case "explain":
+		if len(rest) != 1 {
+			err = usageError{`explain takes exactly one SQL argument, in quotes`}
+			break
+		}
+		err = cmdExplain(*profileDir, rest[0], stdout)
 	case "keygen":
 		err = cmdKeygen(*profileDir)
 	default:
@@ -102,11 +116,15 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 	basis := fs.String("legal-basis", "", "warrant or case reference")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
+	dryRun := fs.Bool("dry-run", false, "show the plan (as explain) and run nothing")
 	if err := fs.Parse(args); err != nil {
 		return usageError{"bad query flags"}
 	}
 	if fs.NArg() != 1 {
 		return usageError{`query takes exactly one SQL argument, in quotes: mpcq --profile DIR query "SELECT ..."`}
+	}
+	if *dryRun || isExplain(fs.Arg(0)) {
+		return cmdExplain(dir, fs.Arg(0), stdout)
 	}
 	p, err := analyst.Load(dir)
 	if err != nil {
@@ -139,11 +157,7 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join(res.Columns, "\t")+"\t")
 	for _, row := range res.Rows {
-		cells := make([]string, len(row))
-		for i, v := range row {
-			cells[i] = fmt.Sprint(v)
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	return tw.Flush()
 }
@@ -192,7 +206,33 @@ func orNone(s string) string {
 	return s
 }
 
+func isExplain(sql string) bool {
+	f := strings.Fields(sql)
+	return len(f) > 0 && strings.EqualFold(f[0], "explain")
+}
+
+func cmdExplain(dir, sql string, stdout io.Writer) error {
+	p, err := analyst.Load(dir)
+	if err != nil {
+		return err
+	}
+	conn, client, err := p.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := p.Explain(ctx, client, sql)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(stdout, e.String())
+	return err
+}
+
 func cmdSchema(dir string, args []string, stdout io.Writer) error {
+	asJSON := len(args) > 0 && (args[0] == "--json" || args[0] == "-json")
 	p, err := analyst.Load(dir)
 	if err != nil {
 		return err
@@ -207,6 +247,41 @@ func cmdSchema(dir string, args []string, stdout io.Writer) error {
 	r, err := client.Schema(ctx, &pb.SchemaRequest{})
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		type col struct {
+			Name       string   `json:"name"`
+			Kind       string   `json:"kind"`
+			Min        *int64   `json:"min,omitempty"`
+			Max        *int64   `json:"max,omitempty"`
+			Categories []string `json:"categories,omitempty"`
+		}
+		type tbl struct {
+			Name    string `json:"name"`
+			Key     string `json:"key"`
+			Columns []col  `json:"columns"`
+		}
+		out := struct {
+			Tables           []tbl  `json:"tables"`
+			ParamSet         string `json:"param_set"`
+			PlaintextModulus uint64 `json:"plaintext_modulus"`
+			Entities         uint64 `json:"entities"`
+		}{ParamSet: r.ParamSet, PlaintextModulus: r.PlaintextModulus, Entities: r.Entities}
+		for _, t := range r.Tables {
+			tt := tbl{Name: t.Name, Key: t.Key}
+			for _, c := range t.Columns {
+				cc := col{Name: c.Name, Kind: c.Kind, Categories: c.Categories}
+				if c.Kind == "int" {
+					mn, mx := c.Min, c.Max
+					cc.Min, cc.Max = &mn, &mx
+				}
+				tt.Columns = append(tt.Columns, cc)
+			}
+			out.Tables = append(out.Tables, tt)
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "TABLE\tCOLUMN\tTYPE\tBOUNDS\n")

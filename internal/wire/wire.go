@@ -55,8 +55,8 @@ func TableFromProto(p *pb.TableSchema) (schema.Table, error) {
 	return t, t.Validate()
 }
 
-// PlanToProto converts a plan.
-func PlanToProto(p *plan.Plan) *pb.Plan {
+// PlanToProto converts a plan, encoding each term's local conditions.
+func PlanToProto(p *plan.Plan) (*pb.Plan, error) {
 	out := &pb.Plan{Tables: p.Tables, Canonical: p.Canonical}
 	for _, c := range p.Where {
 		out.Where = append(out.Where, &pb.Predicate{Table: c.Table, Column: c.Column, Op: string(c.Op), Value: c.Value})
@@ -64,37 +64,143 @@ func PlanToProto(p *plan.Plan) *pb.Plan {
 	for _, a := range p.Aggregates {
 		out.Aggregates = append(out.Aggregates, &pb.Aggregate{Kind: string(a.Kind), Table: a.Table, Column: a.Column, Name: a.Name})
 	}
+	for _, j := range p.Joins {
+		out.Joins = append(out.Joins, string(j))
+	}
+	for _, t := range p.Terms {
+		pt := &pb.Term{Sign: int32(t.Sign)}
+		for _, l := range t.Locals {
+			b, err := plan.MarshalLocal(l)
+			if err != nil {
+				return nil, err
+			}
+			pt.Locals = append(pt.Locals, b)
+		}
+		out.Terms = append(out.Terms, pt)
+	}
+	for _, g := range p.GroupBy {
+		out.GroupBy = append(out.GroupBy, &pb.GroupColumn{Table: g.Table, Column: g.Column, Categories: g.Categories, Name: g.Name})
+	}
+	for _, s := range p.Sums() {
+		out.Sums = append(out.Sums, SumToProto(s))
+	}
+	return out, nil
+}
+
+// SumToProto converts a sum spec.
+func SumToProto(s plan.Sum) *pb.SumSpec {
+	return &pb.SumSpec{Kind: string(s.Kind), Table: s.Table, Column: s.Column}
+}
+
+// SumFromProto converts a sum spec received from the network.
+func SumFromProto(s *pb.SumSpec) (plan.Sum, error) {
+	switch plan.SumKind(s.GetKind()) {
+	case plan.SumCount:
+		if s.Table != "" || s.Column != "" {
+			return plan.Sum{}, fmt.Errorf("plan: a count sum names no column")
+		}
+	case plan.SumValue, plan.SumSquares:
+		if s.Table == "" || s.Column == "" {
+			return plan.Sum{}, fmt.Errorf("plan: sum %q needs a table and column", s.Kind)
+		}
+	default:
+		return plan.Sum{}, fmt.Errorf("plan: unknown sum kind %q", s.GetKind())
+	}
+	return plan.Sum{Kind: plan.SumKind(s.Kind), Table: s.Table, Column: s.Column}, nil
+}
+
+// WireTerm is a term as received: its sign and each table's encoded local
+// condition (decoded only by that table's party, against its schema).
+type WireTerm struct {
+	Sign   int
+	Locals [][]byte
+}
+
+// WirePlan is a plan received from the network: the shape of the circuit.
+type WirePlan struct {
+	Tables    []string
+	Canonical string
+	Terms     []WireTerm
+	GroupBy   []plan.GroupCol
+	Sums      []plan.Sum
+	Proto     *pb.Plan
+}
+
+// PlanFromProto checks the shape of a plan received from the network.
+func PlanFromProto(p *pb.Plan) (*WirePlan, error) {
+	if p == nil || len(p.Tables) == 0 || len(p.Sums) == 0 || len(p.Terms) == 0 {
+		return nil, fmt.Errorf("plan: missing tables, sums or terms")
+	}
+	w := &WirePlan{Tables: p.Tables, Canonical: p.Canonical, Proto: p}
+	seen := map[string]bool{}
+	for _, t := range p.Tables {
+		if t == "" || seen[t] {
+			return nil, fmt.Errorf("plan: table %q empty or repeated", t)
+		}
+		seen[t] = true
+	}
+	if len(p.Terms) > plan.MaxTerms {
+		return nil, fmt.Errorf("plan: %d terms, at most %d", len(p.Terms), plan.MaxTerms)
+	}
+	for i, t := range p.Terms {
+		if t.Sign != 1 && t.Sign != -1 {
+			return nil, fmt.Errorf("plan: term %d has sign %d", i, t.Sign)
+		}
+		if len(t.Locals) != len(p.Tables) {
+			return nil, fmt.Errorf("plan: term %d has %d local conditions for %d tables", i, len(t.Locals), len(p.Tables))
+		}
+		w.Terms = append(w.Terms, WireTerm{Sign: int(t.Sign), Locals: t.Locals})
+	}
+	groups := 1
+	for i, g := range p.GroupBy {
+		if !seen[g.Table] || g.Column == "" || len(g.Categories) == 0 {
+			return nil, fmt.Errorf("plan: group column %d is not a column of a joined table with categories", i)
+		}
+		groups *= len(g.Categories)
+		if groups > plan.MaxGroups {
+			return nil, fmt.Errorf("plan: more than %d groups", plan.MaxGroups)
+		}
+		w.GroupBy = append(w.GroupBy, plan.GroupCol{Table: g.Table, Column: g.Column, Categories: g.Categories, Name: g.Name})
+	}
+	for _, s := range p.Sums {
+		sum, err := SumFromProto(s)
+		if err != nil {
+			return nil, err
+		}
+		if sum.Table != "" && !seen[sum.Table] {
+			return nil, fmt.Errorf("plan: sum over %s, which is not joined", sum.Table)
+		}
+		w.Sums = append(w.Sums, sum)
+	}
+	return w, nil
+}
+
+// GroupSizes lists the number of categories of each GROUP BY column.
+func (w *WirePlan) GroupSizes() []int {
+	out := make([]int, len(w.GroupBy))
+	for i, g := range w.GroupBy {
+		out[i] = len(g.Categories)
+	}
 	return out
 }
 
-// PlanFromProto converts a plan received from the network. It checks the
-// shape only; the receiver checks names against what it knows.
-func PlanFromProto(p *pb.Plan) (*plan.Plan, error) {
-	if p == nil || len(p.Tables) == 0 || len(p.Aggregates) == 0 {
-		return nil, fmt.Errorf("plan: missing tables or aggregates")
+// Groups is the number of groups.
+func (w *WirePlan) Groups() int {
+	n := 1
+	for _, s := range w.GroupSizes() {
+		n *= s
 	}
-	out := &plan.Plan{Tables: p.Tables, Canonical: p.Canonical}
-	for i, c := range p.Where {
-		switch plan.Op(c.Op) {
-		case plan.OpEq, plan.OpNe, plan.OpLt, plan.OpLe, plan.OpGt, plan.OpGe:
-		default:
-			return nil, fmt.Errorf("plan: predicate %d: unknown operator %q", i, c.Op)
+	return n
+}
+
+// TableIndex is the position of a table in Tables, or -1.
+func (w *WirePlan) TableIndex(t string) int {
+	for i, x := range w.Tables {
+		if x == t {
+			return i
 		}
-		out.Where = append(out.Where, plan.Cmp{Table: c.Table, Column: c.Column, Op: plan.Op(c.Op), Value: c.Value})
 	}
-	for i, a := range p.Aggregates {
-		switch plan.AggKind(a.Kind) {
-		case plan.AggCount:
-		case plan.AggSum:
-			if a.Table == "" || a.Column == "" {
-				return nil, fmt.Errorf("plan: aggregate %d: SUM needs a table and column", i)
-			}
-		default:
-			return nil, fmt.Errorf("plan: aggregate %d: unknown kind %q", i, a.Kind)
-		}
-		out.Aggregates = append(out.Aggregates, plan.Aggregate{Kind: plan.AggKind(a.Kind), Table: a.Table, Column: a.Column, Name: a.Name})
-	}
-	return out, nil
+	return -1
 }
 
 // ChainToProto converts an alignment signature chain.

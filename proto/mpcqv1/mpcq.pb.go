@@ -958,11 +958,17 @@ func (x *AlignRanksReply) GetRows() uint64 {
 }
 
 type Plan struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tables        []string               `protobuf:"bytes,1,rep,name=tables,proto3" json:"tables,omitempty"`
-	Where         []*Predicate           `protobuf:"bytes,2,rep,name=where,proto3" json:"where,omitempty"`
-	Aggregates    []*Aggregate           `protobuf:"bytes,3,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
-	Canonical     string                 `protobuf:"bytes,4,opt,name=canonical,proto3" json:"canonical,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Tables     []string               `protobuf:"bytes,1,rep,name=tables,proto3" json:"tables,omitempty"`
+	Where      []*Predicate           `protobuf:"bytes,2,rep,name=where,proto3" json:"where,omitempty"` // first-version conjunction (informative)
+	Aggregates []*Aggregate           `protobuf:"bytes,3,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
+	Canonical  string                 `protobuf:"bytes,4,opt,name=canonical,proto3" json:"canonical,omitempty"`
+	// The circuit: WHERE as a sum of signed products of per-table local
+	// conditions, the GROUP BY columns and the encrypted sums per group.
+	Terms         []*Term        `protobuf:"bytes,5,rep,name=terms,proto3" json:"terms,omitempty"`
+	GroupBy       []*GroupColumn `protobuf:"bytes,6,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	Sums          []*SumSpec     `protobuf:"bytes,7,rep,name=sums,proto3" json:"sums,omitempty"`
+	Joins         []string       `protobuf:"bytes,8,rep,name=joins,proto3" json:"joins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1025,6 +1031,214 @@ func (x *Plan) GetCanonical() string {
 	return ""
 }
 
+func (x *Plan) GetTerms() []*Term {
+	if x != nil {
+		return x.Terms
+	}
+	return nil
+}
+
+func (x *Plan) GetGroupBy() []*GroupColumn {
+	if x != nil {
+		return x.GroupBy
+	}
+	return nil
+}
+
+func (x *Plan) GetSums() []*SumSpec {
+	if x != nil {
+		return x.Sums
+	}
+	return nil
+}
+
+func (x *Plan) GetJoins() []string {
+	if x != nil {
+		return x.Joins
+	}
+	return nil
+}
+
+type Term struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sign          int32                  `protobuf:"zigzag32,1,opt,name=sign,proto3" json:"sign,omitempty"`
+	Locals        [][]byte               `protobuf:"bytes,2,rep,name=locals,proto3" json:"locals,omitempty"` // plan.MarshalLocal, one per table in Plan.tables order
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Term) Reset() {
+	*x = Term{}
+	mi := &file_mpcq_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Term) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Term) ProtoMessage() {}
+
+func (x *Term) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Term.ProtoReflect.Descriptor instead.
+func (*Term) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Term) GetSign() int32 {
+	if x != nil {
+		return x.Sign
+	}
+	return 0
+}
+
+func (x *Term) GetLocals() [][]byte {
+	if x != nil {
+		return x.Locals
+	}
+	return nil
+}
+
+type GroupColumn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Column        string                 `protobuf:"bytes,2,opt,name=column,proto3" json:"column,omitempty"`
+	Categories    []string               `protobuf:"bytes,3,rep,name=categories,proto3" json:"categories,omitempty"`
+	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupColumn) Reset() {
+	*x = GroupColumn{}
+	mi := &file_mpcq_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupColumn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupColumn) ProtoMessage() {}
+
+func (x *GroupColumn) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupColumn.ProtoReflect.Descriptor instead.
+func (*GroupColumn) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GroupColumn) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *GroupColumn) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
+func (x *GroupColumn) GetCategories() []string {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+func (x *GroupColumn) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type SumSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // count, sum, sumsq
+	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Column        string                 `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SumSpec) Reset() {
+	*x = SumSpec{}
+	mi := &file_mpcq_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SumSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SumSpec) ProtoMessage() {}
+
+func (x *SumSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SumSpec.ProtoReflect.Descriptor instead.
+func (*SumSpec) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SumSpec) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SumSpec) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *SumSpec) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
 type Predicate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -1037,7 +1251,7 @@ type Predicate struct {
 
 func (x *Predicate) Reset() {
 	*x = Predicate{}
-	mi := &file_mpcq_proto_msgTypes[17]
+	mi := &file_mpcq_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1263,7 @@ func (x *Predicate) String() string {
 func (*Predicate) ProtoMessage() {}
 
 func (x *Predicate) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[17]
+	mi := &file_mpcq_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1276,7 @@ func (x *Predicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Predicate.ProtoReflect.Descriptor instead.
 func (*Predicate) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{17}
+	return file_mpcq_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Predicate) GetTable() string {
@@ -1105,7 +1319,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1331,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1344,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{18}
+	return file_mpcq_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Aggregate) GetKind() string {
@@ -1179,7 +1393,7 @@ type QueryHeader struct {
 
 func (x *QueryHeader) Reset() {
 	*x = QueryHeader{}
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1405,7 @@ func (x *QueryHeader) String() string {
 func (*QueryHeader) ProtoMessage() {}
 
 func (x *QueryHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1418,7 @@ func (x *QueryHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHeader.ProtoReflect.Descriptor instead.
 func (*QueryHeader) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{19}
+	return file_mpcq_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueryHeader) GetQueryId() string {
@@ -1278,7 +1492,7 @@ type BlockMessage struct {
 
 func (x *BlockMessage) Reset() {
 	*x = BlockMessage{}
-	mi := &file_mpcq_proto_msgTypes[20]
+	mi := &file_mpcq_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1504,7 @@ func (x *BlockMessage) String() string {
 func (*BlockMessage) ProtoMessage() {}
 
 func (x *BlockMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[20]
+	mi := &file_mpcq_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1517,7 @@ func (x *BlockMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockMessage.ProtoReflect.Descriptor instead.
 func (*BlockMessage) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{20}
+	return file_mpcq_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BlockMessage) GetHeader() *QueryHeader {
@@ -1354,7 +1568,7 @@ type DecryptShareRequest struct {
 
 func (x *DecryptShareRequest) Reset() {
 	*x = DecryptShareRequest{}
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1580,7 @@ func (x *DecryptShareRequest) String() string {
 func (*DecryptShareRequest) ProtoMessage() {}
 
 func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1593,7 @@ func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareRequest.ProtoReflect.Descriptor instead.
 func (*DecryptShareRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{21}
+	return file_mpcq_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DecryptShareRequest) GetQueryId() string {
@@ -1463,7 +1677,7 @@ type CosignRequest struct {
 
 func (x *CosignRequest) Reset() {
 	*x = CosignRequest{}
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +1689,7 @@ func (x *CosignRequest) String() string {
 func (*CosignRequest) ProtoMessage() {}
 
 func (x *CosignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +1702,7 @@ func (x *CosignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
 func (*CosignRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{22}
+	return file_mpcq_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CosignRequest) GetOldSize() uint64 {
@@ -1523,7 +1737,7 @@ type CosignReply struct {
 
 func (x *CosignReply) Reset() {
 	*x = CosignReply{}
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1749,7 @@ func (x *CosignReply) String() string {
 func (*CosignReply) ProtoMessage() {}
 
 func (x *CosignReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1762,7 @@ func (x *CosignReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignReply.ProtoReflect.Descriptor instead.
 func (*CosignReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{23}
+	return file_mpcq_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CosignReply) GetCosignature() []byte {
@@ -1581,7 +1795,7 @@ type ArchiveRequest struct {
 
 func (x *ArchiveRequest) Reset() {
 	*x = ArchiveRequest{}
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1807,7 @@ func (x *ArchiveRequest) String() string {
 func (*ArchiveRequest) ProtoMessage() {}
 
 func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1820,7 @@ func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{24}
+	return file_mpcq_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ArchiveRequest) GetQueryId() string {
@@ -1630,7 +1844,7 @@ type ArchiveRecord struct {
 
 func (x *ArchiveRecord) Reset() {
 	*x = ArchiveRecord{}
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1856,7 @@ func (x *ArchiveRecord) String() string {
 func (*ArchiveRecord) ProtoMessage() {}
 
 func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1869,7 @@ func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRecord.ProtoReflect.Descriptor instead.
 func (*ArchiveRecord) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{25}
+	return file_mpcq_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ArchiveRecord) GetQueryId() string {
@@ -1709,7 +1923,7 @@ type ArchiveReply struct {
 
 func (x *ArchiveReply) Reset() {
 	*x = ArchiveReply{}
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1935,7 @@ func (x *ArchiveReply) String() string {
 func (*ArchiveReply) ProtoMessage() {}
 
 func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1948,7 @@ func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveReply.ProtoReflect.Descriptor instead.
 func (*ArchiveReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{26}
+	return file_mpcq_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ArchiveReply) GetRecords() []*ArchiveRecord {
@@ -1753,7 +1967,7 @@ type DecryptShareReply struct {
 
 func (x *DecryptShareReply) Reset() {
 	*x = DecryptShareReply{}
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1979,7 @@ func (x *DecryptShareReply) String() string {
 func (*DecryptShareReply) ProtoMessage() {}
 
 func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1992,7 @@ func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareReply.ProtoReflect.Descriptor instead.
 func (*DecryptShareReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{27}
+	return file_mpcq_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DecryptShareReply) GetShares() [][]byte {
@@ -1796,7 +2010,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +2022,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +2035,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{28}
+	return file_mpcq_proto_rawDescGZIP(), []int{31}
 }
 
 type PartyState struct {
@@ -1838,7 +2052,7 @@ type PartyState struct {
 
 func (x *PartyState) Reset() {
 	*x = PartyState{}
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +2064,7 @@ func (x *PartyState) String() string {
 func (*PartyState) ProtoMessage() {}
 
 func (x *PartyState) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +2077,7 @@ func (x *PartyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyState.ProtoReflect.Descriptor instead.
 func (*PartyState) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{29}
+	return file_mpcq_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PartyState) GetName() string {
@@ -1924,7 +2138,7 @@ type ConsortiumStatus struct {
 
 func (x *ConsortiumStatus) Reset() {
 	*x = ConsortiumStatus{}
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2150,7 @@ func (x *ConsortiumStatus) String() string {
 func (*ConsortiumStatus) ProtoMessage() {}
 
 func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2163,7 @@ func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsortiumStatus.ProtoReflect.Descriptor instead.
 func (*ConsortiumStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{30}
+	return file_mpcq_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConsortiumStatus) GetReady() bool {
@@ -2016,7 +2230,7 @@ type SchemaRequest struct {
 
 func (x *SchemaRequest) Reset() {
 	*x = SchemaRequest{}
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2242,7 @@ func (x *SchemaRequest) String() string {
 func (*SchemaRequest) ProtoMessage() {}
 
 func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2255,7 @@ func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaRequest.ProtoReflect.Descriptor instead.
 func (*SchemaRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{31}
+	return file_mpcq_proto_rawDescGZIP(), []int{34}
 }
 
 type SchemaReply struct {
@@ -2056,7 +2270,7 @@ type SchemaReply struct {
 
 func (x *SchemaReply) Reset() {
 	*x = SchemaReply{}
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2068,7 +2282,7 @@ func (x *SchemaReply) String() string {
 func (*SchemaReply) ProtoMessage() {}
 
 func (x *SchemaReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2081,7 +2295,7 @@ func (x *SchemaReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaReply.ProtoReflect.Descriptor instead.
 func (*SchemaReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{32}
+	return file_mpcq_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SchemaReply) GetTables() []*TableSchema {
@@ -2124,7 +2338,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2136,7 +2350,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2149,7 +2363,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{33}
+	return file_mpcq_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -2191,7 +2405,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2417,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2430,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{34}
+	return file_mpcq_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Progress) GetStage() string {
@@ -2243,20 +2457,24 @@ func (x *Progress) GetElapsedS() float64 {
 type QueryResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	Columns       []string               `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
-	Ciphertexts   [][]byte               `protobuf:"bytes,3,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"` // one per column, under the analyst's key
 	ChainLen      uint32                 `protobuf:"varint,4,opt,name=chain_len,json=chainLen,proto3" json:"chain_len,omitempty"`
 	ParamSet      string                 `protobuf:"bytes,5,opt,name=param_set,json=paramSet,proto3" json:"param_set,omitempty"`
 	BytesPerParty []uint64               `protobuf:"varint,6,rep,packed,name=bytes_per_party,json=bytesPerParty,proto3" json:"bytes_per_party,omitempty"` // in chain order
 	Chain         []string               `protobuf:"bytes,7,rep,name=chain,proto3" json:"chain,omitempty"`
 	LedgerIndex   uint64                 `protobuf:"varint,8,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"` // of the QUERY entry
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// sum_ciphertexts[g * len(sums) + s] is the plan's sum s of group g,
+	// under the analyst's key; the analyst computes the output columns
+	// (AVG, VARIANCE, ...) from them.
+	Sums           []*SumSpec `protobuf:"bytes,9,rep,name=sums,proto3" json:"sums,omitempty"`
+	Groups         uint32     `protobuf:"varint,10,opt,name=groups,proto3" json:"groups,omitempty"`
+	SumCiphertexts [][]byte   `protobuf:"bytes,11,rep,name=sum_ciphertexts,json=sumCiphertexts,proto3" json:"sum_ciphertexts,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2486,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2499,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{35}
+	return file_mpcq_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -2289,20 +2507,6 @@ func (x *QueryResult) GetQueryId() string {
 		return x.QueryId
 	}
 	return ""
-}
-
-func (x *QueryResult) GetColumns() []string {
-	if x != nil {
-		return x.Columns
-	}
-	return nil
-}
-
-func (x *QueryResult) GetCiphertexts() [][]byte {
-	if x != nil {
-		return x.Ciphertexts
-	}
-	return nil
 }
 
 func (x *QueryResult) GetChainLen() uint32 {
@@ -2340,6 +2544,27 @@ func (x *QueryResult) GetLedgerIndex() uint64 {
 	return 0
 }
 
+func (x *QueryResult) GetSums() []*SumSpec {
+	if x != nil {
+		return x.Sums
+	}
+	return nil
+}
+
+func (x *QueryResult) GetGroups() uint32 {
+	if x != nil {
+		return x.Groups
+	}
+	return 0
+}
+
+func (x *QueryResult) GetSumCiphertexts() [][]byte {
+	if x != nil {
+		return x.SumCiphertexts
+	}
+	return nil
+}
+
 type QueryEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -2353,7 +2578,7 @@ type QueryEvent struct {
 
 func (x *QueryEvent) Reset() {
 	*x = QueryEvent{}
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2365,7 +2590,7 @@ func (x *QueryEvent) String() string {
 func (*QueryEvent) ProtoMessage() {}
 
 func (x *QueryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2378,7 +2603,7 @@ func (x *QueryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEvent.ProtoReflect.Descriptor instead.
 func (*QueryEvent) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{36}
+	return file_mpcq_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *QueryEvent) GetEvent() isQueryEvent_Event {
@@ -2505,14 +2730,32 @@ const file_mpcq_proto_rawDesc = "" +
 	"union_hash\x18\x03 \x01(\fR\tunionHash\x12\x14\n" +
 	"\x05ranks\x18\x04 \x03(\rR\x05ranks\"%\n" +
 	"\x0fAlignRanksReply\x12\x12\n" +
-	"\x04rows\x18\x01 \x01(\x04R\x04rows\"\x9a\x01\n" +
+	"\x04rows\x18\x01 \x01(\x04R\x04rows\"\xac\x02\n" +
 	"\x04Plan\x12\x16\n" +
 	"\x06tables\x18\x01 \x03(\tR\x06tables\x12(\n" +
 	"\x05where\x18\x02 \x03(\v2\x12.mpcq.v1.PredicateR\x05where\x122\n" +
 	"\n" +
 	"aggregates\x18\x03 \x03(\v2\x12.mpcq.v1.AggregateR\n" +
 	"aggregates\x12\x1c\n" +
-	"\tcanonical\x18\x04 \x01(\tR\tcanonical\"_\n" +
+	"\tcanonical\x18\x04 \x01(\tR\tcanonical\x12#\n" +
+	"\x05terms\x18\x05 \x03(\v2\r.mpcq.v1.TermR\x05terms\x12/\n" +
+	"\bgroup_by\x18\x06 \x03(\v2\x14.mpcq.v1.GroupColumnR\agroupBy\x12$\n" +
+	"\x04sums\x18\a \x03(\v2\x10.mpcq.v1.SumSpecR\x04sums\x12\x14\n" +
+	"\x05joins\x18\b \x03(\tR\x05joins\"2\n" +
+	"\x04Term\x12\x12\n" +
+	"\x04sign\x18\x01 \x01(\x11R\x04sign\x12\x16\n" +
+	"\x06locals\x18\x02 \x03(\fR\x06locals\"o\n" +
+	"\vGroupColumn\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
+	"\x06column\x18\x02 \x01(\tR\x06column\x12\x1e\n" +
+	"\n" +
+	"categories\x18\x03 \x03(\tR\n" +
+	"categories\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"K\n" +
+	"\aSumSpec\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
+	"\x06column\x18\x03 \x01(\tR\x06column\"_\n" +
 	"\tPredicate\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
 	"\x06column\x18\x02 \x01(\tR\x06column\x12\x0e\n" +
@@ -2612,16 +2855,18 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bProgress\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1b\n" +
-	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xff\x01\n" +
+	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xb6\x02\n" +
 	"\vQueryResult\x12\x19\n" +
-	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x18\n" +
-	"\acolumns\x18\x02 \x03(\tR\acolumns\x12 \n" +
-	"\vciphertexts\x18\x03 \x03(\fR\vciphertexts\x12\x1b\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x1b\n" +
 	"\tchain_len\x18\x04 \x01(\rR\bchainLen\x12\x1b\n" +
 	"\tparam_set\x18\x05 \x01(\tR\bparamSet\x12&\n" +
 	"\x0fbytes_per_party\x18\x06 \x03(\x04R\rbytesPerParty\x12\x14\n" +
 	"\x05chain\x18\a \x03(\tR\x05chain\x12!\n" +
-	"\fledger_index\x18\b \x01(\x04R\vledgerIndex\"v\n" +
+	"\fledger_index\x18\b \x01(\x04R\vledgerIndex\x12$\n" +
+	"\x04sums\x18\t \x03(\v2\x10.mpcq.v1.SumSpecR\x04sums\x12\x16\n" +
+	"\x06groups\x18\n" +
+	" \x01(\rR\x06groups\x12'\n" +
+	"\x0fsum_ciphertexts\x18\v \x03(\fR\x0esumCiphertextsJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04\"v\n" +
 	"\n" +
 	"QueryEvent\x12/\n" +
 	"\bprogress\x18\x01 \x01(\v2\x11.mpcq.v1.ProgressH\x00R\bprogress\x12.\n" +
@@ -2658,7 +2903,7 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 	return file_mpcq_proto_rawDescData
 }
 
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_mpcq_proto_goTypes = []any{
 	(*PartyStatusRequest)(nil),    // 0: mpcq.v1.PartyStatusRequest
 	(*PartyStatus)(nil),           // 1: mpcq.v1.PartyStatus
@@ -2677,77 +2922,84 @@ var file_mpcq_proto_goTypes = []any{
 	(*RanksChunk)(nil),            // 14: mpcq.v1.RanksChunk
 	(*AlignRanksReply)(nil),       // 15: mpcq.v1.AlignRanksReply
 	(*Plan)(nil),                  // 16: mpcq.v1.Plan
-	(*Predicate)(nil),             // 17: mpcq.v1.Predicate
-	(*Aggregate)(nil),             // 18: mpcq.v1.Aggregate
-	(*QueryHeader)(nil),           // 19: mpcq.v1.QueryHeader
-	(*BlockMessage)(nil),          // 20: mpcq.v1.BlockMessage
-	(*DecryptShareRequest)(nil),   // 21: mpcq.v1.DecryptShareRequest
-	(*CosignRequest)(nil),         // 22: mpcq.v1.CosignRequest
-	(*CosignReply)(nil),           // 23: mpcq.v1.CosignReply
-	(*ArchiveRequest)(nil),        // 24: mpcq.v1.ArchiveRequest
-	(*ArchiveRecord)(nil),         // 25: mpcq.v1.ArchiveRecord
-	(*ArchiveReply)(nil),          // 26: mpcq.v1.ArchiveReply
-	(*DecryptShareReply)(nil),     // 27: mpcq.v1.DecryptShareReply
-	(*StatusRequest)(nil),         // 28: mpcq.v1.StatusRequest
-	(*PartyState)(nil),            // 29: mpcq.v1.PartyState
-	(*ConsortiumStatus)(nil),      // 30: mpcq.v1.ConsortiumStatus
-	(*SchemaRequest)(nil),         // 31: mpcq.v1.SchemaRequest
-	(*SchemaReply)(nil),           // 32: mpcq.v1.SchemaReply
-	(*QueryRequest)(nil),          // 33: mpcq.v1.QueryRequest
-	(*Progress)(nil),              // 34: mpcq.v1.Progress
-	(*QueryResult)(nil),           // 35: mpcq.v1.QueryResult
-	(*QueryEvent)(nil),            // 36: mpcq.v1.QueryEvent
-	nil,                           // 37: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(*Term)(nil),                  // 17: mpcq.v1.Term
+	(*GroupColumn)(nil),           // 18: mpcq.v1.GroupColumn
+	(*SumSpec)(nil),               // 19: mpcq.v1.SumSpec
+	(*Predicate)(nil),             // 20: mpcq.v1.Predicate
+	(*Aggregate)(nil),             // 21: mpcq.v1.Aggregate
+	(*QueryHeader)(nil),           // 22: mpcq.v1.QueryHeader
+	(*BlockMessage)(nil),          // 23: mpcq.v1.BlockMessage
+	(*DecryptShareRequest)(nil),   // 24: mpcq.v1.DecryptShareRequest
+	(*CosignRequest)(nil),         // 25: mpcq.v1.CosignRequest
+	(*CosignReply)(nil),           // 26: mpcq.v1.CosignReply
+	(*ArchiveRequest)(nil),        // 27: mpcq.v1.ArchiveRequest
+	(*ArchiveRecord)(nil),         // 28: mpcq.v1.ArchiveRecord
+	(*ArchiveReply)(nil),          // 29: mpcq.v1.ArchiveReply
+	(*DecryptShareReply)(nil),     // 30: mpcq.v1.DecryptShareReply
+	(*StatusRequest)(nil),         // 31: mpcq.v1.StatusRequest
+	(*PartyState)(nil),            // 32: mpcq.v1.PartyState
+	(*ConsortiumStatus)(nil),      // 33: mpcq.v1.ConsortiumStatus
+	(*SchemaRequest)(nil),         // 34: mpcq.v1.SchemaRequest
+	(*SchemaReply)(nil),           // 35: mpcq.v1.SchemaReply
+	(*QueryRequest)(nil),          // 36: mpcq.v1.QueryRequest
+	(*Progress)(nil),              // 37: mpcq.v1.Progress
+	(*QueryResult)(nil),           // 38: mpcq.v1.QueryResult
+	(*QueryEvent)(nil),            // 39: mpcq.v1.QueryEvent
+	nil,                           // 40: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
 	2,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
 	3,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	37, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	40, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
 	11, // 3: mpcq.v1.AlignChain.hops:type_name -> mpcq.v1.AlignHop
 	12, // 4: mpcq.v1.AlignChunk.chain:type_name -> mpcq.v1.AlignChain
-	17, // 5: mpcq.v1.Plan.where:type_name -> mpcq.v1.Predicate
-	18, // 6: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
-	16, // 7: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
-	19, // 8: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
-	16, // 9: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
-	25, // 10: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
-	29, // 11: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	2,  // 12: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	34, // 13: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	35, // 14: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	0,  // 15: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	4,  // 16: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	6,  // 17: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	8,  // 18: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	10, // 19: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	13, // 20: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	14, // 21: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	20, // 22: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	21, // 23: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	22, // 24: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	28, // 25: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	31, // 26: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	33, // 27: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	24, // 28: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	1,  // 29: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	5,  // 30: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	7,  // 31: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	9,  // 32: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	13, // 33: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	13, // 34: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	15, // 35: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	20, // 36: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	27, // 37: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	23, // 38: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	30, // 39: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	32, // 40: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	36, // 41: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	26, // 42: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	29, // [29:43] is the sub-list for method output_type
-	15, // [15:29] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	20, // 5: mpcq.v1.Plan.where:type_name -> mpcq.v1.Predicate
+	21, // 6: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
+	17, // 7: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
+	18, // 8: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
+	19, // 9: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
+	16, // 10: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
+	22, // 11: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
+	16, // 12: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
+	28, // 13: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
+	32, // 14: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
+	2,  // 15: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
+	19, // 16: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
+	37, // 17: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	38, // 18: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	0,  // 19: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	4,  // 20: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	6,  // 21: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	8,  // 22: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	10, // 23: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	13, // 24: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	14, // 25: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	23, // 26: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	24, // 27: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	25, // 28: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	31, // 29: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	34, // 30: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	36, // 31: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	27, // 32: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	1,  // 33: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	5,  // 34: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	7,  // 35: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	9,  // 36: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	13, // 37: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	13, // 38: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	15, // 39: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	23, // 40: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	30, // 41: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	26, // 42: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	33, // 43: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	35, // 44: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	39, // 45: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	29, // 46: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	33, // [33:47] is the sub-list for method output_type
+	19, // [19:33] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
@@ -2755,7 +3007,7 @@ func file_mpcq_proto_init() {
 	if File_mpcq_proto != nil {
 		return
 	}
-	file_mpcq_proto_msgTypes[36].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[39].OneofWrappers = []any{
 		(*QueryEvent_Progress)(nil),
 		(*QueryEvent_Result)(nil),
 	}
@@ -2765,7 +3017,7 @@ func file_mpcq_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
