@@ -96,26 +96,29 @@ func (s *Server) runAlignment(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for round := 1; round < n; round++ {
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			blinder := s.parties[(i+round)%n]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+	// Every list then travels through the other parties, starting with the
+	// next one in order, so that at any time each party is mostly busy with
+	// one list; lists do not wait for each other.
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for hop := 1; hop < n; hop++ {
+				blinder := s.parties[(i+hop)%n]
 				c, l, err := blindAt(ctx, blinder, chains[i], lists[i])
 				if err != nil {
-					errs[i] = fmt.Errorf("%w: party %s blinding the list of %s: %w", ErrParty, blinder.name, s.parties[i].name, err)
+					errs[i] = &PartyError{Party: blinder.name, Err: fmt.Errorf("blinding the list of %s: %w", s.parties[i].name, err)}
 					return
 				}
 				chains[i], lists[i] = c, l
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	sets := map[string][][]byte{}
 	sizes := map[string]uint64{}

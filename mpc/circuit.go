@@ -227,3 +227,38 @@ func (w *Worker) Combine(cts []*rlwe.Ciphertext, signs []int) (*rlwe.Ciphertext,
 	}
 	return out, nil
 }
+
+// MulAccumulate is the last party's step: acc += ct ⊙ values, without
+// rescaling (acc is allocated when nil). Summing the products of all
+// blocks at the incoming level and rescaling once (RescaleOnce) saves a
+// rescale per block and output; the noise stays far below the modulus.
+func (w *Worker) MulAccumulate(acc, ct *rlwe.Ciphertext, values []uint64) (*rlwe.Ciphertext, error) {
+	if ct.Level() < 1 {
+		return nil, fmt.Errorf("block at level 0 cannot be multiplied further")
+	}
+	pt, err := w.encode(values, ct.Level())
+	if err != nil {
+		return nil, err
+	}
+	if acc == nil {
+		acc = bgv.NewCiphertext(w.p.BGV, 1, ct.Level())
+		acc.IsNTT = true
+		acc.Scale = ct.Scale.Mul(pt.Scale)
+	}
+	if err := w.eval.MulThenAdd(ct, pt, acc); err != nil {
+		return nil, fmt.Errorf("multiplying block: %w", err)
+	}
+	return acc, nil
+}
+
+// RescaleOnce drops ct by one level.
+func (w *Worker) RescaleOnce(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	if ct.Level() < 1 {
+		return nil, fmt.Errorf("ciphertext at level 0 cannot be rescaled")
+	}
+	out := bgv.NewCiphertext(w.p.BGV, 1, ct.Level()-1)
+	if err := w.eval.Rescale(ct, out); err != nil {
+		return nil, fmt.Errorf("rescaling: %w", err)
+	}
+	return out, nil
+}

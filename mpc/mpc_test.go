@@ -183,8 +183,14 @@ func (c *consortium) noiseLog2(t testing.TB, ct *rlwe.Ciphertext) float64 {
 }
 
 // runChain computes the circuit for per-party slot vectors (already
-// multiplied by values where a SUM applies) and returns the level-0 total.
+// multiplied by values where a SUM applies) and returns the aggregate.
 func (c *consortium) runChain(t testing.TB, vectors [][]uint64) (*rlwe.Ciphertext, []float64) {
+	return c.runChainMode(t, vectors, false)
+}
+
+// runChainMode runs the chain; with accumulate the last party multiplies
+// without rescaling, sums, and rescales once (as the party daemon does).
+func (c *consortium) runChainMode(t testing.TB, vectors [][]uint64, accumulate bool) (*rlwe.Ciphertext, []float64) {
 	t.Helper()
 	k := len(vectors)
 	n := c.p.Slots()
@@ -201,7 +207,11 @@ func (c *consortium) runChain(t testing.TB, vectors [][]uint64) (*rlwe.Ciphertex
 		if b == 0 {
 			noise = append(noise, c.noiseLog2(t, ct))
 		}
-		for i := 1; i < k; i++ {
+		last := k
+		if accumulate && k > 1 {
+			last = k - 1
+		}
+		for i := 1; i < last; i++ {
 			if ct, err = w.MulBlock(ct, vectors[i][b*n:hi]); err != nil {
 				t.Fatal(err)
 			}
@@ -209,9 +219,21 @@ func (c *consortium) runChain(t testing.TB, vectors [][]uint64) (*rlwe.Ciphertex
 				noise = append(noise, c.noiseLog2(t, ct))
 			}
 		}
+		if last < k {
+			if acc, err = w.MulAccumulate(acc, ct, vectors[k-1][b*n:hi]); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if acc == nil {
 			acc = ct
 		} else if err := w.AddInto(acc, ct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if accumulate && k > 1 {
+		var err error
+		if acc, err = w.RescaleOnce(acc); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -268,8 +290,9 @@ func TestCircuitMatchesPlaintext(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(1, 2))
 	entities := 2*p.Slots() + 123 // three blocks, the last partial
 	for k := 1; k <= MaxChain; k++ {
-		for _, withSum := range []bool{false, true} {
-			t.Run(fmt.Sprintf("chain%d/sum=%v", k, withSum), func(t *testing.T) {
+		for _, mode := range []struct{ sum, acc bool }{{false, false}, {true, false}, {true, true}} {
+			withSum := mode.sum
+			t.Run(fmt.Sprintf("chain%d/sum=%v/accumulate=%v", k, withSum, mode.acc), func(t *testing.T) {
 				vecs := make([][]uint64, k)
 				for i := range vecs {
 					vecs[i] = make([]uint64, entities)
@@ -291,7 +314,7 @@ func TestCircuitMatchesPlaintext(t *testing.T) {
 					}
 					want += v
 				}
-				total, noise := c.runChain(t, vecs)
+				total, noise := c.runChainMode(t, vecs, mode.acc)
 				checkNoise(t, p, noise)
 				if got := c.decryptForAnalyst(t, total); got != want {
 					t.Fatalf("encrypted total %d, plaintext %d", got, want)
@@ -316,7 +339,7 @@ func TestWorstCaseExact(t *testing.T) {
 	for i := range ones {
 		ones[i], vals[i] = 1, maxVal
 	}
-	total, noise := c.runChain(t, [][]uint64{ones, vals, ones})
+	total, noise := c.runChainMode(t, [][]uint64{ones, vals, ones}, true)
 	checkNoise(t, p, noise)
 	want := maxVal * uint64(entities)
 	if want >= p.T() {

@@ -132,13 +132,29 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 			defer wg.Done()
 			for j := range jobs {
 				lo, hi := j.block*slots, min((j.block+1)*slots, entities)
+				if isLast && !isFirst {
+					// Multiply and accumulate at the incoming level; one
+					// rescale per output at the end.
+					if sums[wi] == nil {
+						sums[wi] = make([]*rlwe.Ciphertext, len(outs))
+					}
+					for oi, o := range outs {
+						acc, err := w.MulAccumulate(sums[wi][oi], j.in[o.in], vecs[oi][lo:hi])
+						if err != nil {
+							fail(fmt.Errorf("block %d: %w", j.block, err))
+							return
+						}
+						sums[wi][oi] = acc
+					}
+					continue
+				}
 				cts := make([]*rlwe.Ciphertext, len(outs))
-				for oi, o := range outs {
+				for oi := range outs {
 					var err error
 					if isFirst {
 						cts[oi], err = w.EncryptBlock(vecs[oi][lo:hi], chainLen)
 					} else {
-						cts[oi], err = w.MulBlock(j.in[o.in], vecs[oi][lo:hi])
+						cts[oi], err = w.MulBlock(j.in[outs[oi].in], vecs[oi][lo:hi])
 					}
 					if err != nil {
 						fail(fmt.Errorf("block %d: %w", j.block, err))
@@ -263,6 +279,12 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 		}
 		msg := &pb.BlockMessage{}
 		for _, ct := range total {
+			if !isFirst {
+				var err error
+				if ct, err = w.RescaleOnce(ct); err != nil {
+					return err
+				}
+			}
 			b, err := params.MarshalCiphertext(ct)
 			if err != nil {
 				return err
