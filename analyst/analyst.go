@@ -228,6 +228,7 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 		return nil, err
 	}
 	var res *pb.QueryResult
+	var all [][]byte
 	for {
 		ev, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -242,12 +243,28 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 				progress(e.Progress)
 			}
 		case *pb.QueryEvent_Result:
-			res = e.Result
+			part := e.Result
+			if res == nil {
+				res = part
+				all = make([][]byte, part.Total)
+			}
+			if part.Total != res.Total || int(part.Offset)+len(part.SumCiphertexts) > len(all) {
+				return nil, fmt.Errorf("result part %d..%d does not fit %d values", part.Offset, int(part.Offset)+len(part.SumCiphertexts), len(all))
+			}
+			for i, b := range part.SumCiphertexts {
+				all[int(part.Offset)+i] = b
+			}
 		}
 	}
 	if res == nil {
 		return nil, fmt.Errorf("the coordinator closed the query without a result")
 	}
+	for i, b := range all {
+		if b == nil {
+			return nil, fmt.Errorf("result value %d of %d missing", i, len(all))
+		}
+	}
+	res.SumCiphertexts = all
 	return p.Decrypt(pl, res, time.Since(start).Seconds())
 }
 

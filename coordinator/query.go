@@ -142,20 +142,22 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	}
 	var mu sync.Mutex
 	err = s.forEachParty(ctx, func(ctx context.Context, pc *partyConn) error {
-		r, err := pc.client.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: queryID, Plan: header.Plan, ChainLen: uint32(len(parties)),
-			AnalystPublicKey: req.AnalystPublicKey, Ciphertexts: raw, CeremonyId: env.keys.state.ID,
-			LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint})
-		if err != nil {
-			return err
-		}
-		if len(r.Shares) != len(raw) {
-			return fmt.Errorf("%d decryption shares for %d aggregates", len(r.Shares), len(raw))
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for i, sh := range r.Shares {
-			shares[i][pc.name] = sh
-			sent[pc.name] += uint64(len(sh))
+		for _, b := range wire.Batches(len(raw), len(raw[0])) {
+			r, err := pc.client.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: queryID, Plan: header.Plan, ChainLen: uint32(len(parties)),
+				AnalystPublicKey: req.AnalystPublicKey, Ciphertexts: raw[b[0]:b[1]], Offset: uint32(b[0]), CeremonyId: env.keys.state.ID,
+				LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint})
+			if err != nil {
+				return err
+			}
+			if len(r.Shares) != b[1]-b[0] {
+				return fmt.Errorf("%d decryption shares for %d aggregates", len(r.Shares), b[1]-b[0])
+			}
+			mu.Lock()
+			for i, sh := range r.Shares {
+				shares[b[0]+i][pc.name] = sh
+				sent[pc.name] += uint64(len(sh))
+			}
+			mu.Unlock()
 		}
 		return nil
 	})
@@ -192,7 +194,15 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	}
 	result.LedgerIndex = gate.LedgerIndex
 	log.Info().Float64("elapsed_s", time.Since(start).Seconds()).Msg("query answered")
-	return stream.Send(&pb.QueryEvent{Event: &pb.QueryEvent_Result{Result: result}})
+	all := result.SumCiphertexts
+	for _, b := range wire.Batches(len(all), len(all[0])) {
+		part := proto.Clone(result).(*pb.QueryResult)
+		part.SumCiphertexts, part.Offset, part.Total = all[b[0]:b[1]], uint32(b[0]), uint32(len(all))
+		if err := stream.Send(&pb.QueryEvent{Event: &pb.QueryEvent_Result{Result: part}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runChain drives the chain of party steps, forwarding each party's blocks
@@ -282,8 +292,13 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 		}()
 	}
 	last := chain[len(chain)-1]
-	var final *pb.BlockMessage
+	distinct := 0
+	for _, m := range inMap {
+		distinct = max(distinct, int(m)+1)
+	}
+	var final [][]byte
 	var lastErr error
+	asm := wire.NewAssembler()
 	for {
 		m, err := streams[len(chain)-1].Recv()
 		if errors.Is(err, io.EOF) {
@@ -296,11 +311,19 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 		}
 		count(last.name, m)
 		if final != nil {
-			lastErr = partyErr(last, fmt.Errorf("more than one result message"))
+			lastErr = partyErr(last, fmt.Errorf("sums sent twice"))
 			cancel()
 			break
 		}
-		final = m
+		raws, complete, err := asm.Add(0, m.Offset, m.Total, m.Ciphertexts, distinct)
+		if err != nil {
+			lastErr = partyErr(last, err)
+			cancel()
+			break
+		}
+		if complete {
+			final = raws
+		}
 	}
 	wg.Wait()
 	// Report the first failure along the chain: later ones are its echoes.
@@ -319,20 +342,14 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	distinct := 0
-	for _, m := range inMap {
-		distinct = max(distinct, int(m)+1)
-	}
-	if len(final.Ciphertexts) != distinct {
-		return nil, nil, nil, partyErr(last, fmt.Errorf("%d sums for %d distinct outputs", len(final.Ciphertexts), distinct))
-	}
+
 	fresh, err := params.FreshLevel(len(chain))
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	scale := params.ScaleAt(fresh, mpc.DecryptLevel)
-	cts := make([]*rlwe.Ciphertext, len(final.Ciphertexts))
-	for i, b := range final.Ciphertexts {
+	cts := make([]*rlwe.Ciphertext, len(final))
+	for i, b := range final {
 		if cts[i], err = params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale); err != nil {
 			return nil, nil, nil, partyErr(last, err)
 		}

@@ -109,7 +109,7 @@ func hostileBytes(t *testing.T, l *demo.Layout) {
 		if _, err := stream.Recv(); err != nil { // the out map
 			t.Fatalf("QueryStep header: %v", err)
 		}
-		_ = stream.Send(&pb.BlockMessage{Block: 0, Ciphertexts: [][]byte{b}})
+		_ = stream.Send(&pb.BlockMessage{Block: 0, Total: 1, Ciphertexts: [][]byte{b}})
 		_ = stream.CloseSend()
 		for err == nil {
 			_, err = stream.Recv()

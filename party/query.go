@@ -174,19 +174,21 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 					}
 					continue
 				}
-				msg := &pb.BlockMessage{Block: uint32(j.block)}
-				for _, ct := range cts {
-					b, err := params.MarshalCiphertext(ct)
-					if err != nil {
+				raws := make([][]byte, len(cts))
+				for i, ct := range cts {
+					var err error
+					if raws[i], err = params.MarshalCiphertext(ct); err != nil {
 						fail(err)
 						return
 					}
-					msg.Ciphertexts = append(msg.Ciphertexts, b)
 				}
-				select {
-				case results <- msg:
-				case <-ctx.Done():
-					return
+				for _, r := range wire.Batches(len(raws), len(raws[0])) {
+					msg := &pb.BlockMessage{Block: uint32(j.block), Offset: uint32(r[0]), Total: uint32(len(raws)), Ciphertexts: raws[r[0]:r[1]]}
+					select {
+					case results <- msg:
+					case <-ctx.Done():
+						return
+					}
 				}
 			}
 		}(wi)
@@ -206,6 +208,7 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 		}
 		seen := make([]bool, blocks)
 		got := 0
+		asm := wire.NewAssembler()
 		for {
 			m, err := stream.Recv()
 			if errors.Is(err, io.EOF) {
@@ -219,12 +222,16 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 				fail(fmt.Errorf("%w: block %d is out of range 0..%d or repeated", ErrBadRequest, m.Block, blocks-1))
 				return
 			}
-			if len(m.Ciphertexts) != inCount {
-				fail(fmt.Errorf("%w: block %d carries %d ciphertexts, want %d", ErrBadRequest, m.Block, len(m.Ciphertexts), inCount))
+			raws, complete, err := asm.Add(m.Block, m.Offset, m.Total, m.Ciphertexts, inCount)
+			if err != nil {
+				fail(fmt.Errorf("%w: %v", ErrBadRequest, err))
 				return
 			}
+			if !complete {
+				continue
+			}
 			in := make([]*rlwe.Ciphertext, inCount)
-			for i, b := range m.Ciphertexts {
+			for i, b := range raws {
 				if in[i], err = params.UnmarshalCiphertext(b, inLevel, inScale); err != nil {
 					fail(fmt.Errorf("block %d ciphertext %d: %w", m.Block, i, err))
 					return
@@ -277,7 +284,7 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 				}
 			}
 		}
-		msg := &pb.BlockMessage{}
+		var raws [][]byte
 		for _, ct := range total {
 			if !isFirst {
 				var err error
@@ -289,10 +296,12 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 			if err != nil {
 				return err
 			}
-			msg.Ciphertexts = append(msg.Ciphertexts, b)
+			raws = append(raws, b)
 		}
-		if err := stream.Send(msg); err != nil {
-			return err
+		for _, r := range wire.Batches(len(raws), len(raws[0])) {
+			if err := stream.Send(&pb.BlockMessage{Offset: uint32(r[0]), Total: uint32(len(raws)), Ciphertexts: raws[r[0]:r[1]]}); err != nil {
+				return err
+			}
 		}
 	}
 	log.Info().Int("blocks", blocks).Int("sent", sent).Float64("elapsed_s", since(start)).Msg("query step done")
@@ -321,8 +330,8 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
-	if want := wp.Groups() * len(wp.Sums); len(req.Ciphertexts) != want {
-		return nil, fmt.Errorf("%w: %d ciphertexts for %d groups × %d sums", ErrBadRequest, len(req.Ciphertexts), wp.Groups(), len(wp.Sums))
+	if want := wp.Groups() * len(wp.Sums); len(req.Ciphertexts) == 0 || int(req.Offset)+len(req.Ciphertexts) > want {
+		return nil, fmt.Errorf("%w: ciphertexts %d..%d of %d groups × %d sums", ErrBadRequest, req.Offset, int(req.Offset)+len(req.Ciphertexts)-1, wp.Groups(), len(wp.Sums))
 	}
 	if req.ChainLen < 1 || req.ChainLen > mpc.MaxChain || int(req.ChainLen) != len(wp.Tables) {
 		return nil, fmt.Errorf("%w: chain length %d for %d tables", ErrBadRequest, req.ChainLen, len(wp.Tables))

@@ -277,3 +277,60 @@ func EpochNumber(id string) (uint64, error) {
 	}
 	return n, nil
 }
+
+// MaxBatchBytes bounds the ciphertext bytes of one message.
+const MaxBatchBytes = 8 << 20
+
+// Batches splits n items of size bytes each into [lo, hi) ranges of at
+// most MaxBatchBytes (at least one item per batch).
+func Batches(n, size int) [][2]int {
+	per := max(1, MaxBatchBytes/max(1, size))
+	var out [][2]int
+	for lo := 0; lo < n; lo += per {
+		out = append(out, [2]int{lo, min(lo+per, n)})
+	}
+	return out
+}
+
+// Assembler collects a block's ciphertexts sent in several messages.
+type Assembler struct {
+	parts map[uint32][][]byte
+	got   map[uint32]int
+}
+
+// NewAssembler returns an empty assembler.
+func NewAssembler() *Assembler {
+	return &Assembler{parts: map[uint32][][]byte{}, got: map[uint32]int{}}
+}
+
+// Add records a message's ciphertexts and returns the block's complete
+// list once every one of total has arrived.
+func (a *Assembler) Add(block, offset, total uint32, cts [][]byte, want int) ([][]byte, bool, error) {
+	if int(total) != want {
+		return nil, false, fmt.Errorf("block %d announces %d ciphertexts, want %d", block, total, want)
+	}
+	if int(offset)+len(cts) > want || len(cts) == 0 {
+		return nil, false, fmt.Errorf("block %d: ciphertexts %d..%d out of range 0..%d", block, offset, int(offset)+len(cts)-1, want-1)
+	}
+	p := a.parts[block]
+	if p == nil {
+		p = make([][]byte, want)
+		a.parts[block] = p
+	}
+	for i, b := range cts {
+		if p[int(offset)+i] != nil {
+			return nil, false, fmt.Errorf("block %d: ciphertext %d sent twice", block, int(offset)+i)
+		}
+		p[int(offset)+i] = b
+	}
+	a.got[block] += len(cts)
+	if a.got[block] < want {
+		return nil, false, nil
+	}
+	delete(a.parts, block)
+	delete(a.got, block)
+	return p, true, nil
+}
+
+// Pending is the number of blocks started but not complete.
+func (a *Assembler) Pending() int { return len(a.parts) }

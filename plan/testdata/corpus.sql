@@ -134,8 +134,8 @@ SELECT COUNT(*), VARIANCE(utility.kwh_30d), STDDEV(utility.kwh_30d) FROM utility
 SELECT VAR_SAMP(bank.accounts), STDDEV_SAMP(bank.accounts) FROM bank WHERE bank.accounts > 0
 
 -- name: every aggregate with aliases
-SELECT COUNT(*) AS n, SUM(bank.cash_deposits_30d) AS total, AVG(bank.cash_deposits_30d) AS mean,
-       VARIANCE(bank.cash_deposits_30d) AS var, STDDEV(bank.cash_deposits_30d) AS sd
+SELECT COUNT(*) AS n, SUM(bank.transfers_abroad_30d) AS total, AVG(bank.transfers_abroad_30d) AS mean,
+       VARIANCE(bank.transfers_abroad_30d) AS var, STDDEV(bank.transfers_abroad_30d) AS sd
 FROM telecom JOIN bank USING (person_id)
 WHERE telecom.flagged_calls_30d > 10
 
@@ -190,7 +190,7 @@ WHERE telecom.flagged_calls_30d > 20 OR utility.kwh_30d > 3 * utility.kwh_avg_12
 GROUP BY utility.district
 
 -- name: grouped or with average and standard deviation
-SELECT telecom.district, COUNT(*), AVG(bank.balance), STDDEV(bank.balance)
+SELECT telecom.district, COUNT(*), AVG(bank.balance), STDDEV(bank.accounts)
 FROM telecom JOIN bank USING (person_id)
 WHERE telecom.flagged_calls_30d > 20 OR bank.transfers_abroad_30d > 5
 GROUP BY telecom.district

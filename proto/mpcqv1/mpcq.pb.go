@@ -1481,11 +1481,15 @@ func (x *QueryHeader) GetInMap() []uint32 {
 // the incoming blocks. The party answers with out_map first, then its
 // blocks; the last party answers with one block: the sums over all blocks.
 type BlockMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Header        *QueryHeader           `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
-	OutMap        []uint32               `protobuf:"varint,2,rep,packed,name=out_map,json=outMap,proto3" json:"out_map,omitempty"`
-	Block         uint32                 `protobuf:"varint,3,opt,name=block,proto3" json:"block,omitempty"`
-	Ciphertexts   [][]byte               `protobuf:"bytes,4,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Header *QueryHeader           `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	OutMap []uint32               `protobuf:"varint,2,rep,packed,name=out_map,json=outMap,proto3" json:"out_map,omitempty"`
+	Block  uint32                 `protobuf:"varint,3,opt,name=block,proto3" json:"block,omitempty"`
+	// A block's ciphertexts may span several messages (gRPC message size):
+	// these are ciphertexts offset .. offset+len-1 of the block's total.
+	Ciphertexts   [][]byte `protobuf:"bytes,4,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"`
+	Offset        uint32   `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	Total         uint32   `protobuf:"varint,6,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1548,6 +1552,20 @@ func (x *BlockMessage) GetCiphertexts() [][]byte {
 	return nil
 }
 
+func (x *BlockMessage) GetOffset() uint32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *BlockMessage) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
 type DecryptShareRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
@@ -1562,8 +1580,11 @@ type DecryptShareRequest struct {
 	LedgerIndex    uint64   `protobuf:"varint,8,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"`
 	InclusionProof [][]byte `protobuf:"bytes,9,rep,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
 	Checkpoint     []byte   `protobuf:"bytes,10,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The ciphertexts are aggregates offset .. offset+len-1 of the plan's
+	// groups × sums (sent in batches to bound message sizes).
+	Offset        uint32 `protobuf:"varint,11,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecryptShareRequest) Reset() {
@@ -1664,6 +1685,13 @@ func (x *DecryptShareRequest) GetCheckpoint() []byte {
 		return x.Checkpoint
 	}
 	return nil
+}
+
+func (x *DecryptShareRequest) GetOffset() uint32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
 }
 
 type CosignRequest struct {
@@ -2468,8 +2496,12 @@ type QueryResult struct {
 	Sums           []*SumSpec `protobuf:"bytes,9,rep,name=sums,proto3" json:"sums,omitempty"`
 	Groups         uint32     `protobuf:"varint,10,opt,name=groups,proto3" json:"groups,omitempty"`
 	SumCiphertexts [][]byte   `protobuf:"bytes,11,rep,name=sum_ciphertexts,json=sumCiphertexts,proto3" json:"sum_ciphertexts,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Results may span several events: these are values offset ..
+	// offset+len-1 of total.
+	Offset        uint32 `protobuf:"varint,12,opt,name=offset,proto3" json:"offset,omitempty"`
+	Total         uint32 `protobuf:"varint,13,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryResult) Reset() {
@@ -2563,6 +2595,20 @@ func (x *QueryResult) GetSumCiphertexts() [][]byte {
 		return x.SumCiphertexts
 	}
 	return nil
+}
+
+func (x *QueryResult) GetOffset() uint32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *QueryResult) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
 }
 
 type QueryEvent struct {
@@ -2775,12 +2821,14 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bentities\x18\x06 \x01(\x04R\bentities\x12\x1f\n" +
 	"\vceremony_id\x18\a \x01(\tR\n" +
 	"ceremonyId\x12\x15\n" +
-	"\x06in_map\x18\b \x03(\rR\x05inMap\"\x8d\x01\n" +
+	"\x06in_map\x18\b \x03(\rR\x05inMap\"\xbb\x01\n" +
 	"\fBlockMessage\x12,\n" +
 	"\x06header\x18\x01 \x01(\v2\x14.mpcq.v1.QueryHeaderR\x06header\x12\x17\n" +
 	"\aout_map\x18\x02 \x03(\rR\x06outMap\x12\x14\n" +
 	"\x05block\x18\x03 \x01(\rR\x05block\x12 \n" +
-	"\vciphertexts\x18\x04 \x03(\fR\vciphertexts\"\xf0\x02\n" +
+	"\vciphertexts\x18\x04 \x03(\fR\vciphertexts\x12\x16\n" +
+	"\x06offset\x18\x05 \x01(\rR\x06offset\x12\x14\n" +
+	"\x05total\x18\x06 \x01(\rR\x05total\"\x88\x03\n" +
 	"\x13DecryptShareRequest\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\x04plan\x18\x02 \x01(\v2\r.mpcq.v1.PlanR\x04plan\x12\x1b\n" +
@@ -2795,7 +2843,8 @@ const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\n" +
 	" \x01(\fR\n" +
-	"checkpoint\"w\n" +
+	"checkpoint\x12\x16\n" +
+	"\x06offset\x18\v \x01(\rR\x06offset\"w\n" +
 	"\rCosignRequest\x12\x19\n" +
 	"\bold_size\x18\x01 \x01(\x04R\aoldSize\x12+\n" +
 	"\x11consistency_proof\x18\x02 \x03(\fR\x10consistencyProof\x12\x1e\n" +
@@ -2855,7 +2904,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bProgress\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1b\n" +
-	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xb6\x02\n" +
+	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xe4\x02\n" +
 	"\vQueryResult\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x1b\n" +
 	"\tchain_len\x18\x04 \x01(\rR\bchainLen\x12\x1b\n" +
@@ -2866,7 +2915,9 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x04sums\x18\t \x03(\v2\x10.mpcq.v1.SumSpecR\x04sums\x12\x16\n" +
 	"\x06groups\x18\n" +
 	" \x01(\rR\x06groups\x12'\n" +
-	"\x0fsum_ciphertexts\x18\v \x03(\fR\x0esumCiphertextsJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04\"v\n" +
+	"\x0fsum_ciphertexts\x18\v \x03(\fR\x0esumCiphertexts\x12\x16\n" +
+	"\x06offset\x18\f \x01(\rR\x06offset\x12\x14\n" +
+	"\x05total\x18\r \x01(\rR\x05totalJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04\"v\n" +
 	"\n" +
 	"QueryEvent\x12/\n" +
 	"\bprogress\x18\x01 \x01(\v2\x11.mpcq.v1.ProgressH\x00R\bprogress\x12.\n" +
