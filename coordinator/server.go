@@ -174,13 +174,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}()
 	select {
 	case <-ctx.Done():
-		done := make(chan struct{})
-		go func() { gs.GracefulStop(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			gs.Stop()
-		}
+		rpc.StopGracefully(gs, 10*time.Second)
 		return nil
 	case err := <-errc:
 		return err

@@ -224,13 +224,7 @@ func (s *Server) ServeListener(ctx context.Context, lis net.Listener, gs *grpc.S
 	go func() { errc <- gs.Serve(lis) }()
 	select {
 	case <-ctx.Done():
-		done := make(chan struct{})
-		go func() { gs.GracefulStop(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			gs.Stop()
-		}
+		rpc.StopGracefully(gs, 10*time.Second)
 		return nil
 	case err := <-errc:
 		return err

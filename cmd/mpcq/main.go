@@ -126,15 +126,11 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 	if *dryRun || isExplain(fs.Arg(0)) {
 		return cmdExplain(dir, fs.Arg(0), stdout)
 	}
-	p, err := analyst.Load(dir)
+	p, client, closeFn, err := connect(dir)
 	if err != nil {
 		return err
 	}
-	conn, client, err := p.Dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer closeFn()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
@@ -163,15 +159,11 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdStatus(dir string, args []string, stdout io.Writer) error {
-	p, err := analyst.Load(dir)
+	p, client, closeFn, err := connect(dir)
 	if err != nil {
 		return err
 	}
-	conn, client, err := p.Dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer closeFn()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	st, err := client.Status(ctx, &pb.StatusRequest{})
@@ -206,21 +198,30 @@ func orNone(s string) string {
 	return s
 }
 
+// connect loads the profile and dials the coordinator.
+func connect(dir string) (*analyst.Profile, pb.CoordinatorClient, func(), error) {
+	p, err := analyst.Load(dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	conn, client, err := p.Dial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return p, client, func() { conn.Close() }, nil
+}
+
 func isExplain(sql string) bool {
 	f := strings.Fields(sql)
 	return len(f) > 0 && strings.EqualFold(f[0], "explain")
 }
 
 func cmdExplain(dir, sql string, stdout io.Writer) error {
-	p, err := analyst.Load(dir)
+	p, client, closeFn, err := connect(dir)
 	if err != nil {
 		return err
 	}
-	conn, client, err := p.Dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer closeFn()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e, err := p.Explain(ctx, client, sql)
@@ -233,15 +234,11 @@ func cmdExplain(dir, sql string, stdout io.Writer) error {
 
 func cmdSchema(dir string, args []string, stdout io.Writer) error {
 	asJSON := len(args) > 0 && (args[0] == "--json" || args[0] == "-json")
-	p, err := analyst.Load(dir)
+	_, client, closeFn, err := connect(dir)
 	if err != nil {
 		return err
 	}
-	conn, client, err := p.Dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer closeFn()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	r, err := client.Schema(ctx, &pb.SchemaRequest{})

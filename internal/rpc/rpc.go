@@ -169,3 +169,15 @@ func streamRole(allowed []pki.Role) grpc.StreamServerInterceptor {
 		return h(srv, ss)
 	}
 }
+
+// StopGracefully stops gs, letting calls in flight finish for at most
+// grace, then stops it hard.
+func StopGracefully(gs *grpc.Server, grace time.Duration) {
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		gs.Stop()
+	}
+}
