@@ -21,8 +21,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Unit tests with the race detector; the end-to-end tests run the daemons as
+# processes, and once more with the coordinator and a party in process
+# under the race detector.
 test: lint
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -timeout 20m $$($(GO) list ./... | grep -v /e2e$$)
+	$(GO) test -timeout 20m ./e2e
+	$(GO) test -race -timeout 20m -run '^TestNoPersonIDReachesTheCoordinator$$' ./e2e
 	$(MAKE) fuzz FUZZTIME=5s
 
 test-short:
