@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -291,17 +293,36 @@ func (p *Profile) Decrypt(pl *plan.Plan, res *pb.QueryResult, elapsed float64) (
 		return nil, err
 	}
 	scale := p.params.ScaleAt(fresh, mpc.DecryptLevel)
+	vals := make([]uint64, len(res.SumCiphertexts))
+	errs := make([]error, len(vals))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.NumCPU(), len(vals)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ct, err := p.params.UnmarshalCiphertext(res.SumCiphertexts[i], mpc.DecryptLevel, scale)
+				if err == nil {
+					vals[i], err = p.params.DecryptTotal(p.sk, ct)
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("group %d sum %d: %w", i/len(want), i%len(want), err)
+				}
+			}
+		}()
+	}
+	for i := range vals {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	sums := map[plan.Sum][]uint64{}
-	for i, b := range res.SumCiphertexts {
+	for i, v := range vals {
 		g, si := i/len(want), i%len(want)
-		ct, err := p.params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale)
-		if err != nil {
-			return nil, fmt.Errorf("group %d sum %d: %w", g, si, err)
-		}
-		v, err := p.params.DecryptTotal(p.sk, ct)
-		if err != nil {
-			return nil, fmt.Errorf("group %d sum %d: %w", g, si, err)
-		}
 		if sums[want[si]] == nil {
 			sums[want[si]] = make([]uint64, groups)
 		}

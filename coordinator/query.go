@@ -168,14 +168,30 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	result := &pb.QueryResult{QueryId: queryID, ChainLen: uint32(len(parties)), ParamSet: params.Set.Name, Chain: names,
 		Sums: planPB.Sums, Groups: uint32(layout.Groups)}
 	switched := make([][]byte, len(totals))
-	for i, ct := range totals {
-		out, err := params.CombineShares(ct, shares[i])
-		if err != nil {
-			return fail(fmt.Errorf("%w: %w", ErrParty, err))
-		}
-		if switched[i], err = params.MarshalCiphertext(out); err != nil {
-			return err
-		}
+	cerrs := make([]error, len(totals))
+	var cwg sync.WaitGroup
+	next := make(chan int)
+	for range min(s.workers, len(totals)) {
+		cwg.Add(1)
+		go func() {
+			defer cwg.Done()
+			for i := range next {
+				out, err := params.CombineShares(totals[i], shares[i])
+				if err != nil {
+					cerrs[i] = fmt.Errorf("%w: %w", ErrParty, err)
+					continue
+				}
+				switched[i], cerrs[i] = params.MarshalCiphertext(out)
+			}
+		}()
+	}
+	for i := range totals {
+		next <- i
+	}
+	close(next)
+	cwg.Wait()
+	if err := errors.Join(cerrs...); err != nil {
+		return fail(err)
 	}
 	result.SumCiphertexts = switched
 	for _, n := range names {

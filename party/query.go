@@ -353,16 +353,32 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if err := s.gate(req, a.state.ID); err != nil {
 		return nil, err
 	}
-	reply := &pb.DecryptShareReply{}
-	for i, ct := range cts {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		share, err := params.DecryptShare(k.sk, apk, ct)
-		if err != nil {
-			return nil, fmt.Errorf("aggregate %d: %w", i, err)
-		}
-		reply.Shares = append(reply.Shares, share)
+	reply := &pb.DecryptShareReply{Shares: make([][]byte, len(cts))}
+	errs := make([]error, len(cts))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(s.workers, len(cts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if errs[i] = ctx.Err(); errs[i] != nil {
+					continue
+				}
+				reply.Shares[i], errs[i] = params.DecryptShare(k.sk, apk, cts[i])
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("aggregate %d: %w", i, errs[i])
+				}
+			}
+		}()
+	}
+	for i := range cts {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	s.log.Info().Str("query", req.QueryId).Uint64("ledger_index", req.LedgerIndex).Int("shares", len(reply.Shares)).Msg("decryption shares given")
 	return reply, nil
