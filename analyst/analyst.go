@@ -247,6 +247,9 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 		case *pb.QueryEvent_Result:
 			part := e.Result
 			if res == nil {
+				if want := len(pl.Groups()) * len(pl.Sums()); int(part.Total) != want {
+					return nil, fmt.Errorf("result announces %d values, the query has %d", part.Total, want)
+				}
 				res = part
 				all = make([][]byte, part.Total)
 			}

@@ -14,6 +14,9 @@ import (
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
+// maxListElems bounds an alignment list.
+const maxListElems = 50_000_000
+
 type chunkStream interface {
 	Recv() (*pb.AlignChunk, error)
 }
@@ -33,7 +36,10 @@ func recvList(st chunkStream) (align.Chain, [][]byte, error) {
 			if chain, err = wire.ChainFromProto(m.Chain); err != nil {
 				return chain, nil, err
 			}
-			elems = make([][]byte, 0, chain.Size)
+			if chain.Size > maxListElems {
+				return chain, nil, fmt.Errorf("list announces %d elements, more than the limit %d", chain.Size, maxListElems)
+			}
+			elems = make([][]byte, 0, min(int(chain.Size), 1<<20))
 		}
 		part, err := wire.SplitElems(m.Elems)
 		if err != nil {

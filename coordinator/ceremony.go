@@ -45,12 +45,7 @@ func (s *Server) forEachParty(ctx context.Context, f func(ctx context.Context, p
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-	}
-	return errors.Join(errs...)
+	return firstCause(errs...)
 }
 
 // runCeremony generates the collective public key and rotation keys: a

@@ -158,6 +158,7 @@ func (s *Server) recordFailure(queryID, party string, cause error) {
 	if len(reason) > 1000 {
 		reason = reason[:1000]
 	}
+	reason = strings.ToValidUTF8(reason, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, _, _, err := s.appendEntry(ctx, entry.Failure{QueryID: queryID, Reason: reason, Party: party}); err != nil {

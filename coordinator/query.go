@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mpcq/mpcq/chain"
@@ -73,6 +75,9 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	if err != nil {
 		return err
 	}
+	if len(p.Terms) == 0 {
+		return fmt.Errorf("%w: the WHERE clause can never be true", ErrBadQuery)
+	}
 	if p.Explain {
 		return fmt.Errorf("%w: EXPLAIN runs nothing and is answered by mpcq itself (mpcq query --dry-run); nothing was recorded", ErrBadQuery)
 	}
@@ -113,8 +118,11 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	fail := func(err error) error {
 		party := ""
 		var pe *PartyError
+		var se *mpc.PartyValueError
 		if errors.As(err, &pe) {
 			party = pe.Party
+		} else if errors.As(err, &se) {
+			party = se.Party
 		}
 		s.recordFailure(queryID, party, err)
 		return err
@@ -133,7 +141,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	raw := make([][]byte, len(totals))
 	for i, ct := range totals {
 		if raw[i], err = params.MarshalCiphertext(ct); err != nil {
-			return err
+			return fail(err)
 		}
 	}
 	shares := make([]map[string][]byte, len(totals))
@@ -206,7 +214,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	copy(re.CiphertextHash[:], ctHash.Sum(nil))
 	if _, _, _, err := s.appendEntry(ctx, re); err != nil {
 		log.Warn().Err(err).Msg("RESULT not recorded; result withheld")
-		return err
+		return fail(err)
 	}
 	result.LedgerIndex = gate.LedgerIndex
 	log.Info().Float64("elapsed_s", time.Since(start).Seconds()).Msg("query answered")
@@ -255,8 +263,8 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 			return nil, nil, nil, partyErr(pc, err)
 		}
 		inMap = m.OutMap
-		if len(inMap) != outputs {
-			return nil, nil, nil, partyErr(pc, fmt.Errorf("output map of %d entries for %d outputs", len(inMap), outputs))
+		if err := checkOutMap(inMap, outputs); err != nil {
+			return nil, nil, nil, partyErr(pc, err)
 		}
 		streams[i] = st
 	}
@@ -291,8 +299,9 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 				}
 				count(chain[i].name, m)
 				if err := to.Send(m); err != nil {
-					_, rerr := to.Recv()
-					errs[i] = partyErr(chain[i+1], errors.Join(err, rerr))
+					// The stream's own reader reports why; a failed send
+					// only means the next party stopped listening.
+					errs[i] = partyErr(chain[i+1], fmt.Errorf("stopped receiving blocks: %w", err))
 					cancel()
 					return
 				}
@@ -342,14 +351,9 @@ func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*
 		}
 	}
 	wg.Wait()
-	// Report the first failure along the chain: later ones are its echoes.
-	for _, err := range errs {
-		if err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	if lastErr != nil {
-		return nil, nil, nil, lastErr
+	// Report a real failure, not the cancellations it caused elsewhere.
+	if err := firstCause(append(errs, lastErr)...); err != nil {
+		return nil, nil, nil, err
 	}
 	if final == nil {
 		return nil, nil, nil, partyErr(last, fmt.Errorf("no result"))
@@ -472,4 +476,56 @@ func (s *Server) aggregate(ctx context.Context, base *mpc.Worker, layout chain.L
 		return nil, err
 	}
 	return totals, errors.Join(errs...)
+}
+
+// checkOutMap checks a party's output map: one entry per output, naming
+// exactly the ciphertexts 0..d-1 for some d ≤ outputs.
+func checkOutMap(m []uint32, outputs int) error {
+	if len(m) != outputs {
+		return fmt.Errorf("output map of %d entries for %d outputs", len(m), outputs)
+	}
+	seen := make([]bool, outputs)
+	distinct := 0
+	for _, v := range m {
+		if int(v) >= outputs {
+			return fmt.Errorf("output map names ciphertext %d of at most %d", v, outputs)
+		}
+		if !seen[v] {
+			seen[v] = true
+			distinct++
+		}
+	}
+	for i := 0; i < distinct; i++ {
+		if !seen[i] {
+			return fmt.Errorf("output map skips ciphertext %d", i)
+		}
+	}
+	return nil
+}
+
+// isEcho reports whether err is only the cancellation another failure caused.
+func isEcho(err error) bool {
+	return errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled || status.Code(errors.Unwrap(err)) == codes.Canceled
+}
+
+// firstCause returns the first error that is not a cancellation echo, else
+// the first error.
+func firstCause(errs ...error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		var pe *PartyError
+		if errors.As(err, &pe) && isEcho(pe.Err) {
+			continue
+		}
+		if !isEcho(err) {
+			return err
+		}
+	}
+	return first
 }

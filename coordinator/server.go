@@ -46,9 +46,9 @@ var codeMap = []rpc.Mapping{
 	{Err: plan.ErrType, Code: codes.InvalidArgument},
 	{Err: plan.ErrUnsupported, Code: codes.InvalidArgument},
 	{Err: ErrBadQuery, Code: codes.InvalidArgument},
-	{Err: mpc.ErrMalformed, Code: codes.InvalidArgument},
-	{Err: ErrNotReady, Code: codes.Unavailable},
 	{Err: ErrParty, Code: codes.Unavailable},
+	{Err: mpc.ErrMalformed, Code: codes.Unavailable}, // a party's bad value
+	{Err: ErrNotReady, Code: codes.Unavailable},
 	{Err: ErrLedger, Code: codes.Unavailable},
 }
 

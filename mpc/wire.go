@@ -16,6 +16,15 @@ import (
 // not a valid value of the expected shape. Daemons map it to InvalidArgument.
 var ErrMalformed = errors.New("malformed value")
 
+// PartyValueError is a bad value (share) contributed by a named party.
+type PartyValueError struct {
+	Party string
+	Err   error
+}
+
+func (e *PartyValueError) Error() string { return fmt.Sprintf("party %s: %v", e.Party, e.Err) }
+func (e *PartyValueError) Unwrap() error { return e.Err }
+
 // polyRef is one polynomial's coefficient limbs and the modulus of each limb.
 type polyRef struct {
 	coeffs [][]uint64

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
@@ -15,8 +16,8 @@ import (
 // AlignOwn starts an epoch: a fresh blinding key, the party's own ids
 // hashed to the group and blinded, signed as the first hop of the chain.
 func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServer) error {
-	if req.EpochId == "" {
-		return rpc.ToStatus(fmt.Errorf("%w: epoch id is required", ErrBadRequest), codeMap...)
+	if _, err := wire.EpochNumber(req.EpochId); err != nil {
+		return rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
 	}
 	if err := s.checkParties(req.Parties); err != nil {
 		return rpc.ToStatus(err, codeMap...)
@@ -28,11 +29,13 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 	sess := &alignSession{epoch: req.EpochId, parties: req.Parties, key: key, blinded: map[string]bool{}}
 	s.mu.Lock()
 	if old := s.aligning; old != nil {
-		old.key.Erase()
+		old.retire()
 	}
 	s.aligning = sess
+	sess.inUse.Add(1)
 	s.mu.Unlock()
 	elems, err := align.BlindIDs(stream.Context(), key, s.data.IDs, s.workers)
+	sess.inUse.Done()
 	if err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
@@ -82,7 +85,7 @@ func recvList(stream listReceiver, maxElems int) (align.Chain, [][]byte, error) 
 			if int(chain.Size) > maxElems {
 				return chain, nil, fmt.Errorf("%w: list announces %d elements, more than the limit %d", ErrBadRequest, chain.Size, maxElems)
 			}
-			elems = make([][]byte, 0, chain.Size)
+			elems = make([][]byte, 0, min(int(chain.Size), 1<<20))
 		}
 		part, err := wire.SplitElems(m.Elems)
 		if err != nil {
@@ -122,6 +125,7 @@ func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
 			refuse = err
 		} else {
 			sess.blinded[chain.Origin] = true
+			sess.inUse.Add(1)
 		}
 	}
 	s.mu.Unlock()
@@ -130,6 +134,7 @@ func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
 		return rpc.ToStatus(refuse, codeMap...)
 	}
 	out, err := align.Blind(stream.Context(), sess.key, elems, s.workers)
+	sess.inUse.Done()
 	if err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
@@ -166,35 +171,55 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 	s.mu.Lock()
 	sess := s.aligning
 	s.mu.Unlock()
+	if _, err := wire.EpochNumber(st.ID); err != nil {
+		return rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
+	}
 	if sess == nil || sess.epoch != st.ID {
 		return rpc.ToStatus(fmt.Errorf("%w: ranks for epoch %q, which this party is not aligning", ErrBadRequest, st.ID), codeMap...)
 	}
 	if len(ranks) != rows {
 		return rpc.ToStatus(fmt.Errorf("%w: %d ranks for %d rows", ErrBadRequest, len(ranks), rows), codeMap...)
 	}
-	if st.Entities < uint64(rows) || st.Entities > 1<<32 {
-		return rpc.ToStatus(fmt.Errorf("%w: union size %d is impossible for %d rows", ErrBadRequest, st.Entities, rows), codeMap...)
+	if err := checkRanks(ranks, st.Entities); err != nil {
+		return rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
 	}
-	seen := make([]bool, st.Entities)
-	for i, r := range ranks {
-		if uint64(r) >= st.Entities || seen[r] {
-			return rpc.ToStatus(fmt.Errorf("%w: rank %d of row %d is out of range or repeated", ErrBadRequest, r, i), codeMap...)
-		}
-		seen[r] = true
-	}
-	if err := s.store.writeRanks(ranks); err != nil {
-		return rpc.ToStatus(err)
-	}
-	if err := s.store.writeJSON(epochFile, st); err != nil {
+	if err := s.store.saveAlignment(st, ranks); err != nil {
 		return rpc.ToStatus(err)
 	}
 	s.mu.Lock()
 	s.aligned = &alignment{state: st, ranks: ranks}
 	if s.aligning == sess {
-		sess.key.Erase()
+		sess.retire()
 		s.aligning = nil
 	}
 	s.mu.Unlock()
 	s.log.Info().Str("epoch", st.ID).Uint64("entities", st.Entities).Msg("records aligned")
 	return stream.SendAndClose(&pb.AlignRanksReply{Rows: uint64(rows)})
+}
+
+// checkRanks checks that every rank is below the union size and distinct,
+// without allocating by the (untrusted) union size.
+func checkRanks(ranks []uint32, entities uint64) error {
+	if entities < uint64(len(ranks)) || entities > 1<<32 {
+		return fmt.Errorf("union size %d is impossible for %d rows", entities, len(ranks))
+	}
+	sorted := slices.Clone(ranks)
+	slices.Sort(sorted)
+	for i, r := range sorted {
+		if uint64(r) >= entities {
+			return fmt.Errorf("rank %d is not below the union size %d", r, entities)
+		}
+		if i > 0 && sorted[i-1] == r {
+			return fmt.Errorf("rank %d is given to two rows", r)
+		}
+	}
+	return nil
+}
+
+// retire erases the session's key once no blinding uses it any more.
+func (a *alignSession) retire() {
+	go func() {
+		a.inUse.Wait()
+		a.key.Erase()
+	}()
 }

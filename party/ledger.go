@@ -105,7 +105,11 @@ func (s *Server) gate(req *pb.DecryptShareRequest, epochID string) error {
 	case !bytes.Equal(q.PlanHash[:], planHash[:]):
 		return fmt.Errorf("%w: query %s: the plan differs from the one committed on the ledger", ErrGate, req.QueryId)
 	}
-	if n, err := wire.EpochNumber(epochID); err == nil && q.EpochID != n {
+	n, err := wire.EpochNumber(epochID)
+	if err != nil {
+		return fmt.Errorf("%w: this party's epoch: %v", ErrGate, err)
+	}
+	if q.EpochID != n {
 		return fmt.Errorf("%w: query %s was committed for epoch %d, this party is in epoch %d", ErrGate, req.QueryId, q.EpochID, n)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +75,9 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 	sp, err := newStepPlan(wp, s.data, a.ranks, int(a.state.Entities))
 	if err != nil {
 		return err
+	}
+	if inCount > sp.layout.N() {
+		return fmt.Errorf("%w: input map names %d ciphertexts for %d outputs", ErrBadRequest, inCount, sp.layout.N())
 	}
 	outs, specs, outMap, err := sp.stepOutputs(h.InMap, isFirst, inCount)
 	if err != nil {
@@ -251,15 +255,29 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 	}()
 	go func() { wg.Wait(); close(results) }()
 	sent := 0
-	for msg := range results {
-		if failed() != nil {
-			continue
+loop:
+	for {
+		select {
+		case msg, ok := <-results:
+			if !ok {
+				break loop
+			}
+			if failed() != nil {
+				continue
+			}
+			if err := stream.Send(msg); err != nil {
+				fail(err)
+				continue
+			}
+			sent++
+		case <-ctx.Done():
+			// Returning ends the stream, which unblocks the feeder's Recv;
+			// workers stop at their next send.
+			if err := failed(); err != nil {
+				return err
+			}
+			return ctx.Err()
 		}
-		if err := stream.Send(msg); err != nil {
-			fail(err)
-			continue
-		}
-		sent++
 	}
 	if err := failed(); err != nil {
 		return err
@@ -283,6 +301,9 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 					return err
 				}
 			}
+		}
+		if len(total) == 0 {
+			return fmt.Errorf("%w: no blocks to sum (no aligned people)", ErrBadRequest)
 		}
 		var raws [][]byte
 		for _, ct := range total {
@@ -352,6 +373,12 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	}
 	if err := s.gate(req, a.state.ID); err != nil {
 		return nil, err
+	}
+	if strings.ContainsAny(req.QueryId, " \n\t") || req.QueryId == "" {
+		return nil, fmt.Errorf("%w: query id %q", ErrBadRequest, req.QueryId)
+	}
+	if err := s.once.claim(req.QueryId, req.Offset, uint32(len(cts))); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrGate, err)
 	}
 	reply := &pb.DecryptShareReply{Shares: make([][]byte, len(cts))}
 	errs := make([]error, len(cts))

@@ -71,6 +71,7 @@ type alignSession struct {
 	parties []string
 	key     *align.Key
 	blinded map[string]bool
+	inUse   sync.WaitGroup // blindings in progress with key
 }
 
 // Server is a party daemon.
@@ -85,6 +86,7 @@ type Server struct {
 	peers   map[string]ed25519.PublicKey
 	workers int
 	witness *witness.Witness
+	once    *decryptLog
 
 	mu       sync.Mutex
 	keys     *keys
@@ -152,6 +154,9 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if s.witness, _, err = newWitness(cfg); err != nil {
 		return nil, err
 	}
+	if s.once, err = openDecryptLog(s.store.path(decryptLogFile)); err != nil {
+		return nil, fmt.Errorf("decryption log: %w", err)
+	}
 	if err := s.loadState(); err != nil {
 		return nil, fmt.Errorf("saved state in %s: %w", cfg.DataDir, err)
 	}
@@ -186,15 +191,14 @@ func (s *Server) loadState() error {
 	}
 	s.keys = &keys{params: params, sk: sk, pk: pk, state: cs}
 	s.log.Info().Str("ceremony", cs.ID).Str("param_set", cs.ParamSet).Msg("keys loaded")
-	var es epochState
-	if ok, err = s.store.readJSON(epochFile, &es); err != nil || !ok {
-		return err
+	es, ranks, ok, err := s.store.loadAlignment()
+	if err != nil || !ok {
+		if err != nil {
+			s.log.Warn().Err(err).Msg("saved alignment unusable; waiting for a new epoch")
+		}
+		return nil
 	}
-	ranks, err := s.store.readRanks()
-	if err != nil {
-		return err
-	}
-	if len(ranks) != s.data.Len() || es.Rows != s.data.Len() {
+	if len(ranks) != s.data.Len() || es.Rows != s.data.Len() || checkRanks(ranks, es.Entities) != nil {
 		s.log.Warn().Int("ranks", len(ranks)).Int("rows", s.data.Len()).Msg("saved alignment does not match the table; waiting for a new epoch")
 		return nil
 	}

@@ -1,6 +1,8 @@
 package party
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -31,6 +33,10 @@ type epochState struct {
 	Entities  uint64 `json:"entities"`
 	UnionHash []byte `json:"union_hash"`
 	Rows      int    `json:"rows"`
+	// RanksHash binds ranks.bin to this epoch: the ranks are written
+	// first, then this file, so a crash between leaves a mismatch that
+	// loading detects.
+	RanksHash []byte `json:"ranks_hash"`
 }
 
 type store struct{ dir string }
@@ -59,14 +65,6 @@ func (s store) readJSON(name string, v any) (bool, error) {
 	return true, nil
 }
 
-func (s store) writeRanks(ranks []uint32) error {
-	b := make([]byte, 4*len(ranks))
-	for i, r := range ranks {
-		binary.LittleEndian.PutUint32(b[4*i:], r)
-	}
-	return pki.WritePrivate(s.path(ranksFile), b)
-}
-
 func (s store) readRanks() ([]uint32, error) {
 	b, err := os.ReadFile(s.path(ranksFile))
 	if err != nil {
@@ -80,4 +78,41 @@ func (s store) readRanks() ([]uint32, error) {
 		out[i] = binary.LittleEndian.Uint32(b[4*i:])
 	}
 	return out, nil
+}
+
+func ranksBytes(ranks []uint32) []byte {
+	b := make([]byte, 4*len(ranks))
+	for i, r := range ranks {
+		binary.LittleEndian.PutUint32(b[4*i:], r)
+	}
+	return b
+}
+
+// saveAlignment stores the ranks, then the epoch that names their hash.
+func (s store) saveAlignment(st epochState, ranks []uint32) error {
+	b := ranksBytes(ranks)
+	h := sha256.Sum256(b)
+	st.RanksHash = h[:]
+	if err := pki.WritePrivate(s.path(ranksFile), b); err != nil {
+		return err
+	}
+	return s.writeJSON(epochFile, st)
+}
+
+// loadAlignment reads the epoch and its ranks, checking they belong together.
+func (s store) loadAlignment() (epochState, []uint32, bool, error) {
+	var st epochState
+	ok, err := s.readJSON(epochFile, &st)
+	if err != nil || !ok {
+		return st, nil, ok, err
+	}
+	ranks, err := s.readRanks()
+	if err != nil {
+		return st, nil, false, err
+	}
+	h := sha256.Sum256(ranksBytes(ranks))
+	if !bytes.Equal(h[:], st.RanksHash) {
+		return st, nil, false, fmt.Errorf("%s does not match %s (interrupted write?)", ranksFile, epochFile)
+	}
+	return st, ranks, true, nil
 }
