@@ -102,6 +102,25 @@ func Samples() []Sample {
 			Outs:   []func(Joined) int64{Sum("utility", "kwh_avg_12m"), Count},
 		},
 		{
+			Name: "electricity three times the usual and large cash deposits", Demo: true,
+			SQL: `SELECT COUNT(*), SUM(bank.cash_deposits_30d) FROM bank JOIN utility USING (person_id)
+			      WHERE utility.kwh_30d > 3 * utility.kwh_avg_12m AND bank.cash_deposits_30d > 50000`,
+			Tables: []string{"bank", "utility"},
+			Where: func(j Joined) bool {
+				return j["utility"].Int("kwh_30d") > 3*j["utility"].Int("kwh_avg_12m") && j["bank"].Int("cash_deposits_30d") > 50000
+			},
+			Outs: []func(Joined) int64{Count, Sum("bank", "cash_deposits_30d")},
+		},
+		{
+			Name: "flagged calls OR large cash deposits (OR across institutions)", Demo: true,
+			SQL:    `SELECT COUNT(*) FROM telecom JOIN bank USING (person_id) WHERE telecom.flagged_calls_30d > 20 OR bank.cash_deposits_30d > 100000`,
+			Tables: []string{"telecom", "bank"},
+			Where: func(j Joined) bool {
+				return j["telecom"].Int("flagged_calls_30d") > 20 || j["bank"].Int("cash_deposits_30d") > 100000
+			},
+			Outs: []func(Joined) int64{Count},
+		},
+		{
 			Name:   "everyone at all three institutions",
 			SQL:    `SELECT COUNT(*) FROM bank JOIN telecom USING (person_id) JOIN utility USING (person_id)`,
 			Tables: []string{"bank", "telecom", "utility"},
