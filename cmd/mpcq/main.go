@@ -117,10 +117,19 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	dryRun := fs.Bool("dry-run", false, "show the plan (as explain) and run nothing")
-	if err := fs.Parse(args); err != nil {
-		return usageError{"bad query flags"}
+	// Flags may come before or after the SQL.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return usageError{"bad query flags"}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
+	if err := fs.Parse(positional); err != nil || fs.NArg() != 1 {
 		return usageError{`query takes exactly one SQL argument, in quotes: mpcq --profile DIR query "SELECT ..."`}
 	}
 	if *dryRun || isExplain(fs.Arg(0)) {
