@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -14,63 +13,19 @@ import (
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
-// maxListElems bounds an alignment list.
-const maxListElems = 50_000_000
-
-type chunkStream interface {
-	Recv() (*pb.AlignChunk, error)
-}
-
-func recvList(st chunkStream) (align.Chain, [][]byte, error) {
-	var chain align.Chain
-	var elems [][]byte
-	for i := 0; ; i++ {
-		m, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			return chain, elems, nil
-		}
-		if err != nil {
-			return chain, nil, err
-		}
-		if i == 0 {
-			if chain, err = wire.ChainFromProto(m.Chain); err != nil {
-				return chain, nil, err
-			}
-			if chain.Size > maxListElems {
-				return chain, nil, fmt.Errorf("list announces %d elements, more than the limit %d", chain.Size, maxListElems)
-			}
-			elems = make([][]byte, 0, min(int(chain.Size), 1<<20))
-		}
-		part, err := wire.SplitElems(m.Elems)
-		if err != nil {
-			return chain, nil, err
-		}
-		if len(elems)+len(part) > int(chain.Size) {
-			return chain, nil, fmt.Errorf("list longer than the %d elements announced", chain.Size)
-		}
-		elems = append(elems, part...)
-	}
-}
-
 // blindAt sends a list to a party for blinding and returns its output.
 func blindAt(ctx context.Context, p *partyConn, chain align.Chain, elems [][]byte) (align.Chain, [][]byte, error) {
 	st, err := p.client.AlignBlind(ctx)
 	if err != nil {
 		return chain, nil, err
 	}
-	for i, chunk := range wire.ChunkElems(elems) {
-		m := &pb.AlignChunk{Elems: chunk}
-		if i == 0 {
-			m.Chain = wire.ChainToProto(chain)
-		}
-		if err := st.Send(m); err != nil {
-			return chain, nil, err
-		}
+	if err := wire.SendList(st, chain, elems); err != nil {
+		return chain, nil, err
 	}
 	if err := st.CloseSend(); err != nil {
 		return chain, nil, err
 	}
-	return recvList(st)
+	return wire.RecvList(st)
 }
 
 // runAlignment runs one epoch of private record alignment: every party
@@ -92,7 +47,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c, l, err := recvList(st)
+		c, l, err := wire.RecvList(st)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,7 +68,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	var c Config
-	dec := json.NewDecoder(bytesReader(b))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)

@@ -114,7 +114,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		log.Warn().Err(err).Msg("query not committed on the ledger; not run")
 		return err
 	}
-	progress("committed", fmt.Sprintf("ledger entry %d in checkpoint %d, cosigned by every party", gate.LedgerIndex, gateSize(gate)))
+	progress("committed", fmt.Sprintf("ledger entry %d in checkpoint %d, cosigned by every party", gate.LedgerIndex, gate.CheckpointSize))
 	fail := func(err error) error {
 		party := ""
 		var pe *PartyError
@@ -127,7 +127,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		s.recordFailure(queryID, party, err)
 		return err
 	}
-	finals, outMap, sent, err := s.runChain(ctx, header, parties, layout.N(), progress)
+	finals, outMap, sent, err := s.runChain(ctx, params, header, parties, layout.N(), progress)
 	if err != nil {
 		log.Warn().Err(err).Msg("query failed in the chain")
 		return fail(err)
@@ -233,7 +233,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 // to the next as they arrive. It returns the last party's sums (at the
 // decryption level), the aggregate → sum index map, and the bytes each
 // party sent.
-func (s *Server) runChain(ctx context.Context, header *pb.QueryHeader, chain []*partyConn, outputs int, progress func(string, string)) ([]*rlwe.Ciphertext, []uint32, map[string]uint64, error) {
+func (s *Server) runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, chain []*partyConn, outputs int, progress func(string, string)) ([]*rlwe.Ciphertext, []uint32, map[string]uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	partyErr := func(pc *partyConn, err error) error {
@@ -383,10 +383,8 @@ type gateProof struct {
 	LedgerIndex    uint64
 	InclusionProof [][]byte
 	Checkpoint     []byte
-	size           uint64
+	CheckpointSize uint64
 }
-
-func gateSize(g *gateProof) uint64 { return g.size }
 
 // commitQuery archives the openings, appends the QUERY entry and returns
 // its inclusion proof against the cosigned checkpoint that holds it.
@@ -428,7 +426,7 @@ func (s *Server) commitQuery(ctx context.Context, queryID, analyst, canonical st
 	if err != nil {
 		return nil, fmt.Errorf("%w: inclusion proof: %w", ErrLedger, err)
 	}
-	return &gateProof{LedgerEntry: raw, LedgerIndex: idx, InclusionProof: proof, Checkpoint: cp.Raw, size: cp.Size}, nil
+	return &gateProof{LedgerEntry: raw, LedgerIndex: idx, InclusionProof: proof, Checkpoint: cp.Raw, CheckpointSize: cp.Size}, nil
 }
 
 // aggregate combines the chain's outputs into one ciphertext per (group,

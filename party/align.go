@@ -44,68 +44,13 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 		return rpc.ToStatus(err, codeMap...)
 	}
 	s.log.Info().Str("epoch", req.EpochId).Int("elements", len(elems)).Msg("own list blinded")
-	return sendList(stream, chain, elems)
+	return wire.SendList(stream, chain, elems)
 }
-
-type listSender interface{ Send(*pb.AlignChunk) error }
-
-func sendList(stream listSender, chain align.Chain, elems [][]byte) error {
-	for i, chunk := range wire.ChunkElems(elems) {
-		m := &pb.AlignChunk{Elems: chunk}
-		if i == 0 {
-			m.Chain = wire.ChainToProto(chain)
-		}
-		if err := stream.Send(m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type listReceiver interface {
-	Recv() (*pb.AlignChunk, error)
-}
-
-// recvList reads a chunked list; the chain comes in the first chunk.
-func recvList(stream listReceiver, maxElems int) (align.Chain, [][]byte, error) {
-	var chain align.Chain
-	var elems [][]byte
-	for i := 0; ; i++ {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return chain, nil, err
-		}
-		if i == 0 {
-			if chain, err = wire.ChainFromProto(m.Chain); err != nil {
-				return chain, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-			}
-			if int(chain.Size) > maxElems {
-				return chain, nil, fmt.Errorf("%w: list announces %d elements, more than the limit %d", ErrBadRequest, chain.Size, maxElems)
-			}
-			elems = make([][]byte, 0, min(int(chain.Size), 1<<20))
-		}
-		part, err := wire.SplitElems(m.Elems)
-		if err != nil {
-			return chain, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		if len(elems)+len(part) > int(chain.Size) {
-			return chain, nil, fmt.Errorf("%w: list is longer than the %d elements its origin announced", ErrBadRequest, chain.Size)
-		}
-		elems = append(elems, part...)
-	}
-	return chain, elems, nil
-}
-
-// maxListElems bounds any list a party will blind.
-const maxListElems = 50_000_000
 
 // AlignBlind blinds another party's list with this party's epoch key, once
 // per origin per epoch, and only when its signature chain verifies.
 func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
-	chain, elems, err := recvList(stream, maxListElems)
+	chain, elems, err := wire.RecvList(stream)
 	if err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
@@ -142,7 +87,7 @@ func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
 		return rpc.ToStatus(err, codeMap...)
 	}
 	s.log.Info().Str("origin", chain.Origin).Int("elements", len(out)).Msg("list blinded")
-	return sendList(stream, chain, out)
+	return wire.SendList(stream, chain, out)
 }
 
 // AlignRanks receives the slot of each of this party's records (in its own

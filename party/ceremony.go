@@ -6,15 +6,14 @@ import (
 	"crypto/subtle"
 	"fmt"
 
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
-	"github.com/mpcq/mpcq/schema"
 )
-
-func tableProto(t schema.Table) *pb.TableSchema { return wire.TableToProto(t) }
 
 // CeremonyNonce starts a ceremony: the party picks a fresh nonce that goes
 // into the transcript from which the common random polynomials derive.
@@ -87,7 +86,7 @@ func (s *Server) CeremonyShares(req *pb.CeremonySharesRequest, stream pb.Party_C
 	}
 	s.mu.Lock()
 	if s.pending == pend {
-		pend.sk = sk
+		pend.sk, pend.params = sk, params
 	}
 	s.mu.Unlock()
 	return nil
@@ -98,20 +97,21 @@ func (s *Server) CeremonyShares(req *pb.CeremonySharesRequest, stream pb.Party_C
 func (s *Server) CeremonyFinish(ctx context.Context, req *pb.CeremonyFinishRequest) (*pb.CeremonyFinishReply, error) {
 	s.mu.Lock()
 	pend := s.pending
-	s.mu.Unlock()
-	if pend == nil || pend.sk == nil || pend.req.CeremonyId != req.CeremonyId {
-		return nil, rpc.ToStatus(fmt.Errorf("%w: ceremony %q has not produced shares here", ErrBadRequest, req.CeremonyId), codeMap...)
+	var sk *rlwe.SecretKey
+	var params *mpc.Params
+	if pend != nil {
+		sk, params = pend.sk, pend.params
 	}
-	params, err := mpc.NewParams(pend.req.ParamSet)
-	if err != nil {
-		return nil, rpc.ToStatus(err, codeMap...)
+	s.mu.Unlock()
+	if pend == nil || sk == nil || pend.req.CeremonyId != req.CeremonyId {
+		return nil, rpc.ToStatus(fmt.Errorf("%w: ceremony %q has not produced shares here", ErrBadRequest, req.CeremonyId), codeMap...)
 	}
 	pk, err := params.UnmarshalPublicKey(req.PublicKey)
 	if err != nil {
 		return nil, rpc.ToStatus(err, codeMap...)
 	}
 	st := ceremonyState{ID: pend.req.CeremonyId, ParamSet: pend.req.ParamSet, PKHash: wire.Hash(req.PublicKey)}
-	if err := pki.WritePrivate(s.store.path(secretKeyFile), params.MarshalSecretKey(pend.sk)); err != nil {
+	if err := pki.WritePrivate(s.store.path(secretKeyFile), params.MarshalSecretKey(sk)); err != nil {
 		return nil, rpc.ToStatus(err)
 	}
 	if err := pki.WritePrivate(s.store.path(publicKeyFile), req.PublicKey); err != nil {
@@ -122,7 +122,7 @@ func (s *Server) CeremonyFinish(ctx context.Context, req *pb.CeremonyFinishReque
 	}
 	// Alignment does not depend on the keys, so an epoch survives a new ceremony.
 	s.mu.Lock()
-	s.keys = &keys{params: params, sk: pend.sk, pk: pk, state: st}
+	s.keys = &keys{params: params, sk: sk, pk: pk, state: st}
 	s.pending = nil
 	s.mu.Unlock()
 	s.log.Info().Str("ceremony", st.ID).Msg("ceremony finished; keys stored")

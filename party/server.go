@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/align"
@@ -38,6 +39,7 @@ var (
 var codeMap = []rpc.Mapping{
 	{Err: mpc.ErrMalformed, Code: codes.InvalidArgument},
 	{Err: ErrBadRequest, Code: codes.InvalidArgument},
+	{Err: wire.ErrBadList, Code: codes.InvalidArgument},
 	{Err: ErrPlan, Code: codes.InvalidArgument},
 	{Err: mpc.ErrTranscript, Code: codes.InvalidArgument},
 	{Err: align.ErrBadElement, Code: codes.InvalidArgument},
@@ -56,9 +58,10 @@ type keys struct {
 }
 
 type pendingCeremony struct {
-	req   *pb.CeremonyNonceRequest
-	nonce []byte
-	sk    *rlwe.SecretKey
+	req    *pb.CeremonyNonceRequest
+	nonce  []byte
+	sk     *rlwe.SecretKey // set, with params, once the shares are sent
+	params *mpc.Params
 }
 
 type alignment struct {
@@ -244,7 +247,7 @@ func (s *Server) snapshot() (*keys, *alignment) {
 // Status reports the party's table schema and readiness.
 func (s *Server) Status(ctx context.Context, _ *pb.PartyStatusRequest) (*pb.PartyStatus, error) {
 	k, a := s.snapshot()
-	st := &pb.PartyStatus{Name: s.name, Schema: tableProto(s.data.Table), Rows: uint64(s.data.Len())}
+	st := &pb.PartyStatus{Name: s.name, Schema: wire.TableToProto(s.data.Table), Rows: uint64(s.data.Len())}
 	if k != nil {
 		st.CeremonyId, st.PublicKeyHash = k.state.ID, k.state.PKHash
 	}
@@ -255,7 +258,7 @@ func (s *Server) Status(ctx context.Context, _ *pb.PartyStatusRequest) (*pb.Part
 }
 
 func (s *Server) checkParties(parties []string) error {
-	if !slices.IsSorted(parties) || slices.Compact(slices.Clone(parties)) == nil || len(slices.Compact(slices.Clone(parties))) != len(parties) {
+	if !slices.IsSorted(parties) || len(slices.Compact(slices.Clone(parties))) != len(parties) {
 		return fmt.Errorf("%w: parties %v must be sorted and distinct", ErrBadRequest, parties)
 	}
 	if !slices.Contains(parties, s.name) {

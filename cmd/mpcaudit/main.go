@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mpcq/mpcq/auditor"
+	"github.com/mpcq/mpcq/internal/cli"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
@@ -69,18 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	asJSON := sub.Bool("json", false, "JSON output (show)")
 	out := sub.String("out", "", "receipt file (prove); default QUERY_ID.receipt")
 	// Flags may come before or after the positional argument.
-	var positional []string
-	for {
-		if err := sub.Parse(rest); err != nil {
-			return 2
-		}
-		if sub.NArg() == 0 {
-			break
-		}
-		positional = append(positional, sub.Arg(0))
-		rest = sub.Args()[1:]
-	}
-	if err := sub.Parse(positional); err != nil {
+	if err := cli.ParseInterspersed(sub, rest); err != nil {
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mpcq/mpcq/analyst"
+	"github.com/mpcq/mpcq/internal/cli"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -118,18 +119,7 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	dryRun := fs.Bool("dry-run", false, "show the plan (as explain) and run nothing")
 	// Flags may come before or after the SQL.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return usageError{"bad query flags"}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if err := fs.Parse(positional); err != nil || fs.NArg() != 1 {
+	if err := cli.ParseInterspersed(fs, args); err != nil || fs.NArg() != 1 {
 		return usageError{`query takes exactly one SQL argument, in quotes: mpcq --profile DIR query "SELECT ..."`}
 	}
 	if *dryRun || isExplain(fs.Arg(0)) {

@@ -5,7 +5,9 @@ package wire
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -334,3 +336,64 @@ func (a *Assembler) Add(block, offset, total uint32, cts [][]byte, want int) ([]
 
 // Pending is the number of blocks started but not complete.
 func (a *Assembler) Pending() int { return len(a.parts) }
+
+// MaxListElems bounds an alignment list.
+const MaxListElems = 50_000_000
+
+// ErrBadList is wrapped by errors about an alignment list's content.
+var ErrBadList = errors.New("bad alignment list")
+
+// ListSender is a stream that sends alignment chunks.
+type ListSender interface{ Send(*pb.AlignChunk) error }
+
+// ListReceiver is a stream that receives alignment chunks.
+type ListReceiver interface {
+	Recv() (*pb.AlignChunk, error)
+}
+
+// SendList sends a list in chunks, the chain in the first.
+func SendList(st ListSender, chain align.Chain, elems [][]byte) error {
+	for i, chunk := range ChunkElems(elems) {
+		m := &pb.AlignChunk{Elems: chunk}
+		if i == 0 {
+			m.Chain = ChainToProto(chain)
+		}
+		if err := st.Send(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecvList reads a chunked list until the end of the stream, never
+// allocating by more than the announced size allows.
+func RecvList(st ListReceiver) (align.Chain, [][]byte, error) {
+	var chain align.Chain
+	var elems [][]byte
+	for i := 0; ; i++ {
+		m, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return chain, elems, nil
+		}
+		if err != nil {
+			return chain, nil, err
+		}
+		if i == 0 {
+			if chain, err = ChainFromProto(m.Chain); err != nil {
+				return chain, nil, fmt.Errorf("%w: %v", ErrBadList, err)
+			}
+			if chain.Size > MaxListElems {
+				return chain, nil, fmt.Errorf("%w: list announces %d elements, more than the limit %d", ErrBadList, chain.Size, MaxListElems)
+			}
+			elems = make([][]byte, 0, min(int(chain.Size), 1<<20))
+		}
+		part, err := SplitElems(m.Elems)
+		if err != nil {
+			return chain, nil, fmt.Errorf("%w: %v", ErrBadList, err)
+		}
+		if len(elems)+len(part) > int(chain.Size) {
+			return chain, nil, fmt.Errorf("%w: list is longer than the %d elements its origin announced", ErrBadList, chain.Size)
+		}
+		elems = append(elems, part...)
+	}
+}
