@@ -247,8 +247,8 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 		case *pb.QueryEvent_Result:
 			part := e.Result
 			if res == nil {
-				if want := len(pl.Groups()) * len(pl.Sums()); int(part.Total) != want {
-					return nil, fmt.Errorf("result announces %d values, the query has %d", part.Total, want)
+				if want := p.params.PackedCount(len(pl.Groups()) * len(pl.Sums())); int(part.Total) != want {
+					return nil, fmt.Errorf("result announces %d packed ciphertexts, the query's totals fit in %d", part.Total, want)
 				}
 				res = part
 				all = make([][]byte, part.Total)
@@ -281,8 +281,9 @@ func (p *Profile) Decrypt(pl *plan.Plan, res *pb.QueryResult, elapsed float64) (
 	}
 	want := pl.Sums()
 	groups := len(pl.Groups())
-	if len(res.Sums) != len(want) || int(res.Groups) != groups || len(res.SumCiphertexts) != groups*len(want) {
-		return nil, fmt.Errorf("result shape (%d sums, %d groups, %d values) differs from the query's (%d sums, %d groups)",
+	n := groups * len(want)
+	if len(res.Sums) != len(want) || int(res.Groups) != groups || len(res.SumCiphertexts) != p.params.PackedCount(n) {
+		return nil, fmt.Errorf("result shape (%d sums, %d groups, %d packed ciphertexts) differs from the query's (%d sums, %d groups)",
 			len(res.Sums), res.Groups, len(res.SumCiphertexts), len(want), groups)
 	}
 	for i, s := range res.Sums {
@@ -296,26 +297,30 @@ func (p *Profile) Decrypt(pl *plan.Plan, res *pb.QueryResult, elapsed float64) (
 		return nil, err
 	}
 	scale := p.params.ScaleAt(fresh, mpc.DecryptLevel)
-	vals := make([]uint64, len(res.SumCiphertexts))
-	errs := make([]error, len(vals))
+	vals := make([]uint64, n)
+	errs := make([]error, len(res.SumCiphertexts))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for range min(runtime.NumCPU(), len(vals)) {
+	for range min(runtime.NumCPU(), len(res.SumCiphertexts)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				lo, hi := p.params.PackedChunk(n, i)
 				ct, err := p.params.UnmarshalCiphertext(res.SumCiphertexts[i], mpc.DecryptLevel, scale)
+				var got []uint64
 				if err == nil {
-					vals[i], err = p.params.DecryptTotal(p.sk, ct)
+					got, err = p.params.DecryptPacked(p.sk, ct, hi-lo)
 				}
 				if err != nil {
-					errs[i] = fmt.Errorf("group %d sum %d: %w", i/len(want), i%len(want), err)
+					errs[i] = fmt.Errorf("packed totals %d..%d: %w", lo, hi-1, err)
+					continue
 				}
+				copy(vals[lo:hi], got)
 			}
 		}()
 	}
-	for i := range vals {
+	for i := range res.SumCiphertexts {
 		next <- i
 	}
 	close(next)
@@ -360,5 +365,6 @@ func (p *Profile) Explain(ctx context.Context, client pb.CoordinatorClient, sql 
 	}
 	return chain.Explain(pl, cs, chain.Params{Name: params.Set.Name, Slots: params.Slots(), Modulus: params.T(),
 		CtBytes: params.CiphertextSize, ShareLvl: mpc.DecryptLevel,
-		Fresh: func(n int) int { l, _ := params.FreshLevel(n); return l }}, sr.Entities)
+		Packed: func(k int) (int, int) { return params.PackedCount(k), params.PackKeySwitches(k) },
+		Fresh:  func(n int) int { l, _ := params.FreshLevel(n); return l }}, sr.Entities)
 }

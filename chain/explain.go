@@ -17,18 +17,27 @@ type Params struct {
 	CtBytes  func(level int) int // wire size of a ciphertext at a level
 	Fresh    func(chainLen int) int
 	ShareLvl int // level of decryption shares
+	// Packed returns how many packed ciphertexts hold k totals and how
+	// many key switches packing them costs.
+	Packed func(k int) (ciphertexts, keySwitches int)
 }
 
 // Cost model for the estimate, measured on a 2-core machine with logN 14
-// (mpcdemo bench): per ciphertext, encrypting at the fresh level, and one
-// plaintext product with its encoding and rescale; per (group, sum), the
-// slot sum; plus the ledger's two appends and the decryption round.
+// (go test ./mpc -bench Step; mpcdemo bench): per block, encrypting a
+// ciphertext at the fresh level, encoding one of a party's distinct
+// vectors, one plaintext product with its rescale and transfer (a middle
+// party) or accumulated (the last); per key switch of the packing; per
+// packed ciphertext, a decryption share from every party; plus the
+// ledger's two appends.
 const (
-	encryptMS   = 9.0
-	multiplyMS  = 5.0
-	innerSumMS  = 60.0
-	fixedMS     = 450.0
-	coresPerJob = 2.0
+	encryptMS    = 11.0
+	encodeMS     = 1.0
+	multiplyMS   = 3.0
+	accumulateMS = 0.25
+	keySwitchMS  = 5.0
+	shareMS      = 10.0
+	fixedMS      = 450.0
+	coresPerJob  = 2.0
 )
 
 // Party is one institution's part of a plan.
@@ -55,7 +64,8 @@ type Explanation struct {
 	Entities  uint64
 	Parties   []Party
 	Worst     []string // per sum: worst case against the modulus
-	Shares    int      // decryption shares per party
+	Totals    int      // (group, sum) totals, packed for decryption
+	Shares    int      // decryption shares per party: one per packed ciphertext
 	ShareSize int64
 	EstimateS float64
 }
@@ -97,6 +107,7 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 			}
 		}
 		keys := map[string]int{}
+		vectors := map[string]bool{}
 		next := make([]int, lay.N())
 		for o := range lay.N() {
 			k, g, s := lay.Split(o)
@@ -111,6 +122,7 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 			if sums[s].Table == tbl {
 				key += "|" + string(sums[s].Kind) + sums[s].Column
 			}
+			vectors[key] = true
 			if pos > 0 {
 				key += fmt.Sprintf("|in%d", prev[o])
 			}
@@ -124,11 +136,13 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 		prev = next
 		party.PerBlock = len(keys)
 		level := fresh - pos
-		if pos == 0 {
+		switch {
+		case pos == 0:
 			estimate += float64(party.PerBlock*e.Blocks) * encryptMS / coresPerJob
-		} else {
-			estimate += float64(party.PerBlock*e.Blocks) * multiplyMS / coresPerJob
-			level = fresh - pos
+		case pos == len(order)-1:
+			estimate += float64(e.Blocks) * (float64(len(vectors))*encodeMS + float64(party.PerBlock)*accumulateMS) / coresPerJob
+		default:
+			estimate += float64(e.Blocks) * (float64(len(vectors))*encodeMS + float64(party.PerBlock)*multiplyMS) / coresPerJob
 		}
 		if pos == len(order)-1 {
 			party.Sent = party.PerBlock
@@ -138,9 +152,11 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 		party.Bytes = int64(party.Sent) * int64(par.CtBytes(level))
 		e.Parties = append(e.Parties, party)
 	}
-	e.Shares = lay.Groups * lay.Sums
+	var keySwitches int
+	e.Totals = lay.Groups * lay.Sums
+	e.Shares, keySwitches = par.Packed(e.Totals)
 	e.ShareSize = int64(par.CtBytes(par.ShareLvl))
-	estimate += float64(e.Shares) * innerSumMS / coresPerJob
+	estimate += float64(keySwitches)*keySwitchMS + float64(e.Shares*len(order))*shareMS/coresPerJob
 	e.EstimateS = estimate / 1000
 	T := new(big.Int).SetUint64(par.Modulus)
 	for _, s := range sums {
@@ -196,8 +212,8 @@ func (e *Explanation) String() string {
 		}
 		fmt.Fprintf(&b, "  sends %d ciphertext(s) (%d distinct vector(s) per block), %.1f MiB\n", p.Sent, p.PerBlock, float64(p.Bytes)/(1<<20))
 	}
-	fmt.Fprintf(&b, "\ncoordinator: combines the terms and sums the slots of %d ciphertext(s); every party sends %d decryption share(s) of %.0f KiB\n",
-		e.Shares, e.Shares, float64(e.ShareSize)/1024)
+	fmt.Fprintf(&b, "\ncoordinator: combines the terms, sums the slots of %d ciphertext(s) and packs the %d total(s) into %d ciphertext(s); every party sends %d decryption share(s) of %.0f KiB\n",
+		e.Totals, e.Totals, e.Shares, e.Shares, float64(e.ShareSize)/1024)
 	for _, w := range e.Worst {
 		fmt.Fprintf(&b, "worst case: %s\n", w)
 	}

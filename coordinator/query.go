@@ -132,8 +132,8 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		log.Warn().Err(err).Msg("query failed in the chain")
 		return fail(err)
 	}
-	progress("aggregating", fmt.Sprintf("%d ciphertexts into %d group sums", len(finals), layout.Groups*layout.Sums))
-	totals, err := s.aggregate(ctx, params.NewWorker(nil, env.keys.evk), layout, p.Terms, finals, outMap)
+	progress("aggregating", fmt.Sprintf("%d ciphertexts into %d total(s), packed", len(finals), layout.Groups*layout.Sums))
+	totals, err := s.aggregate(ctx, params.NewWorker(nil, env.keys.evk), params, layout, p.Terms, finals, outMap)
 	if err != nil {
 		return fail(err)
 	}
@@ -430,50 +430,55 @@ func (s *Server) commitQuery(ctx context.Context, queryID, analyst, canonical st
 }
 
 // aggregate combines the chain's outputs into one ciphertext per (group,
-// sum) — Σ over the WHERE's terms of sign × product — and sums its slots,
-// using every core.
-func (s *Server) aggregate(ctx context.Context, base *mpc.Worker, layout chain.Layout, terms []plan.Term, finals []*rlwe.Ciphertext, outMap []uint32) ([]*rlwe.Ciphertext, error) {
+// sum) — Σ over the WHERE's terms of sign × product — then sums each one's
+// slots and packs the totals into as few ciphertexts as the parameters
+// allow (one for every plan at logN 14), one core per packed ciphertext.
+func (s *Server) aggregate(ctx context.Context, base *mpc.Worker, params *mpc.Params, layout chain.Layout, terms []plan.Term, finals []*rlwe.Ciphertext, outMap []uint32) ([]*rlwe.Ciphertext, error) {
 	n := layout.Groups * layout.Sums
-	totals := make([]*rlwe.Ciphertext, n)
+	combined := make([]*rlwe.Ciphertext, n)
+	for j := range n {
+		g, sm := j/layout.Sums, j%layout.Sums
+		cts := make([]*rlwe.Ciphertext, layout.Terms)
+		signs := make([]int, layout.Terms)
+		for k := range layout.Terms {
+			cts[k] = finals[outMap[layout.Index(k, g, sm)]]
+			signs[k] = 1
+			if k < len(terms) {
+				signs[k] = terms[k].Sign
+			}
+		}
+		var err error
+		if combined[j], err = base.Combine(cts, signs); err != nil {
+			return nil, err
+		}
+	}
+	packed := make([]*rlwe.Ciphertext, params.PackedCount(n))
+	errs := make([]error, len(packed))
 	jobs := make(chan int)
-	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for range min(s.workers, n) {
+	for range min(s.workers, len(packed)) {
 		w := base.Copy()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				g, sm := j/layout.Sums, j%layout.Sums
-				cts := make([]*rlwe.Ciphertext, layout.Terms)
-				signs := make([]int, layout.Terms)
-				for k := range layout.Terms {
-					cts[k] = finals[outMap[layout.Index(k, g, sm)]]
-					signs[k] = 1
-					if k < len(terms) {
-						signs[k] = terms[k].Sign
-					}
-				}
-				combined, err := w.Combine(cts, signs)
-				if err == nil {
-					totals[j], err = w.Aggregate(combined)
-				}
-				errs[j] = err
+			for i := range jobs {
+				lo, hi := params.PackedChunk(n, i)
+				packed[i], errs[i] = w.Pack(combined[lo:hi])
 			}
 		}()
 	}
-	for j := range n {
+	for i := range packed {
 		if ctx.Err() != nil {
 			break
 		}
-		jobs <- j
+		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return totals, errors.Join(errs...)
+	return packed, errors.Join(errs...)
 }
 
 // checkOutMap checks a party's output map: one entry per output, naming

@@ -154,7 +154,7 @@ func ledgerGate(t *testing.T, l *demo.Layout) {
 		}
 	}
 	// The committed plan really is what the coordinator sent; but the real
-	// query was already decrypted, and each aggregate is decrypted once.
+	// query was already decrypted, and its packed totals are decrypted once.
 	planPB, err := committedPlan(ctx, l, s.SQL)
 	if err != nil {
 		t.Fatal(err)
@@ -164,10 +164,7 @@ func ledgerGate(t *testing.T, l *demo.Layout) {
 	}
 	r := base()
 	r.Plan = planPB
-	r.Ciphertexts = nil
-	for range planPB.Sums {
-		r.Ciphertexts = append(r.Ciphertexts, ct)
-	}
+	r.Ciphertexts = [][]byte{ct} // the query's totals, packed in one ciphertext
 	bank := asCoordinator(t, l, "bank")
 	st, _ := bank.Status(ctx, &pb.PartyStatusRequest{})
 	r.CeremonyId = st.CeremonyId

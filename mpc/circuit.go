@@ -48,11 +48,18 @@ func (w *Worker) Copy() *Worker {
 	return c
 }
 
-func (w *Worker) encode(values []uint64, level int) (*rlwe.Plaintext, error) {
+// Encode encodes one block of slot values (each < T) as a plaintext to
+// multiply blocks at the given level with. reuse, when not nil and at that
+// level, is overwritten instead of allocating: a party encodes each of its
+// distinct vectors once per block and multiplies every output using it.
+func (w *Worker) Encode(values []uint64, level int, reuse *rlwe.Plaintext) (*rlwe.Plaintext, error) {
 	if len(values) > w.p.Slots() {
 		return nil, fmt.Errorf("block of %d values exceeds %d slots", len(values), w.p.Slots())
 	}
-	pt := bgv.NewPlaintext(w.p.BGV, level)
+	pt := reuse
+	if pt == nil || pt.Level() != level {
+		pt = bgv.NewPlaintext(w.p.BGV, level)
+	}
 	if err := w.ecd.Encode(values, pt); err != nil {
 		return nil, fmt.Errorf("encoding block: %w", err)
 	}
@@ -69,7 +76,7 @@ func (w *Worker) EncryptBlock(values []uint64, chainLen int) (*rlwe.Ciphertext, 
 	if err != nil {
 		return nil, err
 	}
-	pt, err := w.encode(values, level)
+	pt, err := w.Encode(values, level, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -81,15 +88,15 @@ func (w *Worker) EncryptBlock(values []uint64, chainLen int) (*rlwe.Ciphertext, 
 }
 
 // MulBlock is a later chain step: multiply an incoming block slot-wise by
-// this party's plaintext values, then rescale one level. No party key is
-// needed and the result stays under the collective key.
-func (w *Worker) MulBlock(ct *rlwe.Ciphertext, values []uint64) (*rlwe.Ciphertext, error) {
+// this party's plaintext values (encoded at the block's level), then
+// rescale one level. No party key is needed and the result stays under the
+// collective key.
+func (w *Worker) MulBlock(ct *rlwe.Ciphertext, pt *rlwe.Plaintext) (*rlwe.Ciphertext, error) {
 	if ct.Level() < 1 {
 		return nil, fmt.Errorf("block at level 0 cannot be multiplied further")
 	}
-	pt, err := w.encode(values, ct.Level())
-	if err != nil {
-		return nil, err
+	if pt.Level() != ct.Level() {
+		return nil, fmt.Errorf("plaintext at level %d for a block at level %d", pt.Level(), ct.Level())
 	}
 	prod := bgv.NewCiphertext(w.p.BGV, 1, ct.Level())
 	if err := w.eval.Mul(ct, pt, prod); err != nil {
@@ -110,35 +117,8 @@ func (w *Worker) AddInto(acc, ct *rlwe.Ciphertext) error {
 	return w.eval.Add(acc, ct, acc)
 }
 
-// Aggregate is the coordinator's step: sum all slots (InnerSum over each
-// row of N/2 slots, then add the rotated row) so that every slot holds the
-// total. The result stays at DecryptLevel, whose modulus leaves room for
-// the decryption shares' noise flooding. Needs the rotation keys.
-func (w *Worker) Aggregate(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
-	n := w.p.Slots()
-	sum := bgv.NewCiphertext(w.p.BGV, 1, ct.Level())
-	if err := w.eval.InnerSum(ct, 1, n>>1, sum); err != nil {
-		return nil, fmt.Errorf("summing slots: %w", err)
-	}
-	rot := bgv.NewCiphertext(w.p.BGV, 1, ct.Level())
-	if err := w.eval.RotateRows(sum, rot); err != nil {
-		return nil, fmt.Errorf("rotating rows: %w", err)
-	}
-	if err := w.eval.Add(sum, rot, sum); err != nil {
-		return nil, err
-	}
-	for sum.Level() > DecryptLevel {
-		out := bgv.NewCiphertext(w.p.BGV, 1, sum.Level()-1)
-		if err := w.eval.Rescale(sum, out); err != nil {
-			return nil, fmt.Errorf("rescaling total: %w", err)
-		}
-		sum = out
-	}
-	return sum, nil
-}
-
-// DecryptShare is a party's PCKS step: its share of switching the level-0
-// aggregate ct to the analyst's public key, with noise flooding.
+// DecryptShare is a party's PCKS step: its share of switching the packed
+// aggregate ct (at DecryptLevel) to the analyst's public key, with noise flooding.
 func (p *Params) DecryptShare(sk *rlwe.SecretKey, analyst *rlwe.PublicKey, ct *rlwe.Ciphertext) ([]byte, error) {
 	if ct.Level() != DecryptLevel {
 		return nil, fmt.Errorf("decryption share requested at level %d; only aggregates at level %d are switched", ct.Level(), DecryptLevel)
@@ -183,25 +163,9 @@ func (p *Params) CombineShares(ct *rlwe.Ciphertext, shares map[string][]byte) (*
 	return out, nil
 }
 
-// DecryptTotal is the analyst's step: decrypt a switched aggregate and
-// return the total, checking that every slot agrees.
-func (p *Params) DecryptTotal(sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (uint64, error) {
-	pt := bgv.NewDecryptor(p.BGV, sk).DecryptNew(ct)
-	vals := make([]uint64, p.Slots())
-	if err := bgv.NewEncoder(p.BGV).Decode(pt, vals); err != nil {
-		return 0, fmt.Errorf("decoding result: %w", err)
-	}
-	for i, v := range vals {
-		if v != vals[0] {
-			return 0, fmt.Errorf("%w: slot %d holds %d, slot 0 holds %d", ErrNotExact, i, v, vals[0])
-		}
-	}
-	return vals[0], nil
-}
-
 // Combine returns Σ signs[i]·cts[i] (signs ±1), all at one level: the
 // coordinator's step that turns the WHERE's sum of products into one
-// ciphertext per (group, sum) before aggregation.
+// ciphertext per (group, sum) before packing.
 func (w *Worker) Combine(cts []*rlwe.Ciphertext, signs []int) (*rlwe.Ciphertext, error) {
 	if len(cts) == 0 || len(cts) != len(signs) {
 		return nil, fmt.Errorf("combining %d ciphertexts with %d signs", len(cts), len(signs))
@@ -228,17 +192,16 @@ func (w *Worker) Combine(cts []*rlwe.Ciphertext, signs []int) (*rlwe.Ciphertext,
 	return out, nil
 }
 
-// MulAccumulate is the last party's step: acc += ct ⊙ values, without
+// MulAccumulate is the last party's step: acc += ct ⊙ pt, without
 // rescaling (acc is allocated when nil). Summing the products of all
 // blocks at the incoming level and rescaling once (RescaleOnce) saves a
 // rescale per block and output; the noise stays far below the modulus.
-func (w *Worker) MulAccumulate(acc, ct *rlwe.Ciphertext, values []uint64) (*rlwe.Ciphertext, error) {
+func (w *Worker) MulAccumulate(acc, ct *rlwe.Ciphertext, pt *rlwe.Plaintext) (*rlwe.Ciphertext, error) {
 	if ct.Level() < 1 {
 		return nil, fmt.Errorf("block at level 0 cannot be multiplied further")
 	}
-	pt, err := w.encode(values, ct.Level())
-	if err != nil {
-		return nil, err
+	if pt.Level() != ct.Level() {
+		return nil, fmt.Errorf("plaintext at level %d for a block at level %d", pt.Level(), ct.Level())
 	}
 	if acc == nil {
 		acc = bgv.NewCiphertext(w.p.BGV, 1, ct.Level())

@@ -212,7 +212,11 @@ func (c *consortium) runChainMode(t testing.TB, vectors [][]uint64, accumulate b
 			last = k - 1
 		}
 		for i := 1; i < last; i++ {
-			if ct, err = w.MulBlock(ct, vectors[i][b*n:hi]); err != nil {
+			pt, err := w.Encode(vectors[i][b*n:hi], ct.Level(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ct, err = w.MulBlock(ct, pt); err != nil {
 				t.Fatal(err)
 			}
 			if b == 0 {
@@ -220,7 +224,11 @@ func (c *consortium) runChainMode(t testing.TB, vectors [][]uint64, accumulate b
 			}
 		}
 		if last < k {
-			if acc, err = w.MulAccumulate(acc, ct, vectors[k-1][b*n:hi]); err != nil {
+			pt, err := w.Encode(vectors[k-1][b*n:hi], ct.Level(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if acc, err = w.MulAccumulate(acc, ct, pt); err != nil {
 				t.Fatal(err)
 			}
 			continue
@@ -238,7 +246,7 @@ func (c *consortium) runChainMode(t testing.TB, vectors [][]uint64, accumulate b
 		}
 	}
 	noise = append(noise, c.noiseLog2(t, acc))
-	total, err := w.Aggregate(acc)
+	total, err := w.Pack([]*rlwe.Ciphertext{acc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +258,13 @@ func (c *consortium) runChainMode(t testing.TB, vectors [][]uint64, accumulate b
 }
 
 func (c *consortium) decryptForAnalyst(t testing.TB, total *rlwe.Ciphertext) uint64 {
+	t.Helper()
+	return c.decryptPackedForAnalyst(t, total, 1)[0]
+}
+
+// decryptPackedForAnalyst runs the decryption protocol on a packed
+// ciphertext of k totals, the shares and the result crossing the wire.
+func (c *consortium) decryptPackedForAnalyst(t testing.TB, total *rlwe.Ciphertext, k int) []uint64 {
 	t.Helper()
 	p := c.p
 	ask := p.NewSecretKey()
@@ -277,7 +292,7 @@ func (c *consortium) decryptForAnalyst(t testing.TB, total *rlwe.Ciphertext) uin
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := p.DecryptTotal(ask, out)
+	got, err := p.DecryptPacked(ask, out, k)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,11 +83,23 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 	if err != nil {
 		return err
 	}
-	vecs := make([][]uint64, len(outs))
+	// Distinct vectors: each is encoded once per block and multiplies
+	// every output that uses it.
+	var vecs [][]uint64
+	vecOf := make([]int, len(outs))
+	vecIdx := map[string]int{}
 	for i := range outs {
-		if vecs[i], err = sp.vector(specs[i], outs[i].vec); err != nil {
-			return err
+		j, ok := vecIdx[outs[i].vec]
+		if !ok {
+			v, err := sp.vector(specs[i], outs[i].vec)
+			if err != nil {
+				return err
+			}
+			j = len(vecs)
+			vecIdx[outs[i].vec] = j
+			vecs = append(vecs, v)
 		}
+		vecOf[i] = j
 	}
 	if err := stream.Send(&pb.BlockMessage{OutMap: outMap}); err != nil {
 		return err
@@ -134,8 +146,18 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 		wg.Add(1)
 		go func(wi int) {
 			defer wg.Done()
+			pts := make([]*rlwe.Plaintext, len(vecs))
 			for j := range jobs {
 				lo, hi := j.block*slots, min((j.block+1)*slots, entities)
+				if !isFirst {
+					for vi := range vecs {
+						var err error
+						if pts[vi], err = w.Encode(vecs[vi][lo:hi], inLevel, pts[vi]); err != nil {
+							fail(fmt.Errorf("block %d: %w", j.block, err))
+							return
+						}
+					}
+				}
 				if isLast && !isFirst {
 					// Multiply and accumulate at the incoming level; one
 					// rescale per output at the end.
@@ -143,7 +165,7 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 						sums[wi] = make([]*rlwe.Ciphertext, len(outs))
 					}
 					for oi, o := range outs {
-						acc, err := w.MulAccumulate(sums[wi][oi], j.in[o.in], vecs[oi][lo:hi])
+						acc, err := w.MulAccumulate(sums[wi][oi], j.in[o.in], pts[vecOf[oi]])
 						if err != nil {
 							fail(fmt.Errorf("block %d: %w", j.block, err))
 							return
@@ -156,9 +178,9 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 				for oi := range outs {
 					var err error
 					if isFirst {
-						cts[oi], err = w.EncryptBlock(vecs[oi][lo:hi], chainLen)
+						cts[oi], err = w.EncryptBlock(vecs[vecOf[oi]][lo:hi], chainLen)
 					} else {
-						cts[oi], err = w.MulBlock(j.in[outs[oi].in], vecs[oi][lo:hi])
+						cts[oi], err = w.MulBlock(j.in[outs[oi].in], pts[vecOf[oi]])
 					}
 					if err != nil {
 						fail(fmt.Errorf("block %d: %w", j.block, err))
@@ -329,8 +351,9 @@ loop:
 	return nil
 }
 
-// DecryptShare returns this party's PCKS shares that switch each aggregate
-// to the analyst's public key, with noise flooding.
+// DecryptShare returns this party's PCKS shares that switch each packed
+// aggregate (one per query at logN 14) to the analyst's public key, with
+// noise flooding.
 func (s *Server) DecryptShare(ctx context.Context, req *pb.DecryptShareRequest) (*pb.DecryptShareReply, error) {
 	reply, err := s.decryptShare(ctx, req)
 	if errors.Is(err, ErrGate) {
@@ -351,14 +374,14 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
-	if want := wp.Groups() * len(wp.Sums); len(req.Ciphertexts) == 0 || int(req.Offset)+len(req.Ciphertexts) > want {
-		return nil, fmt.Errorf("%w: ciphertexts %d..%d of %d groups × %d sums", ErrBadRequest, req.Offset, int(req.Offset)+len(req.Ciphertexts)-1, wp.Groups(), len(wp.Sums))
+	params := k.params
+	if want := params.PackedCount(wp.Groups() * len(wp.Sums)); len(req.Ciphertexts) == 0 || int(req.Offset)+len(req.Ciphertexts) > want {
+		return nil, fmt.Errorf("%w: packed ciphertexts %d..%d of %d (%d groups × %d sums)", ErrBadRequest, req.Offset, int(req.Offset)+len(req.Ciphertexts)-1, want, wp.Groups(), len(wp.Sums))
 	}
 	if req.ChainLen < 1 || req.ChainLen > mpc.MaxChain || int(req.ChainLen) != len(wp.Tables) {
 		return nil, fmt.Errorf("%w: chain length %d for %d tables", ErrBadRequest, req.ChainLen, len(wp.Tables))
 	}
 	// Decode (and so validate) every untrusted value first, then the gate.
-	params := k.params
 	apk, err := params.UnmarshalPublicKey(req.AnalystPublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("analyst public key: %w", err)

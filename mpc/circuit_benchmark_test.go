@@ -1,0 +1,90 @@
+package mpc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+)
+
+// Benchmarks of each circuit step at the production parameters, per block
+// or per aggregate: `go test ./mpc -run '^$' -bench Step`.
+
+func benchSetup(b *testing.B) (*consortium, *Worker, []uint64) {
+	b.Helper()
+	p := mustParams(b, DefaultSetName)
+	c := newConsortium(b, p, "a", "b", "c")
+	w := p.NewWorker(c.pk, c.evk)
+	r := rand.New(rand.NewPCG(1, 2))
+	vals := make([]uint64, p.Slots())
+	for i := range vals {
+		vals[i] = r.Uint64N(2)
+	}
+	return c, w, vals
+}
+
+func BenchmarkStepEncrypt(b *testing.B) {
+	_, w, vals := benchSetup(b)
+	for b.Loop() {
+		if _, err := w.EncryptBlock(vals, 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStepEncode(b *testing.B) {
+	_, w, vals := benchSetup(b)
+	for b.Loop() {
+		if _, err := w.Encode(vals, 2, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStepMulAccumulate(b *testing.B) {
+	_, w, vals := benchSetup(b)
+	ct, _ := w.EncryptBlock(vals, 3)
+	pt, _ := w.Encode(vals, 3, nil)
+	ct, _ = w.MulBlock(ct, pt)
+	pt, _ = w.Encode(vals, 2, nil)
+	var acc *rlwe.Ciphertext
+	for b.Loop() {
+		var err error
+		if acc, err = w.MulAccumulate(acc, ct, pt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStepPack sums the slots of k level-1 ciphertexts and packs the
+// totals (the coordinator's step per query).
+func BenchmarkStepPack(b *testing.B) {
+	c, w, _ := benchSetup(b)
+	for _, k := range []int{1, 2, 20} {
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			cts, _ := chainOutputs(b, c, w, rand.New(rand.NewPCG(1, 2)), k, 1)
+			for b.Loop() {
+				in := make([]*rlwe.Ciphertext, k)
+				for i := range in {
+					in[i] = cts[i].CopyNew()
+				}
+				if _, err := w.Pack(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkStepDecryptShare(b *testing.B) {
+	c, w, _ := benchSetup(b)
+	cts, _ := chainOutputs(b, c, w, rand.New(rand.NewPCG(1, 2)), 1, 1)
+	total, _ := w.Pack(cts)
+	apk := rlwe.NewKeyGenerator(c.p.BGV).GenPublicKeyNew(c.p.NewSecretKey())
+	for b.Loop() {
+		if _, err := c.p.DecryptShare(c.sks["a"], apk, total); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
