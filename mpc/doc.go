@@ -1,9 +1,10 @@
 // Package mpc is the cryptographic core of the query service: parameter
 // sets, the key ceremony as step functions over lattigo's mhe protocols,
 // the query circuit (encoding columns into slot blocks, the party chain of
-// ciphertext-by-plaintext products, the coordinator's aggregation), PCKS
-// decryption shares with noise flooding, and the one safe decoder for every
-// ciphertext, share or key that arrives from the network.
+// ciphertext-by-plaintext products, the coordinator's packing of every
+// total into one ciphertext in pack.go), PCKS decryption shares with noise
+// flooding, and the one safe decoder for every ciphertext, share or key
+// that arrives from the network.
 //
 // It does no I/O: no sockets, no files, no logging. Callers move bytes.
 //

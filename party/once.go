@@ -9,14 +9,14 @@ import (
 )
 
 // ErrRepeat is wrapped when a decryption share is asked for twice: each
-// committed query's aggregates are decrypted once.
+// committed query's packed totals are decrypted once.
 var ErrRepeat = errors.New("decryption already given")
 
 const decryptLogFile = "decrypted.log"
 
-// decryptLog remembers, durably, which aggregates of which query this
-// party has given decryption shares for, so that one ledger entry cannot
-// buy more than one decryption of each aggregate.
+// decryptLog remembers, durably, which packed ciphertexts (one per query
+// at logN 14) of which query this party has given decryption shares for,
+// so that one ledger entry cannot buy more than one decryption of each.
 type decryptLog struct {
 	mu   sync.Mutex
 	path string
@@ -58,14 +58,14 @@ func (d *decryptLog) mark(id string, lo, n uint32) {
 	}
 }
 
-// claim records aggregates lo..lo+n-1 of a query as decrypted, durably,
+// claim records packed ciphertexts lo..lo+n-1 of a query as decrypted, durably,
 // or refuses if any already was.
 func (d *decryptLog) claim(id string, lo, n uint32) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := lo; i < lo+n; i++ {
 		if d.done[id][i] {
-			return fmt.Errorf("%w: query %s aggregate %d was already decrypted", ErrRepeat, id, i)
+			return fmt.Errorf("%w: query %s packed ciphertext %d was already decrypted", ErrRepeat, id, i)
 		}
 	}
 	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)

@@ -1572,7 +1572,7 @@ type DecryptShareRequest struct {
 	Plan             *Plan                  `protobuf:"bytes,2,opt,name=plan,proto3" json:"plan,omitempty"`
 	ChainLen         uint32                 `protobuf:"varint,3,opt,name=chain_len,json=chainLen,proto3" json:"chain_len,omitempty"`
 	AnalystPublicKey []byte                 `protobuf:"bytes,4,opt,name=analyst_public_key,json=analystPublicKey,proto3" json:"analyst_public_key,omitempty"`
-	Ciphertexts      [][]byte               `protobuf:"bytes,5,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"` // aggregates at the decryption level
+	Ciphertexts      [][]byte               `protobuf:"bytes,5,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"` // packed totals at the decryption level
 	CeremonyId       string                 `protobuf:"bytes,6,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
 	// The decryption gate: the query's QUERY ledger entry, its index, an
 	// inclusion proof and a checkpoint this party has cosigned.
@@ -1580,8 +1580,8 @@ type DecryptShareRequest struct {
 	LedgerIndex    uint64   `protobuf:"varint,8,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"`
 	InclusionProof [][]byte `protobuf:"bytes,9,rep,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
 	Checkpoint     []byte   `protobuf:"bytes,10,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	// The ciphertexts are aggregates offset .. offset+len-1 of the plan's
-	// groups × sums (sent in batches to bound message sizes).
+	// The ciphertexts are packed ciphertexts offset .. offset+len-1 of the
+	// query's (one at logN 14: every group × sum total is packed in it).
 	Offset        uint32 `protobuf:"varint,11,opt,name=offset,proto3" json:"offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2490,14 +2490,16 @@ type QueryResult struct {
 	BytesPerParty []uint64               `protobuf:"varint,6,rep,packed,name=bytes_per_party,json=bytesPerParty,proto3" json:"bytes_per_party,omitempty"` // in chain order
 	Chain         []string               `protobuf:"bytes,7,rep,name=chain,proto3" json:"chain,omitempty"`
 	LedgerIndex   uint64                 `protobuf:"varint,8,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"` // of the QUERY entry
-	// sum_ciphertexts[g * len(sums) + s] is the plan's sum s of group g,
-	// under the analyst's key; the analyst computes the output columns
-	// (AVG, VARIANCE, ...) from them.
+	// sum_ciphertexts hold the plan's totals packed under the analyst's key:
+	// total i = g * len(sums) + s (sum s of group g) is ciphertext
+	// i / MaxPacked, coefficient (i % MaxPacked) * gap times N^-1 mod T
+	// (mpc.DecryptPacked); every other coefficient is zero. The analyst
+	// computes the output columns (AVG, VARIANCE, ...) from the totals.
 	Sums           []*SumSpec `protobuf:"bytes,9,rep,name=sums,proto3" json:"sums,omitempty"`
 	Groups         uint32     `protobuf:"varint,10,opt,name=groups,proto3" json:"groups,omitempty"`
 	SumCiphertexts [][]byte   `protobuf:"bytes,11,rep,name=sum_ciphertexts,json=sumCiphertexts,proto3" json:"sum_ciphertexts,omitempty"`
-	// Results may span several events: these are values offset ..
-	// offset+len-1 of total.
+	// Results may span several events: these are packed ciphertexts
+	// offset .. offset+len-1 of total.
 	Offset        uint32 `protobuf:"varint,12,opt,name=offset,proto3" json:"offset,omitempty"`
 	Total         uint32 `protobuf:"varint,13,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
