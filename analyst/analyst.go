@@ -254,7 +254,7 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 				all = make([][]byte, part.Total)
 			}
 			if part.Total != res.Total || int(part.Offset)+len(part.SumCiphertexts) > len(all) {
-				return nil, fmt.Errorf("result part %d..%d does not fit %d values", part.Offset, int(part.Offset)+len(part.SumCiphertexts), len(all))
+				return nil, fmt.Errorf("result part %d..%d does not fit %d packed ciphertexts", part.Offset, int(part.Offset)+len(part.SumCiphertexts), len(all))
 			}
 			for i, b := range part.SumCiphertexts {
 				all[int(part.Offset)+i] = b

@@ -156,7 +156,7 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 	e.Totals = lay.Groups * lay.Sums
 	e.Shares, keySwitches = par.Packed(e.Totals)
 	e.ShareSize = int64(par.CtBytes(par.ShareLvl))
-	estimate += float64(keySwitches)*keySwitchMS + float64(e.Shares*len(order))*shareMS/coresPerJob
+	estimate += float64(keySwitches)*keySwitchMS + float64(e.Shares*len(cs.Tables))*shareMS/coresPerJob
 	e.EstimateS = estimate / 1000
 	T := new(big.Int).SetUint64(par.Modulus)
 	for _, s := range sums {

@@ -27,7 +27,7 @@ import (
 )
 
 // Query plans an analyst's SQL, runs it through the parties and returns
-// each aggregate encrypted to the analyst's public key, with progress
+// its totals, packed and encrypted to the analyst's public key, with progress
 // events on the way.
 func (s *Server) Query(req *pb.QueryRequest, stream pb.Coordinator_QueryServer) error {
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.queryTimeout())
@@ -158,7 +158,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 				return err
 			}
 			if len(r.Shares) != b[1]-b[0] {
-				return fmt.Errorf("%d decryption shares for %d aggregates", len(r.Shares), b[1]-b[0])
+				return fmt.Errorf("%d decryption shares for %d packed ciphertexts", len(r.Shares), b[1]-b[0])
 			}
 			mu.Lock()
 			for i, sh := range r.Shares {
@@ -231,7 +231,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 
 // runChain drives the chain of party steps, forwarding each party's blocks
 // to the next as they arrive. It returns the last party's sums (at the
-// decryption level), the aggregate → sum index map, and the bytes each
+// decryption level), the output → sum index map, and the bytes each
 // party sent.
 func (s *Server) runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, chain []*partyConn, outputs int, progress func(string, string)) ([]*rlwe.Ciphertext, []uint32, map[string]uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)

@@ -9,10 +9,11 @@ import (
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 )
 
-// ErrNotExact is returned when a decrypted result is not a well-formed
-// aggregate (slots disagree), which means a party or the coordinator
+// ErrNotExact is returned when a decrypted result is not well-formed packed
+// totals (a coefficient that must be zero is not), which means a party or
+// the coordinator
 // deviated from the protocol or the noise budget was exceeded.
-var ErrNotExact = errors.New("decrypted result is not a consistent aggregate")
+var ErrNotExact = errors.New("decrypted result is not well-formed packed totals")
 
 // Blocks is the number of ciphertext blocks that hold entities slots.
 func (p *Params) Blocks(entities int) int {
@@ -30,7 +31,7 @@ type Worker struct {
 }
 
 // NewWorker returns a worker. pk (the collective public key) is needed only
-// to encrypt; evk (rotation keys) only to aggregate.
+// to encrypt; evk (the Galois keys) only to pack totals.
 func (p *Params) NewWorker(pk *rlwe.PublicKey, evk rlwe.EvaluationKeySet) *Worker {
 	w := &Worker{p: p, ecd: bgv.NewEncoder(p.BGV), eval: bgv.NewEvaluator(p.BGV, evk)}
 	if pk != nil {
@@ -121,7 +122,7 @@ func (w *Worker) AddInto(acc, ct *rlwe.Ciphertext) error {
 // aggregate ct (at DecryptLevel) to the analyst's public key, with noise flooding.
 func (p *Params) DecryptShare(sk *rlwe.SecretKey, analyst *rlwe.PublicKey, ct *rlwe.Ciphertext) ([]byte, error) {
 	if ct.Level() != DecryptLevel {
-		return nil, fmt.Errorf("decryption share requested at level %d; only aggregates at level %d are switched", ct.Level(), DecryptLevel)
+		return nil, fmt.Errorf("decryption share requested at level %d; only packed totals at level %d are switched", ct.Level(), DecryptLevel)
 	}
 	pcks, err := mhe.NewPublicKeySwitchProtocol(p.BGV, p.floodDistribution())
 	if err != nil {

@@ -13,16 +13,17 @@ import (
 // A batched plaintext m(X) = Σ c_i X^i holds its slots at the N roots of
 // X^N + 1 modulo T, so the sum of its slots is N·c_0 mod T: a ciphertext's
 // total is already in its constant coefficient. Pack moves the constant
-// coefficient of each of k ciphertexts to position j·gap of one ciphertext
-// (lattigo's Pack: merging pairs with one automorphism each, k−1 key
-// switches) and then zeroes every other coefficient (a partial Trace:
-// log2(N/gap) more key switches). Decryption therefore reveals the k totals
-// and nothing else, and costs one decryption share per party for the whole
-// query instead of one per (group, sum); summing each ciphertext's slots
-// separately cost log2(N) key switches per total.
+// coefficient of each of k ciphertexts to position j·gap of one ciphertext,
+// gap = N/padded with padded the power of two ≥ max(k, 4) (lattigo's Pack:
+// padded−1 key switches), then zeroes every other coefficient (a partial
+// Trace: log2(gap) more key switches; PackKeySwitches counts them).
+// Decryption therefore reveals the k totals and nothing else, and costs one
+// decryption share per party for the whole query instead of one per
+// (group, sum); summing each ciphertext's slots separately cost log2(N) key
+// switches per total.
 //
-// The automorphisms used are the InnerSum's (X → X^(5^(2^i)) for
-// i < log2(N)−1, and X → X^(−1)): the ceremony's Galois keys suffice.
+// The automorphisms used are the full trace's (X → X^(5^(2^i)) for
+// i < log2(N)−1, and X → X^(−1)): the ceremony's Galois keys.
 
 // MaxPacked is the largest number of totals one packed ciphertext holds
 // (8,192 at logN 14: more than a plan's 100 groups × 64 sums).

@@ -43,7 +43,7 @@ func TestPackTotals(t *testing.T) {
 	c := newConsortium(t, p, "bank", "telecom", "utility")
 	w := p.NewWorker(c.pk, c.evk)
 	rng := mrand.New(mrand.NewPCG(3, 4))
-	for _, k := range []int{1, 2, 3, 4, 5, 20, 33, 130} {
+	for _, k := range []int{1, 2, 3, 4, 5, 20, 33, 130, 257} {
 		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
 			cts, want := chainOutputs(t, c, w, rng, k, 1_000_000)
 			packed, err := w.Pack(cts)
@@ -64,7 +64,9 @@ func TestPackTotals(t *testing.T) {
 	}
 }
 
-// TestPackedWorstCase packs totals just below T at the secure parameters.
+// TestPackedWorstCase packs totals just below T at the secure parameters;
+// slot values differ, so the plaintexts have non-zero coefficients beyond
+// the constant one that packing must clear.
 func TestPackedWorstCase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: secure parameters")
@@ -74,9 +76,9 @@ func TestPackedWorstCase(t *testing.T) {
 	w := p.NewWorker(c.pk, c.evk)
 	n := uint64(p.Slots())
 	top := (p.T() - 1) / n
-	ones, vals := make([]uint64, n), make([]uint64, n)
+	ones := make([]uint64, n)
 	for i := range ones {
-		ones[i], vals[i] = 1, top
+		ones[i] = 1
 	}
 	var cts []*rlwe.Ciphertext
 	var want []uint64
@@ -86,8 +88,10 @@ func TestPackedWorstCase(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := make([]uint64, n)
+		var sum uint64
 		for i := range v {
-			v[i] = vals[i] - uint64(j)
+			v[i] = top - uint64((i*7+j)%5)
+			sum += v[i]
 		}
 		pt, err := w.Encode(v, ct.Level(), nil)
 		if err != nil {
@@ -97,7 +101,7 @@ func TestPackedWorstCase(t *testing.T) {
 			t.Fatal(err)
 		}
 		cts = append(cts, ct)
-		want = append(want, (top-uint64(j))*n)
+		want = append(want, sum)
 	}
 	packed, err := w.Pack(cts)
 	if err != nil {

@@ -139,11 +139,11 @@ func HEStandardMaxLogQP(logN int) int {
 	return 0
 }
 
-// GaloisElements lists the Galois elements the aggregation (InnerSum over
-// N/2 then a row rotation) needs keys for, in a fixed order.
+// GaloisElements lists the Galois elements the packing of totals needs
+// keys for, in a fixed order: those of the full trace (X → X^(5^(2^i)) for
+// i < log2(N)−1, and X → X^(−1)), of which Pack's are a subset.
 func (p *Params) GaloisElements() []uint64 {
-	els := p.BGV.GaloisElementsForInnerSum(1, p.BGV.N()>>1)
-	return append(els, p.BGV.GaloisElementForRowRotation())
+	return rlwe.GaloisElementsForTrace(p.BGV, 0)
 }
 
 // FreshLevel is the level at which the first party of a chain of the given

@@ -84,9 +84,9 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 		return err
 	}
 	// Distinct vectors: each is encoded once per block and multiplies
-	// every output that uses it.
+	// every output that uses it (usersOf lists them).
 	var vecs [][]uint64
-	vecOf := make([]int, len(outs))
+	var usersOf [][]int
 	vecIdx := map[string]int{}
 	for i := range outs {
 		j, ok := vecIdx[outs[i].vec]
@@ -98,8 +98,9 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 			j = len(vecs)
 			vecIdx[outs[i].vec] = j
 			vecs = append(vecs, v)
+			usersOf = append(usersOf, nil)
 		}
-		vecOf[i] = j
+		usersOf[j] = append(usersOf[j], i)
 	}
 	if err := stream.Send(&pb.BlockMessage{OutMap: outMap}); err != nil {
 		return err
@@ -146,46 +147,46 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 		wg.Add(1)
 		go func(wi int) {
 			defer wg.Done()
-			pts := make([]*rlwe.Plaintext, len(vecs))
+			var pt *rlwe.Plaintext // one encoding buffer, reused
 			for j := range jobs {
 				lo, hi := j.block*slots, min((j.block+1)*slots, entities)
-				if !isFirst {
-					for vi := range vecs {
-						var err error
-						if pts[vi], err = w.Encode(vecs[vi][lo:hi], inLevel, pts[vi]); err != nil {
+				if isLast && !isFirst && sums[wi] == nil {
+					sums[wi] = make([]*rlwe.Ciphertext, len(outs))
+				}
+				cts := make([]*rlwe.Ciphertext, len(outs))
+				for vi, users := range usersOf {
+					if isFirst {
+						for _, oi := range users {
+							var err error
+							if cts[oi], err = w.EncryptBlock(vecs[vi][lo:hi], chainLen); err != nil {
+								fail(fmt.Errorf("block %d: %w", j.block, err))
+								return
+							}
+						}
+						continue
+					}
+					var err error
+					if pt, err = w.Encode(vecs[vi][lo:hi], inLevel, pt); err != nil {
+						fail(fmt.Errorf("block %d: %w", j.block, err))
+						return
+					}
+					for _, oi := range users {
+						in := j.in[outs[oi].in]
+						if isLast {
+							// Multiply and accumulate at the incoming
+							// level; one rescale per output at the end.
+							sums[wi][oi], err = w.MulAccumulate(sums[wi][oi], in, pt)
+						} else {
+							cts[oi], err = w.MulBlock(in, pt)
+						}
+						if err != nil {
 							fail(fmt.Errorf("block %d: %w", j.block, err))
 							return
 						}
 					}
 				}
 				if isLast && !isFirst {
-					// Multiply and accumulate at the incoming level; one
-					// rescale per output at the end.
-					if sums[wi] == nil {
-						sums[wi] = make([]*rlwe.Ciphertext, len(outs))
-					}
-					for oi, o := range outs {
-						acc, err := w.MulAccumulate(sums[wi][oi], j.in[o.in], pts[vecOf[oi]])
-						if err != nil {
-							fail(fmt.Errorf("block %d: %w", j.block, err))
-							return
-						}
-						sums[wi][oi] = acc
-					}
 					continue
-				}
-				cts := make([]*rlwe.Ciphertext, len(outs))
-				for oi := range outs {
-					var err error
-					if isFirst {
-						cts[oi], err = w.EncryptBlock(vecs[vecOf[oi]][lo:hi], chainLen)
-					} else {
-						cts[oi], err = w.MulBlock(j.in[outs[oi].in], pts[vecOf[oi]])
-					}
-					if err != nil {
-						fail(fmt.Errorf("block %d: %w", j.block, err))
-						return
-					}
 				}
 				if isLast {
 					if sums[wi] == nil {
@@ -391,7 +392,7 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	cts := make([]*rlwe.Ciphertext, len(req.Ciphertexts))
 	for i, b := range req.Ciphertexts {
 		if cts[i], err = params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale); err != nil {
-			return nil, fmt.Errorf("aggregate %d: %w", i, err)
+			return nil, fmt.Errorf("packed ciphertext %d: %w", i, err)
 		}
 	}
 	if err := s.gate(req, a.state.ID); err != nil {
@@ -417,7 +418,7 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 				}
 				reply.Shares[i], errs[i] = params.DecryptShare(k.sk, apk, cts[i])
 				if errs[i] != nil {
-					errs[i] = fmt.Errorf("aggregate %d: %w", i, errs[i])
+					errs[i] = fmt.Errorf("packed ciphertext %d: %w", i, errs[i])
 				}
 			}
 		}()

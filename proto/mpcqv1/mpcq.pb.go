@@ -2492,8 +2492,10 @@ type QueryResult struct {
 	LedgerIndex   uint64                 `protobuf:"varint,8,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"` // of the QUERY entry
 	// sum_ciphertexts hold the plan's totals packed under the analyst's key:
 	// total i = g * len(sums) + s (sum s of group g) is ciphertext
-	// i / MaxPacked, coefficient (i % MaxPacked) * gap times N^-1 mod T
-	// (mpc.DecryptPacked); every other coefficient is zero. The analyst
+	// c = i / MaxPacked, coefficient (i % MaxPacked) * gap times N^-1 mod T,
+	// where gap = N / padded and padded is the power of two ≥ max(4, number
+	// of totals in ciphertext c) (mpc.DecryptPacked); every other coefficient
+	// is zero. The analyst
 	// computes the output columns (AVG, VARIANCE, ...) from the totals.
 	Sums           []*SumSpec `protobuf:"bytes,9,rep,name=sums,proto3" json:"sums,omitempty"`
 	Groups         uint32     `protobuf:"varint,10,opt,name=groups,proto3" json:"groups,omitempty"`
