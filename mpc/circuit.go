@@ -11,8 +11,8 @@ import (
 
 // ErrNotExact is returned when a decrypted result is not well-formed packed
 // totals (a coefficient that must be zero is not), which means a party or
-// the coordinator
-// deviated from the protocol or the noise budget was exceeded.
+// the coordinator deviated from the protocol or the noise budget was
+// exceeded.
 var ErrNotExact = errors.New("decrypted result is not well-formed packed totals")
 
 // Blocks is the number of ciphertext blocks that hold entities slots.
