@@ -229,16 +229,11 @@ func fetchCheckpoint(fetch Fetcher, logVerifier note.Verifier, cosigners []note.
 	return cp, nil
 }
 
-// fetchBundle returns the path read and the entries of bundle index, which
-// holds partial entries (0 = a full bundle of 256). A missing partial
-// bundle falls back to the full one, of which the first partial entries
-// are used, as tlog-tiles clients do.
-func fetchBundle(fetch Fetcher, index uint64, partial uint8) (string, [][]byte, error) {
-	path := layout.EntriesPath(index, partial)
+// fetchPartial reads path; a missing partial resource (partial > 0) falls
+// back to the full one at full. It returns the path actually read.
+func fetchPartial(fetch Fetcher, path, full string, partial uint8, what string) (string, []byte, error) {
 	raw, err := fetch(path)
-	want := int(partial)
 	if partial > 0 && notExist(err) {
-		full := layout.EntriesPath(index, 0)
 		if raw, err = fetch(full); err == nil {
 			path = full
 		} else if notExist(err) {
@@ -247,10 +242,23 @@ func fetchBundle(fetch Fetcher, index uint64, partial uint8) (string, [][]byte, 
 	}
 	if err != nil {
 		if notExist(err) {
-			return path, nil, fail(path, fmt.Errorf("%w: entry bundle: %v", ErrMissing, err))
+			return path, nil, fail(path, fmt.Errorf("%w: %s: %v", ErrMissing, what, err))
 		}
-		return path, nil, fail(path, fmt.Errorf("reading entry bundle: %w", err))
+		return path, nil, fail(path, fmt.Errorf("reading %s: %w", what, err))
 	}
+	return path, raw, nil
+}
+
+// fetchBundle returns the path read and the entries of bundle index, which
+// holds partial entries (0 = a full bundle of 256). A missing partial
+// bundle falls back to the full one, of which the first partial entries
+// are used, as tlog-tiles clients do.
+func fetchBundle(fetch Fetcher, index uint64, partial uint8) (string, [][]byte, error) {
+	path, raw, err := fetchPartial(fetch, layout.EntriesPath(index, partial), layout.EntriesPath(index, 0), partial, "entry bundle")
+	if err != nil {
+		return path, nil, err
+	}
+	want := int(partial)
 	var b api.EntryBundle
 	if err := b.UnmarshalText(raw); err != nil {
 		return path, nil, fail(path, fmt.Errorf("%w: entry bundle does not parse: %v", ErrCorrupt, err))
@@ -272,21 +280,9 @@ func fetchBundle(fetch Fetcher, index uint64, partial uint8) (string, [][]byte, 
 // fetchTile returns the path read and the hashes of tile (level, index)
 // holding partial hashes (0 = full), with the same fallback as fetchBundle.
 func fetchTile(fetch Fetcher, level, index uint64, partial uint8) (string, [][]byte, error) {
-	path := layout.TilePath(level, index, partial)
-	raw, err := fetch(path)
-	if partial > 0 && notExist(err) {
-		full := layout.TilePath(level, index, 0)
-		if raw, err = fetch(full); err == nil {
-			path = full
-		} else if notExist(err) {
-			return path, nil, fail(path, fmt.Errorf("%w: neither %s nor %s exists", ErrMissing, path, full))
-		}
-	}
+	path, raw, err := fetchPartial(fetch, layout.TilePath(level, index, partial), layout.TilePath(level, index, 0), partial, "tile")
 	if err != nil {
-		if notExist(err) {
-			return path, nil, fail(path, fmt.Errorf("%w: tile: %v", ErrMissing, err))
-		}
-		return path, nil, fail(path, fmt.Errorf("reading tile: %w", err))
+		return path, nil, err
 	}
 	var t api.HashTile
 	if err := t.UnmarshalText(raw); err != nil {
