@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/mpc/align"
@@ -14,18 +15,18 @@ import (
 )
 
 // blindAt sends a list to a party for blinding and returns its output.
-func blindAt(ctx context.Context, p *partyConn, chain align.Chain, elems [][]byte) (align.Chain, [][]byte, error) {
+func blindAt(ctx context.Context, p *partyConn, chain align.Provenance, elems [][]byte) (align.Provenance, [][]byte, error) {
 	st, err := p.client.AlignBlind(ctx)
 	if err != nil {
 		return chain, nil, err
 	}
-	if err := wire.SendList(st, chain, elems); err != nil {
+	if err := transport.SendList(st, chain, elems); err != nil {
 		return chain, nil, err
 	}
 	if err := st.CloseSend(); err != nil {
 		return chain, nil, err
 	}
-	return wire.RecvList(st)
+	return transport.RecvList(st)
 }
 
 // runAlignment runs one epoch of private record alignment: every party
@@ -37,7 +38,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 	names := s.cfg.PartyNames()
 	s.log.Info().Str("epoch", epoch).Msg("record alignment started")
 	n := len(s.parties)
-	chains := make([]align.Chain, n)
+	chains := make([]align.Provenance, n)
 	lists := make([][][]byte, n)
 	// Each list then travels through the others in rotated order, so that
 	// in each round every party blinds exactly one list.
@@ -47,7 +48,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c, l, err := wire.RecvList(st)
+		c, l, err := transport.RecvList(st)
 		if err != nil {
 			return err
 		}
@@ -100,15 +101,15 @@ func (s *Server) runAlignment(ctx context.Context) error {
 			return err
 		}
 		r := ranks[p.name]
-		for lo := 0; lo < len(r) || lo == 0; lo += wire.RanksChunk {
-			m := &pb.RanksChunk{Ranks: r[lo:min(lo+wire.RanksChunk, len(r))]}
+		for lo := 0; lo < len(r) || lo == 0; lo += transport.RanksChunk {
+			m := &pb.RanksChunk{Ranks: r[lo:min(lo+transport.RanksChunk, len(r))]}
 			if lo == 0 {
 				m.EpochId, m.Entities, m.UnionHash = epoch, uint64(union), unionHash[:]
 			}
 			if err := st.Send(m); err != nil {
 				return err
 			}
-			if lo+wire.RanksChunk >= len(r) {
+			if lo+transport.RanksChunk >= len(r) {
 				break
 			}
 		}

@@ -14,8 +14,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mpcq/mpcq/chain"
+	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/entry"
@@ -150,7 +151,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	}
 	var mu sync.Mutex
 	err = s.forEachParty(ctx, func(ctx context.Context, pc *partyConn) error {
-		for _, b := range wire.Batches(len(raw), len(raw[0])) {
+		for _, b := range transport.Batches(len(raw), len(raw[0])) {
 			r, err := pc.client.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: queryID, Plan: header.Plan, ChainLen: uint32(len(parties)),
 				AnalystPublicKey: req.AnalystPublicKey, Ciphertexts: raw[b[0]:b[1]], Offset: uint32(b[0]), CeremonyId: env.keys.state.ID,
 				LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint})
@@ -219,7 +220,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	result.LedgerIndex = gate.LedgerIndex
 	log.Info().Float64("elapsed_s", time.Since(start).Seconds()).Msg("query answered")
 	all := result.SumCiphertexts
-	for _, b := range wire.Batches(len(all), len(all[0])) {
+	for _, b := range transport.Batches(len(all), len(all[0])) {
 		part := proto.Clone(result).(*pb.QueryResult)
 		part.SumCiphertexts, part.Offset, part.Total = all[b[0]:b[1]], uint32(b[0]), uint32(len(all))
 		if err := stream.Send(&pb.QueryEvent{Event: &pb.QueryEvent_Result{Result: part}}); err != nil {
@@ -323,7 +324,7 @@ func (s *Server) runChain(ctx context.Context, params *mpc.Params, header *pb.Qu
 	}
 	var final [][]byte
 	var lastErr error
-	asm := wire.NewAssembler()
+	asm := transport.NewAssembler()
 	for {
 		m, err := streams[len(chain)-1].Recv()
 		if errors.Is(err, io.EOF) {

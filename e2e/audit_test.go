@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mpcq/mpcq/auditor"
-	"github.com/mpcq/mpcq/demo"
+	"github.com/mpcq/mpcq/internal/auditor"
+	"github.com/mpcq/mpcq/internal/demo"
 )
 
 // auditLedger checks the live ledger as compliance staff would, then a

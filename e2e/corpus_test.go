@@ -15,9 +15,9 @@ import (
 
 	"modernc.org/sqlite"
 
-	"github.com/mpcq/mpcq/analyst"
-	"github.com/mpcq/mpcq/demo"
-	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/demo"
+	"github.com/mpcq/mpcq/internal/gen"
 )
 
 // corpusQuery is one query of plan/testdata/corpus.sql.

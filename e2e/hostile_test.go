@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/mpcq/mpcq/analyst"
-	"github.com/mpcq/mpcq/demo"
+	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/demo"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mpcq/mpcq/demo"
+	"github.com/mpcq/mpcq/internal/demo"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mpcq/mpcq/analyst"
 	"github.com/mpcq/mpcq/coordinator"
-	"github.com/mpcq/mpcq/demo"
+	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/demo"
 	"github.com/mpcq/mpcq/party"
 )
 

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/mpcq/mpcq/analyst"
-	"github.com/mpcq/mpcq/demo"
+	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/demo"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 

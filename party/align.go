@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc/align"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
@@ -39,18 +40,18 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 	if err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
-	chain := align.Chain{Epoch: req.EpochId, Origin: s.name, Size: uint32(len(elems))}
+	chain := align.Provenance{Epoch: req.EpochId, Origin: s.name, Size: uint32(len(elems))}
 	if err := align.Sign(&chain, s.name, s.priv, elems); err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
 	s.log.Info().Str("epoch", req.EpochId).Int("elements", len(elems)).Msg("own list blinded")
-	return wire.SendList(stream, chain, elems)
+	return transport.SendList(stream, chain, elems)
 }
 
 // AlignBlind blinds another party's list with this party's epoch key, once
-// per origin per epoch, and only when its signature chain verifies.
+// per origin per epoch, and only when its provenance verifies.
 func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
-	chain, elems, err := wire.RecvList(stream)
+	chain, elems, err := transport.RecvList(stream)
 	if err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
@@ -87,7 +88,7 @@ func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
 		return rpc.ToStatus(err, codeMap...)
 	}
 	s.log.Info().Str("origin", chain.Origin).Int("elements", len(out)).Msg("list blinded")
-	return wire.SendList(stream, chain, out)
+	return transport.SendList(stream, chain, out)
 }
 
 // AlignRanks receives the slot of each of this party's records (in its own

@@ -12,6 +12,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
@@ -209,7 +210,7 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 						return
 					}
 				}
-				for _, r := range wire.Batches(len(raws), len(raws[0])) {
+				for _, r := range transport.Batches(len(raws), len(raws[0])) {
 					msg := &pb.BlockMessage{Block: uint32(j.block), Offset: uint32(r[0]), Total: uint32(len(raws)), Ciphertexts: raws[r[0]:r[1]]}
 					select {
 					case results <- msg:
@@ -235,7 +236,7 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 		}
 		seen := make([]bool, blocks)
 		got := 0
-		asm := wire.NewAssembler()
+		asm := transport.NewAssembler()
 		for {
 			m, err := stream.Recv()
 			if errors.Is(err, io.EOF) {
@@ -342,7 +343,7 @@ loop:
 			}
 			raws = append(raws, b)
 		}
-		for _, r := range wire.Batches(len(raws), len(raws[0])) {
+		for _, r := range transport.Batches(len(raws), len(raws[0])) {
 			if err := stream.Send(&pb.BlockMessage{Offset: uint32(r[0]), Total: uint32(len(raws)), Ciphertexts: raws[r[0]:r[1]]}); err != nil {
 				return err
 			}

@@ -18,13 +18,14 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/table"
+	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/align"
 	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
-	"github.com/mpcq/mpcq/table"
 )
 
 // Sentinel errors mapped to gRPC codes at the boundary.
@@ -39,11 +40,11 @@ var (
 var codeMap = []rpc.Mapping{
 	{Err: mpc.ErrMalformed, Code: codes.InvalidArgument},
 	{Err: ErrBadRequest, Code: codes.InvalidArgument},
-	{Err: wire.ErrBadList, Code: codes.InvalidArgument},
+	{Err: transport.ErrBadList, Code: codes.InvalidArgument},
 	{Err: ErrPlan, Code: codes.InvalidArgument},
 	{Err: mpc.ErrTranscript, Code: codes.InvalidArgument},
 	{Err: align.ErrBadElement, Code: codes.InvalidArgument},
-	{Err: align.ErrBadChain, Code: codes.PermissionDenied},
+	{Err: align.ErrBadProvenance, Code: codes.PermissionDenied},
 	{Err: align.ErrBadSignature, Code: codes.PermissionDenied},
 	{Err: align.ErrUnknownSigner, Code: codes.PermissionDenied},
 	{Err: ErrNotReady, Code: codes.FailedPrecondition},

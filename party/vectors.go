@@ -6,11 +6,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mpcq/mpcq/chain"
+	"github.com/mpcq/mpcq/internal/chain"
+	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/plan"
 	"github.com/mpcq/mpcq/schema"
-	"github.com/mpcq/mpcq/table"
 )
 
 // ErrPlan is wrapped by errors about a plan this party cannot run.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/schema"
 	pg "github.com/pganalyze/pg_query_go/v6"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/schema"
 )
 

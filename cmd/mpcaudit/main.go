@@ -16,7 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mpcq/mpcq/auditor"
+	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/cli"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/audit"

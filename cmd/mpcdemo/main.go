@@ -19,9 +19,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mpcq/mpcq/analyst"
-	"github.com/mpcq/mpcq/auditor"
-	"github.com/mpcq/mpcq/demo"
+	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/auditor"
+	"github.com/mpcq/mpcq/internal/demo"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )

@@ -12,7 +12,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/internal/gen"
 )
 
 func main() {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mpcq/mpcq/gen"
-	"github.com/mpcq/mpcq/table"
+	"github.com/mpcq/mpcq/internal/gen"
+	"github.com/mpcq/mpcq/internal/table"
 )
 
 func TestRunWritesLoadableFiles(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 
 	"google.golang.org/grpc/status"
 
-	"github.com/mpcq/mpcq/analyst"
+	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/cli"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
-	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/pki"
 )
 
@@ -63,8 +63,8 @@ func ToStatus(err error, mappings ...Mapping) error {
 func ServerOptions(tc *tls.Config, log zerolog.Logger, allowed ...pki.Role) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(tc)),
-		grpc.MaxRecvMsgSize(wire.MaxMessageBytes),
-		grpc.MaxSendMsgSize(wire.MaxMessageBytes),
+		grpc.MaxRecvMsgSize(transport.MaxMessageBytes),
+		grpc.MaxSendMsgSize(transport.MaxMessageBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(unaryLog(log), unaryRecover(log), unaryRole(allowed)),
@@ -76,7 +76,7 @@ func ServerOptions(tc *tls.Config, log zerolog.Logger, allowed ...pki.Role) []gr
 func Dial(addr string, tc *tls.Config, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(tc)),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(transport.MaxMessageBytes), grpc.MaxCallSendMsgSize(transport.MaxMessageBytes)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 	}, extra...)
 	conn, err := grpc.NewClient(addr, opts...)

@@ -1,13 +1,12 @@
 // Package wire converts between the domain types (schema, plan, alignment
-// chains) and their protobuf messages, and holds the transport limits the
-// daemons share. It is conversion only: no I/O.
+// provenance) and their protobuf messages, and defines the hash of a plan
+// the ledger commits (over its deterministic protobuf encoding). It is
+// conversion only: no I/O; streaming and message limits are package stream.
 package wire
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -18,17 +17,6 @@ import (
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 	"github.com/mpcq/mpcq/schema"
 )
-
-// MaxMessageBytes bounds every gRPC message: the largest single value is a
-// public key (about 1.5 MiB for the default set) or a rotation key share;
-// ciphertexts stream one block per message.
-const MaxMessageBytes = 16 << 20
-
-// AlignChunkElems is the number of 32-byte elements per alignment message.
-const AlignChunkElems = 1 << 16
-
-// RanksChunk is the number of ranks per message.
-const RanksChunk = 1 << 18
 
 // Hash is SHA-256, for public fingerprints of keys and values.
 func Hash(b []byte) []byte {
@@ -205,59 +193,30 @@ func (w *WirePlan) TableIndex(t string) int {
 	return -1
 }
 
-// ChainToProto converts an alignment signature chain.
-func ChainToProto(c align.Chain) *pb.AlignChain {
-	out := &pb.AlignChain{EpochId: c.Epoch, Origin: c.Origin, Size: c.Size}
+// ProvenanceToProto converts an alignment provenance.
+func ProvenanceToProto(c align.Provenance) *pb.AlignProvenance {
+	out := &pb.AlignProvenance{EpochId: c.Epoch, Origin: c.Origin, Size: c.Size}
 	for _, h := range c.Hops {
 		out.Hops = append(out.Hops, &pb.AlignHop{Signer: h.Signer, ElemsHash: append([]byte(nil), h.ElemsHash[:]...), Signature: h.Sig})
 	}
 	return out
 }
 
-// ChainFromProto converts an alignment chain received from the network.
-func ChainFromProto(p *pb.AlignChain) (align.Chain, error) {
+// ProvenanceFromProto converts an alignment chain received from the network.
+func ProvenanceFromProto(p *pb.AlignProvenance) (align.Provenance, error) {
 	if p == nil {
-		return align.Chain{}, fmt.Errorf("alignment list without its signature chain")
+		return align.Provenance{}, fmt.Errorf("alignment list without its provenance")
 	}
-	c := align.Chain{Epoch: p.EpochId, Origin: p.Origin, Size: p.Size}
+	c := align.Provenance{Epoch: p.EpochId, Origin: p.Origin, Size: p.Size}
 	for i, h := range p.Hops {
 		if len(h.ElemsHash) != 32 {
-			return align.Chain{}, fmt.Errorf("alignment chain hop %d: list hash is %d bytes, want 32", i, len(h.ElemsHash))
+			return align.Provenance{}, fmt.Errorf("alignment chain hop %d: list hash is %d bytes, want 32", i, len(h.ElemsHash))
 		}
 		var eh [32]byte
 		copy(eh[:], h.ElemsHash)
 		c.Hops = append(c.Hops, align.Hop{Signer: h.Signer, ElemsHash: eh, Sig: h.Signature})
 	}
 	return c, nil
-}
-
-// SplitElems splits concatenated 32-byte elements.
-func SplitElems(b []byte) ([][]byte, error) {
-	if len(b)%32 != 0 {
-		return nil, fmt.Errorf("alignment chunk of %d bytes is not a whole number of 32-byte elements", len(b))
-	}
-	out := make([][]byte, len(b)/32)
-	for i := range out {
-		out[i] = b[32*i : 32*i+32]
-	}
-	return out, nil
-}
-
-// ChunkElems concatenates elements into messages of AlignChunkElems each.
-func ChunkElems(elems [][]byte) [][]byte {
-	var out [][]byte
-	for lo := 0; lo < len(elems) || lo == 0; lo += AlignChunkElems {
-		hi := min(lo+AlignChunkElems, len(elems))
-		b := make([]byte, 0, 32*(hi-lo))
-		for _, e := range elems[lo:hi] {
-			b = append(b, e...)
-		}
-		out = append(out, b)
-		if hi == len(elems) {
-			break
-		}
-	}
-	return out
 }
 
 // PlanHash is the hash of a plan as committed on the ledger:
@@ -278,122 +237,4 @@ func EpochNumber(id string) (uint64, error) {
 		return 0, fmt.Errorf("epoch id %q is not e-<hex>", id)
 	}
 	return n, nil
-}
-
-// MaxBatchBytes bounds the ciphertext bytes of one message.
-const MaxBatchBytes = 8 << 20
-
-// Batches splits n items of size bytes each into [lo, hi) ranges of at
-// most MaxBatchBytes (at least one item per batch).
-func Batches(n, size int) [][2]int {
-	per := max(1, MaxBatchBytes/max(1, size))
-	var out [][2]int
-	for lo := 0; lo < n; lo += per {
-		out = append(out, [2]int{lo, min(lo+per, n)})
-	}
-	return out
-}
-
-// Assembler collects a block's ciphertexts sent in several messages.
-type Assembler struct {
-	parts map[uint32][][]byte
-	got   map[uint32]int
-}
-
-// NewAssembler returns an empty assembler.
-func NewAssembler() *Assembler {
-	return &Assembler{parts: map[uint32][][]byte{}, got: map[uint32]int{}}
-}
-
-// Add records a message's ciphertexts and returns the block's complete
-// list once every one of total has arrived.
-func (a *Assembler) Add(block, offset, total uint32, cts [][]byte, want int) ([][]byte, bool, error) {
-	if int(total) != want {
-		return nil, false, fmt.Errorf("block %d announces %d ciphertexts, want %d", block, total, want)
-	}
-	if int(offset)+len(cts) > want || len(cts) == 0 {
-		return nil, false, fmt.Errorf("block %d: ciphertexts %d..%d out of range 0..%d", block, offset, int(offset)+len(cts)-1, want-1)
-	}
-	p := a.parts[block]
-	if p == nil {
-		p = make([][]byte, want)
-		a.parts[block] = p
-	}
-	for i, b := range cts {
-		if p[int(offset)+i] != nil {
-			return nil, false, fmt.Errorf("block %d: ciphertext %d sent twice", block, int(offset)+i)
-		}
-		p[int(offset)+i] = b
-	}
-	a.got[block] += len(cts)
-	if a.got[block] < want {
-		return nil, false, nil
-	}
-	delete(a.parts, block)
-	delete(a.got, block)
-	return p, true, nil
-}
-
-// Pending is the number of blocks started but not complete.
-func (a *Assembler) Pending() int { return len(a.parts) }
-
-// MaxListElems bounds an alignment list.
-const MaxListElems = 50_000_000
-
-// ErrBadList is wrapped by errors about an alignment list's content.
-var ErrBadList = errors.New("bad alignment list")
-
-// ListSender is a stream that sends alignment chunks.
-type ListSender interface{ Send(*pb.AlignChunk) error }
-
-// ListReceiver is a stream that receives alignment chunks.
-type ListReceiver interface {
-	Recv() (*pb.AlignChunk, error)
-}
-
-// SendList sends a list in chunks, the chain in the first.
-func SendList(st ListSender, chain align.Chain, elems [][]byte) error {
-	for i, chunk := range ChunkElems(elems) {
-		m := &pb.AlignChunk{Elems: chunk}
-		if i == 0 {
-			m.Chain = ChainToProto(chain)
-		}
-		if err := st.Send(m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// RecvList reads a chunked list until the end of the stream, never
-// allocating by more than the announced size allows.
-func RecvList(st ListReceiver) (align.Chain, [][]byte, error) {
-	var chain align.Chain
-	var elems [][]byte
-	for i := 0; ; i++ {
-		m, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			return chain, elems, nil
-		}
-		if err != nil {
-			return chain, nil, err
-		}
-		if i == 0 {
-			if chain, err = ChainFromProto(m.Chain); err != nil {
-				return chain, nil, fmt.Errorf("%w: %v", ErrBadList, err)
-			}
-			if chain.Size > MaxListElems {
-				return chain, nil, fmt.Errorf("%w: list announces %d elements, more than the limit %d", ErrBadList, chain.Size, MaxListElems)
-			}
-			elems = make([][]byte, 0, min(int(chain.Size), 1<<20))
-		}
-		part, err := SplitElems(m.Elems)
-		if err != nil {
-			return chain, nil, fmt.Errorf("%w: %v", ErrBadList, err)
-		}
-		if len(elems)+len(part) > int(chain.Size) {
-			return chain, nil, fmt.Errorf("%w: list is longer than the %d elements its origin announced", ErrBadList, chain.Size)
-		}
-		elems = append(elems, part...)
-	}
 }

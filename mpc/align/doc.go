@@ -10,10 +10,10 @@
 // H(id)·k_1·…·k_N of each of its own records, in its own order; computing a
 // pseudonym offline requires all N keys.
 //
-// Every list carries a signature chain (Chain, Sign, Verify, Complete): the
+// Every list carries a provenance (Provenance, Sign, Verify, Complete): the
 // origin signs the list it blinded first, and every party that blinds the list
 // appends a signature over its output that also binds the previous signature.
-// A party blinds only a list whose chain verifies, whose origin announced its
+// A party blinds only a list whose provenance verifies, whose origin announced its
 // size, and in which it has not signed yet, so a malicious coordinator cannot
 // inject guessed identifiers and test who is whose customer.
 //
@@ -24,6 +24,6 @@
 // The package is pure computation: it does no I/O, opens no files or sockets
 // and does not log. It is not the transport (package party and coordinator
 // move lists over gRPC), it keeps no per-epoch state (the caller must remember
-// which origins it has already blinded in an epoch, see Chain.HasSigner), and
+// which origins it has already blinded in an epoch, see Provenance.HasSigner), and
 // it does not persist keys.
 package align

@@ -723,7 +723,7 @@ func (x *AlignHop) GetSignature() []byte {
 	return nil
 }
 
-type AlignChain struct {
+type AlignProvenance struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	EpochId       string                 `protobuf:"bytes,1,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`
 	Origin        string                 `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
@@ -733,20 +733,20 @@ type AlignChain struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *AlignChain) Reset() {
-	*x = AlignChain{}
+func (x *AlignProvenance) Reset() {
+	*x = AlignProvenance{}
 	mi := &file_mpcq_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *AlignChain) String() string {
+func (x *AlignProvenance) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*AlignChain) ProtoMessage() {}
+func (*AlignProvenance) ProtoMessage() {}
 
-func (x *AlignChain) ProtoReflect() protoreflect.Message {
+func (x *AlignProvenance) ProtoReflect() protoreflect.Message {
 	mi := &file_mpcq_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -758,44 +758,44 @@ func (x *AlignChain) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use AlignChain.ProtoReflect.Descriptor instead.
-func (*AlignChain) Descriptor() ([]byte, []int) {
+// Deprecated: Use AlignProvenance.ProtoReflect.Descriptor instead.
+func (*AlignProvenance) Descriptor() ([]byte, []int) {
 	return file_mpcq_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *AlignChain) GetEpochId() string {
+func (x *AlignProvenance) GetEpochId() string {
 	if x != nil {
 		return x.EpochId
 	}
 	return ""
 }
 
-func (x *AlignChain) GetOrigin() string {
+func (x *AlignProvenance) GetOrigin() string {
 	if x != nil {
 		return x.Origin
 	}
 	return ""
 }
 
-func (x *AlignChain) GetSize() uint32 {
+func (x *AlignProvenance) GetSize() uint32 {
 	if x != nil {
 		return x.Size
 	}
 	return 0
 }
 
-func (x *AlignChain) GetHops() []*AlignHop {
+func (x *AlignProvenance) GetHops() []*AlignHop {
 	if x != nil {
 		return x.Hops
 	}
 	return nil
 }
 
-// A list of 32-byte ristretto255 elements in chunks; the chain travels in
+// A list of 32-byte ristretto255 elements in chunks; the provenance travels in
 // the first chunk.
 type AlignChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Chain         *AlignChain            `protobuf:"bytes,1,opt,name=chain,proto3" json:"chain,omitempty"`
+	Provenance    *AlignProvenance       `protobuf:"bytes,1,opt,name=provenance,proto3" json:"provenance,omitempty"`
 	Elems         []byte                 `protobuf:"bytes,2,opt,name=elems,proto3" json:"elems,omitempty"` // concatenated 32-byte encodings
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -831,9 +831,9 @@ func (*AlignChunk) Descriptor() ([]byte, []int) {
 	return file_mpcq_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *AlignChunk) GetChain() *AlignChain {
+func (x *AlignChunk) GetProvenance() *AlignProvenance {
 	if x != nil {
-		return x.Chain
+		return x.Provenance
 	}
 	return nil
 }
@@ -2761,16 +2761,17 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06signer\x18\x01 \x01(\tR\x06signer\x12\x1d\n" +
 	"\n" +
 	"elems_hash\x18\x02 \x01(\fR\telemsHash\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature\"z\n" +
-	"\n" +
-	"AlignChain\x12\x19\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\"\x7f\n" +
+	"\x0fAlignProvenance\x12\x19\n" +
 	"\bepoch_id\x18\x01 \x01(\tR\aepochId\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\rR\x04size\x12%\n" +
-	"\x04hops\x18\x04 \x03(\v2\x11.mpcq.v1.AlignHopR\x04hops\"M\n" +
+	"\x04hops\x18\x04 \x03(\v2\x11.mpcq.v1.AlignHopR\x04hops\"\\\n" +
 	"\n" +
-	"AlignChunk\x12)\n" +
-	"\x05chain\x18\x01 \x01(\v2\x13.mpcq.v1.AlignChainR\x05chain\x12\x14\n" +
+	"AlignChunk\x128\n" +
+	"\n" +
+	"provenance\x18\x01 \x01(\v2\x18.mpcq.v1.AlignProvenanceR\n" +
+	"provenance\x12\x14\n" +
 	"\x05elems\x18\x02 \x01(\fR\x05elems\"x\n" +
 	"\n" +
 	"RanksChunk\x12\x19\n" +
@@ -2972,7 +2973,7 @@ var file_mpcq_proto_goTypes = []any{
 	(*CeremonyFinishReply)(nil),   // 9: mpcq.v1.CeremonyFinishReply
 	(*AlignOwnRequest)(nil),       // 10: mpcq.v1.AlignOwnRequest
 	(*AlignHop)(nil),              // 11: mpcq.v1.AlignHop
-	(*AlignChain)(nil),            // 12: mpcq.v1.AlignChain
+	(*AlignProvenance)(nil),       // 12: mpcq.v1.AlignProvenance
 	(*AlignChunk)(nil),            // 13: mpcq.v1.AlignChunk
 	(*RanksChunk)(nil),            // 14: mpcq.v1.RanksChunk
 	(*AlignRanksReply)(nil),       // 15: mpcq.v1.AlignRanksReply
@@ -3006,8 +3007,8 @@ var file_mpcq_proto_depIdxs = []int32{
 	2,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
 	3,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
 	40, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
-	11, // 3: mpcq.v1.AlignChain.hops:type_name -> mpcq.v1.AlignHop
-	12, // 4: mpcq.v1.AlignChunk.chain:type_name -> mpcq.v1.AlignChain
+	11, // 3: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
+	12, // 4: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
 	20, // 5: mpcq.v1.Plan.where:type_name -> mpcq.v1.Predicate
 	21, // 6: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
 	17, // 7: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term

@@ -20,7 +20,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"google.golang.org/grpc"
 
-	"github.com/mpcq/mpcq/chain"
+	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mpcq/mpcq/chain"
-	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/internal/chain"
+	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/plan"
 )

@@ -17,10 +17,10 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/mpcq/mpcq/analyst"
-	"github.com/mpcq/mpcq/auditor"
 	"github.com/mpcq/mpcq/coordinator"
-	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/auditor"
+	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/party"
 	"github.com/mpcq/mpcq/pki"
 )

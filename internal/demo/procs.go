@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mpcq/mpcq/analyst"
+	"github.com/mpcq/mpcq/internal/analyst"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 

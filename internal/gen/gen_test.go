@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/internal/gen"
+	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/schema"
-	"github.com/mpcq/mpcq/table"
 )
 
 // generate returns the generated CSVs keyed by table name.

@@ -40,14 +40,14 @@ func newConsortium(t testing.TB, parties ...string) *consortium {
 // route sends origin's ids through every party the way the party daemons
 // do: the origin blinds and signs, then every other party verifies, blinds
 // and signs. It returns the final list and its chain.
-func (c *consortium) route(t testing.TB, epoch, origin string, ids []string) ([][]byte, Chain) {
+func (c *consortium) route(t testing.TB, epoch, origin string, ids []string) ([][]byte, Provenance) {
 	t.Helper()
 	ctx := context.Background()
 	elems, err := BlindIDs(ctx, c.blind[origin], ids, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := Chain{Epoch: epoch, Origin: origin, Size: uint32(len(elems))}
+	chain := Provenance{Epoch: epoch, Origin: origin, Size: uint32(len(elems))}
 	if err := Sign(&chain, origin, c.priv[origin], elems); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func (c *consortium) route(t testing.TB, epoch, origin string, ids []string) ([]
 
 // forgeHop appends a hop correctly signed by signer with key priv, bypassing
 // Sign's own checks, as a malicious party could.
-func forgeHop(c *Chain, signer string, priv ed25519.PrivateKey, elems [][]byte) {
+func forgeHop(c *Provenance, signer string, priv ed25519.PrivateKey, elems [][]byte) {
 	var prev []byte
 	if n := len(c.Hops); n > 0 {
 		prev = c.Hops[n-1].Sig
@@ -88,7 +88,7 @@ func forgeHop(c *Chain, signer string, priv ed25519.PrivateKey, elems [][]byte) 
 	c.Hops = append(slices.Clip(c.Hops), Hop{Signer: signer, ElemsHash: eh, Sig: sig})
 }
 
-func cloneChain(c Chain) Chain {
+func cloneChain(c Provenance) Provenance {
 	c.Hops = slices.Clone(c.Hops)
 	for i := range c.Hops {
 		c.Hops[i].Sig = slices.Clone(c.Hops[i].Sig)
@@ -110,39 +110,39 @@ func TestVerifyRejects(t *testing.T) {
 
 	cases := []struct {
 		name   string
-		mutate func(ch *Chain, e *[][]byte, parties *[]string)
+		mutate func(ch *Provenance, e *[][]byte, parties *[]string)
 		want   error
 	}{
-		{"tampered element", func(_ *Chain, e *[][]byte, _ *[]string) { (*e)[3][0] ^= 1 }, ErrBadSignature},
-		{"replaced element", func(_ *Chain, e *[][]byte, _ *[]string) { (*e)[3] = HashID("guess") }, ErrBadSignature},
-		{"swapped elements", func(_ *Chain, e *[][]byte, _ *[]string) { (*e)[0], (*e)[1] = (*e)[1], (*e)[0] }, ErrBadSignature},
-		{"reordered hops", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Hops[1], ch.Hops[2] = ch.Hops[2], ch.Hops[1] }, ErrBadSignature},
-		{"dropped middle hop", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Hops = slices.Delete(ch.Hops, 1, 2) }, ErrBadSignature},
-		{"origin hop missing", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Hops = ch.Hops[1:] }, ErrBadChain},
-		{"no hops", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Hops = nil }, ErrBadChain},
-		{"origin renamed", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Origin = "telecom" }, ErrBadChain},
-		{"origin unknown", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Origin = "mallory" }, ErrUnknownSigner},
-		{"epoch changed", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Epoch = "epoch-2" }, ErrBadSignature},
-		{"signed size changed", func(ch *Chain, e *[][]byte, _ *[]string) {
+		{"tampered element", func(_ *Provenance, e *[][]byte, _ *[]string) { (*e)[3][0] ^= 1 }, ErrBadSignature},
+		{"replaced element", func(_ *Provenance, e *[][]byte, _ *[]string) { (*e)[3] = HashID("guess") }, ErrBadSignature},
+		{"swapped elements", func(_ *Provenance, e *[][]byte, _ *[]string) { (*e)[0], (*e)[1] = (*e)[1], (*e)[0] }, ErrBadSignature},
+		{"reordered hops", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Hops[1], ch.Hops[2] = ch.Hops[2], ch.Hops[1] }, ErrBadSignature},
+		{"dropped middle hop", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Hops = slices.Delete(ch.Hops, 1, 2) }, ErrBadSignature},
+		{"origin hop missing", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Hops = ch.Hops[1:] }, ErrBadProvenance},
+		{"no hops", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Hops = nil }, ErrBadProvenance},
+		{"origin renamed", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Origin = "telecom" }, ErrBadProvenance},
+		{"origin unknown", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Origin = "mallory" }, ErrUnknownSigner},
+		{"epoch changed", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Epoch = "epoch-2" }, ErrBadSignature},
+		{"signed size changed", func(ch *Provenance, e *[][]byte, _ *[]string) {
 			ch.Size++
 			*e = append(*e, HashID("extra"))
 		}, ErrBadSignature},
-		{"list longer than size", func(_ *Chain, e *[][]byte, _ *[]string) { *e = append(*e, HashID("extra")) }, ErrBadChain},
-		{"list shorter than size", func(_ *Chain, e *[][]byte, _ *[]string) { *e = (*e)[:len(*e)-1] }, ErrBadChain},
-		{"truncated signature", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Hops[2].Sig = ch.Hops[2].Sig[:10] }, ErrBadSignature},
-		{"flipped signature bit", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Hops[1].Sig[5] ^= 0x80 }, ErrBadSignature},
-		{"signer renamed", func(ch *Chain, _ *[][]byte, _ *[]string) { ch.Hops[1].Signer = ch.Hops[2].Signer }, ErrBadChain},
-		{"unknown signer appended", func(ch *Chain, e *[][]byte, _ *[]string) {
+		{"list longer than size", func(_ *Provenance, e *[][]byte, _ *[]string) { *e = append(*e, HashID("extra")) }, ErrBadProvenance},
+		{"list shorter than size", func(_ *Provenance, e *[][]byte, _ *[]string) { *e = (*e)[:len(*e)-1] }, ErrBadProvenance},
+		{"truncated signature", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Hops[2].Sig = ch.Hops[2].Sig[:10] }, ErrBadSignature},
+		{"flipped signature bit", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Hops[1].Sig[5] ^= 0x80 }, ErrBadSignature},
+		{"signer renamed", func(ch *Provenance, _ *[][]byte, _ *[]string) { ch.Hops[1].Signer = ch.Hops[2].Signer }, ErrBadProvenance},
+		{"unknown signer appended", func(ch *Provenance, e *[][]byte, _ *[]string) {
 			// The coordinator (or an outsider) cannot add a hop even with a valid signature.
 			forgeHop(ch, "mallory", c.priv["mallory"], *e)
 		}, ErrUnknownSigner},
-		{"signer without key", func(_ *Chain, _ *[][]byte, parties *[]string) {
+		{"signer without key", func(_ *Provenance, _ *[][]byte, parties *[]string) {
 			*parties = append(*parties, "newbie") // a party we have no key for
 		}, nil},
-		{"duplicate signer", func(ch *Chain, e *[][]byte, _ *[]string) {
+		{"duplicate signer", func(ch *Provenance, e *[][]byte, _ *[]string) {
 			forgeHop(ch, "telecom", c.priv["telecom"], *e)
-		}, ErrBadChain},
-		{"last hop impersonated", func(ch *Chain, e *[][]byte, _ *[]string) {
+		}, ErrBadProvenance},
+		{"last hop impersonated", func(ch *Provenance, e *[][]byte, _ *[]string) {
 			last := ch.Hops[2].Signer
 			ch.Hops = ch.Hops[:2]
 			forgeHop(ch, last, c.priv["mallory"], *e)
@@ -192,20 +192,20 @@ func TestComplete(t *testing.T) {
 	elems, full := c.route(t, "e", "telecom", ids("c", 5))
 	cases := []struct {
 		name    string
-		chain   func() Chain
+		chain   func() Provenance
 		parties []string
 		want    error
 	}{
-		{"complete", func() Chain { return full }, c.parties, nil},
-		{"missing last signer", func() Chain { ch := cloneChain(full); ch.Hops = ch.Hops[:2]; return ch }, c.parties, ErrIncomplete},
-		{"origin only", func() Chain { ch := cloneChain(full); ch.Hops = ch.Hops[:1]; return ch }, c.parties, ErrIncomplete},
-		{"new party joined", func() Chain { return full }, append(slices.Clone(c.parties), "water"), ErrIncomplete},
-		{"signer not a party", func() Chain { return full }, []string{"telecom", "bank"}, ErrUnknownSigner},
-		{"duplicate signer", func() Chain {
+		{"complete", func() Provenance { return full }, c.parties, nil},
+		{"missing last signer", func() Provenance { ch := cloneChain(full); ch.Hops = ch.Hops[:2]; return ch }, c.parties, ErrIncomplete},
+		{"origin only", func() Provenance { ch := cloneChain(full); ch.Hops = ch.Hops[:1]; return ch }, c.parties, ErrIncomplete},
+		{"new party joined", func() Provenance { return full }, append(slices.Clone(c.parties), "water"), ErrIncomplete},
+		{"signer not a party", func() Provenance { return full }, []string{"telecom", "bank"}, ErrUnknownSigner},
+		{"duplicate signer", func() Provenance {
 			ch := cloneChain(full)
 			forgeHop(&ch, "bank", c.priv["bank"], elems)
 			return ch
-		}, c.parties, ErrBadChain},
+		}, c.parties, ErrBadProvenance},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,8 +220,8 @@ func TestComplete(t *testing.T) {
 func TestSignRefuses(t *testing.T) {
 	c := newConsortium(t, "telecom", "bank", "utility")
 	elems := [][]byte{HashID("a"), HashID("b")}
-	fresh := func() *Chain { return &Chain{Epoch: "e", Origin: "bank", Size: 2} }
-	signed := func() *Chain {
+	fresh := func() *Provenance { return &Provenance{Epoch: "e", Origin: "bank", Size: 2} }
+	signed := func() *Provenance {
 		ch := fresh()
 		if err := Sign(ch, "bank", c.priv["bank"], elems); err != nil {
 			t.Fatal(err)
@@ -230,17 +230,17 @@ func TestSignRefuses(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		chain  *Chain
+		chain  *Provenance
 		signer string
 		priv   ed25519.PrivateKey
 		elems  [][]byte
 		want   error
 	}{
-		{"nil chain", nil, "bank", c.priv["bank"], elems, ErrBadChain},
-		{"first hop not by origin", fresh(), "telecom", c.priv["telecom"], elems, ErrBadChain},
-		{"second signature by the same party", signed(), "bank", c.priv["bank"], elems, ErrBadChain},
-		{"size mismatch", fresh(), "bank", c.priv["bank"], elems[:1], ErrBadChain},
-		{"empty signer", signed(), "", c.priv["bank"], elems, ErrBadChain},
+		{"nil chain", nil, "bank", c.priv["bank"], elems, ErrBadProvenance},
+		{"first hop not by origin", fresh(), "telecom", c.priv["telecom"], elems, ErrBadProvenance},
+		{"second signature by the same party", signed(), "bank", c.priv["bank"], elems, ErrBadProvenance},
+		{"size mismatch", fresh(), "bank", c.priv["bank"], elems[:1], ErrBadProvenance},
+		{"empty signer", signed(), "", c.priv["bank"], elems, ErrBadProvenance},
 		{"short private key", fresh(), "bank", c.priv["bank"][:10], elems, ErrBadKey},
 	}
 	for _, tc := range cases {
@@ -348,7 +348,7 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		if !errors.Is(err, ErrBadChain) && !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrUnknownSigner) {
+		if !errors.Is(err, ErrBadProvenance) && !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrUnknownSigner) {
 			t.Fatalf("unexpected error kind: %v", err)
 		}
 		_ = Complete(ch, c.parties)

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mpcq/mpcq/gen"
+	"github.com/mpcq/mpcq/internal/gen"
+	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/schema"
-	"github.com/mpcq/mpcq/table"
 )
 
 // small is a test table: a category column and two bounded int columns.

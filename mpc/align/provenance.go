@@ -22,21 +22,21 @@ const (
 // the list does not match the hash its last hop signed (it was altered).
 var ErrBadSignature = errors.New("align: bad signature")
 
-// ErrUnknownSigner is wrapped when a chain's origin or a hop's signer is not
+// ErrUnknownSigner is wrapped when a provenance's origin or a hop's signer is not
 // one of the consortium's parties, or has no usable public key.
 var ErrUnknownSigner = errors.New("align: unknown signer")
 
-// ErrBadChain is wrapped when a chain is malformed: no hops, a first hop not
+// ErrBadProvenance is wrapped when a provenance is malformed: no hops, a first hop not
 // signed by the origin, a party signing twice, or a list whose length differs
 // from the size the origin signed.
-var ErrBadChain = errors.New("align: bad signature chain")
+var ErrBadProvenance = errors.New("align: bad provenance")
 
 // ErrIncomplete is wrapped by Complete when some party has not blinded a list.
 var ErrIncomplete = errors.New("align: list not blinded by every party")
 
-// Hop is one signature of a list's chain: Signer's signature over the list it
+// Hop is one signature of a list's provenance: Signer's signature over the list it
 // output (hop 0: the origin's first blinding; later hops: each blinder's
-// output), bound to the chain's epoch, origin, size, the hop's index and the
+// output), bound to the provenance's epoch, origin, size, the hop's index and the
 // previous hop's signature.
 type Hop struct {
 	Signer    string
@@ -44,10 +44,10 @@ type Hop struct {
 	Sig       []byte
 }
 
-// Chain is the signature chain a list carries on its way through the
+// Provenance is the signature trail a list carries on its way through the
 // parties. Origin is the party whose records the list holds and Size the
 // number of elements the origin signed.
-type Chain struct {
+type Provenance struct {
 	Epoch  string
 	Origin string
 	Size   uint32
@@ -56,7 +56,7 @@ type Chain struct {
 
 // HasSigner reports whether party has signed a hop of c. A party must not
 // blind a list it has already signed.
-func (c Chain) HasSigner(party string) bool {
+func (c Provenance) HasSigner(party string) bool {
 	return slices.ContainsFunc(c.Hops, func(h Hop) bool { return h.Signer == party })
 }
 
@@ -89,11 +89,11 @@ func ElemsHash(elems [][]byte) [32]byte {
 }
 
 // hopMessage is what the signer of hop index signs: the domain separator,
-// the chain's epoch, origin and size, the hop index, the signer, the hash of
+// the provenance's epoch, origin and size, the hop index, the signer, the hash of
 // the hop's output list and the SHA-256 of the previous hop's signature
 // (zeros for hop 0). Strings are prefixed with their uint64 length and all
 // integers are big-endian.
-func hopMessage(c *Chain, index int, signer string, elemsHash [32]byte, prevSig []byte) []byte {
+func hopMessage(c *Provenance, index int, signer string, elemsHash [32]byte, prevSig []byte) []byte {
 	m := make([]byte, 0, len(chainDomain)+3*8+len(c.Epoch)+len(c.Origin)+len(signer)+2*4+2*32)
 	m = append(m, chainDomain...)
 	m = appendString(m, c.Epoch)
@@ -114,118 +114,118 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// Sign appends to chain a hop by signer over elems, the list signer is
+// Sign appends to provenance a hop by signer over elems, the list signer is
 // sending on: for the origin (first hop) its BlindIDs output, for every other
-// party its Blind output. The first hop must be signed by chain.Origin, a
-// party may sign only once, and len(elems) must equal chain.Size. Sign never
-// writes into the backing array of the chain's previous Hops slice.
-func Sign(chain *Chain, signer string, priv ed25519.PrivateKey, elems [][]byte) error {
-	if chain == nil {
-		return fmt.Errorf("%w: Sign was given a nil chain", ErrBadChain)
+// party its Blind output. The first hop must be signed by prov.Origin, a
+// party may sign only once, and len(elems) must equal prov.Size. Sign never
+// writes into the backing array of the provenance's previous Hops slice.
+func Sign(prov *Provenance, signer string, priv ed25519.PrivateKey, elems [][]byte) error {
+	if prov == nil {
+		return fmt.Errorf("%w: Sign was given a nil provenance", ErrBadProvenance)
 	}
 	if len(priv) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: ed25519 private key of %q has %d bytes, want %d", ErrBadKey, signer, len(priv), ed25519.PrivateKeySize)
 	}
 	if signer == "" {
-		return fmt.Errorf("%w: empty signer name", ErrBadChain)
+		return fmt.Errorf("%w: empty signer name", ErrBadProvenance)
 	}
-	if len(chain.Hops) == 0 && signer != chain.Origin {
-		return fmt.Errorf("%w: the first hop of a list from %q must be signed by %q, not %q", ErrBadChain, chain.Origin, chain.Origin, signer)
+	if len(prov.Hops) == 0 && signer != prov.Origin {
+		return fmt.Errorf("%w: the first hop of a list from %q must be signed by %q, not %q", ErrBadProvenance, prov.Origin, prov.Origin, signer)
 	}
-	if chain.HasSigner(signer) {
+	if prov.HasSigner(signer) {
 		return fmt.Errorf("%w: %q has already signed the list of %q in epoch %q; a party blinds a list only once",
-			ErrBadChain, signer, chain.Origin, chain.Epoch)
+			ErrBadProvenance, signer, prov.Origin, prov.Epoch)
 	}
-	if len(elems) != int(chain.Size) {
-		return fmt.Errorf("%w: list of %q has %d elements but its chain declares %d", ErrBadChain, chain.Origin, len(elems), chain.Size)
+	if len(elems) != int(prov.Size) {
+		return fmt.Errorf("%w: list of %q has %d elements but its provenance declares %d", ErrBadProvenance, prov.Origin, len(elems), prov.Size)
 	}
-	if uint64(len(chain.Hops)) >= math.MaxUint32 {
-		return fmt.Errorf("%w: chain has too many hops", ErrBadChain)
+	if uint64(len(prov.Hops)) >= math.MaxUint32 {
+		return fmt.Errorf("%w: provenance has too many hops", ErrBadProvenance)
 	}
 	var prevSig []byte
-	if n := len(chain.Hops); n > 0 {
-		prevSig = chain.Hops[n-1].Sig
+	if n := len(prov.Hops); n > 0 {
+		prevSig = prov.Hops[n-1].Sig
 	}
 	eh := ElemsHash(elems)
-	sig := ed25519.Sign(priv, hopMessage(chain, len(chain.Hops), signer, eh, prevSig))
-	chain.Hops = append(slices.Clip(chain.Hops), Hop{Signer: signer, ElemsHash: eh, Sig: sig})
+	sig := ed25519.Sign(priv, hopMessage(prov, len(prov.Hops), signer, eh, prevSig))
+	prov.Hops = append(slices.Clip(prov.Hops), Hop{Signer: signer, ElemsHash: eh, Sig: sig})
 	return nil
 }
 
-// Verify checks that elems is the list chain vouches for: the origin and
+// Verify checks that elems is the list provenance vouches for: the origin and
 // every signer are among parties and have a key in keys, the first hop is
 // the origin's, no party signed twice, len(elems) equals the signed Size,
 // every hop's signature verifies (in order, each bound to the previous one),
 // and the last hop signed exactly elems. It does not check the epoch (compare
-// chain.Epoch with the current one), that Size is what the origin announced,
+// prov.Epoch with the current one), that Size is what the origin announced,
 // or that every party has blinded (see Complete).
-func Verify(chain Chain, elems [][]byte, keys map[string]ed25519.PublicKey, parties []string) error {
-	if len(chain.Hops) == 0 {
-		return fmt.Errorf("%w: list of %q in epoch %q carries no signature", ErrBadChain, chain.Origin, chain.Epoch)
+func Verify(prov Provenance, elems [][]byte, keys map[string]ed25519.PublicKey, parties []string) error {
+	if len(prov.Hops) == 0 {
+		return fmt.Errorf("%w: list of %q in epoch %q carries no signature", ErrBadProvenance, prov.Origin, prov.Epoch)
 	}
-	if uint64(len(chain.Hops)) > math.MaxUint32 {
-		return fmt.Errorf("%w: chain has %d hops", ErrBadChain, len(chain.Hops))
+	if uint64(len(prov.Hops)) > math.MaxUint32 {
+		return fmt.Errorf("%w: provenance has %d hops", ErrBadProvenance, len(prov.Hops))
 	}
 	known := make(map[string]bool, len(parties))
 	for _, p := range parties {
 		known[p] = true
 	}
-	if !known[chain.Origin] {
-		return fmt.Errorf("%w: list origin %q is not a consortium party (parties: %s)", ErrUnknownSigner, chain.Origin, strings.Join(parties, ", "))
+	if !known[prov.Origin] {
+		return fmt.Errorf("%w: list origin %q is not a consortium party (parties: %s)", ErrUnknownSigner, prov.Origin, strings.Join(parties, ", "))
 	}
-	if chain.Hops[0].Signer != chain.Origin {
-		return fmt.Errorf("%w: first hop of the list of %q is signed by %q, not by its origin", ErrBadChain, chain.Origin, chain.Hops[0].Signer)
+	if prov.Hops[0].Signer != prov.Origin {
+		return fmt.Errorf("%w: first hop of the list of %q is signed by %q, not by its origin", ErrBadProvenance, prov.Origin, prov.Hops[0].Signer)
 	}
-	pubs := make([]ed25519.PublicKey, len(chain.Hops))
-	seen := make(map[string]int, len(chain.Hops))
-	for i, h := range chain.Hops {
+	pubs := make([]ed25519.PublicKey, len(prov.Hops))
+	seen := make(map[string]int, len(prov.Hops))
+	for i, h := range prov.Hops {
 		if !known[h.Signer] {
-			return fmt.Errorf("%w: hop %d of the list of %q is signed by %q, which is not a consortium party", ErrUnknownSigner, i, chain.Origin, h.Signer)
+			return fmt.Errorf("%w: hop %d of the list of %q is signed by %q, which is not a consortium party", ErrUnknownSigner, i, prov.Origin, h.Signer)
 		}
 		pub, ok := keys[h.Signer]
 		if !ok || len(pub) != ed25519.PublicKeySize {
-			return fmt.Errorf("%w: no valid ed25519 public key for %q (hop %d of the list of %q); load its certificate", ErrUnknownSigner, h.Signer, i, chain.Origin)
+			return fmt.Errorf("%w: no valid ed25519 public key for %q (hop %d of the list of %q); load its certificate", ErrUnknownSigner, h.Signer, i, prov.Origin)
 		}
 		if j, dup := seen[h.Signer]; dup {
-			return fmt.Errorf("%w: %q signed the list of %q twice (hops %d and %d)", ErrBadChain, h.Signer, chain.Origin, j, i)
+			return fmt.Errorf("%w: %q signed the list of %q twice (hops %d and %d)", ErrBadProvenance, h.Signer, prov.Origin, j, i)
 		}
 		seen[h.Signer] = i
 		pubs[i] = pub
 	}
-	if len(elems) != int(chain.Size) {
-		return fmt.Errorf("%w: list of %q has %d elements but its origin signed size %d", ErrBadChain, chain.Origin, len(elems), chain.Size)
+	if len(elems) != int(prov.Size) {
+		return fmt.Errorf("%w: list of %q has %d elements but its origin signed size %d", ErrBadProvenance, prov.Origin, len(elems), prov.Size)
 	}
 	var prevSig []byte
-	for i, h := range chain.Hops {
-		if !ed25519.Verify(pubs[i], hopMessage(&chain, i, h.Signer, h.ElemsHash, prevSig), h.Sig) {
-			return fmt.Errorf("%w: hop %d of the list of %q (signer %q, epoch %q) does not verify; the chain was altered or reordered",
-				ErrBadSignature, i, chain.Origin, h.Signer, chain.Epoch)
+	for i, h := range prov.Hops {
+		if !ed25519.Verify(pubs[i], hopMessage(&prov, i, h.Signer, h.ElemsHash, prevSig), h.Sig) {
+			return fmt.Errorf("%w: hop %d of the list of %q (signer %q, epoch %q) does not verify; the provenance was altered or reordered",
+				ErrBadSignature, i, prov.Origin, h.Signer, prov.Epoch)
 		}
 		prevSig = h.Sig
 	}
-	last := chain.Hops[len(chain.Hops)-1]
+	last := prov.Hops[len(prov.Hops)-1]
 	if ElemsHash(elems) != last.ElemsHash {
 		return fmt.Errorf("%w: list of %q differs from the list %q signed in hop %d; it was altered in transit",
-			ErrBadSignature, chain.Origin, last.Signer, len(chain.Hops)-1)
+			ErrBadSignature, prov.Origin, last.Signer, len(prov.Hops)-1)
 	}
 	return nil
 }
 
-// Complete checks that every one of parties has signed chain exactly once
+// Complete checks that every one of parties has signed provenance exactly once
 // and nobody else has, i.e. that the list now holds final pseudonyms. It
 // checks names only: call Verify for the signatures.
-func Complete(chain Chain, parties []string) error {
+func Complete(prov Provenance, parties []string) error {
 	want := make(map[string]bool, len(parties))
 	for _, p := range parties {
 		want[p] = true
 	}
-	seen := make(map[string]bool, len(chain.Hops))
-	for i, h := range chain.Hops {
+	seen := make(map[string]bool, len(prov.Hops))
+	for i, h := range prov.Hops {
 		if !want[h.Signer] {
-			return fmt.Errorf("%w: hop %d of the list of %q is signed by %q, which is not a consortium party", ErrUnknownSigner, i, chain.Origin, h.Signer)
+			return fmt.Errorf("%w: hop %d of the list of %q is signed by %q, which is not a consortium party", ErrUnknownSigner, i, prov.Origin, h.Signer)
 		}
 		if seen[h.Signer] {
-			return fmt.Errorf("%w: %q signed the list of %q twice", ErrBadChain, h.Signer, chain.Origin)
+			return fmt.Errorf("%w: %q signed the list of %q twice", ErrBadProvenance, h.Signer, prov.Origin)
 		}
 		seen[h.Signer] = true
 	}
@@ -237,7 +237,7 @@ func Complete(chain Chain, parties []string) error {
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return fmt.Errorf("%w: list of %q in epoch %q still needs blinding by %s", ErrIncomplete, chain.Origin, chain.Epoch, strings.Join(missing, ", "))
+		return fmt.Errorf("%w: list of %q in epoch %q still needs blinding by %s", ErrIncomplete, prov.Origin, prov.Epoch, strings.Join(missing, ", "))
 	}
 	return nil
 }

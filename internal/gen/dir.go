@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mpcq/mpcq/table"
+	"github.com/mpcq/mpcq/internal/table"
 )
 
 // File describes one file written by WriteDir.
