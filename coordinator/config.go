@@ -128,9 +128,9 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func (c *Config) callTimeout() time.Duration  { return time.Duration(c.CallTimeoutS) * time.Second }
-func (c *Config) queryTimeout() time.Duration { return time.Duration(c.QueryTimeoutS) * time.Second }
-func (c *Config) setupTimeout() time.Duration { return time.Duration(c.SetupTimeoutS) * time.Second }
+func (c *Config) CallTimeout() time.Duration  { return time.Duration(c.CallTimeoutS) * time.Second }
+func (c *Config) QueryTimeout() time.Duration { return time.Duration(c.QueryTimeoutS) * time.Second }
+func (c *Config) SetupTimeout() time.Duration { return time.Duration(c.SetupTimeoutS) * time.Second }
 
 // PartyNames lists the configured parties, sorted.
 func (c *Config) PartyNames() []string {

@@ -31,7 +31,7 @@ import (
 // its totals, packed and encrypted to the analyst's public key, with progress
 // events on the way.
 func (s *Server) Query(req *pb.QueryRequest, stream pb.Coordinator_QueryServer) error {
-	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.queryTimeout())
+	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.QueryTimeout())
 	defer cancel()
 	err := s.query(ctx, req, stream)
 	return rpc.ToStatus(err, codeMap...)

@@ -244,7 +244,7 @@ func (s *Server) setupOnce(ctx context.Context) error {
 	}
 	if needKeys {
 		s.setPhase("key ceremony", nil)
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.setupTimeout())
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
 		err := s.runCeremony(cctx)
 		cancel()
 		if err != nil {
@@ -254,7 +254,7 @@ func (s *Server) setupOnce(ctx context.Context) error {
 	}
 	if needEpoch {
 		s.setPhase("record alignment", nil)
-		actx, cancel := context.WithTimeout(ctx, s.cfg.setupTimeout())
+		actx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
 		err := s.runAlignment(actx)
 		cancel()
 		if err != nil {

@@ -90,5 +90,5 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// MaxQuery is the deadline of one query step.
-func (c *Config) MaxQuery() time.Duration { return time.Duration(c.MaxQueryS) * time.Second }
+// QueryTimeout is the deadline of one query step.
+func (c *Config) QueryTimeout() time.Duration { return time.Duration(c.MaxQueryS) * time.Second }

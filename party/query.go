@@ -31,7 +31,7 @@ type stepJob struct {
 // all blocks and sends only the sums. Blocks are processed by one lattigo
 // worker per core.
 func (s *Server) QueryStep(stream pb.Party_QueryStepServer) error {
-	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.MaxQuery())
+	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.QueryTimeout())
 	defer cancel()
 	err := s.queryStep(ctx, stream)
 	return rpc.ToStatus(err, codeMap...)
