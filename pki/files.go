@@ -7,7 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/mpcq/mpcq/internal/atomicfile"
 )
 
 // ErrInsecureKeyFile is wrapped when a private key file may be read by
@@ -28,48 +29,9 @@ func WritePublic(path string, data []byte) error {
 	return writeAtomic(path, data, 0o644)
 }
 
-func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	// CreateTemp creates the file with mode 0600, so key bytes are never
-	// readable by others, whatever the umask.
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("pki: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("pki: writing %s: %w", path, err)
-	}
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("pki: setting mode %04o on %s: %w", perm, path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("pki: syncing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("pki: closing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("pki: replacing %s: %w", path, err)
-	}
-	// Make the rename durable. Failing to sync the directory is reported:
-	// the key would otherwise possibly vanish after a crash.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("pki: opening directory of %s to sync it: %w", path, err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("pki: syncing directory of %s: %w", path, err)
+func writeAtomic(path string, data []byte, perm fs.FileMode) error {
+	if err := atomicfile.Write(path, data, perm); err != nil {
+		return fmt.Errorf("pki: %w", err)
 	}
 	return nil
 }
