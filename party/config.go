@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/mpcq/mpcq/internal/config"
@@ -106,6 +107,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers < 0 {
 		return fmt.Errorf("%w: workers %d is negative", ErrConfig, c.Workers)
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("%w: log_level: %v", ErrConfig, err)
 	}
 	if c.QueryTimeoutS <= 0 {
 		return fmt.Errorf("%w: query_timeout_s %d is not positive", ErrConfig, c.QueryTimeoutS)
