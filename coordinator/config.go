@@ -47,7 +47,8 @@ type Config struct {
 	ParamSet   string      `json:"param_set"`  // the HE parameter set
 	TLS        TLSFiles    `json:"tls"`
 	Parties    []PartyAddr `json:"parties"`
-	// CallTimeoutS bounds one short call to a party (its status).
+	// CallTimeoutS bounds one short call to a party (its status, its
+	// ceremony nonce).
 	CallTimeoutS int `json:"call_timeout_s"`
 	// QueryTimeoutS bounds a whole query.
 	QueryTimeoutS int `json:"query_timeout_s"`

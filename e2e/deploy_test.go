@@ -109,7 +109,7 @@ func TestDeployExamples(t *testing.T) {
 
 	// Keys and certificates, as internal/demo does it.
 	now := time.Now()
-	ca, err := pki.NewCA("mpcq deploy-test CA", now, 24*time.Hour)
+	ca, err := pki.NewCA("mpcq deploy-test CA", now, 48*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
