@@ -63,6 +63,8 @@ func (s *Server) runCeremony(ctx context.Context) error {
 	var mu sync.Mutex
 	nonces := map[string][]byte{}
 	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout())
+		defer cancel()
 		r, err := p.client.CeremonyNonce(ctx, &pb.CeremonyNonceRequest{Consortium: s.cfg.Consortium, CeremonyId: id, ParamSet: s.cfg.ParamSet, Parties: names})
 		if err != nil {
 			return err

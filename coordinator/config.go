@@ -6,14 +6,18 @@
 package coordinator
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/mpcq/mpcq/internal/config"
 	"github.com/mpcq/mpcq/mpc"
 )
 
@@ -22,34 +26,46 @@ var ErrConfig = errors.New("invalid coordinator configuration")
 
 // PartyAddr names a party and where it listens.
 type PartyAddr struct {
-	Name string `json:"name"`
-	Addr string `json:"addr"`
+	Name string `json:"name"` // must match the party's certificate
+	Addr string `json:"addr"` // host:port; the host must be in the party's certificate
 }
 
 // TLSFiles names the PEM files of the coordinator's mutual-TLS identity.
 type TLSFiles struct {
-	CA   string `json:"ca"`
-	Cert string `json:"cert"`
-	Key  string `json:"key"`
+	CA   string `json:"ca"`   // the consortium CA's certificate
+	Cert string `json:"cert"` // this node's certificate
+	Key  string `json:"key"`  // this node's private key (0600)
 }
 
-// Config is coordinatord's configuration file.
+// Config is coordinatord's configuration file. docs/config.md describes
+// every field; the fields and JSON keys shared with the party's Config
+// have the same names there.
 type Config struct {
 	Consortium string      `json:"consortium"` // consortium identifier, part of the ceremony transcript
-	Listen     string      `json:"listen"`
-	DataDir    string      `json:"data_dir"`
-	ParamSet   string      `json:"param_set"`
+	Listen     string      `json:"listen"`     // analysts' and auditors' gRPC address
+	DataDir    string      `json:"data_dir"`   // ceremony, alignment and ledger state, created 0700
+	ParamSet   string      `json:"param_set"`  // the HE parameter set
 	TLS        TLSFiles    `json:"tls"`
 	Parties    []PartyAddr `json:"parties"`
-	// CallTimeoutS bounds short calls to a party (status, nonce, shares).
+	// CallTimeoutS bounds one short call to a party (its status, its
+	// ceremony nonce).
 	CallTimeoutS int `json:"call_timeout_s"`
 	// QueryTimeoutS bounds a whole query.
 	QueryTimeoutS int `json:"query_timeout_s"`
 	// SetupTimeoutS bounds one ceremony or alignment run.
-	SetupTimeoutS int    `json:"setup_timeout_s"`
-	Workers       int    `json:"workers"`
-	LogLevel      string `json:"log_level"`
-	AllowInsecure bool   `json:"allow_insecure_params"`
+	SetupTimeoutS int `json:"setup_timeout_s"`
+	// LedgerOpenTimeoutS bounds opening the ledger (and waiting for the
+	// query archive's file lock) once every party is up.
+	LedgerOpenTimeoutS int `json:"ledger_open_timeout_s"`
+	// LedgerAppendTimeoutS bounds recording one ledger entry, every
+	// party's cosignature included.
+	LedgerAppendTimeoutS int `json:"ledger_append_timeout_s"`
+	// ShutdownTimeoutS is the grace given on stop to calls in flight, the
+	// auditors' HTTPS server and the ledger.
+	ShutdownTimeoutS int    `json:"shutdown_timeout_s"`
+	Workers          int    `json:"workers"`               // goroutines for crypto; 0 = all cores
+	LogLevel         string `json:"log_level"`             // zerolog level
+	AllowInsecure    bool   `json:"allow_insecure_params"` // accept insecure (test) parameter sets
 	// LedgerKey is the ledger's signing key (note signer key file, 0600);
 	// LedgerPublicKey its verifier key.
 	LedgerKey       string `json:"ledger_key"`
@@ -61,44 +77,91 @@ type Config struct {
 	LedgerListen string `json:"ledger_listen"`
 }
 
-// LoadConfig reads and validates a JSON config file.
-func LoadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+// Defaults is the configuration a file starts from: every optional field
+// a file leaves out (or sets to its zero value) has this value.
+func Defaults() Config {
+	return Config{
+		ParamSet:             mpc.DefaultSetName,
+		CallTimeoutS:         10,
+		QueryTimeoutS:        600,
+		SetupTimeoutS:        1800,
+		LedgerOpenTimeoutS:   60,
+		LedgerAppendTimeoutS: 30,
+		ShutdownTimeoutS:     10,
+		LogLevel:             "info",
 	}
-	var c Config
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
-	}
-	return &c, c.Validate()
 }
 
-// Validate checks required fields and fills defaults.
-func (c *Config) Validate() error {
-	missing := func(f string) error { return fmt.Errorf("%w: %q is required", ErrConfig, f) }
-	switch {
-	case c.Consortium == "":
-		return missing("consortium")
-	case c.Listen == "":
-		return missing("listen")
-	case c.DataDir == "":
-		return missing("data_dir")
-	case c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "":
-		return missing("tls.ca, tls.cert and tls.key")
-	case len(c.Parties) == 0:
-		return missing("parties")
-	case c.LedgerKey == "" || c.LedgerPublicKey == "":
-		return missing("ledger_key and ledger_public_key")
-	}
+// WithDefaults returns c with every unset optional field set from
+// Defaults and the parties sorted by name (the chain order).
+func (c Config) WithDefaults() Config {
+	d := Defaults()
 	if c.ParamSet == "" {
-		c.ParamSet = mpc.DefaultSetName
+		c.ParamSet = d.ParamSet
+	}
+	for _, f := range []struct{ v, d *int }{
+		{&c.CallTimeoutS, &d.CallTimeoutS},
+		{&c.QueryTimeoutS, &d.QueryTimeoutS},
+		{&c.SetupTimeoutS, &d.SetupTimeoutS},
+		{&c.LedgerOpenTimeoutS, &d.LedgerOpenTimeoutS},
+		{&c.LedgerAppendTimeoutS, &d.LedgerAppendTimeoutS},
+		{&c.ShutdownTimeoutS, &d.ShutdownTimeoutS},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.d
+		}
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = d.LogLevel
+	}
+	c.Parties = slices.Clone(c.Parties)
+	sort.Slice(c.Parties, func(i, j int) bool { return c.Parties[i].Name < c.Parties[j].Name })
+	return c
+}
+
+// LoadConfig reads a JSON config file strictly (unknown fields and
+// trailing data are errors), applies the defaults and validates it.
+func LoadConfig(path string) (*Config, error) {
+	var c Config
+	if err := config.Load(path, &c); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Validate checks a config with its defaults applied; it changes nothing.
+func (c *Config) Validate() error {
+	var missing []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"consortium", c.Consortium != ""},
+		{"listen", c.Listen != ""},
+		{"data_dir", c.DataDir != ""},
+		{"param_set", c.ParamSet != ""},
+		{"tls.ca", c.TLS.CA != ""},
+		{"tls.cert", c.TLS.Cert != ""},
+		{"tls.key", c.TLS.Key != ""},
+		{"parties", len(c.Parties) > 0},
+		{"ledger_key", c.LedgerKey != ""},
+		{"ledger_public_key", c.LedgerPublicKey != ""},
+		{"witnesses", len(c.Witnesses) > 0},
+	} {
+		if !f.set {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %w", ErrConfig, config.Required(missing...))
 	}
 	set, err := mpc.LookupSet(c.ParamSet)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
+		return fmt.Errorf("%w: param_set: %w", ErrConfig, err)
 	}
 	if set.Insecure && !c.AllowInsecure {
 		return fmt.Errorf("%w: parameter set %s is insecure (tests only); set allow_insecure_params to use it", ErrConfig, set.Name)
@@ -106,31 +169,70 @@ func (c *Config) Validate() error {
 	if len(c.Parties) > mpc.MaxChain {
 		return fmt.Errorf("%w: %d parties; this version supports up to %d", ErrConfig, len(c.Parties), mpc.MaxChain)
 	}
-	seen := map[string]bool{}
-	for _, p := range c.Parties {
-		if p.Name == "" || p.Addr == "" || seen[p.Name] {
-			return fmt.Errorf("%w: every party needs a distinct name and an addr", ErrConfig)
+	for i, p := range c.Parties {
+		if p.Name == "" || p.Addr == "" {
+			return fmt.Errorf("%w: parties[%d] needs a name and an addr", ErrConfig, i)
 		}
-		seen[p.Name] = true
-	}
-	sort.Slice(c.Parties, func(i, j int) bool { return c.Parties[i].Name < c.Parties[j].Name })
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
+		if i > 0 && c.Parties[i-1].Name >= p.Name {
+			return fmt.Errorf("%w: parties must have distinct names, sorted (WithDefaults sorts them)", ErrConfig)
+		}
+		vkey, ok := c.Witnesses[p.Name]
+		if !ok {
+			return fmt.Errorf("%w: witnesses: no key for party %s", ErrConfig, p.Name)
+		}
+		if _, err := fnote.NewVerifierForCosignatureV1(strings.TrimSpace(vkey)); err != nil {
+			return fmt.Errorf("%w: witnesses: key of party %s: %v", ErrConfig, p.Name, err)
 		}
 	}
-	def(&c.CallTimeoutS, 60)
-	def(&c.QueryTimeoutS, 600)
-	def(&c.SetupTimeoutS, 1800)
-	if c.LogLevel == "" {
-		c.LogLevel = "info"
+	if len(c.Witnesses) != len(c.Parties) {
+		return fmt.Errorf("%w: witnesses: %d keys for %d parties", ErrConfig, len(c.Witnesses), len(c.Parties))
+	}
+	if _, err := note.NewVerifier(strings.TrimSpace(c.LedgerPublicKey)); err != nil {
+		return fmt.Errorf("%w: ledger_public_key: %v", ErrConfig, err)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"call_timeout_s", c.CallTimeoutS},
+		{"query_timeout_s", c.QueryTimeoutS},
+		{"setup_timeout_s", c.SetupTimeoutS},
+		{"ledger_open_timeout_s", c.LedgerOpenTimeoutS},
+		{"ledger_append_timeout_s", c.LedgerAppendTimeoutS},
+		{"shutdown_timeout_s", c.ShutdownTimeoutS},
+	} {
+		if f.v <= 0 {
+			return fmt.Errorf("%w: %s %d is not positive", ErrConfig, f.name, f.v)
+		}
+	}
+	if c.Workers < 0 {
+		return fmt.Errorf("%w: workers %d is negative", ErrConfig, c.Workers)
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("%w: log_level: %v", ErrConfig, err)
 	}
 	return nil
 }
 
-func (c *Config) CallTimeout() time.Duration  { return time.Duration(c.CallTimeoutS) * time.Second }
-func (c *Config) QueryTimeout() time.Duration { return time.Duration(c.QueryTimeoutS) * time.Second }
-func (c *Config) SetupTimeout() time.Duration { return time.Duration(c.SetupTimeoutS) * time.Second }
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// CallTimeout bounds one short call to a party.
+func (c *Config) CallTimeout() time.Duration { return seconds(c.CallTimeoutS) }
+
+// QueryTimeout bounds a whole query.
+func (c *Config) QueryTimeout() time.Duration { return seconds(c.QueryTimeoutS) }
+
+// SetupTimeout bounds one ceremony or alignment run.
+func (c *Config) SetupTimeout() time.Duration { return seconds(c.SetupTimeoutS) }
+
+// LedgerOpenTimeout bounds opening the ledger and its query archive.
+func (c *Config) LedgerOpenTimeout() time.Duration { return seconds(c.LedgerOpenTimeoutS) }
+
+// LedgerAppendTimeout bounds recording one ledger entry.
+func (c *Config) LedgerAppendTimeout() time.Duration { return seconds(c.LedgerAppendTimeoutS) }
+
+// ShutdownTimeout is the grace given on stop.
+func (c *Config) ShutdownTimeout() time.Duration { return seconds(c.ShutdownTimeoutS) }
 
 // PartyNames lists the configured parties, sorted.
 func (c *Config) PartyNames() []string {

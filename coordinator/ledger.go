@@ -84,13 +84,13 @@ func (s *Server) openLedger(ctx context.Context) error {
 		}
 		cosigners = append(cosigners, partyCosigner{p: p, v: v})
 	}
-	octx, cancel := context.WithTimeout(ctx, time.Minute)
+	octx, cancel := context.WithTimeout(ctx, s.cfg.LedgerOpenTimeout())
 	defer cancel()
 	l, shutdown, err := ledger.Open(octx, ledger.Config{Dir: s.path(ledgerDir), Origin: signer.Name(), Signer: signer, Verifier: verifier, Cosigners: cosigners})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrLedger, err)
 	}
-	a, err := archive.Open(s.path(archiveFile), 5*time.Second)
+	a, err := archive.Open(s.path(archiveFile), s.cfg.LedgerOpenTimeout())
 	if err != nil {
 		_ = shutdown(context.Background())
 		return fmt.Errorf("%w: query archive: %w", ErrLedger, err)
@@ -111,7 +111,7 @@ func (s *Server) closeLedger() {
 	s.ledger, s.ledgerShutdown, s.archive = nil, nil, nil
 	s.mu.Unlock()
 	if shutdown != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout())
 		defer cancel()
 		if err := shutdown(ctx); err != nil {
 			s.log.Warn().Err(err).Msg("ledger shutdown")
@@ -142,7 +142,7 @@ func (s *Server) appendEntry(ctx context.Context, e entry.Entry) (uint64, ledger
 	if err != nil {
 		return 0, ledger.Checkpoint{}, nil, fmt.Errorf("%w: %w", ErrLedger, err)
 	}
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	actx, cancel := context.WithTimeout(ctx, s.cfg.LedgerAppendTimeout())
 	defer cancel()
 	idx, cp, err := l.Append(actx, b)
 	if err != nil {
@@ -159,7 +159,7 @@ func (s *Server) recordFailure(queryID, party string, cause error) {
 		reason = reason[:1000]
 	}
 	reason = strings.ToValidUTF8(reason, "")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.LedgerAppendTimeout())
 	defer cancel()
 	if _, _, _, err := s.appendEntry(ctx, entry.Failure{QueryID: queryID, Reason: reason, Party: party}); err != nil {
 		s.log.Warn().Err(err).Str("query", queryID).Msg("could not record the failure on the ledger")
@@ -210,7 +210,7 @@ func (s *Server) serveLedgerHTTP(ctx context.Context) error {
 	srv := &http.Server{Handler: h, TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout())
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()

@@ -174,7 +174,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}()
 	select {
 	case <-ctx.Done():
-		rpc.StopGracefully(gs, 10*time.Second)
+		rpc.StopGracefully(gs, s.cfg.ShutdownTimeout())
 		return nil
 	case err := <-errc:
 		return err
@@ -271,7 +271,7 @@ func (s *Server) pollParties(ctx context.Context) (map[string]*pb.PartyStatus, e
 	out := map[string]*pb.PartyStatus{}
 	var firstErr error
 	for _, p := range s.parties {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout())
 		st, err := p.client.Status(cctx, &pb.PartyStatusRequest{})
 		cancel()
 		ps := &pb.PartyState{Name: p.name, Up: err == nil}

@@ -22,7 +22,7 @@ func (s *Server) CeremonyNonce(ctx context.Context, req *pb.CeremonyNonceRequest
 	if err != nil {
 		return nil, rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
 	}
-	if set.Insecure && !s.cfg.Insecure {
+	if set.Insecure && !s.cfg.AllowInsecure {
 		return nil, rpc.ToStatus(fmt.Errorf("%w: parameter set %s is insecure; this party's config does not allow it", ErrBadRequest, set.Name), codeMap...)
 	}
 	if req.CeremonyId == "" || req.Consortium == "" {

@@ -8,11 +8,15 @@
 package party
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/mpcq/mpcq/internal/config"
 )
 
 // ErrConfig is wrapped by every configuration error.
@@ -20,75 +24,101 @@ var ErrConfig = errors.New("invalid party configuration")
 
 // TLSFiles names the PEM files of a node's mutual-TLS identity.
 type TLSFiles struct {
-	CA   string `json:"ca"`
-	Cert string `json:"cert"`
-	Key  string `json:"key"`
+	CA   string `json:"ca"`   // the consortium CA's certificate
+	Cert string `json:"cert"` // this node's certificate
+	Key  string `json:"key"`  // this node's private key (0600)
 }
 
-// Config is partyd's configuration file.
+// Config is partyd's configuration file. docs/config.md describes every
+// field; the fields and JSON keys shared with the coordinator's Config
+// have the same names there.
 type Config struct {
-	Name       string   `json:"name"`        // party name, must match its certificate
-	Listen     string   `json:"listen"`      // e.g. 127.0.0.1:7101
-	DataDir    string   `json:"data_dir"`    // keys and alignment state, created 0700
-	CSV        string   `json:"csv"`         // the table's rows
-	Schema     string   `json:"schema"`      // the table's schema (JSON)
-	TLS        TLSFiles `json:"tls"`         //
-	Peers      []string `json:"peers"`       // certificate files of the other parties (for alignment signatures)
-	Workers    int      `json:"workers"`     // goroutines for crypto; 0 = all cores
-	MaxQueryS  int      `json:"max_query_s"` // upper bound on one query step; default 300
-	LogLevel   string   `json:"log_level"`   // zerolog level; default info
-	WitnessKey string   `json:"witness_key"` // this party's ledger cosigning key (note signer key file, 0600)
-	LogKey     string   `json:"log_key"`     // the ledger's public key (note verifier key)
-	Insecure   bool     `json:"allow_insecure_params"`
-	configPath string
+	Name            string   `json:"name"`                  // party name, must match its certificate
+	Listen          string   `json:"listen"`                // e.g. 0.0.0.0:7101
+	DataDir         string   `json:"data_dir"`              // keys and alignment state, created 0700
+	CSV             string   `json:"csv"`                   // the table's rows
+	Schema          string   `json:"schema"`                // the table's schema (JSON)
+	TLS             TLSFiles `json:"tls"`                   //
+	Peers           []string `json:"peers"`                 // certificate files of the other parties (for alignment signatures)
+	Workers         int      `json:"workers"`               // goroutines for crypto; 0 = all cores
+	QueryTimeoutS   int      `json:"query_timeout_s"`       // upper bound on one query step
+	LogLevel        string   `json:"log_level"`             // zerolog level
+	WitnessKey      string   `json:"witness_key"`           // this party's ledger cosigning key (note signer key file, 0600)
+	LedgerPublicKey string   `json:"ledger_public_key"`     // the ledger's public key (note verifier key)
+	AllowInsecure   bool     `json:"allow_insecure_params"` // take part in ceremonies with insecure (test) parameter sets
 }
 
-// LoadConfig reads and validates a JSON config file.
+// Defaults is the configuration a file starts from: every optional field
+// a file leaves out (or sets to its zero value) has this value.
+func Defaults() Config {
+	return Config{QueryTimeoutS: 300, LogLevel: "info"}
+}
+
+// WithDefaults returns c with every unset optional field set from Defaults.
+func (c Config) WithDefaults() Config {
+	d := Defaults()
+	if c.QueryTimeoutS == 0 {
+		c.QueryTimeoutS = d.QueryTimeoutS
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = d.LogLevel
+	}
+	return c
+}
+
+// LoadConfig reads a JSON config file strictly (unknown fields and
+// trailing data are errors), applies the defaults and validates it.
 func LoadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
 	var c Config
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	if err := config.Load(path, &c); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	c.configPath = path
-	return &c, c.Validate()
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
 }
 
-// Validate checks required fields and fills defaults.
+// Validate checks a config with its defaults applied; it changes nothing.
 func (c *Config) Validate() error {
-	missing := func(f string) error { return fmt.Errorf("%w: %q is required", ErrConfig, f) }
-	switch {
-	case c.Name == "":
-		return missing("name")
-	case c.Listen == "":
-		return missing("listen")
-	case c.DataDir == "":
-		return missing("data_dir")
-	case c.CSV == "":
-		return missing("csv")
-	case c.Schema == "":
-		return missing("schema")
-	case c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "":
-		return missing("tls.ca, tls.cert and tls.key")
-	case c.WitnessKey == "":
-		return missing("witness_key")
-	case c.LogKey == "":
-		return missing("log_key")
+	var missing []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"name", c.Name != ""},
+		{"listen", c.Listen != ""},
+		{"data_dir", c.DataDir != ""},
+		{"csv", c.CSV != ""},
+		{"schema", c.Schema != ""},
+		{"tls.ca", c.TLS.CA != ""},
+		{"tls.cert", c.TLS.Cert != ""},
+		{"tls.key", c.TLS.Key != ""},
+		{"witness_key", c.WitnessKey != ""},
+		{"ledger_public_key", c.LedgerPublicKey != ""},
+	} {
+		if !f.set {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %w", ErrConfig, config.Required(missing...))
 	}
 	if c.Workers < 0 {
 		return fmt.Errorf("%w: workers %d is negative", ErrConfig, c.Workers)
 	}
-	if c.MaxQueryS == 0 {
-		c.MaxQueryS = 300
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("%w: log_level: %v", ErrConfig, err)
 	}
-	if c.LogLevel == "" {
-		c.LogLevel = "info"
+	if c.QueryTimeoutS <= 0 {
+		return fmt.Errorf("%w: query_timeout_s %d is not positive", ErrConfig, c.QueryTimeoutS)
+	}
+	if _, err := note.NewVerifier(strings.TrimSpace(c.LedgerPublicKey)); err != nil {
+		return fmt.Errorf("%w: ledger_public_key: %v", ErrConfig, err)
 	}
 	return nil
 }
 
 // QueryTimeout is the deadline of one query step.
-func (c *Config) QueryTimeout() time.Duration { return time.Duration(c.MaxQueryS) * time.Second }
+func (c *Config) QueryTimeout() time.Duration { return time.Duration(c.QueryTimeoutS) * time.Second }

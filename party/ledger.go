@@ -47,9 +47,9 @@ func newWitness(cfg *Config) (*witness.Witness, note.Verifier, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("witness key %s: %w", cfg.WitnessKey, err)
 	}
-	logV, err := note.NewVerifier(strings.TrimSpace(cfg.LogKey))
+	logV, err := note.NewVerifier(strings.TrimSpace(cfg.LedgerPublicKey))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: log_key: %v", ErrConfig, err)
+		return nil, nil, fmt.Errorf("%w: ledger_public_key: %v", ErrConfig, err)
 	}
 	w, err := witness.New(witness.Config{Origin: logV.Name(), LogVerifier: logV, Signer: signer,
 		Store: witness.NewFileStore(store{cfg.DataDir}.path(witnessStateFile))})

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -25,12 +26,19 @@ Runs the coordinator. The config (JSON) names the consortium, the listen
 address, the data directory, the parameter set, the TLS files and every
 party's name and address. On start it waits for all parties, runs the key
 ceremony and record alignment when needed, then serves analysts.
+Unknown fields are refused.
+
+Every field, its default and whether it is required: docs/config.md.
+A complete example: deploy/coordinator.example.json.
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
 		os.Exit(2)
 	}
 	if *cfgPath == "" {

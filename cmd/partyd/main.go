@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -24,13 +25,20 @@ func main() {
 Serves one institution's table to the consortium. The config (JSON) names
 the party, its listen address, data directory (keys and alignment, 0700),
 the CSV and schema of its table, its TLS files (CA, certificate, key) and
-the certificates of the other parties. See deploy/ for an example.
+the certificates of the other parties, its ledger witness key and the
+ledger's public key. Unknown fields are refused.
+
+Every field, its default and whether it is required: docs/config.md.
+A complete example: deploy/party.example.json.
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
 		os.Exit(2)
 	}
 	if *cfgPath == "" {

@@ -199,20 +199,20 @@ func Setup(dir string, o Options) (*Layout, error) {
 		cfg := party.Config{Name: name, Listen: l.PartyAddrs[name], DataDir: l.Path("parties", name, "state"),
 			CSV: l.DataCSV(name), Schema: l.Path("data", name+".schema.json"),
 			TLS:   party.TLSFiles{CA: caFile, Cert: l.Path("parties", name, "cert.pem"), Key: l.Path("parties", name, "key.pem")},
-			Peers: peers, Workers: o.Workers, Insecure: o.AllowInsecure,
-			WitnessKey: l.Path("parties", name, "witness.key"), LogKey: logVKey}
-		if err := writeJSON(l.PartyConfig(name), cfg); err != nil {
+			Peers: peers, Workers: o.Workers, AllowInsecure: o.AllowInsecure,
+			WitnessKey: l.Path("parties", name, "witness.key"), LedgerPublicKey: logVKey}
+		if err := writeJSON(l.PartyConfig(name), cfg.WithDefaults()); err != nil {
 			return nil, err
 		}
 	}
 	ccfg := coordinator.Config{Consortium: "mpcq-demo", Listen: l.CoordinatorAddr, DataDir: l.Path("coordinator", "state"),
 		ParamSet: o.ParamSet, TLS: coordinator.TLSFiles{CA: caFile, Cert: l.Path("coordinator", "cert.pem"), Key: l.Path("coordinator", "key.pem")},
-		Workers: o.Workers, AllowInsecure: o.AllowInsecure, CallTimeoutS: 60, QueryTimeoutS: 600,
+		Workers: o.Workers, AllowInsecure: o.AllowInsecure,
 		LedgerKey: l.Path("coordinator", "ledger.key"), LedgerPublicKey: logVKey, Witnesses: witnesses, LedgerListen: l.LedgerAddr}
 	for _, name := range l.Parties {
 		ccfg.Parties = append(ccfg.Parties, coordinator.PartyAddr{Name: name, Addr: l.PartyAddrs[name]})
 	}
-	if err := writeJSON(l.CoordinatorConfig(), ccfg); err != nil {
+	if err := writeJSON(l.CoordinatorConfig(), ccfg.WithDefaults()); err != nil {
 		return nil, err
 	}
 	acert, akey, err := ca.Issue(pki.RoleAnalyst, "analyst-demo", nil, now, 30*24*time.Hour)
