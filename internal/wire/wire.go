@@ -200,20 +200,38 @@ func (w *WirePlan) TableIndex(t string) int {
 	return -1
 }
 
-// The operators and presence modes and their protobuf enums.
-var (
-	compareOps = map[plan.Op]pb.CompareOp{
-		plan.OpEq: pb.CompareOp_COMPARE_OP_EQ, plan.OpNe: pb.CompareOp_COMPARE_OP_NE,
-		plan.OpLt: pb.CompareOp_COMPARE_OP_LT, plan.OpLe: pb.CompareOp_COMPARE_OP_LE,
-		plan.OpGt: pb.CompareOp_COMPARE_OP_GT, plan.OpGe: pb.CompareOp_COMPARE_OP_GE,
+// The comparison operators, arithmetic operators and presence modes, in
+// the order of their protobuf enum values (index i is enum value i+1).
+func compareOps() []plan.Op {
+	return []plan.Op{plan.OpEq, plan.OpNe, plan.OpLt, plan.OpLe, plan.OpGt, plan.OpGe}
+}
+
+func arithOps() []byte { return []byte{'+', '-', '*'} }
+
+func presences() []plan.Presence {
+	return []plan.Presence{plan.PresenceRequired, plan.PresenceAbsent, plan.PresenceAny}
+}
+
+// enumOf returns the protobuf enum value of x (0, the refused
+// UNSPECIFIED, when x is unknown).
+func enumOf[T comparable](table []T, x T) int32 {
+	for i, y := range table {
+		if y == x {
+			return int32(i + 1)
+		}
 	}
-	arithOps = map[byte]pb.ArithOp{'+': pb.ArithOp_ARITH_OP_ADD, '-': pb.ArithOp_ARITH_OP_SUB, '*': pb.ArithOp_ARITH_OP_MUL}
-	presences = map[plan.Presence]pb.Presence{
-		plan.PresenceRequired: pb.Presence_PRESENCE_REQUIRED,
-		plan.PresenceAbsent:   pb.Presence_PRESENCE_ABSENT,
-		plan.PresenceAny:      pb.Presence_PRESENCE_ANY,
+	return 0
+}
+
+// fromEnum returns the value of protobuf enum value v, false for
+// UNSPECIFIED or a value this version does not know.
+func fromEnum[T any](table []T, v int32) (T, bool) {
+	if v < 1 || int(v) > len(table) {
+		var zero T
+		return zero, false
 	}
-)
+	return table[v-1], true
+}
 
 func tooDeep() error {
 	return fmt.Errorf("%w: formula deeper than %d nodes", plan.ErrLocal, plan.MaxLocalDepth)
@@ -226,8 +244,8 @@ func tooDeep() error {
 // table, deeper than plan.MaxLocalDepth) is an error wrapping
 // plan.ErrLocal.
 func LocalToProto(l plan.Local) (*pb.Local, error) {
-	p, ok := presences[l.Presence]
-	if !ok {
+	p := pb.Presence(enumOf(presences(), l.Presence))
+	if p == pb.Presence_PRESENCE_UNSPECIFIED {
 		return nil, fmt.Errorf("%w: unknown presence %d", plan.ErrLocal, int(l.Presence))
 	}
 	out := &pb.Local{Table: l.Table, Presence: p}
@@ -279,8 +297,8 @@ func condToProto(e plan.Expr, table string, depth int) (*pb.Cond, error) {
 		if err := atom(e.Table); err != nil {
 			return nil, err
 		}
-		op, ok := compareOps[e.Op]
-		if !ok {
+		op := pb.CompareOp(enumOf(compareOps(), e.Op))
+		if op == pb.CompareOp_COMPARE_OP_UNSPECIFIED {
 			return nil, fmt.Errorf("%w: unknown comparison operator %q", plan.ErrLocal, e.Op)
 		}
 		l, err := arithToProto(e.Left, depth+1)
@@ -323,8 +341,8 @@ func arithToProto(a plan.Arith, depth int) (*pb.Arith, error) {
 	case plan.AConst:
 		return &pb.Arith{Node: &pb.Arith_Constant{Constant: a.V}}, nil
 	case plan.ABin:
-		op, ok := arithOps[a.Op]
-		if !ok {
+		op := pb.ArithOp(enumOf(arithOps(), a.Op))
+		if op == pb.ArithOp_ARITH_OP_UNSPECIFIED {
 			return nil, fmt.Errorf("%w: unknown arithmetic operator %q", plan.ErrLocal, a.Op)
 		}
 		l, err := arithToProto(a.L, depth+1)
@@ -360,14 +378,9 @@ func LocalFromProto(m *pb.Local, t schema.Table) (plan.Local, error) {
 	if err := known(m); err != nil {
 		return plan.Local{}, err
 	}
-	l := plan.Local{Table: m.Table}
-	found := false
-	for p, q := range presences {
-		if q == m.Presence {
-			l.Presence, found = p, true
-		}
-	}
-	if !found {
+	presence, ok := fromEnum(presences(), int32(m.Presence))
+	l := plan.Local{Table: m.Table, Presence: presence}
+	if !ok {
 		return plan.Local{}, fmt.Errorf("%w: unknown presence %d", plan.ErrLocal, int32(m.Presence))
 	}
 	if m.Cond != nil {
@@ -436,13 +449,8 @@ func condFromProto(c *pb.Cond, table string, depth int) (plan.Expr, error) {
 		if err := known(n.Cmp); err != nil {
 			return nil, err
 		}
-		var op plan.Op
-		for o, q := range compareOps {
-			if q == n.Cmp.Op {
-				op = o
-			}
-		}
-		if op == "" {
+		op, ok := fromEnum(compareOps(), int32(n.Cmp.Op))
+		if !ok {
 			return nil, fmt.Errorf("%w: unknown comparison operator %d", plan.ErrLocal, int32(n.Cmp.Op))
 		}
 		l, err := arithFromProto(n.Cmp.Left, depth+1)
@@ -495,13 +503,8 @@ func arithFromProto(a *pb.Arith, depth int) (plan.Arith, error) {
 		if err := known(n.Bin); err != nil {
 			return nil, err
 		}
-		var op byte
-		for o, q := range arithOps {
-			if q == n.Bin.Op {
-				op = o
-			}
-		}
-		if op == 0 {
+		op, ok := fromEnum(arithOps(), int32(n.Bin.Op))
+		if !ok {
 			return nil, fmt.Errorf("%w: unknown arithmetic operator %d", plan.ErrLocal, int32(n.Bin.Op))
 		}
 		l, err := arithFromProto(n.Bin.Left, depth+1)
