@@ -35,6 +35,7 @@ test-short:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./mpc
+	$(GO) test -run '^$$' -fuzz '^FuzzLocalFromProto$$' -fuzztime $(FUZZTIME) ./internal/wire
 
 bench: build
 	$(BIN)/mpcdemo bench --people $(PEOPLE)

@@ -19,7 +19,7 @@ func bankTable(t testing.TB) schema.Table {
 	return tb
 }
 
-func TestEvalLocal(t *testing.T) {
+func TestEval(t *testing.T) {
 	row := map[string]int64{"a": 7, "b": -3, "big": math.MaxInt64, "small": math.MinInt64}
 	get := func(c string) int64 { return row[c] }
 	a, b := ACol{Column: "a"}, ACol{Column: "b"}
