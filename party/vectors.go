@@ -60,17 +60,17 @@ func newStepPlan(wp *wire.WirePlan, d *table.Data, ranks []uint32, entities int)
 	}
 	seen := map[string]int{}
 	for k, term := range wp.Terms {
-		raw := string(term.Locals[idx])
-		if j, ok := seen[raw]; ok {
-			sp.termLoc = append(sp.termLoc, j)
-			continue
-		}
-		l, err := plan.UnmarshalLocal(term.Locals[idx], t)
+		l, err := wire.LocalFromProto(term.Locals[idx], t)
 		if err != nil {
 			return nil, fmt.Errorf("%w: term %d: %w", ErrPlan, k, err)
 		}
 		if l.Table != t.Name {
 			return nil, fmt.Errorf("%w: term %d: local condition for table %s sent to %s", ErrPlan, k, l.Table, t.Name)
+		}
+		raw := l.Key()
+		if j, ok := seen[raw]; ok {
+			sp.termLoc = append(sp.termLoc, j)
+			continue
 		}
 		seen[raw] = len(sp.locals)
 		sp.termLoc = append(sp.termLoc, len(sp.locals))
@@ -181,7 +181,7 @@ func (sp *stepPlan) base(i int) ([]uint64, error) {
 	case plan.PresenceRequired:
 		for row, slot := range sp.ranks {
 			if l.Expr != nil {
-				ok, err := plan.EvalLocal(l.Expr, func(col string) int64 { return sp.data.Cols[col][row] })
+				ok, err := plan.Eval(l.Expr, func(col string) int64 { return sp.data.Cols[col][row] })
 				if err != nil {
 					return nil, fmt.Errorf("%w: row %d: %w", ErrPlan, row, err)
 				}

@@ -1,28 +1,16 @@
 package plan
 
-import (
-	"cmp"
-	"strings"
-)
-
-// cmpCompare orders comparisons by table, column, operator and value.
-func cmpCompare(a, b Cmp) int {
-	return cmp.Or(
-		cmp.Compare(a.Table, b.Table),
-		cmp.Compare(a.Column, b.Column),
-		cmp.Compare(a.Op.rank(), b.Op.rank()),
-		cmp.Compare(a.Value, b.Value),
-	)
-}
+import "strings"
 
 // canonical renders the plan as SQL in one fixed spelling: upper-case
 // keywords, real table names (no aliases), single spaces, an AS only where
 // the output name differs from the item's own text, the GROUP BY columns
-// first in the SELECT list, the normalized WHERE (see normCond: sorted
+// first in the SELECT list, the normalized WHERE (see normalize: sorted
 // terms, != for inequality, NOT pushed into comparisons, BETWEEN as two
-// comparisons, category values as quoted strings) followed by the
-// presence tests in FROM order, and EXPLAIN in front if it was asked.
-func (b *builder) canonical(p *Plan, c cond) string {
+// comparisons, category values as quoted strings; rendered by exprText)
+// followed by the presence tests in FROM order, and EXPLAIN in front if
+// it was asked.
+func (b *builder) canonical(p *Plan, c Expr) string {
 	var sb strings.Builder
 	if p.Explain {
 		sb.WriteString("EXPLAIN ")
@@ -57,17 +45,17 @@ func (b *builder) canonical(p *Plan, c cond) string {
 			sb.WriteString(" USING (" + b.key + ")")
 		}
 	}
-	var conjuncts []cond
+	var conjuncts []Expr
 	switch c := c.(type) {
 	case nil:
-	case cAnd:
-		conjuncts = c.terms
+	case And:
+		conjuncts = c.Terms
 	default:
-		conjuncts = []cond{c}
+		conjuncts = []Expr{c}
 	}
 	var where []string
 	for _, x := range conjuncts {
-		where = append(where, b.condText(x, len(conjuncts) > 1 || len(b.presence) > 0))
+		where = append(where, exprText(x, b.cs, len(conjuncts) > 1 || len(b.presence) > 0))
 	}
 	for i, e := range b.scope {
 		if pt, ok := b.presence[i]; ok {

@@ -1,6 +1,9 @@
 package plan
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 // TestCanonical checks that spellings of one query share a canonical text
 // and that different queries do not.
@@ -93,15 +96,15 @@ func TestCanonicalQuotesCategory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Where[0].Value != int64(i) {
-				t.Fatalf("Value = %d, want %d", p.Where[0].Value, i)
+			if c, ok := p.Terms[0].Locals[0].Expr.(Cmp); !ok || c.Right != (AConst{V: int64(i)}) {
+				t.Fatalf("condition %+v, want district = %d", p.Terms[0].Locals[0].Expr, i)
 			}
 			again, err := Parse(p.Canonical, cs)
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", p.Canonical, err)
 			}
-			if again.Canonical != p.Canonical || again.Where[0] != p.Where[0] {
-				t.Errorf("round trip of %q gave %q %+v", p.Canonical, again.Canonical, again.Where)
+			if again.Canonical != p.Canonical || !reflect.DeepEqual(again.Terms, p.Terms) {
+				t.Errorf("round trip of %q gave %q %+v", p.Canonical, again.Canonical, again.Terms)
 			}
 		})
 	}

@@ -3,6 +3,8 @@ package plan
 import (
 	"slices"
 	"strings"
+
+	"github.com/mpcq/mpcq/schema"
 )
 
 // MaxTerms is the largest number of products (Plan.Terms) a WHERE
@@ -26,17 +28,17 @@ type Term struct {
 }
 
 // pterm is a product during compilation: a coefficient and each table's
-// local formula (a missing table is "true").
+// local formula (a missing table is "true"), normalized.
 type pterm struct {
 	coef   int
-	locals map[string]LocalExpr
+	locals map[string]Expr
 }
 
 // poly is a sum of products, simplified: no two terms with the same
 // formulas, no zero coefficient, sorted by key.
 type poly []pterm
 
-func onePoly() poly { return poly{{coef: 1, locals: map[string]LocalExpr{}}} }
+func onePoly() poly { return poly{{coef: 1, locals: map[string]Expr{}}} }
 
 func (t pterm) key() string {
 	tables := make([]string, 0, len(t.locals))
@@ -46,7 +48,7 @@ func (t pterm) key() string {
 	slices.Sort(tables)
 	var sb strings.Builder
 	for _, tb := range tables {
-		sb.WriteString(tb + "=" + localKey(t.locals[tb]) + ";")
+		sb.WriteString(tb + "=" + exprText(t.locals[tb], schema.Consortium{}, false) + ";")
 	}
 	return sb.String()
 }
@@ -72,21 +74,21 @@ func simplify(p poly) poly {
 
 // mulPoly multiplies two sums of products: per table, the product of two
 // 0/1 local values is the AND of their formulas.
-func mulPoly(a, b poly) poly {
+func (b *builder) mulPoly(x, y poly) poly {
 	var out poly
-	for _, x := range a {
-		for _, y := range b {
-			locals := make(map[string]LocalExpr, len(x.locals)+len(y.locals))
-			for t, e := range x.locals {
+	for _, tx := range x {
+		for _, ty := range y {
+			locals := make(map[string]Expr, len(tx.locals)+len(ty.locals))
+			for t, e := range tx.locals {
 				locals[t] = e
 			}
-			for t, e := range y.locals {
+			for t, e := range ty.locals {
 				if prev, ok := locals[t]; ok {
-					e = normalizeLocal(LAnd{Terms: []LocalExpr{prev, e}})
+					e = normalize(And{Terms: []Expr{prev, e}}, b.cs)
 				}
 				locals[t] = e
 			}
-			out = append(out, pterm{coef: x.coef * y.coef, locals: locals})
+			out = append(out, pterm{coef: tx.coef * ty.coef, locals: locals})
 		}
 	}
 	return simplify(out)
@@ -113,34 +115,34 @@ func (p poly) size() int {
 // per-table local formulas. A sub-condition on one table stays one local
 // formula; AND multiplies, OR is x + y - x*y, NOT is 1 - x. Every
 // intermediate result is checked against MaxTerms.
-func (b *builder) compile(c cond) (poly, *Error) {
+func (b *builder) compile(c Expr) (poly, *Error) {
 	if c == nil {
 		return onePoly(), nil
 	}
-	if ts := condTables(c); len(ts) == 1 {
-		return poly{{coef: 1, locals: map[string]LocalExpr{ts[0]: normalizeLocal(toLocal(c))}}}, nil
+	if ts := exprTables(c); len(ts) == 1 {
+		return poly{{coef: 1, locals: map[string]Expr{ts[0]: c}}}, nil
 	}
 	var out poly
 	switch c := c.(type) {
-	case cAnd, cOr:
-		terms, isAnd := []cond(nil), false
-		if a, ok := c.(cAnd); ok {
-			terms, isAnd = a.terms, true
+	case And, Or:
+		terms, isAnd := []Expr(nil), false
+		if a, ok := c.(And); ok {
+			terms, isAnd = a.Terms, true
 		} else {
-			terms = c.(cOr).terms
+			terms = c.(Or).Terms
 		}
 		// Conditions on one table are combined into one local formula
 		// first: OR of two bank conditions is one bank formula, not three
 		// products.
 		var parts []poly
-		single := map[string][]LocalExpr{}
+		single := map[string][]Expr{}
 		var order []string
 		for _, t := range terms {
-			if ts := condTables(t); len(ts) == 1 {
+			if ts := exprTables(t); len(ts) == 1 {
 				if _, seen := single[ts[0]]; !seen {
 					order = append(order, ts[0])
 				}
-				single[ts[0]] = append(single[ts[0]], toLocal(t))
+				single[ts[0]] = append(single[ts[0]], t)
 				continue
 			}
 			p, err := b.compile(t)
@@ -150,25 +152,25 @@ func (b *builder) compile(c cond) (poly, *Error) {
 			parts = append(parts, p)
 		}
 		for _, table := range order {
-			var e LocalExpr = LOr{Terms: single[table]}
+			var e Expr = Or{Terms: single[table]}
 			if isAnd {
-				e = LAnd{Terms: single[table]}
+				e = And{Terms: single[table]}
 			}
-			parts = append(parts, poly{{coef: 1, locals: map[string]LocalExpr{table: normalizeLocal(e)}}})
+			parts = append(parts, poly{{coef: 1, locals: map[string]Expr{table: normalize(e, b.cs)}}})
 		}
 		out = parts[0]
 		for _, p := range parts[1:] {
 			if isAnd {
-				out = mulPoly(out, p)
+				out = b.mulPoly(out, p)
 			} else {
-				out = addPoly(addPoly(out, p, 1), mulPoly(out, p), -1)
+				out = addPoly(addPoly(out, p, 1), b.mulPoly(out, p), -1)
 			}
 			if err := b.checkTerms(out, c); err != nil {
 				return nil, err
 			}
 		}
-	case cNot:
-		p, err := b.compile(c.term)
+	case Not:
+		p, err := b.compile(c.Term)
 		if err != nil {
 			return nil, err
 		}
@@ -180,9 +182,9 @@ func (b *builder) compile(c cond) (poly, *Error) {
 	return out, nil
 }
 
-func (b *builder) checkTerms(p poly, c cond) *Error {
+func (b *builder) checkTerms(p poly, c Expr) *Error {
 	if n := p.size(); n > MaxTerms {
-		return b.errAt(condOff(c, b.start), ErrUnsupported,
+		return b.errAt(exprPos(c, b.start), ErrUnsupported,
 			"this condition compiles into %d products of per-institution conditions, and the limit is %d (MaxTerms): OR and NOT across institutions expand (x OR y is x + y - x*y); "+
 				"simplify the condition, group conditions on the same institution together, or split the query", n, MaxTerms)
 	}
@@ -201,7 +203,7 @@ func (b *builder) terms(p poly) []Term {
 		for range n {
 			term := Term{Sign: sign, Locals: make([]Local, len(b.scope))}
 			for i, e := range b.scope {
-				l := Local{Table: e.table.Name, Presence: PresenceRequired, Expr: t.locals[e.table.Name]}
+				l := Local{Table: e.table.Name, Presence: PresenceRequired, Expr: bare(t.locals[e.table.Name])}
 				if e.join == JoinLeft {
 					l.Presence = PresenceAny
 					if pt, ok := b.presence[i]; ok {

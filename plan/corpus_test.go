@@ -72,6 +72,7 @@ func TestCorpusParses(t *testing.T) {
 			if len(p.Terms) == 0 || len(p.Terms) > MaxTerms {
 				t.Errorf("%d terms", len(p.Terms))
 			}
+			checkLocals(t, p, cs)
 			for _, f := range coverage(p) {
 				covered[f] = true
 			}
@@ -79,9 +80,26 @@ func TestCorpusParses(t *testing.T) {
 	}
 	for _, f := range []string{"explain", "group by 1", "group by 2", "left join", "absent", "present", "any",
 		"COUNT", "SUM", "AVG", "VARIANCE", "STDDEV", "several terms", "negative term", "repeated term", "and", "or", "not",
-		"in", "not in", "column arithmetic", "column vs column", "simple", "not simple"} {
+		"in", "not in", "column arithmetic", "column vs column"} {
 		if !covered[f] {
 			t.Errorf("no corpus query covers %q", f)
+		}
+	}
+}
+
+// checkLocals checks that every local of a plan is accepted by its
+// table's party and is normalized (normalizing it again changes nothing).
+func checkLocals(t testing.TB, p *Plan, cs schema.Consortium) {
+	t.Helper()
+	for _, term := range p.Terms {
+		for _, l := range term.Locals {
+			tb, _ := cs.Table(l.Table)
+			if err := CheckLocal(l, tb); err != nil {
+				t.Fatalf("CheckLocal(%+v): %v", l, err)
+			}
+			if again := bare(normalize(l.Expr, cs)); !reflect.DeepEqual(again, l.Expr) {
+				t.Fatalf("local %+v is not normalized: %+v", l.Expr, again)
+			}
 		}
 	}
 }
@@ -107,39 +125,34 @@ func coverage(p *Plan) []string {
 	if len(p.Terms) > 1 {
 		add("several terms")
 	}
-	if p.IsSimple() {
-		add("simple")
-	} else {
-		add("not simple")
-	}
-	var walk func(LocalExpr)
+	var walk func(Expr)
 	arith := func(a Arith) {
 		if _, ok := a.(ABin); ok {
 			add("column arithmetic")
 		}
 	}
-	walk = func(e LocalExpr) {
+	walk = func(e Expr) {
 		switch e := e.(type) {
-		case LAnd:
+		case And:
 			add("and")
 			for _, x := range e.Terms {
 				walk(x)
 			}
-		case LOr:
+		case Or:
 			add("or")
 			for _, x := range e.Terms {
 				walk(x)
 			}
-		case LNot:
+		case Not:
 			add("not")
 			walk(e.Term)
-		case LCmp:
+		case Cmp:
 			arith(e.Left)
 			arith(e.Right)
 			if _, ok := e.Right.(ACol); ok {
 				add("column vs column")
 			}
-		case LIn:
+		case In:
 			arith(e.Arg)
 			if e.Negated {
 				add("not in")
@@ -595,9 +608,9 @@ func termValue(t *testing.T, p *Plan, d dataset, person int) int {
 				}
 			case PresenceRequired:
 				if present {
-					ok, err := EvalLocal(l.Expr, func(c string) int64 { return row[c] })
+					ok, err := Eval(l.Expr, func(c string) int64 { return row[c] })
 					if err != nil {
-						t.Fatalf("EvalLocal: %v", err)
+						t.Fatalf("Eval: %v", err)
 					}
 					if ok {
 						v = 1
@@ -652,7 +665,7 @@ func simulateSums(t *testing.T, p *Plan, d dataset) map[Sum][]uint64 {
 					ok = !present
 				case PresenceRequired:
 					var err error
-					ok, err = EvalLocal(l.Expr, func(c string) int64 { return row[c] })
+					ok, err = Eval(l.Expr, func(c string) int64 { return row[c] })
 					ok = ok && present
 					if err != nil {
 						t.Fatal(err)

@@ -2,23 +2,20 @@ package plan
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 )
 
 func TestParseTerms(t *testing.T) {
 	cs := testConsortium()
-	calls := LCmp{Left: ACol{Column: "calls_30d"}, Right: AConst{V: 5}, Op: OpGt}
-	bal := LCmp{Left: ACol{Column: "balance"}, Right: AConst{V: 7}, Op: OpGt}
-	req := func(table string, e LocalExpr) Local { return Local{Table: table, Presence: PresenceRequired, Expr: e} }
+	calls := Cmp{Table: "telecom", Left: ACol{Column: "calls_30d"}, Right: AConst{V: 5}, Op: OpGt}
+	bal := Cmp{Table: "bank", Left: ACol{Column: "balance"}, Right: AConst{V: 7}, Op: OpGt}
+	req := func(table string, e Expr) Local { return Local{Table: table, Presence: PresenceRequired, Expr: e} }
 	tests := []struct {
 		name      string
 		sql       string
 		joins     []JoinKind
 		terms     []Term
-		where     []Cmp
 		canonical string
-		simple    bool
 	}{
 		{
 			name:  "or across institutions is x + y - xy",
@@ -58,11 +55,11 @@ func TestParseTerms(t *testing.T) {
 			sql:   "SELECT COUNT(*) FROM telecom JOIN bank USING (person_id) WHERE (bank.balance > 7 OR bank.district IN ('D02', 'D01')) AND NOT (telecom.calls_30d > 5 AND telecom.flagged_calls_30d * 2 >= telecom.calls_30d)",
 			joins: []JoinKind{JoinInner, JoinInner},
 			terms: []Term{{Sign: 1, Locals: []Local{
-				req("telecom", LNot{Term: LAnd{Terms: []LocalExpr{
-					LCmp{Left: ABin{Op: '*', L: ACol{Column: "flagged_calls_30d"}, R: AConst{V: 2}}, Right: ACol{Column: "calls_30d"}, Op: OpGe},
+				req("telecom", Not{Term: And{Terms: []Expr{
 					calls,
+					Cmp{Table: "telecom", Left: ABin{Op: '*', L: ACol{Column: "flagged_calls_30d"}, R: AConst{V: 2}}, Right: ACol{Column: "calls_30d"}, Op: OpGe},
 				}}}),
-				req("bank", LOr{Terms: []LocalExpr{bal, LIn{Arg: ACol{Column: "district"}, Values: []int64{0, 1}}}}),
+				req("bank", Or{Terms: []Expr{bal, In{Table: "bank", Arg: ACol{Column: "district"}, Values: []int64{0, 1}}}}),
 			}}},
 			canonical: "SELECT COUNT(*) FROM telecom JOIN bank USING (person_id) WHERE (bank.balance > 7 OR bank.district IN ('D01', 'D02')) AND NOT (telecom.calls_30d > 5 AND telecom.flagged_calls_30d * 2 >= telecom.calls_30d)",
 		},
@@ -91,16 +88,14 @@ func TestParseTerms(t *testing.T) {
 			name:      "between and not of a comparison stay in the first subset",
 			sql:       "SELECT COUNT(*) FROM bank WHERE bank.balance BETWEEN 1 AND 5 AND NOT bank.district = 'D03'",
 			joins:     []JoinKind{JoinInner},
-			terms:     []Term{{Sign: 1, Locals: []Local{req("bank", LAnd{Terms: []LocalExpr{LCmp{Left: ACol{Column: "balance"}, Right: AConst{V: 5}, Op: OpLe}, LCmp{Left: ACol{Column: "balance"}, Right: AConst{V: 1}, Op: OpGe}, LCmp{Left: ACol{Column: "district"}, Right: AConst{V: 2}, Op: OpNe}}})}}},
-			where:     []Cmp{{"bank", "balance", OpLe, 5}, {"bank", "balance", OpGe, 1}, {"bank", "district", OpNe, 2}},
+			terms:     []Term{{Sign: 1, Locals: []Local{req("bank", And{Terms: []Expr{Cmp{Table: "bank", Left: ACol{Column: "balance"}, Right: AConst{V: 5}, Op: OpLe}, Cmp{Table: "bank", Left: ACol{Column: "balance"}, Right: AConst{V: 1}, Op: OpGe}, Cmp{Table: "bank", Left: ACol{Column: "district"}, Right: AConst{V: 2}, Op: OpNe}}})}}},
 			canonical: "SELECT COUNT(*) FROM bank WHERE bank.balance <= 5 AND bank.balance >= 1 AND bank.district != 'D03'",
-			simple:    true,
 		},
 		{
 			name:      "constant arithmetic is folded and the constant moves right",
 			sql:       "SELECT COUNT(*) FROM utility WHERE 2 * 3 + 1 < utility.kwh_30d - utility.kwh_avg_12m",
 			joins:     []JoinKind{JoinInner},
-			terms:     []Term{{Sign: 1, Locals: []Local{req("utility", LCmp{Left: ABin{Op: '-', L: ACol{Column: "kwh_30d"}, R: ACol{Column: "kwh_avg_12m"}}, Right: AConst{V: 7}, Op: OpGt})}}},
+			terms:     []Term{{Sign: 1, Locals: []Local{req("utility", Cmp{Table: "utility", Left: ABin{Op: '-', L: ACol{Column: "kwh_30d"}, R: ACol{Column: "kwh_avg_12m"}}, Right: AConst{V: 7}, Op: OpGt})}}},
 			canonical: "SELECT COUNT(*) FROM utility WHERE utility.kwh_30d - utility.kwh_avg_12m > 7",
 		},
 	}
@@ -122,14 +117,8 @@ func TestParseTerms(t *testing.T) {
 			if !reflect.DeepEqual(p.Terms, tt.terms) {
 				t.Errorf("Terms =\n  %+v\nwant\n  %+v", p.Terms, tt.terms)
 			}
-			if !reflect.DeepEqual(p.Where, tt.where) {
-				t.Errorf("Where = %+v, want %+v", p.Where, tt.where)
-			}
 			if p.Canonical != tt.canonical {
 				t.Errorf("Canonical =\n  %s\nwant\n  %s", p.Canonical, tt.canonical)
-			}
-			if p.IsSimple() != tt.simple {
-				t.Errorf("IsSimple = %v, want %v", p.IsSimple(), tt.simple)
 			}
 		})
 	}
@@ -160,41 +149,8 @@ func TestParseGroupsAndAggregates(t *testing.T) {
 	if cols := p.Columns(); !reflect.DeepEqual(cols, []string{"where", "utility.district", "AVG(bank.balance)", "VAR_SAMP(bank.balance)", "sd"}) {
 		t.Errorf("Columns = %v", cols)
 	}
-	if p.IsSimple() {
-		t.Error("IsSimple")
-	}
 	if got := len(p.Groups()); got != 100 {
 		t.Errorf("%d groups", got)
-	}
-}
-
-func TestIsSimple(t *testing.T) {
-	tests := []struct {
-		sql    string
-		simple bool
-	}{
-		{"SELECT COUNT(*) FROM bank", true},
-		{"SELECT COUNT(*), SUM(bank.balance) FROM bank JOIN telecom USING (person_id) WHERE bank.balance > 1 AND telecom.district = 'D01'", true},
-		{"EXPLAIN SELECT COUNT(*) FROM bank WHERE bank.balance > 1", true},
-		{"SELECT COUNT(*) FROM bank WHERE bank.balance > bank.cash_deposits_30d", false},
-		{"SELECT COUNT(*) FROM bank WHERE bank.balance IN (1, 2)", false},
-		{"SELECT COUNT(*) FROM bank WHERE bank.balance > 1 OR bank.balance < 0", false},
-		{"SELECT AVG(bank.balance) FROM bank", false},
-		{"SELECT COUNT(*) FROM bank GROUP BY bank.district", false},
-		{"SELECT COUNT(*) FROM bank LEFT JOIN telecom USING (person_id)", false},
-	}
-	for _, tt := range tests {
-		p := mustParse(t, tt.sql)
-		if p.IsSimple() != tt.simple {
-			t.Errorf("%s: IsSimple = %v", tt.sql, p.IsSimple())
-		}
-		if tt.simple && strings.Contains(tt.sql, "WHERE") && p.Where == nil {
-			t.Errorf("%s: simple plan without Where", tt.sql)
-		}
-	}
-	// A plan built by hand (no Terms, no Joins) is simple.
-	if !(&Plan{Tables: []string{"bank"}, Aggregates: []Aggregate{{Kind: AggCount, Name: "COUNT(*)"}}}).IsSimple() {
-		t.Error("hand-made plan is not simple")
 	}
 }
 
@@ -220,9 +176,6 @@ func TestLocalsAndColumnsFor(t *testing.T) {
 		if got := p.ColumnsFor(tt.table); !reflect.DeepEqual(got, tt.cols) {
 			t.Errorf("ColumnsFor(%s) = %v, want %v", tt.table, got, tt.cols)
 		}
-	}
-	if p.Where != nil || p.PredicatesFor("bank") != nil {
-		t.Errorf("Where = %+v for a disjunction", p.Where)
 	}
 }
 

@@ -36,8 +36,27 @@
 //	WHERE = Σ_k Sign_k × Π_t Local_{k,t}
 //
 // with each Local_{k,t} a formula over table t's columns alone (see Term,
-// Local, EvalLocal). A query whose WHERE needs more than MaxTerms products
+// Local, Eval). A query whose WHERE needs more than MaxTerms products
 // is refused.
+//
+// # One condition tree
+//
+// A WHERE condition and a Local's formula are the same type, Expr: And,
+// Or, Not over the atoms Cmp and In, each atom naming its table, with
+// integer expressions Arith (ACol, AConst, ABin). A Local's Expr is a
+// tree whose atoms are all on the Local's table. Adding an operator or
+// node means editing, in this package:
+//
+//   - expr.go: the tree (Expr, Arith, Op), the one normalizer
+//     (normalize), the one renderer (exprText, also the structural key
+//     Local.Key) and the evaluator (Eval, EvalArith);
+//   - local.go: CheckLocal, what a party accepts for its table;
+//   - where.go: the translation of the PostgreSQL parse tree into an Expr
+//     (name resolution, type checks and their messages); compile.go turns
+//     a normalized Expr into Plan.Terms, canonical.go renders the plan;
+//
+// and, outside it, the protobuf messages Cond and Arith (proto/mpcq.proto)
+// and their conversion in internal/wire (LocalToProto, LocalFromProto).
 //
 // Package plan is pure: it does no I/O, holds no state between calls, is
 // safe for concurrent use, and knows nothing of encryption, parties or the
@@ -51,156 +70,6 @@ import (
 	"github.com/mpcq/mpcq/schema"
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
-
-// Op is a comparison operator, always in this normal spelling ("<>" in the
-// query text becomes "!=").
-type Op string
-
-// The comparison operators.
-const (
-	OpEq Op = "="
-	OpNe Op = "!="
-	OpLt Op = "<"
-	OpLe Op = "<="
-	OpGt Op = ">"
-	OpGe Op = ">="
-)
-
-// flip returns the operator with its operands swapped (5 < x is x > 5).
-func (o Op) flip() Op {
-	switch o {
-	case OpLt:
-		return OpGt
-	case OpLe:
-		return OpGe
-	case OpGt:
-		return OpLt
-	case OpGe:
-		return OpLe
-	}
-	return o
-}
-
-// rank orders operators in canonical text.
-func (o Op) rank() int {
-	switch o {
-	case OpEq:
-		return 0
-	case OpNe:
-		return 1
-	case OpLt:
-		return 2
-	case OpLe:
-		return 3
-	case OpGt:
-		return 4
-	case OpGe:
-		return 5
-	}
-	return 6
-}
-
-// Expr is a filter expression tree over comparisons of the first
-// version's plans. Its node types are Cmp, And, Or and Not; see
-// Conjuncts. Parse now compiles WHERE into Plan.Terms instead.
-type Expr interface {
-	isExpr()
-}
-
-// Cmp compares one column of one table with a constant. For an int column
-// Value is the integer; for a category column Value is the index of the
-// category in the column's declared domain and Op is OpEq or OpNe.
-type Cmp struct {
-	Table, Column string
-	Op            Op
-	Value         int64
-}
-
-// And is true when all its terms are.
-type And struct {
-	Terms []Expr
-}
-
-// Or is true when any of its terms is. Conjuncts refuses it; Pos is
-// where the OR was written, for the error.
-type Or struct {
-	Terms []Expr
-	Pos   Position
-}
-
-// Not negates its term. Conjuncts refuses it; Pos is where the NOT was
-// written, for the error.
-type Not struct {
-	Term Expr
-	Pos  Position
-}
-
-func (Cmp) isExpr() {}
-func (And) isExpr() {}
-func (Or) isExpr()  {}
-func (Not) isExpr() {}
-
-// Eval reports whether the comparison holds for a column value v (for a
-// category column, v is the category index). Parties use it to evaluate
-// their predicates locally.
-func (c Cmp) Eval(v int64) bool {
-	switch c.Op {
-	case OpEq:
-		return v == c.Value
-	case OpNe:
-		return v != c.Value
-	case OpLt:
-		return v < c.Value
-	case OpLe:
-		return v <= c.Value
-	case OpGt:
-		return v > c.Value
-	case OpGe:
-		return v >= c.Value
-	}
-	return false
-}
-
-// Conjuncts flattens a filter tree into the list of comparisons that must
-// all hold. It rejects Or and Not (not supported yet) with an *Error at
-// their position. A nil tree is the empty conjunction (no filter).
-func Conjuncts(e Expr) ([]Cmp, error) {
-	out, err := conjuncts(e)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func conjuncts(e Expr) ([]Cmp, *Error) {
-	var out []Cmp
-	var walk func(Expr) *Error
-	walk = func(e Expr) *Error {
-		switch e := e.(type) {
-		case nil:
-			return nil
-		case Cmp:
-			out = append(out, e)
-		case And:
-			for _, t := range e.Terms {
-				if err := walk(t); err != nil {
-					return err
-				}
-			}
-		case Or:
-			return errorAt(e.Pos, ErrUnsupported, "OR is not supported yet (this version accepts comparisons joined by AND)")
-		case Not:
-			return errorAt(e.Pos, ErrUnsupported, "NOT is not supported yet (this version accepts comparisons joined by AND; write the opposite comparison, e.g. != for =)")
-		default:
-			return errorAt(Position{Line: 1, Column: 1}, ErrUnsupported, "filter node %T is not supported in this version", e)
-		}
-		return nil
-	}
-	if err := walk(e); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
 
 // AggKind is an aggregate function.
 type AggKind string
@@ -239,13 +108,6 @@ type Plan struct {
 	// Joins is how each table of Tables is joined (the first is always
 	// JoinInner). A nil Joins (a plan built by hand) means all inner.
 	Joins []JoinKind
-	// Where is the first version's filter: the conjunction of
-	// comparisons, each on one table's column, sorted by table, column,
-	// operator and value, without duplicates. It is filled only when
-	// every table is inner-joined and WHERE is such a conjunction (BETWEEN
-	// and NOT of a comparison become comparisons); otherwise it is nil and
-	// only Terms describes the filter.
-	Where []Cmp
 	// Terms is the filter as a sum of signed products of per-table local
 	// conditions (see Term): always at least one term, at most MaxTerms.
 	// Without WHERE it is one term requiring presence at every
@@ -266,65 +128,6 @@ type Plan struct {
 	Explain bool
 }
 
-// IsSimple reports whether the plan is in the first version's subset:
-// all tables inner-joined, a WHERE that is a conjunction of "column OP
-// constant" comparisons (Where holds all of it), only COUNT(*) and SUM,
-// no GROUP BY. Explain does not matter (an EXPLAIN runs nothing).
-func (p *Plan) IsSimple() bool {
-	for _, j := range p.Joins {
-		if j != JoinInner {
-			return false
-		}
-	}
-	if len(p.GroupBy) > 0 {
-		return false
-	}
-	for _, a := range p.Aggregates {
-		if a.Kind != AggCount && a.Kind != AggSum {
-			return false
-		}
-	}
-	switch len(p.Terms) {
-	case 0:
-		return true
-	case 1:
-	default:
-		return false
-	}
-	t := p.Terms[0]
-	if t.Sign != 1 {
-		return false
-	}
-	n := 0
-	for _, l := range t.Locals {
-		if l.Presence != PresenceRequired {
-			return false
-		}
-		var list []LocalExpr
-		switch e := l.Expr.(type) {
-		case nil:
-		case LAnd:
-			list = e.Terms
-		default:
-			list = []LocalExpr{e}
-		}
-		for _, x := range list {
-			c, ok := x.(LCmp)
-			if !ok {
-				return false
-			}
-			if _, ok := c.Left.(ACol); !ok {
-				return false
-			}
-			if _, ok := c.Right.(AConst); !ok {
-				return false
-			}
-			n++
-		}
-	}
-	return n == len(p.Where)
-}
-
 // LocalsFor returns the distinct local conditions the plan asks the given
 // table's party to evaluate, in the order of their first term: what the
 // party computes a 0/1 vector for.
@@ -336,22 +139,11 @@ func (p *Plan) LocalsFor(table string) []Local {
 			if l.Table != table {
 				continue
 			}
-			k := l.Presence.String() + ":" + localKey(l.Expr)
+			k := l.Key()
 			if !seen[k] {
 				seen[k] = true
 				out = append(out, l)
 			}
-		}
-	}
-	return out
-}
-
-// PredicatesFor returns the comparisons on the given table's columns.
-func (p *Plan) PredicatesFor(table string) []Cmp {
-	var out []Cmp
-	for _, c := range p.Where {
-		if c.Table == table {
-			out = append(out, c)
 		}
 	}
 	return out
@@ -362,15 +154,10 @@ func (p *Plan) PredicatesFor(table string) []Cmp {
 // policy check needs to see.
 func (p *Plan) ColumnsFor(table string) []string {
 	seen := map[string]bool{}
-	for _, c := range p.Where {
-		if c.Table == table {
-			seen[c.Column] = true
-		}
-	}
 	for _, t := range p.Terms {
 		for _, l := range t.Locals {
 			if l.Table == table {
-				localColumns(l.Expr, seen)
+				exprColumns(l.Expr, seen)
 			}
 		}
 	}

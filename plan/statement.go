@@ -102,14 +102,14 @@ func (b *builder) statement(tree *pg.ParseResult) (*Plan, *Error) {
 		return nil, err
 	}
 	b.presence = map[int]presenceTest{}
-	var c cond
+	var c Expr
 	whereOff := b.end
 	if w := sel.GetWhereClause(); w != nil {
 		whereOff = max(minLocation(w), b.start)
 		if c, err = b.where(w); err != nil {
 			return nil, err
 		}
-		c = b.normCond(c)
+		c = normalize(c, b.cs)
 	}
 	groups, err := b.groupBy(sel)
 	if err != nil {
@@ -130,38 +130,8 @@ func (b *builder) statement(tree *pg.ParseResult) (*Plan, *Error) {
 		p.Tables = append(p.Tables, e.table.Name)
 		p.Joins = append(p.Joins, e.join)
 	}
-	p.Where = b.firstWhere(c)
 	p.Canonical = b.canonical(p, c)
 	return p, nil
-}
-
-// firstWhere returns the first version's Where: the comparisons, when
-// every table is inner-joined and WHERE is a conjunction of "column OP
-// constant" comparisons; nil otherwise.
-func (b *builder) firstWhere(c cond) []Cmp {
-	for _, e := range b.scope {
-		if e.join != JoinInner {
-			return nil
-		}
-	}
-	var list []cond
-	switch c := c.(type) {
-	case nil:
-		return nil
-	case cAnd:
-		list = c.terms
-	default:
-		list = []cond{c}
-	}
-	out := make([]Cmp, 0, len(list))
-	for _, x := range list {
-		cmp, ok := simpleCmp(x)
-		if !ok {
-			return nil
-		}
-		out = append(out, cmp)
-	}
-	return out
 }
 
 // clauses rejects the SELECT clauses this version does not run, reporting

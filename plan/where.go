@@ -11,39 +11,6 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
 
-// cond is the WHERE tree after names and types are resolved: AND, OR and
-// NOT over atoms, each atom a comparison or IN on one table. It is
-// normalized (see normCond) before it is rendered or compiled.
-type cond interface{ isCond() }
-
-type (
-	// cAnd holds when all terms hold; off is where its first AND is.
-	cAnd struct {
-		terms []cond
-		off   int
-	}
-	// cOr holds when any term holds; off is where its first OR is.
-	cOr struct {
-		terms []cond
-		off   int
-	}
-	// cNot negates its term; off is where the NOT is.
-	cNot struct {
-		term cond
-		off  int
-	}
-	// cAtom is a comparison (LCmp) or IN list (LIn) on one table.
-	cAtom struct {
-		table string
-		e     LocalExpr
-	}
-)
-
-func (cAnd) isCond()  {}
-func (cOr) isCond()   {}
-func (cNot) isCond()  {}
-func (cAtom) isCond() {}
-
 // presenceTest is a top-level "t.key IS [NOT] NULL" on a LEFT JOINed
 // table.
 type presenceTest struct {
@@ -51,21 +18,23 @@ type presenceTest struct {
 	off  int
 }
 
-// where converts the WHERE clause. Presence tests are recorded in
-// b.presence; the rest is returned (nil when nothing else is left).
-func (b *builder) where(n *pg.Node) (cond, *Error) {
+// where converts the WHERE clause into the condition tree (see Expr; not
+// yet normalized), resolving names and checking types. Presence tests are
+// recorded in b.presence; the rest is returned (nil when nothing else is
+// left).
+func (b *builder) where(n *pg.Node) (Expr, *Error) {
 	return b.cond(n, true)
 }
 
 // cond converts one boolean expression. top says the expression is a
 // top-level conjunct of WHERE (only those may test presence).
-func (b *builder) cond(n *pg.Node, top bool) (cond, *Error) {
+func (b *builder) cond(n *pg.Node, top bool) (Expr, *Error) {
 	switch {
 	case n.GetBoolExpr() != nil:
 		be := n.GetBoolExpr()
 		off := int(be.GetLocation())
 		isAnd := be.GetBoolop() == pg.BoolExprType_AND_EXPR
-		var terms []cond
+		var terms []Expr
 		for _, a := range be.GetArgs() {
 			t, err := b.cond(a, top && isAnd)
 			if err != nil {
@@ -83,12 +52,12 @@ func (b *builder) cond(n *pg.Node, top bool) (cond, *Error) {
 			case 1:
 				return terms[0], nil
 			}
-			return cAnd{terms: terms, off: off}, nil
+			return And{Terms: terms, off: off}, nil
 		case pg.BoolExprType_OR_EXPR:
-			return cOr{terms: terms, off: off}, nil
+			return Or{Terms: terms, off: off}, nil
 		case pg.BoolExprType_NOT_EXPR:
 			if len(terms) == 1 {
-				return cNot{term: terms[0], off: off}, nil
+				return Not{Term: terms[0], off: off}, nil
 			}
 		}
 		return nil, b.unsupported(off, "this boolean expression")
@@ -109,7 +78,7 @@ func (b *builder) cond(n *pg.Node, top bool) (cond, *Error) {
 }
 
 // predicate converts a comparison, IN or BETWEEN.
-func (b *builder) predicate(ae *pg.A_Expr) (cond, *Error) {
+func (b *builder) predicate(ae *pg.A_Expr) (Expr, *Error) {
 	off := int(ae.GetLocation())
 	opName := ""
 	if names := ae.GetName(); len(names) > 0 {
@@ -150,26 +119,6 @@ func compareOp(name string) (Op, bool) {
 	return "", false
 }
 
-// negate returns the operator of the opposite comparison (NOT x < 5 is
-// x >= 5; columns are never NULL, so this is exact).
-func (o Op) negate() Op {
-	switch o {
-	case OpEq:
-		return OpNe
-	case OpNe:
-		return OpEq
-	case OpLt:
-		return OpGe
-	case OpLe:
-		return OpGt
-	case OpGt:
-		return OpLe
-	case OpGe:
-		return OpLt
-	}
-	return o
-}
-
 // operand is one side of a comparison after name resolution.
 type operand struct {
 	off   int
@@ -188,7 +137,7 @@ func (o operand) isConst() bool {
 // comparison converts "l OP r". A column compared with a constant keeps
 // the first version's checks and messages; anything else is integer
 // arithmetic over one table's columns.
-func (b *builder) comparison(l, r *pg.Node, op Op, opOff int) (cond, *Error) {
+func (b *builder) comparison(l, r *pg.Node, op Op, opOff int) (Expr, *Error) {
 	lref, rref := l.GetColumnRef(), r.GetColumnRef()
 	lc, rc := constant(l), constant(r)
 	switch {
@@ -244,7 +193,7 @@ func (b *builder) comparison(l, r *pg.Node, op Op, opOff int) (cond, *Error) {
 	if err := b.checkRange(ro, table); err != nil {
 		return nil, err
 	}
-	return cAtom{table: table, e: LCmp{Left: lo.ar, Right: ro.ar, Op: op}}, nil
+	return Cmp{Table: table, Left: lo.ar, Right: ro.ar, Op: op}, nil
 }
 
 // crossTables refuses a comparison or arithmetic mixing two tables.
@@ -352,7 +301,7 @@ func (b *builder) operand(n *pg.Node, inArith bool) (operand, *Error) {
 				out.ar = AConst{V: v}
 			}
 		}
-		out.text = arithText(out.ar, schema.Table{}, b.refOf(out.table), 0)
+		out.text = arithText(out.ar, b.refOf(out.table), 0)
 		return out, nil
 	}
 	if fc := n.GetFuncCall(); fc != nil && isAggregate(funcName(fc)) {
@@ -434,7 +383,7 @@ func arithRange(a Arith, t schema.Table) (lo, hi, over *big.Int) {
 }
 
 // columnCmp type-checks one comparison of a column with a constant.
-func (b *builder) columnCmp(ref *pg.ColumnRef, op Op, opOff int, c *pg.A_Const) (cond, *Error) {
+func (b *builder) columnCmp(ref *pg.ColumnRef, op Op, opOff int, c *pg.A_Const) (Expr, *Error) {
 	e, col, err := b.resolve(ref)
 	if err != nil {
 		return nil, err
@@ -478,7 +427,7 @@ func (b *builder) columnCmp(ref *pg.ColumnRef, op Op, opOff int, c *pg.A_Const) 
 	default:
 		return nil, b.errAt(off, ErrType, "column %s has kind %q, which cannot be compared", name, col.Kind)
 	}
-	return cAtom{table: e.table.Name, e: LCmp{Left: ACol{Column: col.Name}, Right: AConst{V: v}, Op: op}}, nil
+	return Cmp{Table: e.table.Name, Left: ACol{Column: col.Name}, Right: AConst{V: v}, Op: op}, nil
 }
 
 // category returns the index of a category constant in col's domain.
@@ -511,7 +460,7 @@ func (b *builder) leftJoined(off int, e scopeEntry, text string) *Error {
 }
 
 // in converts "arg [NOT] IN (constants)".
-func (b *builder) in(ae *pg.A_Expr, negated bool) (cond, *Error) {
+func (b *builder) in(ae *pg.A_Expr, negated bool) (Expr, *Error) {
 	off := int(ae.GetLocation())
 	items := ae.GetRexpr().GetList().GetItems()
 	if len(items) == 0 {
@@ -555,11 +504,11 @@ func (b *builder) in(ae *pg.A_Expr, negated bool) (cond, *Error) {
 	}
 	slices.Sort(vals)
 	vals = slices.Compact(vals)
-	return cAtom{table: arg.table, e: LIn{Arg: arg.ar, Values: vals, Negated: negated}}, nil
+	return In{Table: arg.table, Arg: arg.ar, Values: vals, Negated: negated}, nil
 }
 
 // between lowers x [NOT] BETWEEN [SYMMETRIC] a AND b to comparisons.
-func (b *builder) between(ae *pg.A_Expr) (cond, *Error) {
+func (b *builder) between(ae *pg.A_Expr) (Expr, *Error) {
 	off := int(ae.GetLocation())
 	items := ae.GetRexpr().GetList().GetItems()
 	if len(items) != 2 {
@@ -569,7 +518,7 @@ func (b *builder) between(ae *pg.A_Expr) (cond, *Error) {
 	kind := ae.GetKind()
 	not := kind == pg.A_Expr_Kind_AEXPR_NOT_BETWEEN || kind == pg.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM
 	sym := kind == pg.A_Expr_Kind_AEXPR_BETWEEN_SYM || kind == pg.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM
-	ordered := func(lo, hi *pg.Node) (cond, *Error) {
+	ordered := func(lo, hi *pg.Node) (Expr, *Error) {
 		if not {
 			a, err := b.comparison(x, lo, OpLt, off)
 			if err != nil {
@@ -579,7 +528,7 @@ func (b *builder) between(ae *pg.A_Expr) (cond, *Error) {
 			if err != nil {
 				return nil, err
 			}
-			return cOr{terms: []cond{a, c}, off: off}, nil
+			return Or{Terms: []Expr{a, c}, off: off}, nil
 		}
 		a, err := b.comparison(x, lo, OpGe, off)
 		if err != nil {
@@ -589,7 +538,7 @@ func (b *builder) between(ae *pg.A_Expr) (cond, *Error) {
 		if err != nil {
 			return nil, err
 		}
-		return cAnd{terms: []cond{a, c}, off: off}, nil
+		return And{Terms: []Expr{a, c}, off: off}, nil
 	}
 	if !sym {
 		return ordered(lo, hi)
@@ -610,9 +559,9 @@ func (b *builder) between(ae *pg.A_Expr) (cond, *Error) {
 		return nil, err
 	}
 	if not {
-		return cAnd{terms: []cond{a, c}, off: off}, nil
+		return And{Terms: []Expr{a, c}, off: off}, nil
 	}
-	return cOr{terms: []cond{a, c}, off: off}, nil
+	return Or{Terms: []Expr{a, c}, off: off}, nil
 }
 
 // nullTest records "t.key IS [NOT] NULL" on a LEFT JOINed table, the only
@@ -672,204 +621,4 @@ func (b *builder) nullTest(nt *pg.NullTest, top bool) *Error {
 		hint = fmt.Sprintf("to test whether %s holds the person, write %s.%s %s", e.ref(), e.ref(), e.table.Key, construct)
 	}
 	return b.errAt(off, ErrUnsupported, "%s %s is not supported: the consortium's columns always have a value; %s", text, construct, hint)
-}
-
-// normCond normalizes a condition: nested AND/OR flattened, terms sorted
-// and deduplicated, NOT pushed into comparisons (NOT x < 5 is x >= 5,
-// NOT x IN (...) is x NOT IN (...)) and double negation removed. The
-// order puts plain "column OP constant" comparisons first, by table,
-// column, operator and value (the first version's order), then the rest
-// by their text.
-func (b *builder) normCond(c cond) cond {
-	switch c := c.(type) {
-	case cAnd:
-		return b.normJunction(c.terms, true, c.off)
-	case cOr:
-		return b.normJunction(c.terms, false, c.off)
-	case cNot:
-		inner := b.normCond(c.term)
-		switch x := inner.(type) {
-		case cNot:
-			return x.term
-		case cAtom:
-			switch e := x.e.(type) {
-			case LCmp:
-				e.Op = e.Op.negate()
-				return cAtom{table: x.table, e: e}
-			case LIn:
-				e.Negated = !e.Negated
-				return cAtom{table: x.table, e: e}
-			}
-		}
-		return cNot{term: inner, off: c.off}
-	}
-	return c
-}
-
-func (b *builder) normJunction(terms []cond, and bool, off int) cond {
-	var flat []cond
-	for _, t := range terms {
-		t = b.normCond(t)
-		switch x := t.(type) {
-		case cAnd:
-			if and {
-				flat = append(flat, x.terms...)
-				continue
-			}
-		case cOr:
-			if !and {
-				flat = append(flat, x.terms...)
-				continue
-			}
-		}
-		flat = append(flat, t)
-	}
-	slices.SortStableFunc(flat, b.condCompare)
-	flat = slices.CompactFunc(flat, func(x, y cond) bool { return b.condCompare(x, y) == 0 })
-	if len(flat) == 1 {
-		return flat[0]
-	}
-	if and {
-		return cAnd{terms: flat, off: off}
-	}
-	return cOr{terms: flat, off: off}
-}
-
-// simpleCmp returns the first version's Cmp when c is "column OP
-// constant".
-func simpleCmp(c cond) (Cmp, bool) {
-	a, ok := c.(cAtom)
-	if !ok {
-		return Cmp{}, false
-	}
-	e, ok := a.e.(LCmp)
-	if !ok {
-		return Cmp{}, false
-	}
-	col, ok := e.Left.(ACol)
-	if !ok {
-		return Cmp{}, false
-	}
-	k, ok := e.Right.(AConst)
-	if !ok {
-		return Cmp{}, false
-	}
-	return Cmp{Table: a.table, Column: col.Column, Op: e.Op, Value: k.V}, true
-}
-
-func (b *builder) condCompare(x, y cond) int {
-	cx, okx := simpleCmp(x)
-	cy, oky := simpleCmp(y)
-	switch {
-	case okx && oky:
-		return cmpCompare(cx, cy)
-	case okx:
-		return -1
-	case oky:
-		return 1
-	}
-	tx, ty := b.condText(x, true), b.condText(y, true)
-	switch {
-	case tx < ty:
-		return -1
-	case tx > ty:
-		return 1
-	}
-	return 0
-}
-
-// condText renders a normalized condition as SQL with real table names.
-// nested asks for parentheses around AND and OR.
-func (b *builder) condText(c cond, nested bool) string {
-	switch c := c.(type) {
-	case cAtom:
-		t, _ := b.cs.Table(c.table)
-		return localText(c.e, t, c.table, true)
-	case cAnd:
-		return b.junctionText(c.terms, " AND ", nested)
-	case cOr:
-		return b.junctionText(c.terms, " OR ", nested)
-	case cNot:
-		return "NOT " + b.condText(c.term, true)
-	}
-	return ""
-}
-
-func (b *builder) junctionText(terms []cond, sep string, nested bool) string {
-	s := ""
-	for i, t := range terms {
-		if i > 0 {
-			s += sep
-		}
-		s += b.condText(t, true)
-	}
-	if nested {
-		return "(" + s + ")"
-	}
-	return s
-}
-
-// condTables returns the distinct tables a condition's atoms use, sorted.
-func condTables(c cond) []string {
-	seen := map[string]bool{}
-	var walk func(cond)
-	walk = func(c cond) {
-		switch c := c.(type) {
-		case cAtom:
-			seen[c.table] = true
-		case cAnd:
-			for _, t := range c.terms {
-				walk(t)
-			}
-		case cOr:
-			for _, t := range c.terms {
-				walk(t)
-			}
-		case cNot:
-			walk(c.term)
-		}
-	}
-	walk(c)
-	out := make([]string, 0, len(seen))
-	for t := range seen {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// toLocal converts a condition on one table into its local formula.
-func toLocal(c cond) LocalExpr {
-	switch c := c.(type) {
-	case cAtom:
-		return c.e
-	case cAnd:
-		terms := make([]LocalExpr, len(c.terms))
-		for i, t := range c.terms {
-			terms[i] = toLocal(t)
-		}
-		return LAnd{Terms: terms}
-	case cOr:
-		terms := make([]LocalExpr, len(c.terms))
-		for i, t := range c.terms {
-			terms[i] = toLocal(t)
-		}
-		return LOr{Terms: terms}
-	case cNot:
-		return LNot{Term: toLocal(c.term)}
-	}
-	return nil
-}
-
-// condOff is where a condition was written (for errors about it).
-func condOff(c cond, fallback int) int {
-	switch c := c.(type) {
-	case cAnd:
-		return c.off
-	case cOr:
-		return c.off
-	case cNot:
-		return c.off
-	}
-	return fallback
 }

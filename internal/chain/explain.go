@@ -111,8 +111,7 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 		next := make([]int, lay.N())
 		for o := range lay.N() {
 			k, g, s := lay.Split(o)
-			local, _ := plan.MarshalLocal(p.Terms[k].Locals[ti])
-			key := string(local)
+			key := p.Terms[k].Locals[ti].Key()
 			gi := GroupIndices(sizes, g)
 			for i, gc := range p.GroupBy {
 				if gc.Table == tbl {

@@ -45,26 +45,27 @@ func TableFromProto(p *pb.TableSchema) (schema.Table, error) {
 	return t, t.Validate()
 }
 
-// PlanToProto converts a plan, encoding each term's local conditions.
+// PlanToProto converts a plan, encoding each term's local conditions
+// (see LocalToProto). The conversion is a function of the plan: the same
+// plan always gives the same message, so equal plans (Parse normalizes
+// their conditions) have equal PlanHash. A malformed local condition is
+// an error wrapping plan.ErrLocal that names its term and table.
 func PlanToProto(p *plan.Plan) (*pb.Plan, error) {
 	out := &pb.Plan{Tables: p.Tables, Canonical: p.Canonical}
-	for _, c := range p.Where {
-		out.Where = append(out.Where, &pb.Predicate{Table: c.Table, Column: c.Column, Op: string(c.Op), Value: c.Value})
-	}
 	for _, a := range p.Aggregates {
 		out.Aggregates = append(out.Aggregates, &pb.Aggregate{Kind: string(a.Kind), Table: a.Table, Column: a.Column, Name: a.Name})
 	}
 	for _, j := range p.Joins {
 		out.Joins = append(out.Joins, string(j))
 	}
-	for _, t := range p.Terms {
+	for k, t := range p.Terms {
 		pt := &pb.Term{Sign: int32(t.Sign)}
 		for _, l := range t.Locals {
-			b, err := plan.MarshalLocal(l)
+			m, err := LocalToProto(l)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("plan: term %d, table %s: %w", k, l.Table, err)
 			}
-			pt.Locals = append(pt.Locals, b)
+			pt.Locals = append(pt.Locals, m)
 		}
 		out.Terms = append(out.Terms, pt)
 	}
@@ -99,11 +100,12 @@ func SumFromProto(s *pb.SumSpec) (plan.Sum, error) {
 	return plan.Sum{Kind: plan.SumKind(s.Kind), Table: s.Table, Column: s.Column}, nil
 }
 
-// WireTerm is a term as received: its sign and each table's encoded local
-// condition (decoded only by that table's party, against its schema).
+// WireTerm is a term as received: its sign and each table's local
+// condition, still a message: only that table's party decodes it,
+// against its own schema (LocalFromProto).
 type WireTerm struct {
 	Sign   int
-	Locals [][]byte
+	Locals []*pb.Local
 }
 
 // WirePlan is a plan received from the network: the shape of the circuit.
@@ -138,6 +140,11 @@ func PlanFromProto(p *pb.Plan) (*WirePlan, error) {
 		}
 		if len(t.Locals) != len(p.Tables) {
 			return nil, fmt.Errorf("plan: term %d has %d local conditions for %d tables", i, len(t.Locals), len(p.Tables))
+		}
+		for j, l := range t.Locals {
+			if l.GetTable() != p.Tables[j] {
+				return nil, fmt.Errorf("plan: term %d: local condition %d is for table %q, want %q", i, j, l.GetTable(), p.Tables[j])
+			}
 		}
 		w.Terms = append(w.Terms, WireTerm{Sign: int(t.Sign), Locals: t.Locals})
 	}
@@ -193,6 +200,326 @@ func (w *WirePlan) TableIndex(t string) int {
 	return -1
 }
 
+// The comparison operators, arithmetic operators and presence modes, in
+// the order of their protobuf enum values (index i is enum value i+1).
+func compareOps() []plan.Op {
+	return []plan.Op{plan.OpEq, plan.OpNe, plan.OpLt, plan.OpLe, plan.OpGt, plan.OpGe}
+}
+
+func arithOps() []byte { return []byte{'+', '-', '*'} }
+
+func presences() []plan.Presence {
+	return []plan.Presence{plan.PresenceRequired, plan.PresenceAbsent, plan.PresenceAny}
+}
+
+// enumOf returns the protobuf enum value of x (0, the refused
+// UNSPECIFIED, when x is unknown).
+func enumOf[T comparable](table []T, x T) int32 {
+	for i, y := range table {
+		if y == x {
+			return int32(i + 1)
+		}
+	}
+	return 0
+}
+
+// fromEnum returns the value of protobuf enum value v, false for
+// UNSPECIFIED or a value this version does not know.
+func fromEnum[T any](table []T, v int32) (T, bool) {
+	if v < 1 || int(v) > len(table) {
+		var zero T
+		return zero, false
+	}
+	return table[v-1], true
+}
+
+func tooDeep() error {
+	return fmt.Errorf("%w: formula deeper than %d nodes", plan.ErrLocal, plan.MaxLocalDepth)
+}
+
+// LocalToProto converts a local condition. Every atom must be on the
+// Local's table (the message names the table once). A malformed Local
+// (unknown presence, node or operator, an empty AND, OR or IN, a
+// condition with a presence other than required, an atom on another
+// table, deeper than plan.MaxLocalDepth) is an error wrapping
+// plan.ErrLocal.
+func LocalToProto(l plan.Local) (*pb.Local, error) {
+	p := pb.Presence(enumOf(presences(), l.Presence))
+	if p == pb.Presence_PRESENCE_UNSPECIFIED {
+		return nil, fmt.Errorf("%w: unknown presence %d", plan.ErrLocal, int(l.Presence))
+	}
+	out := &pb.Local{Table: l.Table, Presence: p}
+	if l.Expr == nil {
+		return out, nil
+	}
+	if l.Presence != plan.PresenceRequired {
+		return nil, fmt.Errorf("%w: a condition with presence %s (only a required row has conditions)", plan.ErrLocal, l.Presence)
+	}
+	var err error
+	out.Cond, err = condToProto(l.Expr, l.Table, 1)
+	return out, err
+}
+
+func condToProto(e plan.Expr, table string, depth int) (*pb.Cond, error) {
+	if depth > plan.MaxLocalDepth {
+		return nil, tooDeep()
+	}
+	list := func(terms []plan.Expr, name string) (*pb.Junction, error) {
+		if len(terms) == 0 {
+			return nil, fmt.Errorf("%w: empty %s", plan.ErrLocal, name)
+		}
+		j := &pb.Junction{Terms: make([]*pb.Cond, len(terms))}
+		for i, t := range terms {
+			var err error
+			if j.Terms[i], err = condToProto(t, table, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return j, nil
+	}
+	atom := func(t string) error {
+		if t != table {
+			return fmt.Errorf("%w: a comparison on table %q in a condition for table %q", plan.ErrLocal, t, table)
+		}
+		return nil
+	}
+	switch e := e.(type) {
+	case plan.And:
+		j, err := list(e.Terms, "AND")
+		return &pb.Cond{Node: &pb.Cond_And{And: j}}, err
+	case plan.Or:
+		j, err := list(e.Terms, "OR")
+		return &pb.Cond{Node: &pb.Cond_Or{Or: j}}, err
+	case plan.Not:
+		c, err := condToProto(e.Term, table, depth+1)
+		return &pb.Cond{Node: &pb.Cond_Not{Not: c}}, err
+	case plan.Cmp:
+		if err := atom(e.Table); err != nil {
+			return nil, err
+		}
+		op := pb.CompareOp(enumOf(compareOps(), e.Op))
+		if op == pb.CompareOp_COMPARE_OP_UNSPECIFIED {
+			return nil, fmt.Errorf("%w: unknown comparison operator %q", plan.ErrLocal, e.Op)
+		}
+		l, err := arithToProto(e.Left, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		r, err := arithToProto(e.Right, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return &pb.Cond{Node: &pb.Cond_Cmp{Cmp: &pb.Compare{Op: op, Left: l, Right: r}}}, nil
+	case plan.In:
+		if err := atom(e.Table); err != nil {
+			return nil, err
+		}
+		if len(e.Values) == 0 {
+			return nil, fmt.Errorf("%w: empty IN list", plan.ErrLocal)
+		}
+		a, err := arithToProto(e.Arg, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return &pb.Cond{Node: &pb.Cond_In{In: &pb.InList{Arg: a, Values: e.Values, Negated: e.Negated}}}, nil
+	case nil:
+		return nil, fmt.Errorf("%w: missing formula node", plan.ErrLocal)
+	}
+	return nil, fmt.Errorf("%w: unknown formula node %T", plan.ErrLocal, e)
+}
+
+func arithToProto(a plan.Arith, depth int) (*pb.Arith, error) {
+	if depth > plan.MaxLocalDepth {
+		return nil, tooDeep()
+	}
+	switch a := a.(type) {
+	case plan.ACol:
+		if a.Column == "" {
+			return nil, fmt.Errorf("%w: empty column name", plan.ErrLocal)
+		}
+		return &pb.Arith{Node: &pb.Arith_Col{Col: a.Column}}, nil
+	case plan.AConst:
+		return &pb.Arith{Node: &pb.Arith_Constant{Constant: a.V}}, nil
+	case plan.ABin:
+		op := pb.ArithOp(enumOf(arithOps(), a.Op))
+		if op == pb.ArithOp_ARITH_OP_UNSPECIFIED {
+			return nil, fmt.Errorf("%w: unknown arithmetic operator %q", plan.ErrLocal, a.Op)
+		}
+		l, err := arithToProto(a.L, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		r, err := arithToProto(a.R, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return &pb.Arith{Node: &pb.Arith_Bin{Bin: &pb.BinArith{Op: op, Left: l, Right: r}}}, nil
+	case nil:
+		return nil, fmt.Errorf("%w: missing arithmetic node", plan.ErrLocal)
+	}
+	return nil, fmt.Errorf("%w: unknown arithmetic node %T", plan.ErrLocal, a)
+}
+
+// LocalFromProto decodes a local condition received from the network for
+// table t, the receiving party's own table. It is defensive: the message
+// must be at most plan.MaxLocalBytes encoded and plan.MaxLocalDepth deep,
+// carry no unknown fields, set exactly one field of every node, use only
+// known presence modes and operators, have no empty AND, OR or IN, a
+// condition only with a required row, and pass plan.CheckLocal against t
+// (t's table, t's data columns used as their kinds allow). Any violation
+// is an error wrapping plan.ErrLocal.
+func LocalFromProto(m *pb.Local, t schema.Table) (plan.Local, error) {
+	if m == nil {
+		return plan.Local{}, fmt.Errorf("%w: missing local condition", plan.ErrLocal)
+	}
+	if n := proto.Size(m); n > plan.MaxLocalBytes {
+		return plan.Local{}, fmt.Errorf("%w: %d bytes, the limit is %d", plan.ErrLocal, n, plan.MaxLocalBytes)
+	}
+	if err := known(m); err != nil {
+		return plan.Local{}, err
+	}
+	presence, ok := fromEnum(presences(), int32(m.Presence))
+	l := plan.Local{Table: m.Table, Presence: presence}
+	if !ok {
+		return plan.Local{}, fmt.Errorf("%w: unknown presence %d", plan.ErrLocal, int32(m.Presence))
+	}
+	if m.Cond != nil {
+		if l.Presence != plan.PresenceRequired {
+			return plan.Local{}, fmt.Errorf("%w: a condition with presence %s (only a required row has conditions)", plan.ErrLocal, l.Presence)
+		}
+		var err error
+		if l.Expr, err = condFromProto(m.Cond, m.Table, 1); err != nil {
+			return plan.Local{}, err
+		}
+	}
+	if err := plan.CheckLocal(l, t); err != nil {
+		return plan.Local{}, err
+	}
+	return l, nil
+}
+
+// known refuses a message with fields this version does not know.
+func known(m proto.Message) error {
+	if len(m.ProtoReflect().GetUnknown()) > 0 {
+		return fmt.Errorf("%w: unknown fields in %s", plan.ErrLocal, m.ProtoReflect().Descriptor().Name())
+	}
+	return nil
+}
+
+func condFromProto(c *pb.Cond, table string, depth int) (plan.Expr, error) {
+	if depth > plan.MaxLocalDepth {
+		return nil, tooDeep()
+	}
+	if c == nil {
+		return nil, fmt.Errorf("%w: missing formula node", plan.ErrLocal)
+	}
+	if err := known(c); err != nil {
+		return nil, err
+	}
+	list := func(j *pb.Junction, name string) ([]plan.Expr, error) {
+		if len(j.GetTerms()) == 0 {
+			return nil, fmt.Errorf("%w: empty %s", plan.ErrLocal, name)
+		}
+		if err := known(j); err != nil {
+			return nil, err
+		}
+		out := make([]plan.Expr, len(j.Terms))
+		for i, x := range j.Terms {
+			var err error
+			if out[i], err = condFromProto(x, table, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	switch n := c.Node.(type) {
+	case *pb.Cond_And:
+		terms, err := list(n.And, "AND")
+		return plan.And{Terms: terms}, err
+	case *pb.Cond_Or:
+		terms, err := list(n.Or, "OR")
+		return plan.Or{Terms: terms}, err
+	case *pb.Cond_Not:
+		t, err := condFromProto(n.Not, table, depth+1)
+		return plan.Not{Term: t}, err
+	case *pb.Cond_Cmp:
+		if n.Cmp == nil {
+			return nil, fmt.Errorf("%w: missing comparison", plan.ErrLocal)
+		}
+		if err := known(n.Cmp); err != nil {
+			return nil, err
+		}
+		op, ok := fromEnum(compareOps(), int32(n.Cmp.Op))
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown comparison operator %d", plan.ErrLocal, int32(n.Cmp.Op))
+		}
+		l, err := arithFromProto(n.Cmp.Left, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		r, err := arithFromProto(n.Cmp.Right, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return plan.Cmp{Table: table, Left: l, Right: r, Op: op}, nil
+	case *pb.Cond_In:
+		if n.In == nil {
+			return nil, fmt.Errorf("%w: missing IN list", plan.ErrLocal)
+		}
+		if err := known(n.In); err != nil {
+			return nil, err
+		}
+		if len(n.In.Values) == 0 {
+			return nil, fmt.Errorf("%w: empty IN list", plan.ErrLocal)
+		}
+		a, err := arithFromProto(n.In.Arg, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return plan.In{Table: table, Arg: a, Values: n.In.Values, Negated: n.In.Negated}, nil
+	}
+	return nil, fmt.Errorf("%w: a formula node with none of and, or, not, cmp, in set", plan.ErrLocal)
+}
+
+func arithFromProto(a *pb.Arith, depth int) (plan.Arith, error) {
+	if depth > plan.MaxLocalDepth {
+		return nil, tooDeep()
+	}
+	if a == nil {
+		return nil, fmt.Errorf("%w: missing arithmetic node", plan.ErrLocal)
+	}
+	if err := known(a); err != nil {
+		return nil, err
+	}
+	switch n := a.Node.(type) {
+	case *pb.Arith_Col:
+		return plan.ACol{Column: n.Col}, nil
+	case *pb.Arith_Constant:
+		return plan.AConst{V: n.Constant}, nil
+	case *pb.Arith_Bin:
+		if n.Bin == nil {
+			return nil, fmt.Errorf("%w: missing arithmetic operation", plan.ErrLocal)
+		}
+		if err := known(n.Bin); err != nil {
+			return nil, err
+		}
+		op, ok := fromEnum(arithOps(), int32(n.Bin.Op))
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown arithmetic operator %d", plan.ErrLocal, int32(n.Bin.Op))
+		}
+		l, err := arithFromProto(n.Bin.Left, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		r, err := arithFromProto(n.Bin.Right, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return plan.ABin{Op: op, L: l, R: r}, nil
+	}
+	return nil, fmt.Errorf("%w: an arithmetic node with none of col, constant, bin set", plan.ErrLocal)
+}
+
 // ProvenanceToProto converts an alignment provenance.
 func ProvenanceToProto(c align.Provenance) *pb.AlignProvenance {
 	out := &pb.AlignProvenance{EpochId: c.Epoch, Origin: c.Origin, Size: c.Size}
@@ -219,8 +546,11 @@ func ProvenanceFromProto(p *pb.AlignProvenance) (align.Provenance, error) {
 	return c, nil
 }
 
-// PlanHash is the hash of a plan as committed on the ledger:
-// SHA-256 of its deterministic protobuf encoding.
+// PlanHash is the hash of a plan as committed on the ledger: SHA-256 of
+// the canonical encoding of the Plan message, defined as its
+// deterministic protobuf encoding (proto.MarshalOptions{Deterministic:
+// true}). The coordinator hashes the message it sends, a party the
+// message it receives; PlanToProto makes equal plans equal messages.
 func PlanHash(p *pb.Plan) ([32]byte, error) {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
 	if err != nil {

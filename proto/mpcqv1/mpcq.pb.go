@@ -27,6 +27,171 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type Presence int32
+
+const (
+	Presence_PRESENCE_UNSPECIFIED Presence = 0 // refused
+	Presence_PRESENCE_REQUIRED    Presence = 1 // the table holds the person and cond holds
+	Presence_PRESENCE_ABSENT      Presence = 2 // the table does not hold the person
+	Presence_PRESENCE_ANY         Presence = 3 // a LEFT JOINed table's rows do not matter
+)
+
+// Enum value maps for Presence.
+var (
+	Presence_name = map[int32]string{
+		0: "PRESENCE_UNSPECIFIED",
+		1: "PRESENCE_REQUIRED",
+		2: "PRESENCE_ABSENT",
+		3: "PRESENCE_ANY",
+	}
+	Presence_value = map[string]int32{
+		"PRESENCE_UNSPECIFIED": 0,
+		"PRESENCE_REQUIRED":    1,
+		"PRESENCE_ABSENT":      2,
+		"PRESENCE_ANY":         3,
+	}
+)
+
+func (x Presence) Enum() *Presence {
+	p := new(Presence)
+	*p = x
+	return p
+}
+
+func (x Presence) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Presence) Descriptor() protoreflect.EnumDescriptor {
+	return file_mpcq_proto_enumTypes[0].Descriptor()
+}
+
+func (Presence) Type() protoreflect.EnumType {
+	return &file_mpcq_proto_enumTypes[0]
+}
+
+func (x Presence) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Presence.Descriptor instead.
+func (Presence) EnumDescriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{0}
+}
+
+type CompareOp int32
+
+const (
+	CompareOp_COMPARE_OP_UNSPECIFIED CompareOp = 0 // refused
+	CompareOp_COMPARE_OP_EQ          CompareOp = 1
+	CompareOp_COMPARE_OP_NE          CompareOp = 2
+	CompareOp_COMPARE_OP_LT          CompareOp = 3
+	CompareOp_COMPARE_OP_LE          CompareOp = 4
+	CompareOp_COMPARE_OP_GT          CompareOp = 5
+	CompareOp_COMPARE_OP_GE          CompareOp = 6
+)
+
+// Enum value maps for CompareOp.
+var (
+	CompareOp_name = map[int32]string{
+		0: "COMPARE_OP_UNSPECIFIED",
+		1: "COMPARE_OP_EQ",
+		2: "COMPARE_OP_NE",
+		3: "COMPARE_OP_LT",
+		4: "COMPARE_OP_LE",
+		5: "COMPARE_OP_GT",
+		6: "COMPARE_OP_GE",
+	}
+	CompareOp_value = map[string]int32{
+		"COMPARE_OP_UNSPECIFIED": 0,
+		"COMPARE_OP_EQ":          1,
+		"COMPARE_OP_NE":          2,
+		"COMPARE_OP_LT":          3,
+		"COMPARE_OP_LE":          4,
+		"COMPARE_OP_GT":          5,
+		"COMPARE_OP_GE":          6,
+	}
+)
+
+func (x CompareOp) Enum() *CompareOp {
+	p := new(CompareOp)
+	*p = x
+	return p
+}
+
+func (x CompareOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CompareOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_mpcq_proto_enumTypes[1].Descriptor()
+}
+
+func (CompareOp) Type() protoreflect.EnumType {
+	return &file_mpcq_proto_enumTypes[1]
+}
+
+func (x CompareOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CompareOp.Descriptor instead.
+func (CompareOp) EnumDescriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{1}
+}
+
+type ArithOp int32
+
+const (
+	ArithOp_ARITH_OP_UNSPECIFIED ArithOp = 0 // refused
+	ArithOp_ARITH_OP_ADD         ArithOp = 1
+	ArithOp_ARITH_OP_SUB         ArithOp = 2
+	ArithOp_ARITH_OP_MUL         ArithOp = 3
+)
+
+// Enum value maps for ArithOp.
+var (
+	ArithOp_name = map[int32]string{
+		0: "ARITH_OP_UNSPECIFIED",
+		1: "ARITH_OP_ADD",
+		2: "ARITH_OP_SUB",
+		3: "ARITH_OP_MUL",
+	}
+	ArithOp_value = map[string]int32{
+		"ARITH_OP_UNSPECIFIED": 0,
+		"ARITH_OP_ADD":         1,
+		"ARITH_OP_SUB":         2,
+		"ARITH_OP_MUL":         3,
+	}
+)
+
+func (x ArithOp) Enum() *ArithOp {
+	p := new(ArithOp)
+	*p = x
+	return p
+}
+
+func (x ArithOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ArithOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_mpcq_proto_enumTypes[2].Descriptor()
+}
+
+func (ArithOp) Type() protoreflect.EnumType {
+	return &file_mpcq_proto_enumTypes[2]
+}
+
+func (x ArithOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ArithOp.Descriptor instead.
+func (ArithOp) EnumDescriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{2}
+}
+
 type PartyStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -957,10 +1122,16 @@ func (x *AlignRanksReply) GetRows() uint64 {
 	return 0
 }
 
+// Plan is the circuit of one query, as the coordinator sends it to every
+// party. Its hash (what the ledger commits as the query's plan hash, see
+// wire.PlanHash) is SHA-256 of its deterministic protobuf encoding (Go's
+// proto.MarshalOptions{Deterministic: true}): the canonical encoding of
+// this message, so the coordinator and every party compute it from the
+// message alone. Plans from the planner are normalized (equal queries give
+// equal messages and so equal hashes).
 type Plan struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Tables     []string               `protobuf:"bytes,1,rep,name=tables,proto3" json:"tables,omitempty"`
-	Where      []*Predicate           `protobuf:"bytes,2,rep,name=where,proto3" json:"where,omitempty"` // first-version conjunction (informative)
 	Aggregates []*Aggregate           `protobuf:"bytes,3,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
 	Canonical  string                 `protobuf:"bytes,4,opt,name=canonical,proto3" json:"canonical,omitempty"`
 	// The circuit: WHERE as a sum of signed products of per-table local
@@ -1010,13 +1181,6 @@ func (x *Plan) GetTables() []string {
 	return nil
 }
 
-func (x *Plan) GetWhere() []*Predicate {
-	if x != nil {
-		return x.Where
-	}
-	return nil
-}
-
 func (x *Plan) GetAggregates() []*Aggregate {
 	if x != nil {
 		return x.Aggregates
@@ -1059,10 +1223,11 @@ func (x *Plan) GetJoins() []string {
 	return nil
 }
 
+// Term is one signed product of WHERE = Σ sign × Π local.
 type Term struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sign          int32                  `protobuf:"zigzag32,1,opt,name=sign,proto3" json:"sign,omitempty"`
-	Locals        [][]byte               `protobuf:"bytes,2,rep,name=locals,proto3" json:"locals,omitempty"` // plan.MarshalLocal, one per table in Plan.tables order
+	Sign          int32                  `protobuf:"zigzag32,1,opt,name=sign,proto3" json:"sign,omitempty"`  // +1 or -1
+	Locals        []*Local               `protobuf:"bytes,3,rep,name=locals,proto3" json:"locals,omitempty"` // one per table, in Plan.tables order
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1104,9 +1269,535 @@ func (x *Term) GetSign() int32 {
 	return 0
 }
 
-func (x *Term) GetLocals() [][]byte {
+func (x *Term) GetLocals() []*Local {
 	if x != nil {
 		return x.Locals
+	}
+	return nil
+}
+
+// Local is one term's condition at one table (plan.Local): what the
+// term requires of the person's row there, and a formula over that
+// table's columns alone. Only that table's party decodes it, against its
+// own schema (wire.LocalFromProto).
+type Local struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Presence      Presence               `protobuf:"varint,2,opt,name=presence,proto3,enum=mpcq.v1.Presence" json:"presence,omitempty"`
+	Cond          *Cond                  `protobuf:"bytes,3,opt,name=cond,proto3" json:"cond,omitempty"` // absent: true; only with PRESENCE_REQUIRED
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Local) Reset() {
+	*x = Local{}
+	mi := &file_mpcq_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Local) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Local) ProtoMessage() {}
+
+func (x *Local) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Local.ProtoReflect.Descriptor instead.
+func (*Local) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Local) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *Local) GetPresence() Presence {
+	if x != nil {
+		return x.Presence
+	}
+	return Presence_PRESENCE_UNSPECIFIED
+}
+
+func (x *Local) GetCond() *Cond {
+	if x != nil {
+		return x.Cond
+	}
+	return nil
+}
+
+// Cond is a node of a local formula (plan.Expr): exactly one of the
+// fields is set. AND, OR and IN are never empty; a formula is at most
+// plan.MaxLocalDepth nodes deep (boolean and arithmetic nodes counted).
+type Cond struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Node:
+	//
+	//	*Cond_And
+	//	*Cond_Or
+	//	*Cond_Not
+	//	*Cond_Cmp
+	//	*Cond_In
+	Node          isCond_Node `protobuf_oneof:"node"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cond) Reset() {
+	*x = Cond{}
+	mi := &file_mpcq_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cond) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cond) ProtoMessage() {}
+
+func (x *Cond) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cond.ProtoReflect.Descriptor instead.
+func (*Cond) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Cond) GetNode() isCond_Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *Cond) GetAnd() *Junction {
+	if x != nil {
+		if x, ok := x.Node.(*Cond_And); ok {
+			return x.And
+		}
+	}
+	return nil
+}
+
+func (x *Cond) GetOr() *Junction {
+	if x != nil {
+		if x, ok := x.Node.(*Cond_Or); ok {
+			return x.Or
+		}
+	}
+	return nil
+}
+
+func (x *Cond) GetNot() *Cond {
+	if x != nil {
+		if x, ok := x.Node.(*Cond_Not); ok {
+			return x.Not
+		}
+	}
+	return nil
+}
+
+func (x *Cond) GetCmp() *Compare {
+	if x != nil {
+		if x, ok := x.Node.(*Cond_Cmp); ok {
+			return x.Cmp
+		}
+	}
+	return nil
+}
+
+func (x *Cond) GetIn() *InList {
+	if x != nil {
+		if x, ok := x.Node.(*Cond_In); ok {
+			return x.In
+		}
+	}
+	return nil
+}
+
+type isCond_Node interface {
+	isCond_Node()
+}
+
+type Cond_And struct {
+	And *Junction `protobuf:"bytes,1,opt,name=and,proto3,oneof"`
+}
+
+type Cond_Or struct {
+	Or *Junction `protobuf:"bytes,2,opt,name=or,proto3,oneof"`
+}
+
+type Cond_Not struct {
+	Not *Cond `protobuf:"bytes,3,opt,name=not,proto3,oneof"`
+}
+
+type Cond_Cmp struct {
+	Cmp *Compare `protobuf:"bytes,4,opt,name=cmp,proto3,oneof"`
+}
+
+type Cond_In struct {
+	In *InList `protobuf:"bytes,5,opt,name=in,proto3,oneof"`
+}
+
+func (*Cond_And) isCond_Node() {}
+
+func (*Cond_Or) isCond_Node() {}
+
+func (*Cond_Not) isCond_Node() {}
+
+func (*Cond_Cmp) isCond_Node() {}
+
+func (*Cond_In) isCond_Node() {}
+
+type Junction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Terms         []*Cond                `protobuf:"bytes,1,rep,name=terms,proto3" json:"terms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Junction) Reset() {
+	*x = Junction{}
+	mi := &file_mpcq_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Junction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Junction) ProtoMessage() {}
+
+func (x *Junction) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Junction.ProtoReflect.Descriptor instead.
+func (*Junction) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Junction) GetTerms() []*Cond {
+	if x != nil {
+		return x.Terms
+	}
+	return nil
+}
+
+// Compare is "left op right". A category column is compared (EQ or NE)
+// only with a constant category index, as the bare left operand.
+type Compare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            CompareOp              `protobuf:"varint,1,opt,name=op,proto3,enum=mpcq.v1.CompareOp" json:"op,omitempty"`
+	Left          *Arith                 `protobuf:"bytes,2,opt,name=left,proto3" json:"left,omitempty"`
+	Right         *Arith                 `protobuf:"bytes,3,opt,name=right,proto3" json:"right,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Compare) Reset() {
+	*x = Compare{}
+	mi := &file_mpcq_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Compare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Compare) ProtoMessage() {}
+
+func (x *Compare) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Compare.ProtoReflect.Descriptor instead.
+func (*Compare) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Compare) GetOp() CompareOp {
+	if x != nil {
+		return x.Op
+	}
+	return CompareOp_COMPARE_OP_UNSPECIFIED
+}
+
+func (x *Compare) GetLeft() *Arith {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+func (x *Compare) GetRight() *Arith {
+	if x != nil {
+		return x.Right
+	}
+	return nil
+}
+
+// InList is "arg [NOT] IN (values)"; for a bare category column the
+// values are category indexes.
+type InList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Arg           *Arith                 `protobuf:"bytes,1,opt,name=arg,proto3" json:"arg,omitempty"`
+	Values        []int64                `protobuf:"zigzag64,2,rep,packed,name=values,proto3" json:"values,omitempty"`
+	Negated       bool                   `protobuf:"varint,3,opt,name=negated,proto3" json:"negated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InList) Reset() {
+	*x = InList{}
+	mi := &file_mpcq_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InList) ProtoMessage() {}
+
+func (x *InList) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InList.ProtoReflect.Descriptor instead.
+func (*InList) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *InList) GetArg() *Arith {
+	if x != nil {
+		return x.Arg
+	}
+	return nil
+}
+
+func (x *InList) GetValues() []int64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *InList) GetNegated() bool {
+	if x != nil {
+		return x.Negated
+	}
+	return false
+}
+
+// Arith is an integer expression over the table's int columns (a bare
+// category column only where Compare and InList allow it), in 64-bit
+// signed arithmetic where overflow is an error. Exactly one field is set.
+type Arith struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Node:
+	//
+	//	*Arith_Col
+	//	*Arith_Constant
+	//	*Arith_Bin
+	Node          isArith_Node `protobuf_oneof:"node"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Arith) Reset() {
+	*x = Arith{}
+	mi := &file_mpcq_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Arith) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Arith) ProtoMessage() {}
+
+func (x *Arith) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Arith.ProtoReflect.Descriptor instead.
+func (*Arith) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Arith) GetNode() isArith_Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *Arith) GetCol() string {
+	if x != nil {
+		if x, ok := x.Node.(*Arith_Col); ok {
+			return x.Col
+		}
+	}
+	return ""
+}
+
+func (x *Arith) GetConstant() int64 {
+	if x != nil {
+		if x, ok := x.Node.(*Arith_Constant); ok {
+			return x.Constant
+		}
+	}
+	return 0
+}
+
+func (x *Arith) GetBin() *BinArith {
+	if x != nil {
+		if x, ok := x.Node.(*Arith_Bin); ok {
+			return x.Bin
+		}
+	}
+	return nil
+}
+
+type isArith_Node interface {
+	isArith_Node()
+}
+
+type Arith_Col struct {
+	Col string `protobuf:"bytes,1,opt,name=col,proto3,oneof"`
+}
+
+type Arith_Constant struct {
+	Constant int64 `protobuf:"zigzag64,2,opt,name=constant,proto3,oneof"`
+}
+
+type Arith_Bin struct {
+	Bin *BinArith `protobuf:"bytes,3,opt,name=bin,proto3,oneof"`
+}
+
+func (*Arith_Col) isArith_Node() {}
+
+func (*Arith_Constant) isArith_Node() {}
+
+func (*Arith_Bin) isArith_Node() {}
+
+type BinArith struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            ArithOp                `protobuf:"varint,1,opt,name=op,proto3,enum=mpcq.v1.ArithOp" json:"op,omitempty"`
+	Left          *Arith                 `protobuf:"bytes,2,opt,name=left,proto3" json:"left,omitempty"`
+	Right         *Arith                 `protobuf:"bytes,3,opt,name=right,proto3" json:"right,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BinArith) Reset() {
+	*x = BinArith{}
+	mi := &file_mpcq_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BinArith) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BinArith) ProtoMessage() {}
+
+func (x *BinArith) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BinArith.ProtoReflect.Descriptor instead.
+func (*BinArith) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *BinArith) GetOp() ArithOp {
+	if x != nil {
+		return x.Op
+	}
+	return ArithOp_ARITH_OP_UNSPECIFIED
+}
+
+func (x *BinArith) GetLeft() *Arith {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+func (x *BinArith) GetRight() *Arith {
+	if x != nil {
+		return x.Right
 	}
 	return nil
 }
@@ -1123,7 +1814,7 @@ type GroupColumn struct {
 
 func (x *GroupColumn) Reset() {
 	*x = GroupColumn{}
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1826,7 @@ func (x *GroupColumn) String() string {
 func (*GroupColumn) ProtoMessage() {}
 
 func (x *GroupColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1839,7 @@ func (x *GroupColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupColumn.ProtoReflect.Descriptor instead.
 func (*GroupColumn) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{18}
+	return file_mpcq_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GroupColumn) GetTable() string {
@@ -1190,7 +1881,7 @@ type SumSpec struct {
 
 func (x *SumSpec) Reset() {
 	*x = SumSpec{}
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1893,7 @@ func (x *SumSpec) String() string {
 func (*SumSpec) ProtoMessage() {}
 
 func (x *SumSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1906,7 @@ func (x *SumSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SumSpec.ProtoReflect.Descriptor instead.
 func (*SumSpec) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{19}
+	return file_mpcq_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SumSpec) GetKind() string {
@@ -1239,74 +1930,6 @@ func (x *SumSpec) GetColumn() string {
 	return ""
 }
 
-type Predicate struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
-	Column        string                 `protobuf:"bytes,2,opt,name=column,proto3" json:"column,omitempty"`
-	Op            string                 `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
-	Value         int64                  `protobuf:"varint,4,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Predicate) Reset() {
-	*x = Predicate{}
-	mi := &file_mpcq_proto_msgTypes[20]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Predicate) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Predicate) ProtoMessage() {}
-
-func (x *Predicate) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[20]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Predicate.ProtoReflect.Descriptor instead.
-func (*Predicate) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{20}
-}
-
-func (x *Predicate) GetTable() string {
-	if x != nil {
-		return x.Table
-	}
-	return ""
-}
-
-func (x *Predicate) GetColumn() string {
-	if x != nil {
-		return x.Column
-	}
-	return ""
-}
-
-func (x *Predicate) GetOp() string {
-	if x != nil {
-		return x.Op
-	}
-	return ""
-}
-
-func (x *Predicate) GetValue() int64 {
-	if x != nil {
-		return x.Value
-	}
-	return 0
-}
-
 type Aggregate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // COUNT or SUM
@@ -1319,7 +1942,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1954,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1967,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{21}
+	return file_mpcq_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Aggregate) GetKind() string {
@@ -1393,7 +2016,7 @@ type QueryHeader struct {
 
 func (x *QueryHeader) Reset() {
 	*x = QueryHeader{}
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +2028,7 @@ func (x *QueryHeader) String() string {
 func (*QueryHeader) ProtoMessage() {}
 
 func (x *QueryHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +2041,7 @@ func (x *QueryHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHeader.ProtoReflect.Descriptor instead.
 func (*QueryHeader) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{22}
+	return file_mpcq_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *QueryHeader) GetQueryId() string {
@@ -1496,7 +2119,7 @@ type BlockMessage struct {
 
 func (x *BlockMessage) Reset() {
 	*x = BlockMessage{}
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +2131,7 @@ func (x *BlockMessage) String() string {
 func (*BlockMessage) ProtoMessage() {}
 
 func (x *BlockMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +2144,7 @@ func (x *BlockMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockMessage.ProtoReflect.Descriptor instead.
 func (*BlockMessage) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{23}
+	return file_mpcq_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *BlockMessage) GetHeader() *QueryHeader {
@@ -1589,7 +2212,7 @@ type DecryptShareRequest struct {
 
 func (x *DecryptShareRequest) Reset() {
 	*x = DecryptShareRequest{}
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1601,7 +2224,7 @@ func (x *DecryptShareRequest) String() string {
 func (*DecryptShareRequest) ProtoMessage() {}
 
 func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1614,7 +2237,7 @@ func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareRequest.ProtoReflect.Descriptor instead.
 func (*DecryptShareRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{24}
+	return file_mpcq_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DecryptShareRequest) GetQueryId() string {
@@ -1705,7 +2328,7 @@ type CosignRequest struct {
 
 func (x *CosignRequest) Reset() {
 	*x = CosignRequest{}
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +2340,7 @@ func (x *CosignRequest) String() string {
 func (*CosignRequest) ProtoMessage() {}
 
 func (x *CosignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +2353,7 @@ func (x *CosignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
 func (*CosignRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{25}
+	return file_mpcq_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CosignRequest) GetOldSize() uint64 {
@@ -1765,7 +2388,7 @@ type CosignReply struct {
 
 func (x *CosignReply) Reset() {
 	*x = CosignReply{}
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +2400,7 @@ func (x *CosignReply) String() string {
 func (*CosignReply) ProtoMessage() {}
 
 func (x *CosignReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +2413,7 @@ func (x *CosignReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignReply.ProtoReflect.Descriptor instead.
 func (*CosignReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{26}
+	return file_mpcq_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CosignReply) GetCosignature() []byte {
@@ -1823,7 +2446,7 @@ type ArchiveRequest struct {
 
 func (x *ArchiveRequest) Reset() {
 	*x = ArchiveRequest{}
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1835,7 +2458,7 @@ func (x *ArchiveRequest) String() string {
 func (*ArchiveRequest) ProtoMessage() {}
 
 func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1848,7 +2471,7 @@ func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{27}
+	return file_mpcq_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ArchiveRequest) GetQueryId() string {
@@ -1872,7 +2495,7 @@ type ArchiveRecord struct {
 
 func (x *ArchiveRecord) Reset() {
 	*x = ArchiveRecord{}
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2507,7 @@ func (x *ArchiveRecord) String() string {
 func (*ArchiveRecord) ProtoMessage() {}
 
 func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2520,7 @@ func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRecord.ProtoReflect.Descriptor instead.
 func (*ArchiveRecord) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{28}
+	return file_mpcq_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ArchiveRecord) GetQueryId() string {
@@ -1951,7 +2574,7 @@ type ArchiveReply struct {
 
 func (x *ArchiveReply) Reset() {
 	*x = ArchiveReply{}
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2586,7 @@ func (x *ArchiveReply) String() string {
 func (*ArchiveReply) ProtoMessage() {}
 
 func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2599,7 @@ func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveReply.ProtoReflect.Descriptor instead.
 func (*ArchiveReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{29}
+	return file_mpcq_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ArchiveReply) GetRecords() []*ArchiveRecord {
@@ -1995,7 +2618,7 @@ type DecryptShareReply struct {
 
 func (x *DecryptShareReply) Reset() {
 	*x = DecryptShareReply{}
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2630,7 @@ func (x *DecryptShareReply) String() string {
 func (*DecryptShareReply) ProtoMessage() {}
 
 func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2643,7 @@ func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareReply.ProtoReflect.Descriptor instead.
 func (*DecryptShareReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{30}
+	return file_mpcq_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DecryptShareReply) GetShares() [][]byte {
@@ -2038,7 +2661,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2673,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2686,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{31}
+	return file_mpcq_proto_rawDescGZIP(), []int{37}
 }
 
 type PartyState struct {
@@ -2080,7 +2703,7 @@ type PartyState struct {
 
 func (x *PartyState) Reset() {
 	*x = PartyState{}
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2715,7 @@ func (x *PartyState) String() string {
 func (*PartyState) ProtoMessage() {}
 
 func (x *PartyState) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2728,7 @@ func (x *PartyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyState.ProtoReflect.Descriptor instead.
 func (*PartyState) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{32}
+	return file_mpcq_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PartyState) GetName() string {
@@ -2166,7 +2789,7 @@ type ConsortiumStatus struct {
 
 func (x *ConsortiumStatus) Reset() {
 	*x = ConsortiumStatus{}
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2801,7 @@ func (x *ConsortiumStatus) String() string {
 func (*ConsortiumStatus) ProtoMessage() {}
 
 func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2814,7 @@ func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsortiumStatus.ProtoReflect.Descriptor instead.
 func (*ConsortiumStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{33}
+	return file_mpcq_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ConsortiumStatus) GetReady() bool {
@@ -2258,7 +2881,7 @@ type SchemaRequest struct {
 
 func (x *SchemaRequest) Reset() {
 	*x = SchemaRequest{}
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2893,7 @@ func (x *SchemaRequest) String() string {
 func (*SchemaRequest) ProtoMessage() {}
 
 func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2283,7 +2906,7 @@ func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaRequest.ProtoReflect.Descriptor instead.
 func (*SchemaRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{34}
+	return file_mpcq_proto_rawDescGZIP(), []int{40}
 }
 
 type SchemaReply struct {
@@ -2298,7 +2921,7 @@ type SchemaReply struct {
 
 func (x *SchemaReply) Reset() {
 	*x = SchemaReply{}
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2933,7 @@ func (x *SchemaReply) String() string {
 func (*SchemaReply) ProtoMessage() {}
 
 func (x *SchemaReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2946,7 @@ func (x *SchemaReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaReply.ProtoReflect.Descriptor instead.
 func (*SchemaReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{35}
+	return file_mpcq_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SchemaReply) GetTables() []*TableSchema {
@@ -2366,7 +2989,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +3001,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +3014,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{36}
+	return file_mpcq_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -2433,7 +3056,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2445,7 +3068,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2458,7 +3081,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{37}
+	return file_mpcq_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Progress) GetStage() string {
@@ -2510,7 +3133,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2522,7 +3145,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2535,7 +3158,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{38}
+	return file_mpcq_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -2628,7 +3251,7 @@ type QueryEvent struct {
 
 func (x *QueryEvent) Reset() {
 	*x = QueryEvent{}
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2640,7 +3263,7 @@ func (x *QueryEvent) String() string {
 func (*QueryEvent) ProtoMessage() {}
 
 func (x *QueryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2653,7 +3276,7 @@ func (x *QueryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEvent.ProtoReflect.Descriptor instead.
 func (*QueryEvent) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{39}
+	return file_mpcq_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *QueryEvent) GetEvent() isQueryEvent_Event {
@@ -2781,10 +3404,9 @@ const file_mpcq_proto_rawDesc = "" +
 	"union_hash\x18\x03 \x01(\fR\tunionHash\x12\x14\n" +
 	"\x05ranks\x18\x04 \x03(\rR\x05ranks\"%\n" +
 	"\x0fAlignRanksReply\x12\x12\n" +
-	"\x04rows\x18\x01 \x01(\x04R\x04rows\"\xac\x02\n" +
+	"\x04rows\x18\x01 \x01(\x04R\x04rows\"\x8f\x02\n" +
 	"\x04Plan\x12\x16\n" +
-	"\x06tables\x18\x01 \x03(\tR\x06tables\x12(\n" +
-	"\x05where\x18\x02 \x03(\v2\x12.mpcq.v1.PredicateR\x05where\x122\n" +
+	"\x06tables\x18\x01 \x03(\tR\x06tables\x122\n" +
 	"\n" +
 	"aggregates\x18\x03 \x03(\v2\x12.mpcq.v1.AggregateR\n" +
 	"aggregates\x12\x1c\n" +
@@ -2792,10 +3414,40 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x05terms\x18\x05 \x03(\v2\r.mpcq.v1.TermR\x05terms\x12/\n" +
 	"\bgroup_by\x18\x06 \x03(\v2\x14.mpcq.v1.GroupColumnR\agroupBy\x12$\n" +
 	"\x04sums\x18\a \x03(\v2\x10.mpcq.v1.SumSpecR\x04sums\x12\x14\n" +
-	"\x05joins\x18\b \x03(\tR\x05joins\"2\n" +
+	"\x05joins\x18\b \x03(\tR\x05joinsJ\x04\b\x02\x10\x03R\x05where\"H\n" +
 	"\x04Term\x12\x12\n" +
-	"\x04sign\x18\x01 \x01(\x11R\x04sign\x12\x16\n" +
-	"\x06locals\x18\x02 \x03(\fR\x06locals\"o\n" +
+	"\x04sign\x18\x01 \x01(\x11R\x04sign\x12&\n" +
+	"\x06locals\x18\x03 \x03(\v2\x0e.mpcq.v1.LocalR\x06localsJ\x04\b\x02\x10\x03\"o\n" +
+	"\x05Local\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12-\n" +
+	"\bpresence\x18\x02 \x01(\x0e2\x11.mpcq.v1.PresenceR\bpresence\x12!\n" +
+	"\x04cond\x18\x03 \x01(\v2\r.mpcq.v1.CondR\x04cond\"\xc6\x01\n" +
+	"\x04Cond\x12%\n" +
+	"\x03and\x18\x01 \x01(\v2\x11.mpcq.v1.JunctionH\x00R\x03and\x12#\n" +
+	"\x02or\x18\x02 \x01(\v2\x11.mpcq.v1.JunctionH\x00R\x02or\x12!\n" +
+	"\x03not\x18\x03 \x01(\v2\r.mpcq.v1.CondH\x00R\x03not\x12$\n" +
+	"\x03cmp\x18\x04 \x01(\v2\x10.mpcq.v1.CompareH\x00R\x03cmp\x12!\n" +
+	"\x02in\x18\x05 \x01(\v2\x0f.mpcq.v1.InListH\x00R\x02inB\x06\n" +
+	"\x04node\"/\n" +
+	"\bJunction\x12#\n" +
+	"\x05terms\x18\x01 \x03(\v2\r.mpcq.v1.CondR\x05terms\"w\n" +
+	"\aCompare\x12\"\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x12.mpcq.v1.CompareOpR\x02op\x12\"\n" +
+	"\x04left\x18\x02 \x01(\v2\x0e.mpcq.v1.ArithR\x04left\x12$\n" +
+	"\x05right\x18\x03 \x01(\v2\x0e.mpcq.v1.ArithR\x05right\"\\\n" +
+	"\x06InList\x12 \n" +
+	"\x03arg\x18\x01 \x01(\v2\x0e.mpcq.v1.ArithR\x03arg\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\x12R\x06values\x12\x18\n" +
+	"\anegated\x18\x03 \x01(\bR\anegated\"h\n" +
+	"\x05Arith\x12\x12\n" +
+	"\x03col\x18\x01 \x01(\tH\x00R\x03col\x12\x1c\n" +
+	"\bconstant\x18\x02 \x01(\x12H\x00R\bconstant\x12%\n" +
+	"\x03bin\x18\x03 \x01(\v2\x11.mpcq.v1.BinArithH\x00R\x03binB\x06\n" +
+	"\x04node\"v\n" +
+	"\bBinArith\x12 \n" +
+	"\x02op\x18\x01 \x01(\x0e2\x10.mpcq.v1.ArithOpR\x02op\x12\"\n" +
+	"\x04left\x18\x02 \x01(\v2\x0e.mpcq.v1.ArithR\x04left\x12$\n" +
+	"\x05right\x18\x03 \x01(\v2\x0e.mpcq.v1.ArithR\x05right\"o\n" +
 	"\vGroupColumn\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
 	"\x06column\x18\x02 \x01(\tR\x06column\x12\x1e\n" +
@@ -2806,12 +3458,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\aSumSpec\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
-	"\x06column\x18\x03 \x01(\tR\x06column\"_\n" +
-	"\tPredicate\x12\x14\n" +
-	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
-	"\x06column\x18\x02 \x01(\tR\x06column\x12\x0e\n" +
-	"\x02op\x18\x03 \x01(\tR\x02op\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\x03R\x05value\"a\n" +
+	"\x06column\x18\x03 \x01(\tR\x06column\"a\n" +
 	"\tAggregate\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
@@ -2927,7 +3574,25 @@ const file_mpcq_proto_rawDesc = "" +
 	"QueryEvent\x12/\n" +
 	"\bprogress\x18\x01 \x01(\v2\x11.mpcq.v1.ProgressH\x00R\bprogress\x12.\n" +
 	"\x06result\x18\x02 \x01(\v2\x14.mpcq.v1.QueryResultH\x00R\x06resultB\a\n" +
-	"\x05event2\xa1\x05\n" +
+	"\x05event*b\n" +
+	"\bPresence\x12\x18\n" +
+	"\x14PRESENCE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11PRESENCE_REQUIRED\x10\x01\x12\x13\n" +
+	"\x0fPRESENCE_ABSENT\x10\x02\x12\x10\n" +
+	"\fPRESENCE_ANY\x10\x03*\x99\x01\n" +
+	"\tCompareOp\x12\x1a\n" +
+	"\x16COMPARE_OP_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rCOMPARE_OP_EQ\x10\x01\x12\x11\n" +
+	"\rCOMPARE_OP_NE\x10\x02\x12\x11\n" +
+	"\rCOMPARE_OP_LT\x10\x03\x12\x11\n" +
+	"\rCOMPARE_OP_LE\x10\x04\x12\x11\n" +
+	"\rCOMPARE_OP_GT\x10\x05\x12\x11\n" +
+	"\rCOMPARE_OP_GE\x10\x06*Y\n" +
+	"\aArithOp\x12\x18\n" +
+	"\x14ARITH_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fARITH_OP_ADD\x10\x01\x12\x10\n" +
+	"\fARITH_OP_SUB\x10\x02\x12\x10\n" +
+	"\fARITH_OP_MUL\x10\x032\xa1\x05\n" +
 	"\x05Party\x12;\n" +
 	"\x06Status\x12\x1b.mpcq.v1.PartyStatusRequest\x1a\x14.mpcq.v1.PartyStatus\x12K\n" +
 	"\rCeremonyNonce\x12\x1d.mpcq.v1.CeremonyNonceRequest\x1a\x1b.mpcq.v1.CeremonyNonceReply\x12E\n" +
@@ -2959,103 +3624,129 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 	return file_mpcq_proto_rawDescData
 }
 
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_mpcq_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_mpcq_proto_goTypes = []any{
-	(*PartyStatusRequest)(nil),    // 0: mpcq.v1.PartyStatusRequest
-	(*PartyStatus)(nil),           // 1: mpcq.v1.PartyStatus
-	(*TableSchema)(nil),           // 2: mpcq.v1.TableSchema
-	(*ColumnSchema)(nil),          // 3: mpcq.v1.ColumnSchema
-	(*CeremonyNonceRequest)(nil),  // 4: mpcq.v1.CeremonyNonceRequest
-	(*CeremonyNonceReply)(nil),    // 5: mpcq.v1.CeremonyNonceReply
-	(*CeremonySharesRequest)(nil), // 6: mpcq.v1.CeremonySharesRequest
-	(*KeyShare)(nil),              // 7: mpcq.v1.KeyShare
-	(*CeremonyFinishRequest)(nil), // 8: mpcq.v1.CeremonyFinishRequest
-	(*CeremonyFinishReply)(nil),   // 9: mpcq.v1.CeremonyFinishReply
-	(*AlignOwnRequest)(nil),       // 10: mpcq.v1.AlignOwnRequest
-	(*AlignHop)(nil),              // 11: mpcq.v1.AlignHop
-	(*AlignProvenance)(nil),       // 12: mpcq.v1.AlignProvenance
-	(*AlignChunk)(nil),            // 13: mpcq.v1.AlignChunk
-	(*RanksChunk)(nil),            // 14: mpcq.v1.RanksChunk
-	(*AlignRanksReply)(nil),       // 15: mpcq.v1.AlignRanksReply
-	(*Plan)(nil),                  // 16: mpcq.v1.Plan
-	(*Term)(nil),                  // 17: mpcq.v1.Term
-	(*GroupColumn)(nil),           // 18: mpcq.v1.GroupColumn
-	(*SumSpec)(nil),               // 19: mpcq.v1.SumSpec
-	(*Predicate)(nil),             // 20: mpcq.v1.Predicate
-	(*Aggregate)(nil),             // 21: mpcq.v1.Aggregate
-	(*QueryHeader)(nil),           // 22: mpcq.v1.QueryHeader
-	(*BlockMessage)(nil),          // 23: mpcq.v1.BlockMessage
-	(*DecryptShareRequest)(nil),   // 24: mpcq.v1.DecryptShareRequest
-	(*CosignRequest)(nil),         // 25: mpcq.v1.CosignRequest
-	(*CosignReply)(nil),           // 26: mpcq.v1.CosignReply
-	(*ArchiveRequest)(nil),        // 27: mpcq.v1.ArchiveRequest
-	(*ArchiveRecord)(nil),         // 28: mpcq.v1.ArchiveRecord
-	(*ArchiveReply)(nil),          // 29: mpcq.v1.ArchiveReply
-	(*DecryptShareReply)(nil),     // 30: mpcq.v1.DecryptShareReply
-	(*StatusRequest)(nil),         // 31: mpcq.v1.StatusRequest
-	(*PartyState)(nil),            // 32: mpcq.v1.PartyState
-	(*ConsortiumStatus)(nil),      // 33: mpcq.v1.ConsortiumStatus
-	(*SchemaRequest)(nil),         // 34: mpcq.v1.SchemaRequest
-	(*SchemaReply)(nil),           // 35: mpcq.v1.SchemaReply
-	(*QueryRequest)(nil),          // 36: mpcq.v1.QueryRequest
-	(*Progress)(nil),              // 37: mpcq.v1.Progress
-	(*QueryResult)(nil),           // 38: mpcq.v1.QueryResult
-	(*QueryEvent)(nil),            // 39: mpcq.v1.QueryEvent
-	nil,                           // 40: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(Presence)(0),                 // 0: mpcq.v1.Presence
+	(CompareOp)(0),                // 1: mpcq.v1.CompareOp
+	(ArithOp)(0),                  // 2: mpcq.v1.ArithOp
+	(*PartyStatusRequest)(nil),    // 3: mpcq.v1.PartyStatusRequest
+	(*PartyStatus)(nil),           // 4: mpcq.v1.PartyStatus
+	(*TableSchema)(nil),           // 5: mpcq.v1.TableSchema
+	(*ColumnSchema)(nil),          // 6: mpcq.v1.ColumnSchema
+	(*CeremonyNonceRequest)(nil),  // 7: mpcq.v1.CeremonyNonceRequest
+	(*CeremonyNonceReply)(nil),    // 8: mpcq.v1.CeremonyNonceReply
+	(*CeremonySharesRequest)(nil), // 9: mpcq.v1.CeremonySharesRequest
+	(*KeyShare)(nil),              // 10: mpcq.v1.KeyShare
+	(*CeremonyFinishRequest)(nil), // 11: mpcq.v1.CeremonyFinishRequest
+	(*CeremonyFinishReply)(nil),   // 12: mpcq.v1.CeremonyFinishReply
+	(*AlignOwnRequest)(nil),       // 13: mpcq.v1.AlignOwnRequest
+	(*AlignHop)(nil),              // 14: mpcq.v1.AlignHop
+	(*AlignProvenance)(nil),       // 15: mpcq.v1.AlignProvenance
+	(*AlignChunk)(nil),            // 16: mpcq.v1.AlignChunk
+	(*RanksChunk)(nil),            // 17: mpcq.v1.RanksChunk
+	(*AlignRanksReply)(nil),       // 18: mpcq.v1.AlignRanksReply
+	(*Plan)(nil),                  // 19: mpcq.v1.Plan
+	(*Term)(nil),                  // 20: mpcq.v1.Term
+	(*Local)(nil),                 // 21: mpcq.v1.Local
+	(*Cond)(nil),                  // 22: mpcq.v1.Cond
+	(*Junction)(nil),              // 23: mpcq.v1.Junction
+	(*Compare)(nil),               // 24: mpcq.v1.Compare
+	(*InList)(nil),                // 25: mpcq.v1.InList
+	(*Arith)(nil),                 // 26: mpcq.v1.Arith
+	(*BinArith)(nil),              // 27: mpcq.v1.BinArith
+	(*GroupColumn)(nil),           // 28: mpcq.v1.GroupColumn
+	(*SumSpec)(nil),               // 29: mpcq.v1.SumSpec
+	(*Aggregate)(nil),             // 30: mpcq.v1.Aggregate
+	(*QueryHeader)(nil),           // 31: mpcq.v1.QueryHeader
+	(*BlockMessage)(nil),          // 32: mpcq.v1.BlockMessage
+	(*DecryptShareRequest)(nil),   // 33: mpcq.v1.DecryptShareRequest
+	(*CosignRequest)(nil),         // 34: mpcq.v1.CosignRequest
+	(*CosignReply)(nil),           // 35: mpcq.v1.CosignReply
+	(*ArchiveRequest)(nil),        // 36: mpcq.v1.ArchiveRequest
+	(*ArchiveRecord)(nil),         // 37: mpcq.v1.ArchiveRecord
+	(*ArchiveReply)(nil),          // 38: mpcq.v1.ArchiveReply
+	(*DecryptShareReply)(nil),     // 39: mpcq.v1.DecryptShareReply
+	(*StatusRequest)(nil),         // 40: mpcq.v1.StatusRequest
+	(*PartyState)(nil),            // 41: mpcq.v1.PartyState
+	(*ConsortiumStatus)(nil),      // 42: mpcq.v1.ConsortiumStatus
+	(*SchemaRequest)(nil),         // 43: mpcq.v1.SchemaRequest
+	(*SchemaReply)(nil),           // 44: mpcq.v1.SchemaReply
+	(*QueryRequest)(nil),          // 45: mpcq.v1.QueryRequest
+	(*Progress)(nil),              // 46: mpcq.v1.Progress
+	(*QueryResult)(nil),           // 47: mpcq.v1.QueryResult
+	(*QueryEvent)(nil),            // 48: mpcq.v1.QueryEvent
+	nil,                           // 49: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
-	2,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
-	3,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	40, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
-	11, // 3: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
-	12, // 4: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
-	20, // 5: mpcq.v1.Plan.where:type_name -> mpcq.v1.Predicate
-	21, // 6: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
-	17, // 7: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
-	18, // 8: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
-	19, // 9: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
-	16, // 10: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
-	22, // 11: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
-	16, // 12: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
-	28, // 13: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
-	32, // 14: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	2,  // 15: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	19, // 16: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
-	37, // 17: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	38, // 18: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	0,  // 19: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	4,  // 20: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	6,  // 21: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	8,  // 22: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	10, // 23: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	13, // 24: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	14, // 25: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	23, // 26: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	24, // 27: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	25, // 28: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	31, // 29: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	34, // 30: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	36, // 31: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	27, // 32: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	1,  // 33: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	5,  // 34: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	7,  // 35: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	9,  // 36: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	13, // 37: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	13, // 38: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	15, // 39: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	23, // 40: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	30, // 41: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	26, // 42: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	33, // 43: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	35, // 44: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	39, // 45: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	29, // 46: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	33, // [33:47] is the sub-list for method output_type
-	19, // [19:33] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	5,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
+	6,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
+	49, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	14, // 3: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
+	15, // 4: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
+	30, // 5: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
+	20, // 6: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
+	28, // 7: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
+	29, // 8: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
+	21, // 9: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
+	0,  // 10: mpcq.v1.Local.presence:type_name -> mpcq.v1.Presence
+	22, // 11: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
+	23, // 12: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
+	23, // 13: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
+	22, // 14: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
+	24, // 15: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
+	25, // 16: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
+	22, // 17: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
+	1,  // 18: mpcq.v1.Compare.op:type_name -> mpcq.v1.CompareOp
+	26, // 19: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
+	26, // 20: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
+	26, // 21: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
+	27, // 22: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
+	2,  // 23: mpcq.v1.BinArith.op:type_name -> mpcq.v1.ArithOp
+	26, // 24: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
+	26, // 25: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
+	19, // 26: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
+	31, // 27: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
+	19, // 28: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
+	37, // 29: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
+	41, // 30: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
+	5,  // 31: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
+	29, // 32: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
+	46, // 33: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	47, // 34: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	3,  // 35: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	7,  // 36: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	9,  // 37: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	11, // 38: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	13, // 39: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	16, // 40: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	17, // 41: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	32, // 42: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	33, // 43: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	34, // 44: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	40, // 45: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	43, // 46: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	45, // 47: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	36, // 48: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	4,  // 49: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	8,  // 50: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	10, // 51: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	12, // 52: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	16, // 53: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	16, // 54: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	18, // 55: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	32, // 56: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	39, // 57: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	35, // 58: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	42, // 59: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	44, // 60: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	48, // 61: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	38, // 62: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	49, // [49:63] is the sub-list for method output_type
+	35, // [35:49] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
@@ -3063,7 +3754,19 @@ func file_mpcq_proto_init() {
 	if File_mpcq_proto != nil {
 		return
 	}
-	file_mpcq_proto_msgTypes[39].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[19].OneofWrappers = []any{
+		(*Cond_And)(nil),
+		(*Cond_Or)(nil),
+		(*Cond_Not)(nil),
+		(*Cond_Cmp)(nil),
+		(*Cond_In)(nil),
+	}
+	file_mpcq_proto_msgTypes[23].OneofWrappers = []any{
+		(*Arith_Col)(nil),
+		(*Arith_Constant)(nil),
+		(*Arith_Bin)(nil),
+	}
+	file_mpcq_proto_msgTypes[45].OneofWrappers = []any{
 		(*QueryEvent_Progress)(nil),
 		(*QueryEvent_Result)(nil),
 	}
@@ -3072,13 +3775,14 @@ func file_mpcq_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   41,
+			NumEnums:      3,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
 		GoTypes:           file_mpcq_proto_goTypes,
 		DependencyIndexes: file_mpcq_proto_depIdxs,
+		EnumInfos:         file_mpcq_proto_enumTypes,
 		MessageInfos:      file_mpcq_proto_msgTypes,
 	}.Build()
 	File_mpcq_proto = out.File
