@@ -402,7 +402,7 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if strings.ContainsAny(req.QueryId, " \n\t") || req.QueryId == "" {
 		return nil, fmt.Errorf("%w: query id %q", ErrBadRequest, req.QueryId)
 	}
-	if err := s.once.claim(req.QueryId, req.Offset, uint32(len(cts))); err != nil {
+	if err := s.decrypted.claim(req.QueryId, req.Offset, uint32(len(cts))); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrGate, err)
 	}
 	reply := &pb.DecryptShareReply{Shares: make([][]byte, len(cts))}
