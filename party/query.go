@@ -60,28 +60,13 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 		produce = receiveBlocks(stream, st.newInbox())
 	}
 	work := func(ctx context.Context, w int, j stepJob) error {
-		if st.last() {
-			return st.Accumulate(lanes[w], j)
-		}
-		cts, err := st.Block(lanes[w], j)
-		if err != nil {
-			return err
-		}
-		msgs, err := st.messages(j.block, cts)
-		if err != nil {
-			return err
-		}
-		return out.send(ctx, msgs)
+		return st.Run(lanes[w], j, func(msgs []*pb.BlockMessage) error { return out.send(ctx, msgs) })
 	}
 	if err := pool.Pipeline(ctx, len(lanes), produce, work); err != nil {
 		return err
 	}
 	if st.last() {
-		total, err := st.Finish(lanes)
-		if err != nil {
-			return err
-		}
-		msgs, err := st.messages(0, total)
+		msgs, err := st.Sums(lanes)
 		if err != nil {
 			return err
 		}

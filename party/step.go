@@ -70,16 +70,8 @@ func newLanes(base *mpc.Worker, n int) []*lane {
 // its keys and alignment, decodes the plan's parts that concern its table
 // and builds its vectors.
 func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, d *table.Data) (*step, error) {
-	if h == nil {
-		return nil, fmt.Errorf("%w: the first message of a query step must be its header", ErrBadRequest)
-	}
-	switch {
-	case h.CeremonyId != k.state.ID:
-		return nil, fmt.Errorf("%w: query for ceremony %q, this party holds keys of %q", ErrBadRequest, h.CeremonyId, k.state.ID)
-	case h.EpochId != a.state.ID || h.Entities != a.state.Entities:
-		return nil, fmt.Errorf("%w: query for epoch %q (%d entities), this party is aligned in %q (%d)", ErrBadRequest, h.EpochId, h.Entities, a.state.ID, a.state.Entities)
-	case len(h.Chain) < 1 || len(h.Chain) > mpc.MaxChain || int(h.Position) >= len(h.Chain) || h.Chain[h.Position] != self:
-		return nil, fmt.Errorf("%w: chain %v position %d does not name this party", ErrBadRequest, h.Chain, h.Position)
+	if err := checkHeader(h, self, k, a); err != nil {
+		return nil, err
 	}
 	wp, err := wire.PlanFromProto(h.Plan)
 	if err != nil {
@@ -109,22 +101,8 @@ func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, d *table.Dat
 		return nil, err
 	}
 	st.outs, st.outMap = outs, outMap
-	// Distinct vectors: each is encoded once per block and multiplies
-	// every output that uses it (usersOf lists them).
-	vecIdx := map[string]int{}
-	for i := range outs {
-		j, ok := vecIdx[outs[i].vec]
-		if !ok {
-			v, err := sp.vector(specs[i], outs[i].vec)
-			if err != nil {
-				return nil, err
-			}
-			j = len(st.vecs)
-			vecIdx[outs[i].vec] = j
-			st.vecs = append(st.vecs, v)
-			st.usersOf = append(st.usersOf, nil)
-		}
-		st.usersOf[j] = append(st.usersOf[j], i)
+	if err := st.addVectors(sp, specs); err != nil {
+		return nil, err
 	}
 	fresh, err := p.FreshLevel(st.chainLen)
 	if err != nil {
@@ -133,6 +111,44 @@ func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, d *table.Dat
 	st.inLevel = fresh - st.pos + 1
 	st.inScale = p.ScaleAt(fresh, st.inLevel)
 	return st, nil
+}
+
+// checkHeader checks that a query's header is one, and is for this
+// party's keys, its alignment and a place in the chain that names it.
+func checkHeader(h *pb.QueryHeader, self string, k *keys, a *alignment) error {
+	if h == nil {
+		return fmt.Errorf("%w: the first message of a query step must be its header", ErrBadRequest)
+	}
+	switch {
+	case h.CeremonyId != k.state.ID:
+		return fmt.Errorf("%w: query for ceremony %q, this party holds keys of %q", ErrBadRequest, h.CeremonyId, k.state.ID)
+	case h.EpochId != a.state.ID || h.Entities != a.state.Entities:
+		return fmt.Errorf("%w: query for epoch %q (%d entities), this party is aligned in %q (%d)", ErrBadRequest, h.EpochId, h.Entities, a.state.ID, a.state.Entities)
+	case len(h.Chain) < 1 || len(h.Chain) > mpc.MaxChain || int(h.Position) >= len(h.Chain) || h.Chain[h.Position] != self:
+		return fmt.Errorf("%w: chain %v position %d does not name this party", ErrBadRequest, h.Chain, h.Position)
+	}
+	return nil
+}
+
+// addVectors builds the distinct vectors of st.outs: each is encoded once
+// per block and multiplies every output that uses it (usersOf lists them).
+func (st *step) addVectors(sp *stepPlan, specs []vecSpec) error {
+	vecIdx := map[string]int{}
+	for i, o := range st.outs {
+		j, ok := vecIdx[o.vec]
+		if !ok {
+			v, err := sp.vector(specs[i], o.vec)
+			if err != nil {
+				return err
+			}
+			j = len(st.vecs)
+			vecIdx[o.vec] = j
+			st.vecs = append(st.vecs, v)
+			st.usersOf = append(st.usersOf, nil)
+		}
+		st.usersOf[j] = append(st.usersOf[j], i)
+	}
+	return nil
 }
 
 func (st *step) first() bool { return st.pos == 0 }
@@ -165,6 +181,33 @@ func (st *step) check(j stepJob) error {
 		}
 	}
 	return nil
+}
+
+// Run is one job of the step on lane l: the last party accumulates the
+// block; the others pass the messages that carry its outputs to send.
+func (st *step) Run(l *lane, j stepJob, send func([]*pb.BlockMessage) error) error {
+	if st.last() {
+		return st.Accumulate(l, j)
+	}
+	cts, err := st.Block(l, j)
+	if err != nil {
+		return err
+	}
+	msgs, err := st.messages(j.block, cts)
+	if err != nil {
+		return err
+	}
+	return send(msgs)
+}
+
+// Sums is the last party's answer once every block is accumulated: the
+// messages that carry Finish's sums.
+func (st *step) Sums(lanes []*lane) ([]*pb.BlockMessage, error) {
+	total, err := st.Finish(lanes)
+	if err != nil {
+		return nil, err
+	}
+	return st.messages(0, total)
 }
 
 // Block is a first or middle party's step on one block: the ciphertexts

@@ -252,25 +252,16 @@ func (f *fixture) runSteps(t *testing.T, pl *pb.Plan, order []string) ([]uint32,
 		lanes := newLanes(f.params.NewWorker(f.keys.pk, nil), 2)
 		msgs = nil
 		for _, j := range jobs {
-			l := lanes[j.block%len(lanes)]
-			if st.last() {
-				if err := st.Accumulate(l, j); err != nil {
-					t.Fatalf("%s: %v", name, err)
+			err := st.Run(lanes[j.block%len(lanes)], j, func(m []*pb.BlockMessage) error {
+				if st.last() {
+					t.Error("the last party sent a block")
 				}
-				continue
-			}
-			cts, err := st.Block(l, j)
+				msgs = append(msgs, m...)
+				return nil
+			})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			if len(cts) != len(st.outs) {
-				t.Fatalf("%s: %d ciphertexts for %d outputs", name, len(cts), len(st.outs))
-			}
-			m, err := st.messages(j.block, cts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			msgs = append(msgs, m...)
 		}
 		if !st.last() {
 			continue
