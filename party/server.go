@@ -90,7 +90,8 @@ type Server struct {
 	peers   map[string]ed25519.PublicKey
 	workers int
 	witness *witness.Witness
-	once    *decryptLog
+	// decrypted records, durably, which packed totals were given shares.
+	decrypted *decryptLog
 
 	mu       sync.Mutex
 	keys     *keys
@@ -158,7 +159,7 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if s.witness, _, err = newWitness(cfg); err != nil {
 		return nil, err
 	}
-	if s.once, err = openDecryptLog(s.store.path(decryptLogFile)); err != nil {
+	if s.decrypted, err = openDecryptLog(s.store.path(decryptLogFile)); err != nil {
 		return nil, fmt.Errorf("decryption log: %w", err)
 	}
 	if err := s.loadState(); err != nil {

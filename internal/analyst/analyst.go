@@ -14,13 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"google.golang.org/grpc"
 
 	"github.com/mpcq/mpcq/internal/chain"
+	"github.com/mpcq/mpcq/internal/pool"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
@@ -299,32 +299,21 @@ func (p *Profile) Decrypt(pl *plan.Plan, res *pb.QueryResult, elapsed float64) (
 	scale := p.params.ScaleAt(fresh, mpc.DecryptLevel)
 	vals := make([]uint64, n)
 	errs := make([]error, len(res.SumCiphertexts))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.NumCPU(), len(res.SumCiphertexts)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				lo, hi := p.params.PackedChunk(n, i)
-				ct, err := p.params.UnmarshalCiphertext(res.SumCiphertexts[i], mpc.DecryptLevel, scale)
-				var got []uint64
-				if err == nil {
-					got, err = p.params.DecryptPacked(p.sk, ct, hi-lo)
-				}
-				if err != nil {
-					errs[i] = fmt.Errorf("packed totals %d..%d: %w", lo, hi-1, err)
-					continue
-				}
-				copy(vals[lo:hi], got)
-			}
-		}()
-	}
-	for i := range res.SumCiphertexts {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	// Every packed ciphertext is tried and every failure reported, in order.
+	_ = pool.Run(context.Background(), runtime.NumCPU(), len(res.SumCiphertexts), func(_ context.Context, _, i int) error {
+		lo, hi := p.params.PackedChunk(n, i)
+		ct, err := p.params.UnmarshalCiphertext(res.SumCiphertexts[i], mpc.DecryptLevel, scale)
+		var got []uint64
+		if err == nil {
+			got, err = p.params.DecryptPacked(p.sk, ct, hi-lo)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("packed totals %d..%d: %w", lo, hi-1, err)
+			return nil
+		}
+		copy(vals[lo:hi], got)
+		return nil
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

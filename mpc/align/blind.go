@@ -9,10 +9,11 @@ import (
 	"hash"
 	"io"
 	"runtime"
-	"sync"
-	"sync/atomic"
+	"slices"
 
 	"github.com/gtank/ristretto255"
+
+	"github.com/mpcq/mpcq/internal/pool"
 )
 
 // ElementSize is the length in bytes of an encoded ristretto255 element, the
@@ -169,10 +170,10 @@ func newOutput(n int) ([][]byte, []byte) {
 }
 
 // parallel runs do(i) for every i in [0, n), handing out blocks of blockSize
-// indices to up to workers goroutines; newWorker is called once per goroutine
-// to build its do function with private scratch state. It returns the error
-// with the smallest index among those seen (work stops at the first error) or
-// ctx's error if ctx is cancelled.
+// indices to up to workers goroutines (internal/pool); newWorker is called
+// once per goroutine to build its do function with private scratch state. It
+// returns the error with the smallest index among those seen (work stops at
+// the first error) or ctx's error if ctx is cancelled.
 func parallel(ctx context.Context, n, workers int, newWorker func() func(int) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("align: blinding not started: %w", err)
@@ -182,49 +183,29 @@ func parallel(ctx context.Context, n, workers int, newWorker func() func(int) er
 	}
 	blocks := (n + blockSize - 1) / blockSize
 	workers = min(workers, blocks)
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		wg     sync.WaitGroup
-	)
 	type failure struct {
 		index int
 		err   error
 	}
-	fails := make([]failure, workers)
-	run := func(w int) {
-		do := newWorker()
-		for !failed.Load() {
-			b := int(next.Add(1) - 1)
-			if b >= blocks {
-				return
-			}
-			start := b * blockSize
-			if err := ctx.Err(); err != nil {
-				fails[w] = failure{start, fmt.Errorf("align: blinding stopped at element %d of %d: %w", start, n, err)}
-				failed.Store(true)
-				return
-			}
-			for i := start; i < min(start+blockSize, n); i++ {
-				if err := do(i); err != nil {
-					fails[w] = failure{i, err}
-					failed.Store(true)
-					return
-				}
+	var (
+		dos   = make([]func(int) error, workers)
+		fails = make([]failure, workers)
+		done  = make([]bool, blocks)
+	)
+	err := pool.Run(ctx, workers, blocks, func(_ context.Context, w, b int) error {
+		if dos[w] == nil {
+			dos[w] = newWorker()
+		}
+		start := b * blockSize
+		for i := start; i < min(start+blockSize, n); i++ {
+			if err := dos[w](i); err != nil {
+				fails[w] = failure{i, err}
+				return err
 			}
 		}
-	}
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run(w)
-		}()
-	}
-	if workers > 0 {
-		run(0)
-	}
-	wg.Wait()
+		done[b] = true
+		return nil
+	})
 	var first *failure
 	for i := range fails {
 		if fails[i].err != nil && (first == nil || fails[i].index < first.index) {
@@ -233,6 +214,10 @@ func parallel(ctx context.Context, n, workers int, newWorker func() func(int) er
 	}
 	if first != nil {
 		return first.err
+	}
+	if b := slices.Index(done, false); err != nil && b >= 0 {
+		// Cancelled: name the first element not blinded.
+		return fmt.Errorf("align: blinding stopped at element %d of %d: %w", b*blockSize, n, err)
 	}
 	return nil
 }
