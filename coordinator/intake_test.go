@@ -12,7 +12,6 @@ import (
 
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/internal/rpc"
-	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
@@ -140,7 +139,6 @@ func TestErrorMap(t *testing.T) {
 		{"a party's refusal passed on", partyFailed("bank", status.Error(codes.PermissionDenied, "gate")), codes.PermissionDenied},
 		{"not ready", ErrNotReady, codes.Unavailable},
 		{"ledger", fmt.Errorf("%w: append", ErrLedger), codes.Unavailable},
-		{"witness conflict", fmt.Errorf("%w: cosigning", witness.ErrFork), codes.Internal},
 		{"deadline", fmt.Errorf("chain: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 		{"anything else", errors.New("disk on fire"), codes.Internal},
 	}
