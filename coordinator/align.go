@@ -71,7 +71,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 				blinder := s.parties[(i+hop)%n]
 				c, l, err := blindAt(ctx, blinder, chains[i], lists[i])
 				if err != nil {
-					errs[i] = &PartyError{Party: blinder.name, Err: fmt.Errorf("blinding the list of %s: %w", s.parties[i].name, err)}
+					errs[i] = partyFailed(blinder.name, fmt.Errorf("blinding the list of %s: %w", s.parties[i].name, err))
 					return
 				}
 				chains[i], lists[i] = c, l

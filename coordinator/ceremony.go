@@ -17,16 +17,6 @@ import (
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
-// PartyError is a step that failed at a named party. It matches ErrParty.
-type PartyError struct {
-	Party string
-	Err   error
-}
-
-func (e *PartyError) Error() string        { return fmt.Sprintf("%v: party %s: %v", ErrParty, e.Party, e.Err) }
-func (e *PartyError) Unwrap() error        { return e.Err }
-func (e *PartyError) Is(target error) bool { return target == ErrParty }
-
 // forEachParty runs f for every party concurrently and returns the first
 // error, naming the party.
 func (s *Server) forEachParty(ctx context.Context, f func(ctx context.Context, p *partyConn) error) error {
@@ -39,7 +29,7 @@ func (s *Server) forEachParty(ctx context.Context, f func(ctx context.Context, p
 		go func() {
 			defer wg.Done()
 			if err := f(ctx, p); err != nil {
-				errs[i] = &PartyError{Party: p.name, Err: err}
+				errs[i] = partyFailed(p.name, err)
 				cancel()
 			}
 		}()

@@ -23,7 +23,6 @@ import (
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"
-	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 	"github.com/mpcq/mpcq/schema"
 )
@@ -39,15 +38,13 @@ var (
 	ErrBadQuery = errors.New("invalid query request")
 )
 
+// codeMap registers the coordinator's own sentinels with rpc.Code, the one
+// error map, which already makes every planner error and undecodable
+// request bytes InvalidArgument. ErrParty comes first: a party's bad value
+// (mpc.ErrMalformed inside it) is the party's failure, not the analyst's.
 var codeMap = []rpc.Mapping{
-	{Err: plan.ErrOverflow, Code: codes.InvalidArgument},
-	{Err: plan.ErrSyntax, Code: codes.InvalidArgument},
-	{Err: plan.ErrUnknownName, Code: codes.InvalidArgument},
-	{Err: plan.ErrType, Code: codes.InvalidArgument},
-	{Err: plan.ErrUnsupported, Code: codes.InvalidArgument},
-	{Err: ErrBadQuery, Code: codes.InvalidArgument},
 	{Err: ErrParty, Code: codes.Unavailable},
-	{Err: mpc.ErrMalformed, Code: codes.Unavailable}, // a party's bad value
+	{Err: ErrBadQuery, Code: codes.InvalidArgument},
 	{Err: ErrNotReady, Code: codes.Unavailable},
 	{Err: ErrLedger, Code: codes.Unavailable},
 }

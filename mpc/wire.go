@@ -16,14 +16,21 @@ import (
 // not a valid value of the expected shape. Daemons map it to InvalidArgument.
 var ErrMalformed = errors.New("malformed value")
 
-// PartyValueError is a bad value (share) contributed by a named party.
-type PartyValueError struct {
+// PartyError names the party at fault: a bad value (share) it contributed,
+// or, in the coordinator, a step that failed at it. It is the one type for
+// "this party failed"; find it with errors.As.
+type PartyError struct {
 	Party string
 	Err   error
 }
 
-func (e *PartyValueError) Error() string { return fmt.Sprintf("party %s: %v", e.Party, e.Err) }
-func (e *PartyValueError) Unwrap() error { return e.Err }
+func (e *PartyError) Error() string { return fmt.Sprintf("party %s: %v", e.Party, e.Err) }
+func (e *PartyError) Unwrap() error { return e.Err }
+
+// PartyValueError is PartyError under its earlier name.
+//
+// Deprecated: use PartyError.
+type PartyValueError = PartyError
 
 // polyRef is one polynomial's coefficient limbs and the modulus of each limb.
 type polyRef struct {

@@ -37,8 +37,9 @@ var (
 	ErrBadRequest = errors.New("bad request")
 )
 
+// codeMap registers the party's own sentinels with rpc.Code, the one
+// error map (which already knows plan errors and undecodable bytes).
 var codeMap = []rpc.Mapping{
-	{Err: mpc.ErrMalformed, Code: codes.InvalidArgument},
 	{Err: ErrBadRequest, Code: codes.InvalidArgument},
 	{Err: transport.ErrBadList, Code: codes.InvalidArgument},
 	{Err: ErrPlan, Code: codes.InvalidArgument},

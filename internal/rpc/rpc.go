@@ -20,18 +20,71 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mpcq/mpcq/internal/transport"
+	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"
+	"github.com/mpcq/mpcq/plan"
 )
 
-// Mapping pairs a sentinel error with the gRPC code it becomes.
+// Mapping registers one of a daemon's sentinel errors with the gRPC code
+// it becomes. A daemon's table holds only its own sentinels: what every
+// daemon shares is in Code.
 type Mapping struct {
 	Err  error
 	Code codes.Code
 }
 
-// ToStatus maps err to a gRPC status using the first matching sentinel.
-// Errors that already carry a status keep it; context errors map to
-// DeadlineExceeded/Canceled; anything else is Internal.
+// Code is the one error map: the gRPC code err becomes at a daemon's
+// boundary. In order:
+//
+//   - an error that carries a status (a peer's answer passed on) keeps
+//     its code;
+//   - every query error of the planner (a *plan.Error, with its position,
+//     and plan.ErrOverflow, plan.ErrUnknownName from the bounds check) is
+//     InvalidArgument;
+//   - the daemon's own sentinels, as registered in mappings (first match);
+//   - then the classes every daemon shares: undecodable request bytes
+//     (mpc.ErrMalformed) are InvalidArgument, context
+//     errors DeadlineExceeded/Canceled, pki.ErrForbidden PermissionDenied,
+//     pki.ErrUnauthenticated Unauthenticated;
+//   - anything else is Internal.
+//
+// A daemon whose sentinel wraps one of the shared classes but means
+// something else (a party's bad value is the party's failure, not the
+// caller's bad request) registers that sentinel in mappings.
+func Code(err error, mappings ...Mapping) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	if st, ok := status.FromError(err); ok {
+		return st.Code()
+	}
+	var pe *plan.Error
+	if errors.As(err, &pe) || errors.Is(err, plan.ErrOverflow) || errors.Is(err, plan.ErrUnknownName) {
+		return codes.InvalidArgument
+	}
+	for _, m := range mappings {
+		if errors.Is(err, m.Err) {
+			return m.Code
+		}
+	}
+	switch {
+	case errors.Is(err, mpc.ErrMalformed):
+		return codes.InvalidArgument
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	case errors.Is(err, pki.ErrForbidden):
+		return codes.PermissionDenied
+	case errors.Is(err, pki.ErrUnauthenticated):
+		return codes.Unauthenticated
+	}
+	return codes.Internal
+}
+
+// ToStatus turns err into a gRPC status error with the code Code gives and
+// err's message. Errors that already carry a status are returned as they
+// are. Handlers call it once, on the way out.
 func ToStatus(err error, mappings ...Mapping) error {
 	if err == nil {
 		return nil
@@ -39,22 +92,7 @@ func ToStatus(err error, mappings ...Mapping) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	for _, m := range mappings {
-		if errors.Is(err, m.Err) {
-			return status.Error(m.Code, err.Error())
-		}
-	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, err.Error())
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, err.Error())
-	case errors.Is(err, pki.ErrForbidden):
-		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, pki.ErrUnauthenticated):
-		return status.Error(codes.Unauthenticated, err.Error())
-	}
-	return status.Error(codes.Internal, err.Error())
+	return status.Error(Code(err, mappings...), err.Error())
 }
 
 // ServerOptions returns the options of a daemon's gRPC server: mutual TLS,

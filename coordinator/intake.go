@@ -1,0 +1,73 @@
+package coordinator
+
+import (
+	"fmt"
+
+	"github.com/mpcq/mpcq/internal/chain"
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/plan"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/schema"
+)
+
+// queryEnv is the consortium state a query runs against: the keys of the
+// last ceremony, the epoch of the last alignment and the parties' schemas.
+type queryEnv struct {
+	keys   *keySet
+	epoch  *epochState
+	schema schema.Consortium
+}
+
+// readyEnv returns the state a query needs, or ErrNotReady while the
+// set-up (ceremony, alignment) is not done. Pure.
+func readyEnv(phase string, keys *keySet, epoch *epochState, cs schema.Consortium) (queryEnv, error) {
+	if keys == nil || epoch == nil || phase != "ready" {
+		return queryEnv{}, fmt.Errorf("%w: phase %q; wait until `mpcq status` reports ready", ErrNotReady, phase)
+	}
+	return queryEnv{keys: keys, epoch: epoch, schema: cs}, nil
+}
+
+// plannedQuery is a request that passed intake: its plan, the order of the
+// tables in the party chain, the layout of the chain's outputs and the
+// plan as it goes on the wire.
+type plannedQuery struct {
+	plan   *plan.Plan
+	tables []string
+	layout chain.Layout
+	planPB *pb.Plan
+}
+
+// intake checks an analyst's request against the consortium and plans it:
+// a purpose and a legal basis, a public key the parameters can decode, SQL
+// that parses against the schema, can be true, is not an EXPLAIN, and
+// whose sums stay under the plaintext modulus. It is pure: the role check
+// and the readiness check (readyEnv) come before it, the choice of parties
+// after. Its errors are ErrBadQuery or the planner's (*plan.Error,
+// plan.ErrOverflow), all InvalidArgument at the boundary.
+func intake(req *pb.QueryRequest, env queryEnv) (*plannedQuery, error) {
+	if req.Purpose == "" || req.LegalBasis == "" {
+		return nil, fmt.Errorf("%w: a purpose and a legal basis (warrant or case reference) are required", ErrBadQuery)
+	}
+	params := env.keys.params
+	if _, err := params.UnmarshalPublicKey(req.AnalystPublicKey); err != nil {
+		return nil, fmt.Errorf("%w: analyst public key: %w", ErrBadQuery, err)
+	}
+	p, err := plan.Parse(req.Sql, env.schema)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Terms) == 0 {
+		return nil, fmt.Errorf("%w: the WHERE clause can never be true", ErrBadQuery)
+	}
+	if p.Explain {
+		return nil, fmt.Errorf("%w: EXPLAIN runs nothing and is answered by mpcq itself (mpcq query --dry-run); nothing was recorded", ErrBadQuery)
+	}
+	if err := p.CheckBounds(plan.Limits{Modulus: params.T(), Entities: env.epoch.Entities}, env.schema); err != nil {
+		return nil, err
+	}
+	planPB, err := wire.PlanToProto(p)
+	if err != nil {
+		return nil, err
+	}
+	return &plannedQuery{plan: p, tables: chain.Order(p), layout: chain.LayoutOf(p), planPB: planPB}, nil
+}

@@ -1,0 +1,322 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mpcq/mpcq/internal/transport"
+	"github.com/mpcq/mpcq/mpc"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+// The relay of the party chain: the coordinator opens one QueryStep stream
+// per party, hands each the previous party's output map, forwards every
+// block from party i to party i+1 as it arrives and assembles the last
+// party's sums. The bookkeeping (output maps, byte counts, the assembly
+// of the sums, which failure to report) is pure; runChain and its helpers
+// only move messages.
+
+// chainResult is what the chain hands to aggregation: the last party's
+// sums at the decryption level, the output → sum index map, and the bytes
+// each party sent.
+type chainResult struct {
+	finals []*rlwe.Ciphertext
+	outMap []uint32
+	sent   *byteCount
+}
+
+// runChain drives the chain of party steps, forwarding each party's blocks
+// to the next as they arrive.
+func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, chain []*partyConn, outputs int, progress func(string, string)) (*chainResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	streams, outMap, err := openChain(ctx, header, chain, outputs)
+	if err != nil {
+		return nil, err
+	}
+	sent := newByteCount()
+	var wg sync.WaitGroup
+	errs := make([]error, len(chain))
+	for i := 0; i < len(chain)-1; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var report func(int)
+			if i == 0 {
+				report = func(blocks int) {
+					if blocks%16 == 0 {
+						progress("chain", fmt.Sprintf("%d blocks from %s", blocks, chain[i].name))
+					}
+				}
+			}
+			if errs[i] = forward(streams[i], streams[i+1], chain[i].name, chain[i+1].name, sent, report); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	last := chain[len(chain)-1]
+	sums := newSumAssembly(outMap)
+	lastErr := receiveSums(streams[len(chain)-1], last.name, sums, sent)
+	if lastErr != nil {
+		cancel()
+	}
+	wg.Wait()
+	// Report a real failure, not the cancellations it caused elsewhere.
+	if err := firstCause(append(errs, lastErr)...); err != nil {
+		return nil, err
+	}
+	finals, err := sums.decode(params, len(chain))
+	if err != nil {
+		return nil, partyFailed(last.name, err)
+	}
+	return &chainResult{finals: finals, outMap: outMap, sent: sent}, nil
+}
+
+// headerAt is the header for the party at position i of the chain, which
+// receives the output map of the party before it.
+func headerAt(header *pb.QueryHeader, i int, inMap []uint32) *pb.QueryHeader {
+	h := proto.Clone(header).(*pb.QueryHeader)
+	h.Position = uint32(i)
+	h.InMap = inMap
+	return h
+}
+
+// openChain opens a QueryStep stream to every party in order, sending each
+// its header and checking the output map it answers; it returns the
+// streams and the last party's output map. The first party gets no blocks
+// and its send side is closed at once.
+func openChain(ctx context.Context, header *pb.QueryHeader, chain []*partyConn, outputs int) ([]pb.Party_QueryStepClient, []uint32, error) {
+	streams := make([]pb.Party_QueryStepClient, len(chain))
+	var inMap []uint32
+	for i, pc := range chain {
+		st, err := pc.client.QueryStep(ctx)
+		if err != nil {
+			return nil, nil, partyFailed(pc.name, err)
+		}
+		if err := st.Send(&pb.BlockMessage{Header: headerAt(header, i, inMap)}); err != nil {
+			_, rerr := st.Recv()
+			return nil, nil, partyFailed(pc.name, errors.Join(err, rerr))
+		}
+		if i == 0 {
+			if err := st.CloseSend(); err != nil {
+				return nil, nil, partyFailed(pc.name, err)
+			}
+		}
+		m, err := st.Recv()
+		if err != nil {
+			return nil, nil, partyFailed(pc.name, err)
+		}
+		inMap = m.OutMap
+		if err := checkOutMap(inMap, outputs); err != nil {
+			return nil, nil, partyFailed(pc.name, err)
+		}
+		streams[i] = st
+	}
+	return streams, inMap, nil
+}
+
+// forward relays every block from one party's stream to the next party's
+// until the first party is done, then closes the next party's send side.
+// report, if set, hears the count of blocks forwarded so far.
+func forward(from, to pb.Party_QueryStepClient, fromName, toName string, sent *byteCount, report func(blocks int)) error {
+	blocks := 0
+	for {
+		m, err := from.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return partyFailed(fromName, err)
+		}
+		sent.add(fromName, m.Ciphertexts)
+		if err := to.Send(m); err != nil {
+			// The stream's own reader reports why; a failed send only
+			// means the next party stopped listening.
+			return partyFailed(toName, fmt.Errorf("stopped receiving blocks: %w", err))
+		}
+		blocks++
+		if report != nil {
+			report(blocks)
+		}
+	}
+	if err := to.CloseSend(); err != nil {
+		return partyFailed(toName, err)
+	}
+	return nil
+}
+
+// receiveSums reads the last party's sums into asm until the party is
+// done.
+func receiveSums(st pb.Party_QueryStepClient, name string, asm *sumAssembly, sent *byteCount) error {
+	for {
+		m, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return partyFailed(name, err)
+		}
+		sent.add(name, m.Ciphertexts)
+		if err := asm.add(m); err != nil {
+			return partyFailed(name, err)
+		}
+	}
+}
+
+// byteCount counts the ciphertext bytes each party sent; it is safe for
+// concurrent use.
+type byteCount struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+func newByteCount() *byteCount { return &byteCount{m: map[string]uint64{}} }
+
+// add counts the bytes of cts as sent by party.
+func (c *byteCount) add(party string, cts [][]byte) {
+	n := 0
+	for _, b := range cts {
+		n += len(b)
+	}
+	c.mu.Lock()
+	c.m[party] += uint64(n)
+	c.mu.Unlock()
+}
+
+// of returns the bytes each named party sent, in the order of names.
+func (c *byteCount) of(names []string) []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]uint64, len(names))
+	for i, n := range names {
+		out[i] = c.m[n]
+	}
+	return out
+}
+
+// sumAssembly collects the last party's sums: one list of distinct
+// ciphertexts (as many as the output map names), possibly over several
+// messages, sent once.
+type sumAssembly struct {
+	distinct int
+	asm      *transport.Assembler
+	final    [][]byte
+}
+
+func newSumAssembly(outMap []uint32) *sumAssembly {
+	distinct := 0
+	for _, m := range outMap {
+		distinct = max(distinct, int(m)+1)
+	}
+	return &sumAssembly{distinct: distinct, asm: transport.NewAssembler()}
+}
+
+// add takes one message of the last party.
+func (a *sumAssembly) add(m *pb.BlockMessage) error {
+	if a.final != nil {
+		return errors.New("sums sent twice")
+	}
+	raws, complete, err := a.asm.Add(0, m.Offset, m.Total, m.Ciphertexts, a.distinct)
+	if err != nil {
+		return err
+	}
+	if complete {
+		a.final = raws
+	}
+	return nil
+}
+
+// decode returns the complete sums as ciphertexts at the decryption level
+// of a chain of chainLen parties.
+func (a *sumAssembly) decode(params *mpc.Params, chainLen int) ([]*rlwe.Ciphertext, error) {
+	if a.final == nil {
+		return nil, errors.New("no result")
+	}
+	fresh, err := params.FreshLevel(chainLen)
+	if err != nil {
+		return nil, err
+	}
+	scale := params.ScaleAt(fresh, mpc.DecryptLevel)
+	cts := make([]*rlwe.Ciphertext, len(a.final))
+	for i, b := range a.final {
+		if cts[i], err = params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale); err != nil {
+			return nil, err
+		}
+	}
+	return cts, nil
+}
+
+// checkOutMap checks a party's output map: one entry per output, naming
+// exactly the ciphertexts 0..d-1 for some d ≤ outputs.
+func checkOutMap(m []uint32, outputs int) error {
+	if len(m) != outputs {
+		return fmt.Errorf("output map of %d entries for %d outputs", len(m), outputs)
+	}
+	seen := make([]bool, outputs)
+	distinct := 0
+	for _, v := range m {
+		if int(v) >= outputs {
+			return fmt.Errorf("output map names ciphertext %d of at most %d", v, outputs)
+		}
+		if !seen[v] {
+			seen[v] = true
+			distinct++
+		}
+	}
+	for i := 0; i < distinct; i++ {
+		if !seen[i] {
+			return fmt.Errorf("output map skips ciphertext %d", i)
+		}
+	}
+	return nil
+}
+
+// partyFailed names the party a step failed at. The error matches ErrParty
+// and its *mpc.PartyError names the party.
+func partyFailed(party string, err error) error {
+	return fmt.Errorf("%w: %w", ErrParty, &mpc.PartyError{Party: party, Err: err})
+}
+
+// partyOf returns the party an error names, or "".
+func partyOf(err error) string {
+	var pe *mpc.PartyError
+	if errors.As(err, &pe) {
+		return pe.Party
+	}
+	return ""
+}
+
+// isEcho reports whether err is only the cancellation another failure caused.
+func isEcho(err error) bool {
+	return errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled || status.Code(errors.Unwrap(err)) == codes.Canceled
+}
+
+// firstCause returns the first error that is not a cancellation echo, else
+// the first error.
+func firstCause(errs ...error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		var pe *mpc.PartyError
+		if errors.As(err, &pe) && isEcho(pe.Err) {
+			continue
+		}
+		if !isEcho(err) {
+			return err
+		}
+	}
+	return first
+}

@@ -1,0 +1,252 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+// reply is what a fake stream's Recv returns next.
+type reply struct {
+	m   *pb.BlockMessage
+	err error
+}
+
+// fakeStep is a party's QueryStep stream without a socket: Recv plays a
+// script, Send records (or fails), CloseSend is noted.
+type fakeStep struct {
+	grpc.ClientStream // unused methods
+	mu                sync.Mutex
+	script            []reply
+	sent              []*pb.BlockMessage
+	sendErr           error // for every Send after the header
+	closed            bool
+}
+
+func (f *fakeStep) Send(m *pb.BlockMessage) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sendErr != nil && len(f.sent) > 0 {
+		return f.sendErr
+	}
+	f.sent = append(f.sent, m)
+	return nil
+}
+
+func (f *fakeStep) Recv() (*pb.BlockMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.script) == 0 {
+		return nil, io.EOF
+	}
+	r := f.script[0]
+	f.script = f.script[1:]
+	return r.m, r.err
+}
+
+func (f *fakeStep) CloseSend() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+// fakeParty is a party client whose QueryStep returns a fake stream and
+// whose DecryptShare answers from a function.
+type fakeParty struct {
+	pb.PartyClient // unused methods
+	step           *fakeStep
+	decrypt        func(*pb.DecryptShareRequest) (*pb.DecryptShareReply, error)
+}
+
+func (p *fakeParty) QueryStep(context.Context, ...grpc.CallOption) (grpc.BidiStreamingClient[pb.BlockMessage, pb.BlockMessage], error) {
+	return p.step, nil
+}
+
+func (p *fakeParty) DecryptShare(_ context.Context, r *pb.DecryptShareRequest, _ ...grpc.CallOption) (*pb.DecryptShareReply, error) {
+	return p.decrypt(r)
+}
+
+func block(cts ...[]byte) reply { return reply{m: &pb.BlockMessage{Ciphertexts: cts}} }
+
+func outMapReply(m ...uint32) reply { return reply{m: &pb.BlockMessage{OutMap: m}} }
+
+func TestRunChain(t *testing.T) {
+	c := newTestConsortium(t)
+	p := c.params
+	sums := make([][]byte, 2)
+	for i := range sums {
+		var err error
+		if sums[i], err = p.MarshalCiphertext(c.chainOutput(t, []uint64{uint64(i + 1)}, []uint64{2})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocks := [][]byte{make([]byte, 100), make([]byte, 50)}
+	canceled := reply{err: status.Error(codes.Canceled, "context canceled")}
+	cases := []struct {
+		name       string
+		first      []reply
+		last       []reply
+		lastSend   error
+		wantParty  string // "" means success
+		wantSubstr string
+	}{
+		{"success",
+			[]reply{outMapReply(0, 1, 0), block(blocks[0]), block(blocks[1])},
+			[]reply{outMapReply(0, 1, 1), {m: &pb.BlockMessage{Offset: 0, Total: 2, Ciphertexts: sums[:1]}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}},
+			nil, "", ""},
+		{"first party's bad output map",
+			[]reply{outMapReply(0, 2, 2)}, nil, nil, "telecom", "skips ciphertext 1"},
+		{"last party fails, first sees the cancellation",
+			[]reply{outMapReply(0, 0, 0), canceled},
+			[]reply{outMapReply(0, 0, 0), {err: status.Error(codes.Unavailable, "connection reset")}},
+			nil, "bank", "connection reset"},
+		{"first party fails mid-stream",
+			[]reply{outMapReply(0, 0, 0), block(blocks[0]), {err: errors.New("disk error")}},
+			[]reply{outMapReply(0, 0, 0), canceled},
+			nil, "telecom", "disk error"},
+		{"last party stops listening",
+			[]reply{outMapReply(0, 0, 0), block(blocks[0])},
+			[]reply{outMapReply(0, 0, 0)},
+			errors.New("stream closed"), "bank", "stopped receiving blocks"},
+		{"sums sent twice",
+			[]reply{outMapReply(0, 0, 0)},
+			[]reply{outMapReply(0, 0, 0), {m: &pb.BlockMessage{Total: 1, Ciphertexts: sums[:1]}}, {m: &pb.BlockMessage{Total: 1, Ciphertexts: sums[:1]}}},
+			nil, "bank", "sums sent twice"},
+		{"no sums",
+			[]reply{outMapReply(0, 0, 0)}, []reply{outMapReply(0, 0, 0)}, nil, "bank", "no result"},
+		{"sums that do not decode",
+			[]reply{outMapReply(0, 0, 0)},
+			[]reply{outMapReply(0, 0, 0), {m: &pb.BlockMessage{Total: 1, Ciphertexts: [][]byte{[]byte("junk")}}}},
+			nil, "bank", "malformed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			first := &fakeStep{script: tc.first}
+			last := &fakeStep{script: tc.last, sendErr: tc.lastSend}
+			chain := []*partyConn{{name: "telecom", client: &fakeParty{step: first}}, {name: "bank", client: &fakeParty{step: last}}}
+			header := &pb.QueryHeader{QueryId: "q-test", Chain: []string{"telecom", "bank"}}
+			var progress []string
+			res, err := runChain(context.Background(), p, header, chain, 3, func(stage, _ string) { progress = append(progress, stage) })
+			if tc.wantParty != "" {
+				if err == nil || partyOf(err) != tc.wantParty || !errors.Is(err, ErrParty) || !strings.Contains(err.Error(), tc.wantSubstr) {
+					t.Fatalf("got %v (party %q), want a failure of %s mentioning %q", err, partyOf(err), tc.wantParty, tc.wantSubstr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.finals) != 2 || !slices.Equal(res.outMap, []uint32{0, 1, 1}) {
+				t.Fatalf("%d finals, out map %v", len(res.finals), res.outMap)
+			}
+			if got, want := res.sent.of([]string{"telecom", "bank"}), []uint64{150, uint64(len(sums[0]) + len(sums[1]))}; !slices.Equal(got, want) {
+				t.Errorf("bytes sent %v, want %v", got, want)
+			}
+			// Headers: positions in order, each party gets the previous
+			// party's output map; the blocks follow to the last party.
+			if h := first.sent[0].Header; h.Position != 0 || h.InMap != nil || !first.closed {
+				t.Errorf("first party: header %v, closed %v", h, first.closed)
+			}
+			if h := last.sent[0].Header; h.Position != 1 || !slices.Equal(h.InMap, []uint32{0, 1, 0}) {
+				t.Errorf("last party: header %v", h)
+			}
+			if len(last.sent) != 3 || !last.closed {
+				t.Errorf("last party got %d messages (closed %v), want the header and 2 blocks", len(last.sent), last.closed)
+			}
+			if header.Position != 0 || header.InMap != nil {
+				t.Errorf("the shared header was modified: %v", header)
+			}
+		})
+	}
+}
+
+func TestCheckOutMap(t *testing.T) {
+	cases := []struct {
+		name    string
+		m       []uint32
+		outputs int
+		ok      bool
+	}{
+		{"dense", []uint32{0, 1, 0, 2}, 4, true},
+		{"all shared", []uint32{0, 0, 0}, 3, true},
+		{"wrong length", []uint32{0, 1}, 3, false},
+		{"huge index", []uint32{0, 1 << 31}, 2, false},
+		{"gap", []uint32{0, 2, 2}, 3, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := checkOutMap(tc.m, tc.outputs); (err == nil) != tc.ok {
+				t.Fatalf("got %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestFirstCause(t *testing.T) {
+	echo := partyFailed("telecom", status.Error(codes.Canceled, "context canceled"))
+	cause := partyFailed("utility", status.Error(codes.Unavailable, "connection reset"))
+	local := errors.New("local failure")
+	cases := []struct {
+		name string
+		errs []error
+		want error
+	}{
+		{"skips an echo", []error{echo, nil, cause}, cause},
+		{"skips a bare cancellation", []error{context.Canceled, local}, local},
+		{"only echoes: the first", []error{echo, context.Canceled}, echo},
+		{"first real cause wins", []error{cause, local}, cause},
+		{"none", []error{nil, nil}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := firstCause(tc.errs...); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if partyOf(cause) != "utility" || !errors.Is(cause, ErrParty) || cause.Error() != "party failed: party utility: rpc error: code = Unavailable desc = connection reset" {
+		t.Fatalf("a party error must name the party and match ErrParty: %v", cause)
+	}
+	if partyOf(local) != "" {
+		t.Fatal("a local error names no party")
+	}
+}
+
+func TestSumAssemblyRefuses(t *testing.T) {
+	ct := []byte("ct")
+	cases := []struct {
+		name string
+		msgs []*pb.BlockMessage
+		want string
+	}{
+		{"wrong total", []*pb.BlockMessage{{Total: 3, Ciphertexts: [][]byte{ct}}}, "announces 3"},
+		{"out of range", []*pb.BlockMessage{{Offset: 1, Total: 2, Ciphertexts: [][]byte{ct, ct}}}, "out of range"},
+		{"empty message", []*pb.BlockMessage{{Total: 2}}, "out of range"},
+		{"twice", []*pb.BlockMessage{{Total: 2, Ciphertexts: [][]byte{ct, ct}}, {Total: 2, Ciphertexts: [][]byte{ct, ct}}}, "sent twice"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newSumAssembly([]uint32{0, 1, 1, 0})
+			var err error
+			for _, m := range tc.msgs {
+				if err = a.add(m); err != nil {
+					break
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
