@@ -116,7 +116,7 @@ func (p *Params) AggregatePublicKey(seed [32]byte, shares map[string][]byte) (*r
 	for _, name := range sortedKeys(shares) {
 		s, err := p.unmarshalCKGShare(shares[name])
 		if err != nil {
-			return nil, &PartyValueError{Party: name, Err: err}
+			return nil, &PartyError{Party: name, Err: err}
 		}
 		if first {
 			agg, first = s, false
@@ -161,14 +161,14 @@ func (p *Params) AggregateGaloisKey(seed [32]byte, galEl uint64, shares map[stri
 	for _, name := range sortedKeys(shares) {
 		s, err := p.unmarshalGKGShare(shares[name], galEl)
 		if err != nil {
-			return nil, &PartyValueError{Party: name, Err: err}
+			return nil, &PartyError{Party: name, Err: err}
 		}
 		if first {
 			agg, first = s, false
 			continue
 		}
 		if err := gkg.AggregateShares(agg, s, &agg); err != nil {
-			return nil, &PartyValueError{Party: name, Err: fmt.Errorf("aggregating rotation key share: %w", err)}
+			return nil, &PartyError{Party: name, Err: fmt.Errorf("aggregating rotation key share: %w", err)}
 		}
 	}
 	gk := rlwe.NewGaloisKey(p.BGV)

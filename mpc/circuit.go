@@ -149,14 +149,14 @@ func (p *Params) CombineShares(ct *rlwe.Ciphertext, shares map[string][]byte) (*
 	for _, name := range sortedKeys(shares) {
 		s, err := p.unmarshalPCKSShare(shares[name], ct.Level())
 		if err != nil {
-			return nil, &PartyValueError{Party: name, Err: err}
+			return nil, &PartyError{Party: name, Err: err}
 		}
 		if first {
 			agg, first = s, false
 			continue
 		}
 		if err := pcks.AggregateShares(agg, s, &agg); err != nil {
-			return nil, &PartyValueError{Party: name, Err: fmt.Errorf("aggregating decryption share: %w", err)}
+			return nil, &PartyError{Party: name, Err: fmt.Errorf("aggregating decryption share: %w", err)}
 		}
 	}
 	out := bgv.NewCiphertext(p.BGV, 1, ct.Level())

@@ -27,11 +27,6 @@ type PartyError struct {
 func (e *PartyError) Error() string { return fmt.Sprintf("party %s: %v", e.Party, e.Err) }
 func (e *PartyError) Unwrap() error { return e.Err }
 
-// PartyValueError is PartyError under its earlier name.
-//
-// Deprecated: use PartyError.
-type PartyValueError = PartyError
-
 // polyRef is one polynomial's coefficient limbs and the modulus of each limb.
 type polyRef struct {
 	coeffs [][]uint64
