@@ -32,7 +32,7 @@ import (
 // every witness's key, and where the coordinator serves it.
 type LedgerInfo struct {
 	URL       string            `json:"url"`
-	LogKey    string            `json:"log_key"`
+	PublicKey string            `json:"public_key"`
 	Witnesses map[string]string `json:"witnesses"`
 }
 
@@ -75,7 +75,7 @@ func Load(dir string) (*Profile, error) {
 		return nil, fmt.Errorf("auditor profile: %w", err)
 	}
 	p := &Profile{Dir: dir, Config: cfg}
-	if p.LogV, err = note.NewVerifier(strings.TrimSpace(cfg.Ledger.LogKey)); err != nil {
+	if p.LogV, err = note.NewVerifier(strings.TrimSpace(cfg.Ledger.PublicKey)); err != nil {
 		return nil, fmt.Errorf("auditor profile: ledger log key: %w", err)
 	}
 	for name, vkey := range cfg.Ledger.Witnesses {

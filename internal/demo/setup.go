@@ -184,7 +184,7 @@ func Setup(dir string, o Options) (*Layout, error) {
 	if l.LedgerAddr, err = freePort(); err != nil {
 		return nil, err
 	}
-	ledgerInfo := auditor.LedgerInfo{URL: "https://" + l.LedgerAddr + "/", LogKey: logVKey, Witnesses: witnesses}
+	ledgerInfo := auditor.LedgerInfo{URL: "https://" + l.LedgerAddr + "/", PublicKey: logVKey, Witnesses: witnesses}
 	if err := writeJSON(l.Path("pki", "ledger.json"), ledgerInfo); err != nil {
 		return nil, err
 	}
