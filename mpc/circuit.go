@@ -6,7 +6,9 @@ import (
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/mhe"
+	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 )
 
 // ErrNotExact is returned when a decrypted result is not well-formed packed
@@ -130,7 +132,37 @@ func (p *Params) DecryptShare(sk *rlwe.SecretKey, analyst *rlwe.PublicKey, ct *r
 	}
 	share := pcks.AllocateShare(DecryptLevel)
 	pcks.GenShare(sk, analyst, ct, &share)
+	if err := p.widenFlooding(share.Value[0], ct.IsNTT); err != nil {
+		return nil, err
+	}
 	return p.marshalPCKSShare(share), nil
+}
+
+// widenFlooding adds FloodWideScale × y to a PCKS share's first
+// component, y a fresh discrete Gaussian of FloodWideSigma per coefficient
+// (see ParamSet.FloodWideScale): flooding wider than lattigo's sampler
+// can draw, at the cost of one more sample, scalar product and NTT.
+func (p *Params) widenFlooding(h0 ring.Poly, isNTT bool) error {
+	if p.Set.FloodWideScale == 0 {
+		return nil
+	}
+	prng, err := sampling.NewPRNG()
+	if err != nil {
+		return err
+	}
+	ringQ := p.BGV.RingQ().AtLevel(h0.Level())
+	sampler, err := ring.NewSampler(prng, p.BGV.RingQ(), ring.DiscreteGaussian{Sigma: p.Set.FloodWideSigma, Bound: 6 * p.Set.FloodWideSigma}, false)
+	if err != nil {
+		return err
+	}
+	y := ringQ.NewPoly()
+	sampler.AtLevel(h0.Level()).Read(y)
+	ringQ.MulScalar(y, p.Set.FloodWideScale, y)
+	if isNTT {
+		ringQ.NTT(y, y)
+	}
+	ringQ.Add(h0, y, h0)
+	return nil
 }
 
 // CombineShares is the coordinator's PCKS step: decode every party's share

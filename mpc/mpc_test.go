@@ -159,6 +159,15 @@ func newConsortium(t testing.TB, p *Params, parties ...string) *consortium {
 // ideal key.
 func (c *consortium) noiseLog2(t testing.TB, ct *rlwe.Ciphertext) float64 {
 	t.Helper()
+	_, max := c.noiseStats(t, ct)
+	return max
+}
+
+// noiseStats returns log2 of the Euclidean norm of ct's noise (its N
+// coefficients, centred) and of its largest coefficient, under the ideal
+// key.
+func (c *consortium) noiseStats(t testing.TB, ct *rlwe.Ciphertext) (l2, max float64) {
+	t.Helper()
 	dec := bgv.NewDecryptor(c.p.BGV, c.ideal)
 	ecd := bgv.NewEncoder(c.p.BGV)
 	pt := dec.DecryptNew(ct)
@@ -178,8 +187,24 @@ func (c *consortium) noiseLog2(t testing.TB, ct *rlwe.Ciphertext) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, max := rlwe.Norm(diff, dec)
-	return max
+	_, _, max = rlwe.Norm(diff, dec)
+	e := rlwe.NewPlaintext(c.p.BGV, diff.Level())
+	dec.Decrypt(diff, e)
+	ringQ := c.p.BGV.RingQ().AtLevel(diff.Level())
+	if e.IsNTT {
+		ringQ.INTT(e.Value, e.Value)
+	}
+	coeffs := make([]*big.Int, c.p.BGV.N())
+	for i := range coeffs {
+		coeffs[i] = new(big.Int)
+	}
+	ringQ.PolyToBigintCentered(e.Value, 1, coeffs)
+	sq := new(big.Int)
+	for _, x := range coeffs {
+		sq.Add(sq, new(big.Int).Mul(x, x))
+	}
+	f, _ := new(big.Float).SetInt(sq).Float64()
+	return 0.5 * math.Log2(f), max
 }
 
 // runChain computes the circuit for per-party slot vectors (already
@@ -363,6 +388,51 @@ func TestWorstCaseExact(t *testing.T) {
 	if got := c.decryptForAnalyst(t, total); got != want {
 		t.Fatalf("worst case: encrypted total %d, plaintext %d", got, want)
 	}
+	requireFloodingMargin(t, c, total)
+}
+
+// MinFloodingBits is the statistical distance, in bits, that one honest
+// party's flooding must keep between what the analyst decrypts and a
+// distribution that does not depend on the packed totals' noise.
+const MinFloodingBits = 40
+
+// floodingBits bounds the statistical distance between D and D + e, D one
+// party's flooding (a discrete Gaussian of sigma FloodSigmaTotal on each of
+// the N coefficients, above smoothing) and e the noise of the packed
+// totals, of Euclidean norm 2^l2Log2: by Pinsker over the Gaussians' KL
+// divergence ||e||²/(2σ²), SD ≤ ||e||₂/(2σ). It returns -log2 of that
+// bound.
+func floodingBits(p *Params, l2Log2 float64) float64 {
+	return math.Log2(2*p.Set.FloodSigmaTotal()) - l2Log2
+}
+
+// requireFloodingMargin states, for a secure set, the statistical distance
+// of one party's flooding from the packed totals' noise and requires at
+// least MinFloodingBits.
+func requireFloodingMargin(t *testing.T, c *consortium, packed *rlwe.Ciphertext) {
+	t.Helper()
+	p := c.p
+	l2, max := c.noiseStats(t, packed)
+	bits := floodingBits(p, l2)
+	t.Logf("%s: packed totals' noise of norm 2^%.1f (largest coefficient 2^%.1f); one party's flooding sigma 2^%.1f: statistical distance ≤ 2^-%.1f",
+		p.Set.Name, l2, max, math.Log2(p.Set.FloodSigmaTotal()), bits)
+	if !p.Set.Insecure && bits < MinFloodingBits {
+		t.Fatalf("%s: flooding hides the packed totals' noise only to 2^-%.1f, want 2^-%d", p.Set.Name, bits, MinFloodingBits)
+	}
+}
+
+// TestFloodingMarginArithmetic checks the bound's arithmetic on round
+// figures, so that the statement above cannot silently drift.
+func TestFloodingMarginArithmetic(t *testing.T) {
+	p := &Params{Set: ParamSet{LogN: 14, FloodSigma: 1 << 56, FloodWideScale: 1 << 50, FloodWideSigma: 1 << 14}}
+	// sigma = sqrt(2^112 + 2^128) ≈ 2^64; ||e|| = 2^25.
+	if got := floodingBits(p, 25); got < 39.99 || got > 40.01 {
+		t.Fatalf("bits = %.3f, want 40", got)
+	}
+	p.Set.FloodWideScale = 0
+	if got := floodingBits(p, 25); got < 31.99 || got > 32.01 {
+		t.Fatalf("without widening bits = %.3f, want 32", got)
+	}
 }
 
 // checkNoise asserts the noise bounds of a chain: every step's noise and the
@@ -370,8 +440,8 @@ func TestWorstCaseExact(t *testing.T) {
 // flooding from every party still fits the decryption budget.
 func checkNoise(t testing.TB, p *Params, noise []float64) {
 	t.Helper()
-	flood := math.Log2(p.Set.FloodSigma)
-	t.Logf("noise log2 per step %v; flooding 2^%.0f", noise, flood)
+	flood := math.Log2(p.Set.FloodSigmaTotal())
+	t.Logf("noise log2 per step %v; flooding 2^%.1f", noise, flood)
 	for i, n := range noise {
 		if n > flood-20 {
 			t.Fatalf("step %d noise 2^%.1f is within 20 bits of the flooding 2^%.0f", i, n, flood)
@@ -389,15 +459,22 @@ func TestDecryptionBudget(t *testing.T) {
 		for _, q := range p.BGV.RingQ().ModuliChain()[:DecryptLevel+1] {
 			logQ += math.Log2(float64(q))
 		}
-		// |e|*T < Q/2 with e = aggregate noise (< flooding/2^20) plus
-		// MaxChain parties' flooding bounded by 6 sigma each.
+		// Decryption is exact while |e|·T < Q/2, e = the aggregate's noise
+		// (< flooding/2^20, checkNoise) plus MaxChain parties' flooding,
+		// whose bound is exact (every sampler is truncated at 6 sigma).
 		budget := logQ - 1 - math.Log2(float64(p.T()))
-		used := math.Log2(float64(MaxChain)*6*s.FloodSigma) + 0.01
-		if used > budget-8 {
-			t.Fatalf("%s: flooding uses 2^%.1f of a 2^%.1f budget: less than 8 bits of margin", s.Name, used, budget)
+		used := math.Log2(float64(MaxChain)*s.FloodBound()) + 0.01
+		t.Logf("%s: flooding bound 2^%.1f of a 2^%.1f budget", s.Name, used, budget)
+		if used > budget-4 {
+			t.Fatalf("%s: flooding uses 2^%.1f of a 2^%.1f budget: less than 4 bits of margin", s.Name, used, budget)
 		}
 		if 6*s.FloodSigma >= float64(p.BGV.RingQ().ModuliChain()[0]) {
 			t.Fatalf("%s: flooding bound exceeds q0; lattigo's sampler would wrap", s.Name)
+		}
+		// x + c·y is close to one Gaussian when sigma_x/c is far above the
+		// smoothing parameter of Z (about 4.7 for 2^-100): ask for 8.
+		if s.FloodWideScale != 0 && s.FloodSigma < 8*float64(s.FloodWideScale) {
+			t.Fatalf("%s: FloodSigma 2^%.1f is not 8 times FloodWideScale 2^%.1f", s.Name, math.Log2(s.FloodSigma), math.Log2(float64(s.FloodWideScale)))
 		}
 	}
 }

@@ -108,6 +108,7 @@ func TestPackedWorstCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkNoise(t, p, []float64{c.noiseLog2(t, packed)})
+	requireFloodingMargin(t, c, packed)
 	got := c.decryptPackedForAnalyst(t, packed, len(want))
 	for j := range want {
 		if got[j] != want[j] {

@@ -3,6 +3,7 @@ package mpc
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -29,9 +30,19 @@ type ParamSet struct {
 	LogQ []int // one prime per level; level 0 first
 	LogP []int // key-switching primes
 	T    uint64
-	// FloodSigma is the standard deviation of the noise each party adds to
-	// its PCKS decryption share (noise flooding); the bound is 6 sigma.
+	// FloodSigma is the standard deviation of the discrete Gaussian noise
+	// each party adds to its PCKS decryption share (noise flooding); the
+	// bound is 6 sigma, below q0 as lattigo's sampler needs.
 	FloodSigma float64
+	// FloodWideScale and FloodWideSigma widen the flooding beyond what
+	// lattigo's sampler can draw (6 sigma < q0 ≈ 2^60): each party also
+	// adds FloodWideScale × y, y drawn from a discrete Gaussian of
+	// FloodWideSigma (bound 6 sigma). As FloodSigma is many times
+	// FloodWideScale (at least 8: far above the smoothing parameter of
+	// the integers), x + FloodWideScale·y is statistically close to one
+	// discrete Gaussian of sigma FloodSigmaTotal. Zero scale: no widening.
+	FloodWideScale uint64
+	FloodWideSigma float64
 	// Insecure marks a set below 128-bit security, for fast unit tests only.
 	Insecure bool
 }
@@ -45,20 +56,24 @@ func Sets() []ParamSet {
 		{
 			// 16,384 slots per ciphertext; T is a 45-bit prime ≡ 1 mod 2^16,
 			// so every total below 3.5e13 is exact. logQP = 237+122 = 359,
-			// under the HE-standard 438 for logN 14. Flooding sigma 2^50
-			// (bound 6 sigma, below every 59-bit prime as lattigo's sampler
-			// needs) is over 20 bits above the aggregate's noise (about
-			// 2^27 at a million entities) and leaves about 2^19 of headroom
-			// at DecryptLevel.
+			// under the HE-standard 438 for logN 14. Flooding: 2^56 drawn by
+			// lattigo (bound 6 sigma < q0) plus 2^50 × a Gaussian of 2^14,
+			// about 2^64 in all: the packed totals' noise (Euclidean norm
+			// about 2^20 at a million entities) is hidden at a statistical
+			// distance below 2^-40 (about 2^-45) by one honest party's
+			// flooding alone (requireFloodingMargin in the worst-case
+			// tests), and three parties' flooding bounds (2^68.2) stay
+			// below the 2^73 that DecryptLevel's two primes allow for T
+			// (TestDecryptionBudget).
 			Name: DefaultSetName, LogN: 14,
 			LogQ: []int{60, 59, 59, 59}, LogP: []int{61, 61},
-			T: 35184368877569, FloodSigma: 1 << 50,
+			T: 35184368877569, FloodSigma: 1 << 56, FloodWideScale: 1 << 50, FloodWideSigma: 1 << 14,
 		},
 		{
 			// Same modulus structure at logN 12: NOT secure, unit tests only.
 			Name: "insecure-test-n12", LogN: 12,
 			LogQ: []int{60, 59, 59, 59}, LogP: []int{61, 61},
-			T: 35184368877569, FloodSigma: 1 << 50, Insecure: true,
+			T: 35184368877569, FloodSigma: 1 << 56, FloodWideScale: 1 << 50, FloodWideSigma: 1 << 14, Insecure: true,
 		},
 	}
 }
@@ -167,7 +182,21 @@ func (p *Params) ScaleAt(fresh, level int) rlwe.Scale {
 	return s
 }
 
-// floodDistribution is the noise-flooding distribution for PCKS shares.
+// floodDistribution is the noise-flooding distribution lattigo draws for
+// PCKS shares (see ParamSet.FloodWideScale for the rest).
 func (p *Params) floodDistribution() ring.DistributionParameters {
 	return ring.DiscreteGaussian{Sigma: p.Set.FloodSigma, Bound: 6 * p.Set.FloodSigma}
+}
+
+// FloodSigmaTotal is the standard deviation of one party's whole flooding
+// noise: sqrt(FloodSigma² + (FloodWideScale·FloodWideSigma)²).
+func (s ParamSet) FloodSigmaTotal() float64 {
+	wide := float64(s.FloodWideScale) * s.FloodWideSigma
+	return math.Sqrt(s.FloodSigma*s.FloodSigma + wide*wide)
+}
+
+// FloodBound is the largest absolute value of one party's flooding noise
+// per coefficient (every sampler is bounded at 6 sigma).
+func (s ParamSet) FloodBound() float64 {
+	return 6*s.FloodSigma + float64(s.FloodWideScale)*6*s.FloodWideSigma
 }
