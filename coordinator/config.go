@@ -135,29 +135,20 @@ func LoadConfig(path string) (*Config, error) {
 
 // Validate checks a config with its defaults applied; it changes nothing.
 func (c *Config) Validate() error {
-	var missing []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"consortium", c.Consortium != ""},
-		{"listen", c.Listen != ""},
-		{"data_dir", c.DataDir != ""},
-		{"param_set", c.ParamSet != ""},
-		{"tls.ca", c.TLS.CA != ""},
-		{"tls.cert", c.TLS.Cert != ""},
-		{"tls.key", c.TLS.Key != ""},
-		{"parties", len(c.Parties) > 0},
-		{"ledger_key", c.LedgerKey != ""},
-		{"ledger_public_key", c.LedgerPublicKey != ""},
-		{"witnesses", len(c.Witnesses) > 0},
-	} {
-		if !f.set {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: %w", ErrConfig, config.Required(missing...))
+	if err := config.CheckRequired(
+		config.Field{Name: "consortium", Set: c.Consortium != ""},
+		config.Field{Name: "listen", Set: c.Listen != ""},
+		config.Field{Name: "data_dir", Set: c.DataDir != ""},
+		config.Field{Name: "param_set", Set: c.ParamSet != ""},
+		config.Field{Name: "tls.ca", Set: c.TLS.CA != ""},
+		config.Field{Name: "tls.cert", Set: c.TLS.Cert != ""},
+		config.Field{Name: "tls.key", Set: c.TLS.Key != ""},
+		config.Field{Name: "parties", Set: len(c.Parties) > 0},
+		config.Field{Name: "ledger_key", Set: c.LedgerKey != ""},
+		config.Field{Name: "ledger_public_key", Set: c.LedgerPublicKey != ""},
+		config.Field{Name: "witnesses", Set: len(c.Witnesses) > 0},
+	); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	set, err := mpc.LookupSet(c.ParamSet)
 	if err != nil {

@@ -82,28 +82,19 @@ func LoadConfig(path string) (*Config, error) {
 
 // Validate checks a config with its defaults applied; it changes nothing.
 func (c *Config) Validate() error {
-	var missing []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"name", c.Name != ""},
-		{"listen", c.Listen != ""},
-		{"data_dir", c.DataDir != ""},
-		{"csv", c.CSV != ""},
-		{"schema", c.Schema != ""},
-		{"tls.ca", c.TLS.CA != ""},
-		{"tls.cert", c.TLS.Cert != ""},
-		{"tls.key", c.TLS.Key != ""},
-		{"witness_key", c.WitnessKey != ""},
-		{"ledger_public_key", c.LedgerPublicKey != ""},
-	} {
-		if !f.set {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: %w", ErrConfig, config.Required(missing...))
+	if err := config.CheckRequired(
+		config.Field{Name: "name", Set: c.Name != ""},
+		config.Field{Name: "listen", Set: c.Listen != ""},
+		config.Field{Name: "data_dir", Set: c.DataDir != ""},
+		config.Field{Name: "csv", Set: c.CSV != ""},
+		config.Field{Name: "schema", Set: c.Schema != ""},
+		config.Field{Name: "tls.ca", Set: c.TLS.CA != ""},
+		config.Field{Name: "tls.cert", Set: c.TLS.Cert != ""},
+		config.Field{Name: "tls.key", Set: c.TLS.Key != ""},
+		config.Field{Name: "witness_key", Set: c.WitnessKey != ""},
+		config.Field{Name: "ledger_public_key", Set: c.LedgerPublicKey != ""},
+	); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if c.Workers < 0 {
 		return fmt.Errorf("%w: workers %d is negative", ErrConfig, c.Workers)

@@ -106,3 +106,23 @@ func Required(fields ...string) error {
 	}
 	return fmt.Errorf("%w: %s", ErrRequired, strings.Join(q, ", "))
 }
+
+// Field is a required field: its JSON key and whether the config sets it.
+type Field struct {
+	Name string
+	Set  bool
+}
+
+// CheckRequired returns Required for every field that is not set, or nil.
+func CheckRequired(fields ...Field) error {
+	var missing []string
+	for _, f := range fields {
+		if !f.Set {
+			missing = append(missing, f.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return Required(missing...)
+}
