@@ -189,7 +189,7 @@ func TestRoles(t *testing.T) {
 		}{
 			{"mpcq", []string{"--profile", l.AnalystDir(), "status"}},
 			{"mpcq", []string{"--profile", l.AnalystDir(), "schema"}},
-			{"mpcaudit", []string{"--profile", l.AuditorDir(), "verify"}},              // the archive, over gRPC
+			{"mpcaudit", []string{"--profile", l.AuditorDir(), "verify"}},                 // the archive, over gRPC
 			{"mpcaudit", []string{"--profile", l.AuditorDir(), "verify", "--no-archive"}}, // the ledger, over HTTPS
 		} {
 			out, ok := runCLI(t, run.bin, run.args...)
