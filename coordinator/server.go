@@ -119,9 +119,9 @@ func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: party %s addr %q: %v", ErrConfig, p.Name, p.Addr, err)
 		}
-		tc, err := pki.LoadClientConfig(cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CA, host)
+		tc, err := pki.LoadClientConfig(cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CA, host, pki.ExpectMember(pki.RoleParty, p.Name))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("party %s: %w", p.Name, err)
 		}
 		conn, err := rpc.Dial(p.Addr, tc, op.dial...)
 		if err != nil {

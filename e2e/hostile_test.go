@@ -41,7 +41,7 @@ func hostileVariants(valid []byte) map[string][]byte {
 // misbehaving coordinator would.
 func asCoordinator(t *testing.T, l *demo.Layout, party string) pb.PartyClient {
 	t.Helper()
-	tc, err := pki.LoadClientConfig(l.Path("coordinator", "cert.pem"), l.Path("coordinator", "key.pem"), l.Path("pki", "ca.pem"), "127.0.0.1")
+	tc, err := pki.LoadClientConfig(l.Path("coordinator", "cert.pem"), l.Path("coordinator", "key.pem"), l.Path("pki", "ca.pem"), "127.0.0.1", pki.ExpectMember(pki.RoleParty, party))
 	if err != nil {
 		t.Fatal(err)
 	}

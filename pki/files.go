@@ -104,12 +104,12 @@ func LoadServerConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 }
 
 // LoadClientConfig is ClientConfig over files.
-func LoadClientConfig(certFile, keyFile, caFile, serverName string) (*tls.Config, error) {
+func LoadClientConfig(certFile, keyFile, caFile, serverName string, want Expect) (*tls.Config, error) {
 	certPEM, keyPEM, caPEM, err := loadFiles(certFile, keyFile, caFile)
 	if err != nil {
 		return nil, err
 	}
-	return ClientConfig(certPEM, keyPEM, caPEM, serverName)
+	return ClientConfig(certPEM, keyPEM, caPEM, serverName, want)
 }
 
 func loadFiles(certFile, keyFile, caFile string) (certPEM, keyPEM, caPEM []byte, err error) {

@@ -172,7 +172,7 @@ func TestFileHelpers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cli, err := LoadClientConfig(certFile, keyFile, caFile, "localhost")
+		cli, err := LoadClientConfig(certFile, keyFile, caFile, "localhost", ExpectMember(RoleParty, "telecom"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +193,7 @@ func TestFileHelpers(t *testing.T) {
 		if _, err := LoadServerConfig(certFile, keyFile, caFile); !errors.Is(err, ErrInsecureKeyFile) {
 			t.Fatalf("LoadServerConfig err = %v", err)
 		}
-		if _, err := LoadClientConfig(certFile, keyFile, caFile, "localhost"); !errors.Is(err, ErrInsecureKeyFile) {
+		if _, err := LoadClientConfig(certFile, keyFile, caFile, "localhost", ExpectRole(RoleParty)); !errors.Is(err, ErrInsecureKeyFile) {
 			t.Fatalf("LoadClientConfig err = %v", err)
 		}
 		if _, err := LoadCAFiles(caFile, caKeyFile); !errors.Is(err, ErrInsecureKeyFile) {

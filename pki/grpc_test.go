@@ -50,7 +50,7 @@ func TestGRPCRoles(t *testing.T) {
 	call := func(t *testing.T, role Role, name string) (Identity, error) {
 		t.Helper()
 		certPEM, keyPEM := issue(t, ca, role, name)
-		cfg := mustClient(t, certPEM, keyPEM, ca.CertPEM(), "localhost")
+		cfg := mustClient(t, certPEM, keyPEM, ca.CertPEM(), "localhost", ExpectMember(RoleCoordinator, "coordinator"))
 		conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +107,7 @@ func TestPeerIdentity(t *testing.T) {
 	anonCert, _ := anonKeyPair(t, ca)
 	srvCert, srvKey := issue(t, ca, RoleParty, "bank", "localhost")
 	cliCert, cliKey := issue(t, ca, RoleAnalyst, "analyst-carol")
-	state, srvErr, cliErr := handshake(t, mustServer(t, srvCert, srvKey, ca.CertPEM()), mustClient(t, cliCert, cliKey, ca.CertPEM(), "localhost"))
+	state, srvErr, cliErr := handshake(t, mustServer(t, srvCert, srvKey, ca.CertPEM()), mustClient(t, cliCert, cliKey, ca.CertPEM(), "localhost", ExpectMember(RoleParty, "bank")))
 	if srvErr != nil || cliErr != nil {
 		t.Fatal(srvErr, cliErr)
 	}

@@ -8,10 +8,15 @@
 // mpcq://analyst/analyst-alice); the certificate's Ed25519 key is also the
 // key the member signs protocol messages with (see PrivateKey).
 //
+// Both ends of a connection check identities: a server admits callers by
+// role (RequireRole), and a client names the server it expects (Expect, a
+// role and optionally a name), which ClientConfig enforces in the TLS
+// handshake.
+//
 // It is not a general-purpose CA: there is no revocation list, no
 // intermediate CA, no key type but Ed25519 and no TLS version below 1.3. It
 // does not log. Deciding which role may do what is the caller's business;
-// RequireRole only enforces the roles a handler names.
+// RequireRole and Expect only enforce the roles they are given.
 package pki
 
 import (

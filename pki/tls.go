@@ -30,10 +30,17 @@ func ServerConfig(certPEM, keyPEM, caPEM []byte) (*tls.Config, error) {
 // ClientConfig returns a TLS 1.3 client configuration presenting the
 // member's certificate and accepting only a server whose certificate was
 // issued by the CA of caPEM for serverName (a DNS name or IP address) and
-// carries an mpcq:// identity.
-func ClientConfig(certPEM, keyPEM, caPEM []byte, serverName string) (*tls.Config, error) {
+// carries the identity want expects. The identity is checked in the
+// handshake, before the client sends its own certificate: a wrong server
+// learns nothing of the client and receives no request. The handshake
+// error wraps ErrWrongIdentity and names the presented and expected
+// identities.
+func ClientConfig(certPEM, keyPEM, caPEM []byte, serverName string, want Expect) (*tls.Config, error) {
 	if serverName == "" {
 		return nil, fmt.Errorf("%w: empty server name; give the host name or IP the server's certificate was issued for", ErrBadRequest)
+	}
+	if err := want.Validate(); err != nil {
+		return nil, err
 	}
 	cert, err := keyPair(certPEM, keyPEM)
 	if err != nil {
@@ -48,7 +55,7 @@ func ClientConfig(certPEM, keyPEM, caPEM []byte, serverName string) (*tls.Config
 		Certificates:     []tls.Certificate{cert},
 		RootCAs:          pool,
 		ServerName:       serverName,
-		VerifyConnection: requireIdentity("server"),
+		VerifyConnection: requireExpected(want),
 	}, nil
 }
 
@@ -82,5 +89,18 @@ func requireIdentity(peer string) func(tls.ConnectionState) error {
 			return fmt.Errorf("%s certificate: %w", peer, err)
 		}
 		return nil
+	}
+}
+
+// requireExpected returns a VerifyConnection hook, run after the chain is
+// verified, that refuses a server whose identity is not what want expects.
+func requireExpected(want Expect) func(tls.ConnectionState) error {
+	has := requireIdentity("server")
+	return func(cs tls.ConnectionState) error {
+		if err := has(cs); err != nil {
+			return err
+		}
+		id, _ := IdentityOf(cs.VerifiedChains[0][0]) // checked by has
+		return want.check("server", id)
 	}
 }

@@ -78,9 +78,9 @@ func mustServer(t *testing.T, certPEM, keyPEM, caPEM []byte) *tls.Config {
 	return c
 }
 
-func mustClient(t *testing.T, certPEM, keyPEM, caPEM []byte, serverName string) *tls.Config {
+func mustClient(t *testing.T, certPEM, keyPEM, caPEM []byte, serverName string, want Expect) *tls.Config {
 	t.Helper()
-	c, err := ClientConfig(certPEM, keyPEM, caPEM, serverName)
+	c, err := ClientConfig(certPEM, keyPEM, caPEM, serverName, want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,9 @@ func TestMutualTLS(t *testing.T) {
 	pool.AppendCertsFromPEM(ca.CertPEM())
 
 	goodServer := func() *tls.Config { return mustServer(t, srvCert, srvKey, ca.CertPEM()) }
-	goodClient := func() *tls.Config { return mustClient(t, cliCert, cliKey, ca.CertPEM(), "localhost") }
+	goodClient := func() *tls.Config {
+		return mustClient(t, cliCert, cliKey, ca.CertPEM(), "localhost", ExpectRole(RoleCoordinator))
+	}
 
 	t.Run("both sides verified", func(t *testing.T) {
 		st, srvErr, cliErr := handshake(t, goodServer(), goodClient())
@@ -137,7 +139,7 @@ func TestMutualTLS(t *testing.T) {
 		}
 	})
 	t.Run("IP server name", func(t *testing.T) {
-		_, srvErr, cliErr := handshake(t, goodServer(), mustClient(t, cliCert, cliKey, ca.CertPEM(), "127.0.0.1"))
+		_, srvErr, cliErr := handshake(t, goodServer(), mustClient(t, cliCert, cliKey, ca.CertPEM(), "127.0.0.1", ExpectRole(RoleCoordinator)))
 		if srvErr != nil || cliErr != nil {
 			t.Fatalf("server: %v, client: %v", srvErr, cliErr)
 		}
@@ -155,7 +157,7 @@ func TestMutualTLS(t *testing.T) {
 		reason   func(error) bool
 	}{
 		{"client cert from another CA", goodServer, func() *tls.Config {
-			c := mustClient(t, foreignCli, foreignCliKey, ca.CertPEM(), "localhost")
+			c := mustClient(t, foreignCli, foreignCliKey, ca.CertPEM(), "localhost", ExpectRole(RoleCoordinator))
 			// Send the foreign certificate even though the server did not ask for its CA.
 			c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c.Certificates[0], nil }
 			return c
@@ -172,7 +174,9 @@ func TestMutualTLS(t *testing.T) {
 			c.Certificates = []tls.Certificate{anonTLS}
 			return c
 		}, goodClient, "client", noIdentity},
-		{"wrong server name", goodServer, func() *tls.Config { return mustClient(t, cliCert, cliKey, ca.CertPEM(), "bank.example") }, "client", badChain},
+		{"wrong server name", goodServer, func() *tls.Config {
+			return mustClient(t, cliCert, cliKey, ca.CertPEM(), "bank.example", ExpectRole(RoleCoordinator))
+		}, "client", badChain},
 		{"client offers only TLS 1.2", goodServer, func() *tls.Config {
 			c := goodClient()
 			c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
@@ -183,7 +187,7 @@ func TestMutualTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return mustClient(t, c, k, ca.CertPEM(), "localhost")
+			return mustClient(t, c, k, ca.CertPEM(), "localhost", ExpectRole(RoleCoordinator))
 		}, "server", badChain},
 	}
 	for _, tc := range failures {
@@ -208,24 +212,29 @@ func TestConfigRejects(t *testing.T) {
 	cert, key := issue(t, ca, RoleParty, "telecom")
 	_, otherKey := issue(t, ca, RoleParty, "bank")
 	anon, anonKey := anonKeyPair(t, ca)
+	coordinator := ExpectRole(RoleCoordinator)
 	cases := []struct {
 		name             string
 		cert, key, caPEM []byte
 		serverName       string
+		expect           Expect
 		want             error
 	}{
-		{"mismatched key", cert, otherKey, ca.CertPEM(), "localhost", ErrBadPEM},
-		{"no CA", cert, key, []byte("nothing"), "localhost", ErrBadPEM},
-		{"own cert without identity", anon, anonKey, ca.CertPEM(), "localhost", ErrNoIdentity},
-		{"empty server name", cert, key, ca.CertPEM(), "", ErrBadRequest},
+		{"mismatched key", cert, otherKey, ca.CertPEM(), "localhost", coordinator, ErrBadPEM},
+		{"no CA", cert, key, []byte("nothing"), "localhost", coordinator, ErrBadPEM},
+		{"own cert without identity", anon, anonKey, ca.CertPEM(), "localhost", coordinator, ErrNoIdentity},
+		{"empty server name", cert, key, ca.CertPEM(), "", coordinator, ErrBadRequest},
+		{"no expected server identity", cert, key, ca.CertPEM(), "localhost", Expect{}, ErrBadRequest},
+		{"unknown expected role", cert, key, ca.CertPEM(), "localhost", ExpectRole("admin"), ErrBadRequest},
+		{"invalid expected name", cert, key, ca.CertPEM(), "localhost", ExpectMember(RoleParty, "Bank/x"), ErrBadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ClientConfig(tc.cert, tc.key, tc.caPEM, tc.serverName)
+			_, err := ClientConfig(tc.cert, tc.key, tc.caPEM, tc.serverName, tc.expect)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("ClientConfig err = %v, want %v", err, tc.want)
 			}
-			if tc.serverName == "" {
+			if tc.serverName == "" || tc.expect != coordinator {
 				return
 			}
 			if _, err := ServerConfig(tc.cert, tc.key, tc.caPEM); !errors.Is(err, tc.want) {

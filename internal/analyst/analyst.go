@@ -132,7 +132,7 @@ func (p *Profile) Dial() (*grpc.ClientConn, pb.CoordinatorClient, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: coordinator address %q: %v", ErrProfile, p.Config.Coordinator, err)
 	}
-	tc, err := pki.LoadClientConfig(filepath.Join(p.Dir, CertFile), filepath.Join(p.Dir, KeyFile), filepath.Join(p.Dir, CAFile), host)
+	tc, err := pki.LoadClientConfig(filepath.Join(p.Dir, CertFile), filepath.Join(p.Dir, KeyFile), filepath.Join(p.Dir, CAFile), host, pki.ExpectRole(pki.RoleCoordinator))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrProfile, err)
 	}

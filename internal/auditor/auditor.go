@@ -89,7 +89,7 @@ func Load(dir string) (*Profile, error) {
 }
 
 func (p *Profile) tls(host string) (*tls.Config, error) {
-	return pki.LoadClientConfig(filepath.Join(p.Dir, "cert.pem"), filepath.Join(p.Dir, "key.pem"), filepath.Join(p.Dir, "ca.pem"), host)
+	return pki.LoadClientConfig(filepath.Join(p.Dir, "cert.pem"), filepath.Join(p.Dir, "key.pem"), filepath.Join(p.Dir, "ca.pem"), host, pki.ExpectRole(pki.RoleCoordinator))
 }
 
 // Fetcher reads the log from a directory copy, or from the coordinator

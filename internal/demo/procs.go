@@ -81,6 +81,11 @@ func (c *Cluster) StartAll() error {
 			return err
 		}
 	}
+	return c.StartCoordinator()
+}
+
+// StartCoordinator starts the coordinator daemon.
+func (c *Cluster) StartCoordinator() error {
 	return c.start("coordinator", "coordinatord", c.L.CoordinatorConfig())
 }
 

@@ -96,8 +96,9 @@ func ToStatus(err error, mappings ...Mapping) error {
 }
 
 // ServerOptions returns the options of a daemon's gRPC server: mutual TLS,
-// message limits, keepalive, and the interceptor chain. Every call must
-// come from a certificate with one of the allowed roles.
+// message limits, keepalive, and the interceptor chain. Every call, to
+// every service registered on the server, must come from a certificate
+// with one of the allowed roles; with none allowed, every call is refused.
 func ServerOptions(tc *tls.Config, log zerolog.Logger, allowed ...pki.Role) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(tc)),
@@ -182,9 +183,11 @@ func streamRecover(log zerolog.Logger) grpc.StreamServerInterceptor {
 	}
 }
 
+// checkRole admits a caller whose role is one of allowed. It fails closed:
+// a server given no roles admits nobody rather than everybody.
 func checkRole(ctx context.Context, allowed []pki.Role) error {
 	if len(allowed) == 0 {
-		return nil
+		return status.Error(codes.PermissionDenied, "this server admits no role; it was started without its allowed roles")
 	}
 	_, err := pki.RequireRole(ctx, allowed...)
 	return ToStatus(err)
