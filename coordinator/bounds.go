@@ -70,7 +70,7 @@ type admission struct {
 }
 
 func newAdmission(running, queued int) *admission {
-	return &admission{sem: semaphore.NewWeighted(int64(running)), running: running, maxQueued: queued}
+	return &admission{sem: semaphore.NewWeighted(int64(max(running, 1))), running: running, maxQueued: queued}
 }
 
 // enter takes a slot, waiting in the queue if every slot is taken;
