@@ -270,6 +270,15 @@ func (e *Explanation) String() string {
 		fmt.Fprintf(&b, "worst case: %s\n", w)
 	}
 	fmt.Fprintf(&b, "estimated time: %.1f s on two cores (a model, not a measurement)\n", e.EstimateS)
+	var in, relayed int64
+	for i, p := range e.Parties {
+		in += p.Bytes
+		if i < len(e.Parties)-1 {
+			relayed += p.Bytes
+		}
+	}
+	fmt.Fprintf(&b, "on the wire: the coordinator receives %s from the parties and relays %s of it; each party receives %s of packed totals to decrypt\n",
+		HumanBytes(in), HumanBytes(relayed), HumanBytes(int64(e.Shares)*e.ShareSize))
 	fmt.Fprintf(&b, "planned peak memory of this query, assuming %d worker(s) per process (a model; add each process's baseline):\n", e.Workers)
 	for _, f := range e.Memory {
 		fmt.Fprintf(&b, "  %s\n", f)
