@@ -51,30 +51,36 @@ type StepShape struct {
 
 // Bytes is the step's planned peak: its vectors, the blocks in flight
 // (one per worker, one in the receive channel, one being assembled, each
-// as wire bytes and decoded), and per worker a block's outputs (encoded
-// and marshalled) or, at the last party, per worker a running sum per
-// output. Once every block is in, the last party adds its workers' sums
-// into the first worker's (the others' become garbage), rescales each and
-// marshals them: Out × (OutBytes + SumBytes) at most, below the
-// accumulation phase for two workers or more, so the peak is the larger
-// of the two phases, not their sum.
+// as wire bytes and decoded), gRPC's buffers, and per worker a block's
+// outputs (encoded and marshalled) or, at the last party, per worker a
+// running sum per output. Once every block is in, the last party adds its
+// workers' sums into the first worker's, rescales each and marshals them:
+// two more ciphertexts per output. The other workers' sums are garbage by
+// then, but measured (TestMemoryMeasured) the collector does not return
+// them before the process reaches the sum of both phases: the heap may
+// grow to twice the live bytes before a collection (GOGC=100), so the
+// phases add up in RSS, and so they do here.
 func (s StepShape) Bytes() int64 {
 	w := int64(max(s.Workers, 1))
-	b := int64(s.Vectors) * int64(s.Entities) * 8
+	b := int64(s.Vectors)*int64(s.Entities)*8 + transportBytes
 	if !s.First {
 		b += (w + 2) * int64(s.In) * int64(s.InBytes) * 2
 	}
 	out, ob, sb := int64(s.Out), int64(s.OutBytes), int64(s.SumBytes)
 	switch {
 	case s.Last && s.First: // a chain of one: each worker encrypts a block and adds it to its sums
-		b += max(w*out*ob*2, out*(ob+sb))
+		b += w*out*ob*2 + out*sb
 	case s.Last:
-		b += max(w*out*ob, out*(ob+sb), 2*out*sb)
+		b += w*out*ob + 2*out*sb
 	default:
 		b += w * out * ob * 2
 	}
 	return b
 }
+
+// transportBytes is what gRPC buffers for a stream: a message being sent
+// and one being received (transport.MaxMessageBytes each).
+const transportBytes = 2 * 16 << 20
 
 // Detail names the dominant term of Bytes.
 func (s StepShape) Detail() string {
@@ -100,14 +106,14 @@ type CoordinatorShape struct {
 }
 
 // Bytes is the coordinator's planned peak: the last party's sums as wire
-// bytes and decoded (the wire bytes are garbage once decoded), or the
-// decoded sums and the combined totals, whichever is larger; the packed
-// ciphertexts with a worker's scratch each; one relayed message per link
-// of the chain.
+// bytes and decoded, the combined totals (the wire bytes are garbage once
+// decoded, but as at the last party the phases add up in RSS), the packed
+// ciphertexts with a worker's scratch each, and one relayed message per
+// link of the chain, sent and received.
 func (c CoordinatorShape) Bytes() int64 {
 	w := int64(max(c.Workers, 1))
 	d, t, sb := int64(c.Sums), int64(c.Totals), int64(c.SumBytes)
-	b := max(2*d, d+t) * sb
+	b := (2*d + t) * sb
 	b += int64(c.Packed) * sb * (1 + min(w, int64(max(c.Packed, 1))))
 	b += int64(max(c.ChainLen-1, 0)) * 2 * relayMessageBytes
 	return b
