@@ -51,8 +51,8 @@ type StepShape struct {
 
 // Bytes is the step's planned peak: its vectors, the blocks in flight
 // (one per worker, one in the receive channel, one being assembled, each
-// as wire bytes and decoded), gRPC's buffers, and per worker a block's
-// outputs (encoded and marshalled) or, at the last party, per worker a
+// as wire bytes and decoded), gRPC's buffers, and per worker (plus one
+// being sent) a block's outputs (encoded and marshalled) or, at the last party, per worker a
 // running sum per output. Once every block is in, the last party adds its
 // workers' sums into the first worker's, rescales each and marshals them:
 // two more ciphertexts per output. The other workers' sums are garbage by
@@ -72,8 +72,8 @@ func (s StepShape) Bytes() int64 {
 		b += w*out*ob*2 + out*sb
 	case s.Last:
 		b += w*out*ob + 2*out*sb
-	default:
-		b += w * out * ob * 2
+	default: // and one more block on its way out through gRPC
+		b += (w + 1) * out * ob * 2
 	}
 	return b
 }
