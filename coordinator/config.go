@@ -17,6 +17,7 @@ import (
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/config"
 	"github.com/mpcq/mpcq/mpc"
 )
@@ -75,6 +76,15 @@ type Config struct {
 	// LedgerListen, when set, serves the log read-only to auditors (HTTPS,
 	// mutual TLS, tlog-tiles layout).
 	LedgerListen string `json:"ledger_listen"`
+	// MaxQueryMemoryMB caps the planned peak memory of one query at any
+	// process (chain.Explain's model); a query above it is refused at
+	// plan time, before the ledger.
+	MaxQueryMemoryMB int `json:"max_query_memory_mb"`
+	// MaxConcurrentQueries queries run at once; up to MaxQueuedQueries
+	// more wait in a FIFO queue; beyond that a query is refused with
+	// ResourceExhausted.
+	MaxConcurrentQueries int `json:"max_concurrent_queries"`
+	MaxQueuedQueries     int `json:"max_queued_queries"`
 }
 
 // Defaults is the configuration a file starts from: every optional field
@@ -89,6 +99,9 @@ func Defaults() Config {
 		LedgerAppendTimeoutS: 30,
 		ShutdownTimeoutS:     10,
 		LogLevel:             "info",
+		MaxQueryMemoryMB:     chain.DefaultMaxQueryMemoryMB,
+		MaxConcurrentQueries: 4,
+		MaxQueuedQueries:     16,
 	}
 }
 
@@ -106,6 +119,9 @@ func (c Config) WithDefaults() Config {
 		{&c.LedgerOpenTimeoutS, &d.LedgerOpenTimeoutS},
 		{&c.LedgerAppendTimeoutS, &d.LedgerAppendTimeoutS},
 		{&c.ShutdownTimeoutS, &d.ShutdownTimeoutS},
+		{&c.MaxQueryMemoryMB, &d.MaxQueryMemoryMB},
+		{&c.MaxConcurrentQueries, &d.MaxConcurrentQueries},
+		{&c.MaxQueuedQueries, &d.MaxQueuedQueries},
 	} {
 		if *f.v == 0 {
 			*f.v = *f.d
@@ -191,6 +207,9 @@ func (c *Config) Validate() error {
 		{"ledger_open_timeout_s", c.LedgerOpenTimeoutS},
 		{"ledger_append_timeout_s", c.LedgerAppendTimeoutS},
 		{"shutdown_timeout_s", c.ShutdownTimeoutS},
+		{"max_query_memory_mb", c.MaxQueryMemoryMB},
+		{"max_concurrent_queries", c.MaxConcurrentQueries},
+		{"max_queued_queries", c.MaxQueuedQueries},
 	} {
 		if f.v <= 0 {
 			return fmt.Errorf("%w: %s %d is not positive", ErrConfig, f.name, f.v)
@@ -224,6 +243,9 @@ func (c *Config) LedgerAppendTimeout() time.Duration { return seconds(c.LedgerAp
 
 // ShutdownTimeout is the grace given on stop.
 func (c *Config) ShutdownTimeout() time.Duration { return seconds(c.ShutdownTimeoutS) }
+
+// MaxQueryMemory is the cap on one query's planned memory at any process.
+func (c *Config) MaxQueryMemory() int64 { return int64(c.MaxQueryMemoryMB) << 20 }
 
 // PartyNames lists the configured parties, sorted.
 func (c *Config) PartyNames() []string {

@@ -61,6 +61,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "unknown param set", body: `{` + base + `, "param_set": "bgv-n99"}`, want: []string{"param_set"}},
 		{name: "witness missing", body: `{` + strings.Replace(base, `"bank": "bank+`, `"bonk": "bank+`, 1) + `}`, want: []string{"witnesses", "bank"}},
 		{name: "negative timeout", body: `{` + base + `, "call_timeout_s": -1}`, want: []string{"call_timeout_s"}},
+		{name: "negative memory cap", body: `{` + base + `, "max_query_memory_mb": -1}`, want: []string{"max_query_memory_mb"}},
+		{name: "negative queue", body: `{` + base + `, "max_queued_queries": -5}`, want: []string{"max_queued_queries"}},
 		{name: "duplicate party", body: `{` + strings.Replace(base, `"telecom", "addr"`, `"bank", "addr"`, 1) + `}`, want: []string{"distinct"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

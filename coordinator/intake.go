@@ -16,6 +16,7 @@ type queryEnv struct {
 	keys   *keySet
 	epoch  *epochState
 	schema schema.Consortium
+	limits memoryLimits // zero: no memory check
 }
 
 // readyEnv returns the state a query needs, or ErrNotReady while the
@@ -40,7 +41,8 @@ type plannedQuery struct {
 // intake checks an analyst's request against the consortium and plans it:
 // a purpose and a legal basis, a public key the parameters can decode, SQL
 // that parses against the schema, can be true, is not an EXPLAIN, and
-// whose sums stay under the plaintext modulus. It is pure: the role check
+// whose sums stay under the plaintext modulus, and whose planned memory at
+// every process stays under env.limits (ErrTooLarge). It is pure: the role check
 // and the readiness check (readyEnv) come before it, the choice of parties
 // after. Its errors are ErrBadQuery or the planner's (*plan.Error,
 // plan.ErrOverflow), all InvalidArgument at the boundary.
@@ -64,6 +66,15 @@ func intake(req *pb.QueryRequest, env queryEnv) (*plannedQuery, error) {
 	}
 	if err := p.CheckBounds(plan.Limits{Modulus: params.T(), Entities: env.epoch.Entities}, env.schema); err != nil {
 		return nil, err
+	}
+	if env.limits.maxBytes > 0 {
+		e, err := chain.Explain(p, env.schema, chain.ParamsOf(params, env.limits.workers), env.epoch.Entities)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkMemory(e, env.limits.maxBytes); err != nil {
+			return nil, err
+		}
 	}
 	planPB, err := wire.PlanToProto(p)
 	if err != nil {

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,6 +20,9 @@ func (s *Server) Query(req *pb.QueryRequest, stream pb.Coordinator_QueryServer) 
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.QueryTimeout())
 	defer cancel()
 	err := s.query(ctx, req, stream)
+	if errors.Is(err, ErrBusy) {
+		return busyStatus(err)
+	}
 	return rpc.ToStatus(err, codeMap...)
 }
 
@@ -26,7 +30,9 @@ func (s *Server) Query(req *pb.QueryRequest, stream pb.Coordinator_QueryServer) 
 func (s *Server) env() (queryEnv, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return readyEnv(s.phase, s.keys, s.epoch, s.schema)
+	env, err := readyEnv(s.phase, s.keys, s.epoch, s.schema)
+	env.limits = memoryLimits{maxBytes: s.cfg.MaxQueryMemory(), workers: s.workers}
+	return env, err
 }
 
 // queryRun is one query on its way through the drivers.
@@ -81,6 +87,14 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	if err != nil {
 		return err
 	}
+	release, err := s.slots.enter(ctx, func(pos int) {
+		progress("queued", fmt.Sprintf("queued: position %d; %d queries run at once", pos, s.cfg.MaxConcurrentQueries))
+	})
+	if err != nil {
+		q.log.Info().Err(err).Msg("query not admitted; not run")
+		return err
+	}
+	defer release()
 	params, layout := q.env.keys.params, q.pq.layout
 	q.log.Info().Strs("chain", q.names).Int("aggregates", len(q.pq.plan.Aggregates)).Msg("query planned")
 	progress("planned", fmt.Sprintf("query %s: chain %v, %d blocks of %d slots, %d term(s) × %d group(s) × %d sum(s)",

@@ -47,6 +47,8 @@ var codeMap = []rpc.Mapping{
 	{Err: ErrBadQuery, Code: codes.InvalidArgument},
 	{Err: ErrNotReady, Code: codes.Unavailable},
 	{Err: ErrLedger, Code: codes.Unavailable},
+	{Err: ErrTooLarge, Code: codes.InvalidArgument},
+	{Err: ErrBusy, Code: codes.ResourceExhausted},
 }
 
 // partyConn is a connection to one party.
@@ -74,6 +76,7 @@ type Server struct {
 	parties []*partyConn
 	workers int
 
+	slots   *admission // bounds the queries that run at once (bounds.go)
 	mu      sync.Mutex
 	keys    *keySet
 	epoch   *epochState
@@ -110,7 +113,8 @@ func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, workers: cfg.Workers, phase: "starting", status: map[string]*pb.PartyState{}}
+	s := &Server{cfg: cfg, log: log, workers: cfg.Workers, phase: "starting", status: map[string]*pb.PartyState{},
+		slots: newAdmission(cfg.MaxConcurrentQueries, cfg.MaxQueuedQueries)}
 	if s.workers <= 0 {
 		s.workers = runtime.NumCPU()
 	}

@@ -46,12 +46,19 @@ type Config struct {
 	WitnessKey      string   `json:"witness_key"`           // this party's ledger cosigning key (note signer key file, 0600)
 	LedgerPublicKey string   `json:"ledger_public_key"`     // the ledger's public key (note verifier key)
 	AllowInsecure   bool     `json:"allow_insecure_params"` // take part in ceremonies with insecure (test) parameter sets
+	// MaxStepMemoryMB caps the planned peak memory of one query step
+	// (the coordinator's model, applied to the step's header); a step
+	// above it is refused.
+	MaxStepMemoryMB int `json:"max_step_memory_mb"`
+	// MaxConcurrentSteps query steps run at once; one more is refused
+	// with ResourceExhausted.
+	MaxConcurrentSteps int `json:"max_concurrent_steps"`
 }
 
 // Defaults is the configuration a file starts from: every optional field
 // a file leaves out (or sets to its zero value) has this value.
 func Defaults() Config {
-	return Config{QueryTimeoutS: 300, LogLevel: "info"}
+	return Config{QueryTimeoutS: 300, LogLevel: "info", MaxStepMemoryMB: 1024, MaxConcurrentSteps: 8}
 }
 
 // WithDefaults returns c with every unset optional field set from Defaults.
@@ -62,6 +69,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = d.LogLevel
+	}
+	if c.MaxStepMemoryMB == 0 {
+		c.MaxStepMemoryMB = d.MaxStepMemoryMB
+	}
+	if c.MaxConcurrentSteps == 0 {
+		c.MaxConcurrentSteps = d.MaxConcurrentSteps
 	}
 	return c
 }
@@ -105,11 +118,20 @@ func (c *Config) Validate() error {
 	if c.QueryTimeoutS <= 0 {
 		return fmt.Errorf("%w: query_timeout_s %d is not positive", ErrConfig, c.QueryTimeoutS)
 	}
+	if c.MaxStepMemoryMB <= 0 {
+		return fmt.Errorf("%w: max_step_memory_mb %d is not positive", ErrConfig, c.MaxStepMemoryMB)
+	}
+	if c.MaxConcurrentSteps <= 0 {
+		return fmt.Errorf("%w: max_concurrent_steps %d is not positive", ErrConfig, c.MaxConcurrentSteps)
+	}
 	if _, err := note.NewVerifier(strings.TrimSpace(c.LedgerPublicKey)); err != nil {
 		return fmt.Errorf("%w: ledger_public_key: %v", ErrConfig, err)
 	}
 	return nil
 }
+
+// MaxStepMemory is the cap on one query step's planned memory.
+func (c *Config) MaxStepMemory() int64 { return int64(c.MaxStepMemoryMB) << 20 }
 
 // QueryTimeout is the deadline of one query step.
 func (c *Config) QueryTimeout() time.Duration { return time.Duration(c.QueryTimeoutS) * time.Second }

@@ -46,6 +46,8 @@ func TestLoadConfig(t *testing.T) {
 			want: []string{`"data_dir"`, `"csv"`, `"tls.cert"`, `"witness_key"`, `"ledger_public_key"`}},
 		{name: "bad ledger key", body: `{` + strings.Replace(base, vkey, "not-a-key", 1) + `}`, want: []string{"ledger_public_key"}},
 		{name: "negative timeout", body: `{` + base + `, "query_timeout_s": -1}`, want: []string{"query_timeout_s"}},
+		{name: "negative step cap", body: `{` + base + `, "max_step_memory_mb": -1}`, want: []string{"max_step_memory_mb"}},
+		{name: "negative concurrent steps", body: `{` + base + `, "max_concurrent_steps": -2}`, want: []string{"max_concurrent_steps"}},
 		{name: "bad log level", body: `{` + base + `, "log_level": "loud"}`, want: []string{"log_level"}},
 		{name: "trailing data", body: `{` + base + `}}`, is: config.ErrTrailingData},
 	} {

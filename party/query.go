@@ -24,6 +24,10 @@ import (
 // all blocks and sends only the sums. Blocks are processed by one lattigo
 // worker per core.
 func (s *Server) QueryStep(stream pb.Party_QueryStepServer) error {
+	if !s.steps.TryAcquire(1) {
+		return rpc.ToStatus(fmt.Errorf("%w: %d query steps running (max_concurrent_steps)", ErrBusy, s.cfg.MaxConcurrentSteps), codeMap...)
+	}
+	defer s.steps.Release(1)
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.QueryTimeout())
 	defer cancel()
 	err := s.queryStep(ctx, stream)
@@ -45,6 +49,9 @@ func (s *Server) queryStep(ctx context.Context, stream pb.Party_QueryStepServer)
 	}
 	st, err := newStep(first.Header, s.name, k, a, s.data)
 	if err != nil {
+		return err
+	}
+	if err := st.checkMemory(s.workers, s.maxStep); err != nil {
 		return err
 	}
 	if err := stream.Send(&pb.BlockMessage{OutMap: st.outMap}); err != nil {

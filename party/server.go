@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
@@ -49,6 +50,8 @@ var codeMap = []rpc.Mapping{
 	{Err: align.ErrBadSignature, Code: codes.PermissionDenied},
 	{Err: align.ErrUnknownSigner, Code: codes.PermissionDenied},
 	{Err: ErrNotReady, Code: codes.FailedPrecondition},
+	{Err: ErrTooLarge, Code: codes.InvalidArgument},
+	{Err: ErrBusy, Code: codes.ResourceExhausted},
 }
 
 // keys is the party's key material for one ceremony.
@@ -90,6 +93,8 @@ type Server struct {
 	priv    ed25519.PrivateKey
 	peers   map[string]ed25519.PublicKey
 	workers int
+	steps   *semaphore.Weighted // bounds concurrent query steps (bounds.go)
+	maxStep int64               // max_step_memory_mb in bytes (0: no check)
 	witness *witness.Witness
 	// decrypted records, durably, which packed totals were given shares.
 	decrypted *decryptLog
@@ -136,7 +141,8 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, data: data, store: store{cfg.DataDir}, name: cfg.Name, priv: priv,
-		peers: map[string]ed25519.PublicKey{cfg.Name: id.PublicKey}, workers: cfg.Workers}
+		peers: map[string]ed25519.PublicKey{cfg.Name: id.PublicKey}, workers: cfg.Workers,
+		steps: semaphore.NewWeighted(int64(cfg.MaxConcurrentSteps)), maxStep: cfg.MaxStepMemory()}
 	if s.workers == 0 {
 		s.workers = runtime.NumCPU()
 	}

@@ -352,8 +352,7 @@ func (p *Profile) Explain(ctx context.Context, client pb.CoordinatorClient, sql 
 	if err != nil {
 		return nil, err
 	}
-	return chain.Explain(pl, cs, chain.Params{Name: params.Set.Name, Slots: params.Slots(), Modulus: params.T(),
-		CtBytes: params.CiphertextSize, ShareLvl: mpc.DecryptLevel,
-		Packed: func(k int) (int, int) { return params.PackedCount(k), params.PackKeySwitches(k) },
-		Fresh:  func(n int) int { l, _ := params.FreshLevel(n); return l }}, sr.Entities)
+	// The parties' worker counts are not in the schema: the model assumes
+	// chain.DefaultWorkers, and says so.
+	return chain.Explain(pl, cs, chain.ParamsOf(params, 0), sr.Entities)
 }

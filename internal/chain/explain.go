@@ -20,6 +20,9 @@ type Params struct {
 	// Packed returns how many packed ciphertexts hold k totals and how
 	// many key switches packing them costs.
 	Packed func(k int) (ciphertexts, keySwitches int)
+	// Workers is the crypto goroutines per process the memory model
+	// assumes (0: DefaultWorkers).
+	Workers int
 }
 
 // Cost model for the estimate, measured on a 2-core machine with logN 14
@@ -68,6 +71,10 @@ type Explanation struct {
 	Shares    int      // decryption shares per party: one per packed ciphertext
 	ShareSize int64
 	EstimateS float64
+	// Memory is the planned peak memory of the query at each process, in
+	// chain order, then the coordinator (memory.go).
+	Memory  []Footprint
+	Workers int // the workers per process the memory figures assume
 }
 
 // Explain lays out a plan without running anything.
@@ -83,6 +90,12 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 	}
 	fresh := par.Fresh(len(order))
 	var prev []int // per output: incoming ciphertext index
+	workers := par.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	e.Workers = workers
+	prevPerBlock := 0
 	estimate := fixedMS
 	for pos, tbl := range order {
 		ti := -1
@@ -150,11 +163,26 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 		}
 		party.Bytes = int64(party.Sent) * int64(par.CtBytes(level))
 		e.Parties = append(e.Parties, party)
+		shape := StepShape{First: pos == 0, Last: pos == len(order)-1, Workers: workers, Entities: int(entities),
+			Vectors: len(vectors), In: prevPerBlock, Out: party.PerBlock, OutBytes: par.CtBytes(level)}
+		if pos > 0 {
+			shape.InBytes = par.CtBytes(level + 1)
+		}
+		if shape.Last {
+			shape.SumBytes = par.CtBytes(level)
+			if !shape.First {
+				shape.OutBytes = shape.InBytes // running sums stay at the incoming level
+			}
+		}
+		e.Memory = append(e.Memory, Footprint{Process: roleName(pos, len(order)) + " " + tbl, Bytes: shape.Bytes(), Detail: shape.Detail()})
+		prevPerBlock = party.PerBlock
 	}
 	var keySwitches int
 	e.Totals = lay.Groups * lay.Sums
 	e.Shares, keySwitches = par.Packed(e.Totals)
 	e.ShareSize = int64(par.CtBytes(par.ShareLvl))
+	cshape := CoordinatorShape{ChainLen: len(order), Workers: workers, Sums: prevPerBlock, Totals: e.Totals, Packed: e.Shares, SumBytes: par.CtBytes(par.ShareLvl)}
+	e.Memory = append(e.Memory, Footprint{Process: "coordinator", Bytes: cshape.Bytes(), Detail: cshape.Detail()})
 	estimate += float64(keySwitches)*keySwitchMS + float64(e.Shares*len(cs.Tables))*shareMS/coresPerJob
 	e.EstimateS = estimate / 1000
 	T := new(big.Int).SetUint64(par.Modulus)
@@ -180,6 +208,31 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 		e.Worst = append(e.Worst, fmt.Sprintf("%s: at most %s per group, plaintext modulus %s: %s", label, w, T, verdict))
 	}
 	return e, nil
+}
+
+// DefaultMaxQueryMemoryMB is the coordinator's default max_query_memory_mb,
+// shown by EXPLAIN, which does not know the configured cap.
+const DefaultMaxQueryMemoryMB = 1024
+
+func verdict(fits bool) string {
+	if fits {
+		return "fits"
+	}
+	return "WOULD BE REFUSED"
+}
+
+// roleName names a party by its place in a chain of n.
+func roleName(pos, n int) string {
+	switch {
+	case n == 1:
+		return "only party"
+	case pos == 0:
+		return "first party"
+	case pos == n-1:
+		return "last party"
+	default:
+		return "middle party"
+	}
 }
 
 // String renders the explanation for people.
@@ -217,6 +270,21 @@ func (e *Explanation) String() string {
 		fmt.Fprintf(&b, "worst case: %s\n", w)
 	}
 	fmt.Fprintf(&b, "estimated time: %.1f s on two cores (a model, not a measurement)\n", e.EstimateS)
+	var in, relayed int64
+	for i, p := range e.Parties {
+		in += p.Bytes
+		if i < len(e.Parties)-1 {
+			relayed += p.Bytes
+		}
+	}
+	fmt.Fprintf(&b, "on the wire: the coordinator receives %s from the parties and relays %s of it; each party receives %s of packed totals to decrypt\n",
+		HumanBytes(in), HumanBytes(relayed), HumanBytes(int64(e.Shares)*e.ShareSize))
+	fmt.Fprintf(&b, "planned peak memory of this query, assuming %d worker(s) per process (a model; add each process's baseline):\n", e.Workers)
+	for _, f := range e.Memory {
+		fmt.Fprintf(&b, "  %s\n", f)
+	}
+	fmt.Fprintf(&b, "the coordinator refuses a query above its max_query_memory_mb at any process (default %d MiB: this query %s)\n",
+		DefaultMaxQueryMemoryMB, verdict(e.Peak().Bytes <= DefaultMaxQueryMemoryMB<<20))
 	fmt.Fprintf(&b, "nothing was run and nothing was recorded on the ledger\n")
 	return b.String()
 }
