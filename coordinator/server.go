@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -85,6 +86,12 @@ type Server struct {
 	ledger         *ledger.Log
 	ledgerShutdown func(context.Context) error
 	archive        *archive.Archive
+	// cosignerParty maps a witness key name to its party.
+	cosignerParty map[string]string
+
+	// stopping is set once Serve's context is done: queries failing from
+	// then on were interrupted by the shutdown, not cancelled by analysts.
+	stopping atomic.Bool
 }
 
 // Option adjusts a Server.
@@ -171,6 +178,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}()
 	select {
 	case <-ctx.Done():
+		s.stopping.Store(true)
 		rpc.StopGracefully(gs, s.cfg.ShutdownTimeout())
 		return nil
 	case err := <-errc:

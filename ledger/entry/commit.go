@@ -68,12 +68,18 @@ func (o Opening) Check(c Hash) error {
 // PurposeData is the canonical byte string a QUERY's PurposeCommitment
 // commits to: the purpose and the legal basis, each as a uint16 big-endian
 // length and UTF-8 bytes. Both must be non-empty valid UTF-8 of at most
-// MaxTextLen bytes.
+// MaxTextLen bytes, plain text by CheckPlainText.
 func PurposeData(purpose, legalBasis string) ([]byte, error) {
 	if err := checkString("purpose", purpose, MaxTextLen, true); err != nil {
 		return nil, err
 	}
 	if err := checkString("legal basis", legalBasis, MaxTextLen, true); err != nil {
+		return nil, err
+	}
+	if err := CheckPlainText("purpose", purpose); err != nil {
+		return nil, err
+	}
+	if err := CheckPlainText("legal basis", legalBasis); err != nil {
 		return nil, err
 	}
 	b := cryptobyte.NewBuilder(nil)

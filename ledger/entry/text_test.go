@@ -1,0 +1,55 @@
+package entry
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCheckPlainText(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		pos      string // "" when accepted, else the position named
+	}{
+		{"plain", "fraud investigation 2024-17", ""},
+		{"accents and symbols", "Enquête § 6(1)(e) — Straße €", ""},
+		{"replacement character", "a\uFFFDb", ""},
+		{"newline", "case 1\nTIME  QUERY", "character 7"},
+		{"carriage return", "\rforged", "character 1"},
+		{"tab", "a\tb", "character 2"},
+		{"escape", "x\x1b[2Jy", "character 2"},
+		{"delete", "ab\x7f", "character 3"},
+		{"C1 control", "a\u0085b", "character 2"},
+		{"bidi override", "legal \u202Eesab", "character 7"},
+		{"zero width joiner", "a\u200Db", "character 2"},
+		{"byte order mark", "\uFEFFx", "character 1"},
+		{"line separator", "a\u2028b", "character 2"},
+		{"paragraph separator", "é\u2029", "character 2"},
+		{"invalid UTF-8", "a\xffb", "byte 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckPlainText("purpose", tc.in)
+			if tc.pos == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "purpose") || !strings.Contains(err.Error(), tc.pos) {
+				t.Fatalf("CheckPlainText(%q) = %v; want ErrInvalid naming purpose and %s", tc.in, err, tc.pos)
+			}
+		})
+	}
+}
+
+// Every writer of a purpose commitment goes through PurposeData, which
+// refuses control characters in either field.
+func TestPurposeDataRefusesControlCharacters(t *testing.T) {
+	forged := "ok\n2026-01-01T00:00:00Z  q-forged  someone  audit  WARRANT-1  answered"
+	if _, err := PurposeData(forged, "basis"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "purpose") {
+		t.Fatalf("PurposeData accepted a forged table line in the purpose: %v", err)
+	}
+	if _, err := PurposeData("purpose", "basis\x1b[31m"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "legal basis") {
+		t.Fatalf("PurposeData accepted an escape in the legal basis: %v", err)
+	}
+}
