@@ -341,9 +341,10 @@ func (s *Server) partyOfTable(table string) (*partyConn, error) {
 func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.ConsortiumStatus, error) {
 	// Refresh liveness so status reflects the parties now.
 	_, _ = s.pollParties(ctx)
+	lh := s.ledgerHealth(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := &pb.ConsortiumStatus{Phase: s.phase, ParamSet: s.cfg.ParamSet, Error: s.lastErr}
+	st := &pb.ConsortiumStatus{Phase: s.phase, ParamSet: s.cfg.ParamSet, Error: s.lastErr, Ledger: lh}
 	allUp := true
 	for _, p := range s.parties {
 		ps := s.status[p.name]

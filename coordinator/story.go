@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
+	"github.com/mpcq/mpcq/ledger"
 	"github.com/mpcq/mpcq/ledger/entry"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
 // checkPurpose refuses a purpose or legal basis with a control character
@@ -48,4 +51,36 @@ func failureOf(streamErr, queryErr error, stopping bool, timeout time.Duration, 
 func (s *Server) recordQueryFailure(streamCtx, ctx context.Context, queryID string, err error) {
 	party, cause := failureOf(streamCtx.Err(), ctx.Err(), s.stopping.Load(), s.cfg.QueryTimeout(), err)
 	s.recordFailure(queryID, party, cause)
+}
+
+// ledgerHealth reports whether ledger entries get published: the last
+// cosigned checkpoint, entries waiting and the parties refusing to cosign.
+func (s *Server) ledgerHealth(ctx context.Context) *pb.LedgerHealth {
+	s.mu.Lock()
+	l, names := s.ledger, s.cosignerParty
+	s.mu.Unlock()
+	if l == nil {
+		return &pb.LedgerHealth{Error: "ledger not open yet (waiting for every party to cosign)"}
+	}
+	return healthToProto(l.Health(ctx), names)
+}
+
+// healthToProto converts a ledger.Health, naming cosigners by party. Pure.
+func healthToProto(h ledger.Health, party map[string]string) *pb.LedgerHealth {
+	out := &pb.LedgerHealth{Open: true, Healthy: h.Healthy(), CheckpointSize: h.Checkpoint.Size, PendingEntries: h.Pending}
+	if !h.CosignedAt.IsZero() {
+		out.CosignedUnix = h.CosignedAt.Unix()
+	}
+	if h.Err != nil {
+		out.Error = h.Err.Error()
+	}
+	for _, r := range h.Refusing {
+		name := party[r.Cosigner]
+		if name == "" {
+			name = r.Cosigner
+		}
+		out.Refusals = append(out.Refusals, &pb.CosignerRefusal{Party: name, Error: r.Err.Error(), SinceUnix: r.Since.Unix(),
+			Refusals: uint32(min(r.Count, math.MaxUint32)), CheckpointSize: r.Size, NextRetryUnix: r.NextTry.Unix()})
+	}
+	return out
 }
