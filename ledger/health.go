@@ -144,6 +144,20 @@ func (r *refusals) wait() time.Duration {
 	return max(next.Sub(r.now()), 0)
 }
 
+// nudge lets the next round go ahead now: a new entry is waiting, and an
+// analyst should not wait a whole backoff for a party that came back. The
+// refusal counts stay, so a further refusal keeps backing off as before.
+func (r *refusals) nudge() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, f := range r.by {
+		if f.NextTry.After(now) {
+			f.NextTry = now
+		}
+	}
+}
+
 // record notes the outcome of asking cosigner name to cosign size.
 func (r *refusals) record(name string, size uint64, err error) {
 	r.mu.Lock()

@@ -277,6 +277,7 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, Checkpoint, erro
 	if l.bg.Err() != nil {
 		return 0, Checkpoint{}, fmt.Errorf("%w: appending to %s", ErrClosed, l.cfg.Dir)
 	}
+	l.transport.refs.nudge()
 	future := l.appender.Add(ctx, tessera.NewEntry(data))
 	idx, err := future() // durable once it resolves; memoized, so Await reuses it
 	if err != nil {

@@ -53,3 +53,21 @@ func TestPurposeDataRefusesControlCharacters(t *testing.T) {
 		t.Fatalf("PurposeData accepted an escape in the legal basis: %v", err)
 	}
 }
+
+// Purpose data committed before control characters were refused still
+// decodes for readers of the history; ParsePurposeData stays strict.
+func TestDecodePurposeDataLegacy(t *testing.T) {
+	legacy := []byte{0, 7}
+	legacy = append(legacy, "a\nb\x1b[c"...)
+	legacy = append(legacy, 0, 1, 'L')
+	p, l, err := DecodePurposeData(legacy)
+	if err != nil || p != "a\nb\x1b[c" || l != "L" {
+		t.Fatalf("DecodePurposeData = %q, %q, %v", p, l, err)
+	}
+	if _, _, err := ParsePurposeData(legacy); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ParsePurposeData accepted control characters: %v", err)
+	}
+	if _, _, err := DecodePurposeData(legacy[:len(legacy)-1]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("DecodePurposeData of truncated data = %v", err)
+	}
+}
