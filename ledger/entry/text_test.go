@@ -57,7 +57,7 @@ func TestPurposeDataRefusesControlCharacters(t *testing.T) {
 // Purpose data committed before control characters were refused still
 // decodes for readers of the history; ParsePurposeData stays strict.
 func TestDecodePurposeDataLegacy(t *testing.T) {
-	legacy := []byte{0, 7}
+	legacy := []byte{0, 6}
 	legacy = append(legacy, "a\nb\x1b[c"...)
 	legacy = append(legacy, 0, 1, 'L')
 	p, l, err := DecodePurposeData(legacy)
