@@ -35,6 +35,7 @@ Commands:
                 estimated time; runs nothing (same as query --dry-run or
                 "EXPLAIN SELECT ...")
   status        exit 0 when the coordinator and every party are up and ready
+                and every party cosigns the ledger
   schema        list the consortium's tables, columns, types, bounds and
                 categories (--json for JSON)
   keygen        make a new RLWE key pair in the profile
