@@ -284,4 +284,3 @@ func TestLedgerTellsTheWholeStory(t *testing.T) {
 		t.Logf("rollback: %s", strings.TrimSpace(out))
 	})
 }
-
