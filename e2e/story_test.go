@@ -196,6 +196,19 @@ func TestLedgerTellsTheWholeStory(t *testing.T) {
 		if r.Status != "failed" || !strings.HasPrefix(r.Reason, "not committed") {
 			t.Fatalf("refused QUERY on the ledger: %+v", r)
 		}
+		// The refusals were retried with backoff and logged once, not
+		// every checkpoint interval (100 ms) as before.
+		coord, _ := os.ReadFile(l.Path("logs", "coordinator.log"))
+		util, _ := os.ReadFile(l.Path("logs", "utility.log"))
+		if n := strings.Count(string(coord), "cosigner refuses to cosign"); n != 1 {
+			t.Errorf("coordinator logged %d refusal warnings, want 1", n)
+		}
+		if n := strings.Count(string(coord), "publishCheckpoint"); n > 3 {
+			t.Errorf("coordinator logged %d tessera publishCheckpoint lines, want them throttled", n)
+		}
+		if n := strings.Count(string(util), "refused to cosign"); n > 20 {
+			t.Errorf("the refusing party was asked %d times; want backoff", n)
+		}
 		deadline := time.Now().Add(time.Minute)
 		for {
 			out, err = runTool(t, "mpcq", "--profile", l.AnalystDir(), "status")

@@ -177,7 +177,7 @@ func (r *refusals) record(name string, size uint64, err error) {
 		f = &Refusal{Cosigner: name, Since: now}
 		r.by[name] = f
 	}
-	changed := f.Err == nil || f.Err.Error() != err.Error()
+	changed := f.Err == nil || sameRefusal(f.Err.Error()) != sameRefusal(err.Error())
 	f.Count++
 	f.Last, f.Size, f.Err = now, size, err
 	f.NextTry = now.Add(Backoff(f.Count))
@@ -191,6 +191,26 @@ func (r *refusals) record(name string, size uint64, err error) {
 		r.log.Warn().Str("cosigner", name).Uint64("size", size).Err(err).Int("refusals", f.Count).
 			Time("since", f.Since).Dur("retry_in", Backoff(f.Count)).Msg("cosigner still refuses to cosign")
 	}
+}
+
+// sameRefusal is the refusal message without its numbers (sizes, temp
+// file names), so that refusing each new checkpoint for the same reason
+// is not a change of state.
+func sameRefusal(msg string) string {
+	var b strings.Builder
+	digits := false
+	for _, r := range msg {
+		if r >= '0' && r <= '9' {
+			if !digits {
+				b.WriteByte('#')
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // refusing returns the current refusals sorted by cosigner.

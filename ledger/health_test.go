@@ -120,3 +120,14 @@ func (c *counting) AddCheckpoint(ctx context.Context, old uint64, p [][]byte, cp
 	c.calls.Add(1)
 	return c.gated.AddCheckpoint(ctx, old, p, cp)
 }
+
+func TestSameRefusal(t *testing.T) {
+	a := "witness state store failed: saving size 8: rename .witness.json.tmp-2353516265 witness.json: file exists"
+	b := "witness state store failed: saving size 9: rename .witness.json.tmp-11 witness.json: file exists"
+	if ledger.SameRefusal(a) != ledger.SameRefusal(b) {
+		t.Fatal("the same refusal at two sizes counts as a change")
+	}
+	if ledger.SameRefusal(a) == ledger.SameRefusal("checkpoint rolls the log back: offered size 2, already cosigned size 8") {
+		t.Fatal("two different refusals count as the same")
+	}
+}
