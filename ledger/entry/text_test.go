@@ -1,9 +1,12 @@
 package entry
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 func TestCheckPlainText(t *testing.T) {
@@ -70,4 +73,28 @@ func TestDecodePurposeDataLegacy(t *testing.T) {
 	if _, _, err := DecodePurposeData(legacy[:len(legacy)-1]); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("DecodePurposeData of truncated data = %v", err)
 	}
+}
+
+func FuzzDecodePurposeData(f *testing.F) {
+	d, _ := PurposeData("p", "l")
+	f.Add(d)
+	f.Add([]byte{0, 3, 'a', '\n', 'b', 0, 1, 'L'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, l, err := DecodePurposeData(data)
+		if err != nil {
+			return
+		}
+		b := cryptobyte.NewBuilder(nil)
+		addString(b, p)
+		addString(b, l)
+		if out, err := b.Bytes(); err != nil || !bytes.Equal(out, data) {
+			t.Fatalf("round trip failed: %x -> %x (%v)", data, out, err)
+		}
+		// Strict parsing agrees whenever the text is plain.
+		if CheckPlainText("purpose", p) == nil && CheckPlainText("legal basis", l) == nil {
+			if p2, l2, err := ParsePurposeData(data); err != nil || p2 != p || l2 != l {
+				t.Fatalf("ParsePurposeData(%x) = %q, %q, %v", data, p2, l2, err)
+			}
+		}
+	})
 }
