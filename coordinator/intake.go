@@ -50,6 +50,9 @@ func intake(req *pb.QueryRequest, env queryEnv) (*plannedQuery, error) {
 	if req.Purpose == "" || req.LegalBasis == "" {
 		return nil, fmt.Errorf("%w: a purpose and a legal basis (warrant or case reference) are required", ErrBadQuery)
 	}
+	if err := checkPurpose(req.Purpose, req.LegalBasis); err != nil {
+		return nil, err
+	}
 	params := env.keys.params
 	if _, err := params.UnmarshalPublicKey(req.AnalystPublicKey); err != nil {
 		return nil, fmt.Errorf("%w: analyst public key: %w", ErrBadQuery, err)

@@ -73,6 +73,7 @@ func (s *Server) openLedger(ctx context.Context) error {
 		return fmt.Errorf("%w: ledger_public_key: %v", ErrConfig, err)
 	}
 	var cosigners []ledger.Cosigner
+	names := map[string]string{}
 	for _, p := range s.parties {
 		vkey, ok := s.cfg.Witnesses[p.name]
 		if !ok {
@@ -83,10 +84,12 @@ func (s *Server) openLedger(ctx context.Context) error {
 			return fmt.Errorf("%w: witness key of %s: %v", ErrConfig, p.name, err)
 		}
 		cosigners = append(cosigners, partyCosigner{p: p, v: v})
+		names[v.Name()] = p.name
 	}
 	octx, cancel := context.WithTimeout(ctx, s.cfg.LedgerOpenTimeout())
 	defer cancel()
-	l, shutdown, err := ledger.Open(octx, ledger.Config{Dir: s.path(ledgerDir), Origin: signer.Name(), Signer: signer, Verifier: verifier, Cosigners: cosigners})
+	l, shutdown, err := ledger.Open(octx, ledger.Config{Dir: s.path(ledgerDir), Origin: signer.Name(), Signer: signer, Verifier: verifier, Cosigners: cosigners,
+		Log: s.log.With().Str("component", "ledger").Logger()})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrLedger, err)
 	}
@@ -95,13 +98,22 @@ func (s *Server) openLedger(ctx context.Context) error {
 		_ = shutdown(context.Background())
 		return fmt.Errorf("%w: query archive: %w", ErrLedger, err)
 	}
+	// Entries sequenced before this start: any QUERY among them without a
+	// RESULT or FAILURE was interrupted by the previous run's end.
+	upto, err := l.SequencedSize(ctx)
+	if err != nil {
+		_ = shutdown(context.Background())
+		_ = a.Close()
+		return fmt.Errorf("%w: %w", ErrLedger, err)
+	}
 	s.mu.Lock()
-	s.ledger, s.ledgerShutdown, s.archive = l, shutdown, a
+	s.ledger, s.ledgerShutdown, s.archive, s.cosignerParty = l, shutdown, a, names
 	s.mu.Unlock()
 	cp, err := l.Checkpoint(ctx)
 	if err == nil {
-		s.log.Info().Uint64("size", cp.Size).Str("origin", cp.Origin).Msg("ledger open")
+		s.log.Info().Uint64("size", cp.Size).Uint64("sequenced", upto).Str("origin", cp.Origin).Msg("ledger open")
 	}
+	go s.reconcileLoop(ctx, l, verifier, upto)
 	return nil
 }
 
@@ -146,7 +158,13 @@ func (s *Server) appendEntry(ctx context.Context, e entry.Entry) (uint64, ledger
 	defer cancel()
 	idx, cp, err := l.Append(actx, b)
 	if err != nil {
-		return 0, ledger.Checkpoint{}, nil, fmt.Errorf("%w: %s entry: %w", ErrLedger, e.Type(), err)
+		err = fmt.Errorf("%w: %s entry: %w", ErrLedger, e.Type(), err)
+		if q, ok := e.(entry.Query); ok && sequenced(err) {
+			// The QUERY is in the log and will be published once the
+			// parties cosign, but it will not run: say so right after it.
+			s.recordFailureWithin(q.QueryID, "", fmt.Errorf("not committed: %w", err), notCommittedWait)
+		}
+		return 0, ledger.Checkpoint{}, nil, err
 	}
 	s.log.Info().Str("type", e.Type().String()).Uint64("index", idx).Uint64("checkpoint", cp.Size).Msg("ledger entry")
 	return idx, cp, b, nil
@@ -154,16 +172,41 @@ func (s *Server) appendEntry(ctx context.Context, e entry.Entry) (uint64, ledger
 
 // recordFailure appends a FAILURE entry; a failure to record it is logged.
 func (s *Server) recordFailure(queryID, party string, cause error) {
+	s.recordFailureWithin(queryID, party, cause, s.cfg.LedgerAppendTimeout())
+}
+
+// notCommittedWait bounds the wait for the FAILURE that follows a QUERY
+// the parties did not cosign: it is durable once sequenced, and is
+// published with the QUERY when they cosign again.
+const notCommittedWait = 2 * time.Second
+
+// recordFailureWithin appends a FAILURE entry, waiting at most wait for
+// its publication. A FAILURE sequenced but not yet published is recorded
+// (it will be published with the next cosigned checkpoint); any other
+// failure to record it is logged, and the restart reconciliation records
+// the query as interrupted.
+func (s *Server) recordFailureWithin(queryID, party string, cause error, wait time.Duration) {
 	reason := cause.Error()
 	if len(reason) > 1000 {
 		reason = reason[:1000]
 	}
 	reason = strings.ToValidUTF8(reason, "")
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.LedgerAppendTimeout())
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	if _, _, _, err := s.appendEntry(ctx, entry.Failure{QueryID: queryID, Reason: reason, Party: party}); err != nil {
+	_, _, _, err := s.appendEntry(ctx, entry.Failure{QueryID: queryID, Reason: reason, Party: party})
+	switch {
+	case err == nil:
+	case sequenced(err):
+		s.log.Info().Str("query", queryID).Msg("FAILURE recorded; it is published when every party cosigns")
+	default:
 		s.log.Warn().Err(err).Str("query", queryID).Msg("could not record the failure on the ledger")
 	}
+}
+
+// sequenced reports whether an append error means the entry is durably in
+// the log (and will be published, or already was) though Append failed.
+func sequenced(err error) bool {
+	return errors.Is(err, ledger.ErrNotPublished) || errors.Is(err, ledger.ErrCorrupt)
 }
 
 func sortedSizes(m map[string]uint64) []entry.PartySize {

@@ -109,7 +109,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	progress("committed", fmt.Sprintf("ledger entry %d in checkpoint %d, cosigned by every party", gate.LedgerIndex, gate.CheckpointSize))
 	parts, err := s.execute(ctx, q, gate, progress)
 	if err != nil {
-		s.recordFailure(q.id, partyOf(err), err)
+		s.recordQueryFailure(stream.Context(), ctx, q.id, err)
 		return err
 	}
 	q.log.Info().Float64("elapsed_s", time.Since(start).Seconds()).Msg("query answered")

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -88,6 +89,12 @@ type Server struct {
 	ledger         *ledger.Log
 	ledgerShutdown func(context.Context) error
 	archive        *archive.Archive
+	// cosignerParty maps a witness key name to its party.
+	cosignerParty map[string]string
+
+	// stopping is set once Serve's context is done: queries failing from
+	// then on were interrupted by the shutdown, not cancelled by analysts.
+	stopping atomic.Bool
 }
 
 // Option adjusts a Server.
@@ -175,6 +182,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}()
 	select {
 	case <-ctx.Done():
+		s.stopping.Store(true)
 		rpc.StopGracefully(gs, s.cfg.ShutdownTimeout())
 		return nil
 	case err := <-errc:
@@ -337,9 +345,10 @@ func (s *Server) partyOfTable(table string) (*partyConn, error) {
 func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.ConsortiumStatus, error) {
 	// Refresh liveness so status reflects the parties now.
 	_, _ = s.pollParties(ctx)
+	lh := s.ledgerHealth(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := &pb.ConsortiumStatus{Phase: s.phase, ParamSet: s.cfg.ParamSet, Error: s.lastErr}
+	st := &pb.ConsortiumStatus{Phase: s.phase, ParamSet: s.cfg.ParamSet, Error: s.lastErr, Ledger: lh}
 	allUp := true
 	for _, p := range s.parties {
 		ps := s.status[p.name]

@@ -11,8 +11,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/transparency-dev/tessera"
@@ -61,23 +62,15 @@ func (l localCosigner) AddCheckpoint(ctx context.Context, oldSize uint64, p [][]
 // our transport-agnostic Cosigners.
 type cosignTransport struct {
 	byHost map[string]Cosigner
-
-	mu      sync.Mutex
-	refusal map[string]refusal // by cosigner name
-}
-
-type refusal struct {
-	at   time.Time
-	size uint64
-	err  error
+	refs   *refusals
 }
 
 // maxRequest bounds an add-checkpoint body: a checkpoint plus at most 64
 // proof hashes in base64.
 const maxRequest = 64 << 10
 
-func newCosignTransport(cosigners []Cosigner) (*cosignTransport, tessera.WitnessGroup) {
-	t := &cosignTransport{byHost: make(map[string]Cosigner), refusal: make(map[string]refusal)}
+func newCosignTransport(cosigners []Cosigner, log zerolog.Logger) (*cosignTransport, tessera.WitnessGroup) {
+	t := &cosignTransport{byHost: make(map[string]Cosigner), refs: newRefusals(log, time.Now)}
 	ws := make([]tessera.Witness, 0, len(cosigners))
 	for i, c := range cosigners {
 		host := fmt.Sprintf("cosigner-%d.invalid", i)
@@ -122,6 +115,11 @@ func (t *cosignTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return respond(req, http.StatusBadRequest, "", err.Error()+"\n"), nil
 	}
+	// After a refusal, rounds back off (Backoff) instead of asking every
+	// checkpoint interval; the skipped round fails without calling anyone.
+	if wait := t.refs.wait(); wait > 0 {
+		return respond(req, http.StatusServiceUnavailable, "", fmt.Sprintf("backing off %v after cosigner refusals\n", wait.Round(time.Millisecond))), nil
+	}
 	sig, err := c.AddCheckpoint(req.Context(), old, proof, cp)
 	t.record(c.Name(), cp, err)
 	var conflict *witness.ConflictError
@@ -145,32 +143,25 @@ func (t *cosignTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// record keeps the last refusal per cosigner (cleared on success) so that
-// Append can say who is holding publication up and why.
+// record notes a cosigner's answer for the backoff, the logs and Health.
+// A conflict (wrong old size) is the protocol's normal resync, not a refusal.
 func (t *cosignTransport) record(name string, cp []byte, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err == nil {
-		delete(t.refusal, name)
+	var conflict *witness.ConflictError
+	if errors.As(err, &conflict) {
 		return
 	}
 	var size uint64
 	if lines := bytes.SplitN(cp, []byte("\n"), 3); len(lines) == 3 {
 		size, _ = strconv.ParseUint(string(lines[1]), 10, 64)
 	}
-	t.refusal[name] = refusal{at: time.Now(), size: size, err: err}
+	t.refs.record(name, size, err)
 }
 
 // refusals describes the current refusals, or "" if none.
-func (t *cosignTransport) refusals() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var parts []string
-	for name, r := range t.refusal {
-		parts = append(parts, fmt.Sprintf("%s refused size %d at %s: %v", name, r.size, r.at.Format(time.RFC3339), r.err))
-	}
-	return strings.Join(parts, "; ")
-}
+func (t *cosignTransport) refusals() string { return t.refs.describe() }
+
+// refusing lists the current refusals.
+func (t *cosignTransport) refusing() []Refusal { return t.refs.refusing() }
 
 func respond(req *http.Request, code int, contentType, body string) *http.Response {
 	h := make(http.Header)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/checkpoint"
 	"github.com/mpcq/mpcq/ledger/entry"
@@ -80,6 +82,10 @@ type Config struct {
 	WitnessTimeout time.Duration
 	// PollInterval is how often Append looks for a new checkpoint.
 	PollInterval time.Duration
+	// Log receives a warning when a cosigner starts or stops refusing and
+	// a periodic summary while it refuses (never one per retry). The zero
+	// Logger discards.
+	Log zerolog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -191,7 +197,7 @@ func Open(ctx context.Context, cfg Config) (*Log, func(context.Context) error, e
 	}
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	transport, group := newCosignTransport(cfg.Cosigners)
+	transport, group := newCosignTransport(cfg.Cosigners, cfg.Log)
 	driver, err := posix.New(bg, posix.Config{Path: cfg.Dir, HTTPClient: &http.Client{Transport: transport}})
 	if err != nil {
 		cancel()
@@ -271,6 +277,7 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, Checkpoint, erro
 	if l.bg.Err() != nil {
 		return 0, Checkpoint{}, fmt.Errorf("%w: appending to %s", ErrClosed, l.cfg.Dir)
 	}
+	l.transport.refs.nudge()
 	future := l.appender.Add(ctx, tessera.NewEntry(data))
 	idx, err := future() // durable once it resolves; memoized, so Await reuses it
 	if err != nil {

@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"k8s.io/klog/v2"
 
 	"github.com/mpcq/mpcq/coordinator"
 	"github.com/mpcq/mpcq/internal/logx"
@@ -60,6 +63,10 @@ func run(path string) error {
 	if err != nil {
 		return err
 	}
+	// tessera logs through klog, to stderr, once per checkpoint interval
+	// while a party refuses to cosign; the ledger logs refusals itself.
+	klog.LogToStderr(false)
+	klog.SetOutput(logx.NewThrottled(log.With().Str("library", "tessera").Logger(), time.Minute))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := coordinator.New(cfg, log)

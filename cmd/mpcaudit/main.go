@@ -30,9 +30,13 @@ Commands:
                       checkpoint signature and every party's cosignature,
                       that every RESULT follows its QUERY and that every
                       archived opening matches its commitment; exit 1 naming
-                      the first bad file and index
+                      the first bad file and index. Online, also check that
+                      the log extends the checkpoint this profile verified
+                      last (kept in DIR/ledger-state.json): a rollback or a
+                      fork fails
   show                list the queries: time, analyst, purpose, legal basis,
-                      query, status, parties (--json for JSON)
+                      query, status, parties (--json for JSON); text from
+                      the ledger is printed with control characters escaped
   prove QUERY_ID      write the query's receipt (C2SP tlog-proof) to --out
   check-receipt FILE  verify a receipt offline with the profile's keys
 
@@ -89,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		r, err := p.CheckReceipt(b)
 		if err != nil {
-			fmt.Fprintf(stderr, "mpcaudit: receipt %s does not verify: %v\n", sub.Arg(0), err)
+			fmt.Fprintf(stderr, "mpcaudit: receipt %s does not verify: %s\n", sub.Arg(0), auditor.Escape(err.Error()))
 			return 1
 		}
 		fmt.Fprintf(stdout, "receipt OK: entry %d (%s) is in the log %s of size %d, cosigned by every party\n",
@@ -149,11 +153,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if ae.HasIndex {
 				where = fmt.Sprintf("%s, entry index %d", ae.Path, ae.Index)
 			}
-			fmt.Fprintf(stderr, "mpcaudit: ledger does NOT verify at %s: %v\n", where, ae.Err)
+			fmt.Fprintf(stderr, "mpcaudit: ledger does NOT verify at %s: %s\n", auditor.Escape(where), auditor.Escape(ae.Err.Error()))
 		} else {
-			fmt.Fprintf(stderr, "mpcaudit: ledger does NOT verify: %v\n", err)
+			fmt.Fprintf(stderr, "mpcaudit: ledger does NOT verify: %s\n", auditor.Escape(err.Error()))
 		}
 		return 1
+	}
+	// Online, the log must extend the checkpoint this profile verified
+	// last time (a rollback or a fork fails), which it then remembers.
+	// A copy (--log-dir) may be an older backup: it is checked alone.
+	var prev *auditor.State
+	if *logDir == "" {
+		if prev, err = p.Remember(ctx, fetch, rep, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "mpcaudit: ledger does NOT verify against the checkpoint this profile verified before (%s): %s\n",
+				auditor.StateFile, auditor.Escape(err.Error()))
+			return 1
+		}
 	}
 	if cmd == "show" {
 		if *asJSON {
@@ -166,21 +181,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tQUERY\tANALYST\tPURPOSE\tLEGAL BASIS\tSTATUS\tPARTIES\tSQL")
 		for _, r := range rows {
+			r = auditor.EscapeRow(r) // ledger and archive text may hold control characters
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time, r.QueryID, r.Analyst, r.Purpose, r.LegalBasis, r.Status, strings.Join(r.Parties, ","), r.Query)
 		}
 		_ = tw.Flush()
 		return 0
 	}
-	fmt.Fprintf(stdout, "ledger %s verifies: %d entries, root %x\n", rep.Origin, rep.Size, rep.Root)
+	fmt.Fprintf(stdout, "ledger %s verifies: %d entries, root %x\n", auditor.Escape(rep.Origin), rep.Size, rep.Root)
+	switch {
+	case *logDir != "":
+		fmt.Fprintf(stdout, "  a copy: not compared with the checkpoint this profile verified before\n")
+	case prev == nil:
+		fmt.Fprintf(stdout, "  first online verification from this profile: checkpoint remembered in %s\n", auditor.StateFile)
+	default:
+		fmt.Fprintf(stdout, "  extends the checkpoint this profile verified before: %s\n", prev)
+	}
 	for _, c := range rep.Cosignatures {
-		fmt.Fprintf(stdout, "  cosigned by %s at %s\n", c.Name, c.Time.UTC().Format(time.RFC3339))
+		fmt.Fprintf(stdout, "  cosigned by %s at %s\n", auditor.Escape(c.Name), c.Time.UTC().Format(time.RFC3339))
 	}
 	for _, t := range []entry.Type{entry.TypeCeremony, entry.TypeEpoch, entry.TypeQuery, entry.TypeResult, entry.TypeFailure} {
 		fmt.Fprintf(stdout, "  %-8s %d\n", t, rep.Counts[t])
 	}
 	fmt.Fprintf(stdout, "  openings checked: %d\n", rep.OpeningsChecked)
+	for _, id := range rep.OpenQueries {
+		fmt.Fprintf(stdout, "  open: QUERY %s has neither RESULT nor FAILURE yet (running, or recorded as interrupted when the coordinator restarts)\n", auditor.Escape(id))
+	}
 	for _, w := range rep.Warnings {
-		fmt.Fprintf(stdout, "  warning: %s\n", w)
+		fmt.Fprintf(stdout, "  warning: %s\n", auditor.Escape(w))
 	}
 	return 0
 }
@@ -188,9 +215,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 func describe(e entry.Entry) string {
 	switch v := e.(type) {
 	case entry.Query:
-		return fmt.Sprintf("QUERY %s by %s at %s", v.QueryID, v.Analyst, time.Unix(v.Time, 0).UTC().Format(time.RFC3339))
+		return fmt.Sprintf("QUERY %s by %s at %s", auditor.Escape(v.QueryID), auditor.Escape(v.Analyst), time.Unix(v.Time, 0).UTC().Format(time.RFC3339))
 	case entry.Result:
-		return fmt.Sprintf("RESULT %s", v.QueryID)
+		return fmt.Sprintf("RESULT %s", auditor.Escape(v.QueryID))
 	default:
 		return e.Type().String()
 	}

@@ -35,6 +35,7 @@ Commands:
                 estimated time; runs nothing (same as query --dry-run or
                 "EXPLAIN SELECT ...")
   status        exit 0 when the coordinator and every party are up and ready
+                and every party cosigns the ledger
   schema        list the consortium's tables, columns, types, bounds and
                 categories (--json for JSON)
   keygen        make a new RLWE key pair in the profile
@@ -183,11 +184,47 @@ func cmdStatus(dir string, args []string, stdout io.Writer) error {
 	if st.Error != "" {
 		fmt.Fprintf(stdout, "  last error: %s\n", st.Error)
 	}
+	healthy := printLedgerHealth(stdout, st.Ledger, time.Now())
 	if !st.Ready {
 		return fmt.Errorf("not ready (phase %s)", st.Phase)
 	}
+	if !healthy {
+		return errors.New("not ready: the ledger cannot record queries (see above); no query can be committed until every party cosigns")
+	}
 	fmt.Fprintln(stdout, "ready")
 	return nil
+}
+
+// printLedgerHealth prints the ledger's state and reports whether it is
+// healthy (every party cosigns). A coordinator that does not report it
+// (older versions) counts as healthy.
+func printLedgerHealth(w io.Writer, h *pb.LedgerHealth, now time.Time) bool {
+	if h == nil {
+		return true
+	}
+	if !h.Open {
+		fmt.Fprintf(w, "  ledger: not open: %s\n", h.Error)
+		return false
+	}
+	ago := "never"
+	if h.CosignedUnix > 0 {
+		ago = now.Sub(time.Unix(h.CosignedUnix, 0)).Round(time.Second).String() + " ago"
+	}
+	state := "healthy"
+	if !h.Healthy {
+		state = "NOT HEALTHY"
+	}
+	fmt.Fprintf(w, "  ledger: %s: checkpoint size %d cosigned by every party %s, %d entries waiting for cosignatures\n",
+		state, h.CheckpointSize, ago, h.PendingEntries)
+	if h.Error != "" {
+		fmt.Fprintf(w, "  ledger error: %s\n", h.Error)
+	}
+	for _, r := range h.Refusals {
+		fmt.Fprintf(w, "  party %s refuses to cosign (size %d, %d refusals since %s, next retry in %s): %s\n",
+			r.Party, r.CheckpointSize, r.Refusals, time.Unix(r.SinceUnix, 0).UTC().Format(time.RFC3339),
+			max(time.Unix(r.NextRetryUnix, 0).Sub(now), 0).Round(time.Second), r.Error)
+	}
+	return h.Healthy
 }
 
 func orNone(s string) string {

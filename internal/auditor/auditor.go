@@ -182,7 +182,7 @@ func (p *Profile) Verify(ctx context.Context, fetch audit.Fetcher, openings audi
 			if openings != nil {
 				if rec, err := openings.Get(v.QueryID); err == nil {
 					row.Query = string(rec.QueryText.Data)
-					row.Purpose, row.LegalBasis, _ = entry.ParsePurposeData(rec.Purpose.Data)
+					row.Purpose, row.LegalBasis, _ = entry.DecodePurposeData(rec.Purpose.Data)
 				}
 			}
 			byID[v.QueryID] = len(rows)

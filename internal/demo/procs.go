@@ -74,6 +74,11 @@ func (c *Cluster) StartParty(name string) error {
 	return c.start(name, "partyd", c.L.PartyConfig(name))
 }
 
+// StartCoordinator starts the coordinator daemon.
+func (c *Cluster) StartCoordinator() error {
+	return c.start("coordinator", "coordinatord", c.L.CoordinatorConfig())
+}
+
 // StartAll starts the parties and the coordinator.
 func (c *Cluster) StartAll() error {
 	for _, p := range c.L.Parties {

@@ -66,7 +66,7 @@ func (r Record) validate() error {
 	if err := validID(r.QueryID); err != nil {
 		return err
 	}
-	if _, _, err := entry.ParsePurposeData(r.Purpose.Data); err != nil {
+	if _, _, err := entry.DecodePurposeData(r.Purpose.Data); err != nil {
 		return fmt.Errorf("%w: query %q purpose data: %w", ErrInvalid, r.QueryID, err)
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -68,12 +67,18 @@ func (o Opening) Check(c Hash) error {
 // PurposeData is the canonical byte string a QUERY's PurposeCommitment
 // commits to: the purpose and the legal basis, each as a uint16 big-endian
 // length and UTF-8 bytes. Both must be non-empty valid UTF-8 of at most
-// MaxTextLen bytes.
+// MaxTextLen bytes, plain text by CheckPlainText.
 func PurposeData(purpose, legalBasis string) ([]byte, error) {
 	if err := checkString("purpose", purpose, MaxTextLen, true); err != nil {
 		return nil, err
 	}
 	if err := checkString("legal basis", legalBasis, MaxTextLen, true); err != nil {
+		return nil, err
+	}
+	if err := CheckPlainText("purpose", purpose); err != nil {
+		return nil, err
+	}
+	if err := CheckPlainText("legal basis", legalBasis); err != nil {
 		return nil, err
 	}
 	b := cryptobyte.NewBuilder(nil)
@@ -85,14 +90,28 @@ func PurposeData(purpose, legalBasis string) ([]byte, error) {
 // ParsePurposeData is the inverse of PurposeData; it rejects anything
 // PurposeData would not produce.
 func ParsePurposeData(data []byte) (purpose, legalBasis string, err error) {
+	if purpose, legalBasis, err = DecodePurposeData(data); err != nil {
+		return "", "", err
+	}
+	if _, err := PurposeData(purpose, legalBasis); err != nil {
+		return "", "", err
+	}
+	return purpose, legalBasis, nil
+}
+
+// DecodePurposeData decodes purpose data as it may have been committed
+// before PurposeData refused control characters: it checks the structure,
+// the lengths and UTF-8, not CheckPlainText. Readers of the history (the
+// archive, the auditor) use it and escape what they display.
+func DecodePurposeData(data []byte) (purpose, legalBasis string, err error) {
 	s := cryptobyte.String(data)
 	if !readString(&s, &purpose) || !readString(&s, &legalBasis) || !s.Empty() {
 		return "", "", fmt.Errorf("%w: purpose data is truncated or has trailing bytes", ErrMalformed)
 	}
-	if !utf8.ValidString(purpose) || !utf8.ValidString(legalBasis) {
-		return "", "", fmt.Errorf("%w: purpose data is not valid UTF-8", ErrInvalid)
+	if err := checkString("purpose", purpose, MaxTextLen, true); err != nil {
+		return "", "", err
 	}
-	if _, err := PurposeData(purpose, legalBasis); err != nil {
+	if err := checkString("legal basis", legalBasis, MaxTextLen, true); err != nil {
 		return "", "", err
 	}
 	return purpose, legalBasis, nil

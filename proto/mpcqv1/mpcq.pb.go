@@ -2774,15 +2774,17 @@ func (x *PartyState) GetReady() bool {
 }
 
 type ConsortiumStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ready         bool                   `protobuf:"varint,1,opt,name=ready,proto3" json:"ready,omitempty"`
-	Phase         string                 `protobuf:"bytes,2,opt,name=phase,proto3" json:"phase,omitempty"`
-	ParamSet      string                 `protobuf:"bytes,3,opt,name=param_set,json=paramSet,proto3" json:"param_set,omitempty"`
-	CeremonyId    string                 `protobuf:"bytes,4,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
-	EpochId       string                 `protobuf:"bytes,5,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`
-	Entities      uint64                 `protobuf:"varint,6,opt,name=entities,proto3" json:"entities,omitempty"`
-	Parties       []*PartyState          `protobuf:"bytes,7,rep,name=parties,proto3" json:"parties,omitempty"`
-	Error         string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Ready      bool                   `protobuf:"varint,1,opt,name=ready,proto3" json:"ready,omitempty"`
+	Phase      string                 `protobuf:"bytes,2,opt,name=phase,proto3" json:"phase,omitempty"`
+	ParamSet   string                 `protobuf:"bytes,3,opt,name=param_set,json=paramSet,proto3" json:"param_set,omitempty"`
+	CeremonyId string                 `protobuf:"bytes,4,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	EpochId    string                 `protobuf:"bytes,5,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`
+	Entities   uint64                 `protobuf:"varint,6,opt,name=entities,proto3" json:"entities,omitempty"`
+	Parties    []*PartyState          `protobuf:"bytes,7,rep,name=parties,proto3" json:"parties,omitempty"`
+	Error      string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	// The ledger's health: ready means little while parties refuse to cosign.
+	Ledger        *LedgerHealth `protobuf:"bytes,9,opt,name=ledger,proto3" json:"ledger,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2873,6 +2875,195 @@ func (x *ConsortiumStatus) GetError() string {
 	return ""
 }
 
+func (x *ConsortiumStatus) GetLedger() *LedgerHealth {
+	if x != nil {
+		return x.Ledger
+	}
+	return nil
+}
+
+// LedgerHealth says whether new ledger entries get published: every party
+// cosigns the checkpoints, or which refuse and why.
+type LedgerHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// open is false until the ledger is open (every party cosigned once).
+	Open bool `protobuf:"varint,1,opt,name=open,proto3" json:"open,omitempty"`
+	// healthy: open, readable, and no party refuses to cosign.
+	Healthy        bool   `protobuf:"varint,2,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	CheckpointSize uint64 `protobuf:"varint,3,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
+	// When the last party cosigned the latest checkpoint (Unix seconds).
+	CosignedUnix int64 `protobuf:"varint,4,opt,name=cosigned_unix,json=cosignedUnix,proto3" json:"cosigned_unix,omitempty"`
+	// Entries recorded but not yet in a cosigned checkpoint.
+	PendingEntries uint64             `protobuf:"varint,5,opt,name=pending_entries,json=pendingEntries,proto3" json:"pending_entries,omitempty"`
+	Refusals       []*CosignerRefusal `protobuf:"bytes,6,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	Error          string             `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *LedgerHealth) Reset() {
+	*x = LedgerHealth{}
+	mi := &file_mpcq_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LedgerHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LedgerHealth) ProtoMessage() {}
+
+func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LedgerHealth.ProtoReflect.Descriptor instead.
+func (*LedgerHealth) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *LedgerHealth) GetOpen() bool {
+	if x != nil {
+		return x.Open
+	}
+	return false
+}
+
+func (x *LedgerHealth) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *LedgerHealth) GetCheckpointSize() uint64 {
+	if x != nil {
+		return x.CheckpointSize
+	}
+	return 0
+}
+
+func (x *LedgerHealth) GetCosignedUnix() int64 {
+	if x != nil {
+		return x.CosignedUnix
+	}
+	return 0
+}
+
+func (x *LedgerHealth) GetPendingEntries() uint64 {
+	if x != nil {
+		return x.PendingEntries
+	}
+	return 0
+}
+
+func (x *LedgerHealth) GetRefusals() []*CosignerRefusal {
+	if x != nil {
+		return x.Refusals
+	}
+	return nil
+}
+
+func (x *LedgerHealth) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type CosignerRefusal struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Party          string                 `protobuf:"bytes,1,opt,name=party,proto3" json:"party,omitempty"`
+	Error          string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	SinceUnix      int64                  `protobuf:"varint,3,opt,name=since_unix,json=sinceUnix,proto3" json:"since_unix,omitempty"`
+	Refusals       uint32                 `protobuf:"varint,4,opt,name=refusals,proto3" json:"refusals,omitempty"`
+	CheckpointSize uint64                 `protobuf:"varint,5,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
+	NextRetryUnix  int64                  `protobuf:"varint,6,opt,name=next_retry_unix,json=nextRetryUnix,proto3" json:"next_retry_unix,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CosignerRefusal) Reset() {
+	*x = CosignerRefusal{}
+	mi := &file_mpcq_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignerRefusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignerRefusal) ProtoMessage() {}
+
+func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignerRefusal.ProtoReflect.Descriptor instead.
+func (*CosignerRefusal) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CosignerRefusal) GetParty() string {
+	if x != nil {
+		return x.Party
+	}
+	return ""
+}
+
+func (x *CosignerRefusal) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *CosignerRefusal) GetSinceUnix() int64 {
+	if x != nil {
+		return x.SinceUnix
+	}
+	return 0
+}
+
+func (x *CosignerRefusal) GetRefusals() uint32 {
+	if x != nil {
+		return x.Refusals
+	}
+	return 0
+}
+
+func (x *CosignerRefusal) GetCheckpointSize() uint64 {
+	if x != nil {
+		return x.CheckpointSize
+	}
+	return 0
+}
+
+func (x *CosignerRefusal) GetNextRetryUnix() int64 {
+	if x != nil {
+		return x.NextRetryUnix
+	}
+	return 0
+}
+
 type SchemaRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2881,7 +3072,7 @@ type SchemaRequest struct {
 
 func (x *SchemaRequest) Reset() {
 	*x = SchemaRequest{}
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3084,7 @@ func (x *SchemaRequest) String() string {
 func (*SchemaRequest) ProtoMessage() {}
 
 func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3097,7 @@ func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaRequest.ProtoReflect.Descriptor instead.
 func (*SchemaRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{40}
+	return file_mpcq_proto_rawDescGZIP(), []int{42}
 }
 
 type SchemaReply struct {
@@ -2921,7 +3112,7 @@ type SchemaReply struct {
 
 func (x *SchemaReply) Reset() {
 	*x = SchemaReply{}
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2933,7 +3124,7 @@ func (x *SchemaReply) String() string {
 func (*SchemaReply) ProtoMessage() {}
 
 func (x *SchemaReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2946,7 +3137,7 @@ func (x *SchemaReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaReply.ProtoReflect.Descriptor instead.
 func (*SchemaReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{41}
+	return file_mpcq_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SchemaReply) GetTables() []*TableSchema {
@@ -2989,7 +3180,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3192,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3205,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{42}
+	return file_mpcq_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -3056,7 +3247,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3068,7 +3259,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3081,7 +3272,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{43}
+	return file_mpcq_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Progress) GetStage() string {
@@ -3133,7 +3324,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3145,7 +3336,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3158,7 +3349,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{44}
+	return file_mpcq_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -3251,7 +3442,7 @@ type QueryEvent struct {
 
 func (x *QueryEvent) Reset() {
 	*x = QueryEvent{}
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3454,7 @@ func (x *QueryEvent) String() string {
 func (*QueryEvent) ProtoMessage() {}
 
 func (x *QueryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3467,7 @@ func (x *QueryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEvent.ProtoReflect.Descriptor instead.
 func (*QueryEvent) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{45}
+	return file_mpcq_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *QueryEvent) GetEvent() isQueryEvent_Event {
@@ -3530,7 +3721,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x02up\x18\x03 \x01(\bR\x02up\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
 	"\x04rows\x18\x05 \x01(\x04R\x04rows\x12\x14\n" +
-	"\x05ready\x18\x06 \x01(\bR\x05ready\"\xf8\x01\n" +
+	"\x05ready\x18\x06 \x01(\bR\x05ready\"\xa7\x02\n" +
 	"\x10ConsortiumStatus\x12\x14\n" +
 	"\x05ready\x18\x01 \x01(\bR\x05ready\x12\x14\n" +
 	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1b\n" +
@@ -3540,7 +3731,24 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bepoch_id\x18\x05 \x01(\tR\aepochId\x12\x1a\n" +
 	"\bentities\x18\x06 \x01(\x04R\bentities\x12-\n" +
 	"\aparties\x18\a \x03(\v2\x13.mpcq.v1.PartyStateR\aparties\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error\"\x0f\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12-\n" +
+	"\x06ledger\x18\t \x01(\v2\x15.mpcq.v1.LedgerHealthR\x06ledger\"\xff\x01\n" +
+	"\fLedgerHealth\x12\x12\n" +
+	"\x04open\x18\x01 \x01(\bR\x04open\x12\x18\n" +
+	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12'\n" +
+	"\x0fcheckpoint_size\x18\x03 \x01(\x04R\x0echeckpointSize\x12#\n" +
+	"\rcosigned_unix\x18\x04 \x01(\x03R\fcosignedUnix\x12'\n" +
+	"\x0fpending_entries\x18\x05 \x01(\x04R\x0ependingEntries\x124\n" +
+	"\brefusals\x18\x06 \x03(\v2\x18.mpcq.v1.CosignerRefusalR\brefusals\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\"\xc9\x01\n" +
+	"\x0fCosignerRefusal\x12\x14\n" +
+	"\x05party\x18\x01 \x01(\tR\x05party\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"since_unix\x18\x03 \x01(\x03R\tsinceUnix\x12\x1a\n" +
+	"\brefusals\x18\x04 \x01(\rR\brefusals\x12'\n" +
+	"\x0fcheckpoint_size\x18\x05 \x01(\x04R\x0echeckpointSize\x12&\n" +
+	"\x0fnext_retry_unix\x18\x06 \x01(\x03R\rnextRetryUnix\"\x0f\n" +
 	"\rSchemaRequest\"\xa1\x01\n" +
 	"\vSchemaReply\x12,\n" +
 	"\x06tables\x18\x01 \x03(\v2\x14.mpcq.v1.TableSchemaR\x06tables\x12\x1b\n" +
@@ -3625,7 +3833,7 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 }
 
 var file_mpcq_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_mpcq_proto_goTypes = []any{
 	(Presence)(0),                 // 0: mpcq.v1.Presence
 	(CompareOp)(0),                // 1: mpcq.v1.CompareOp
@@ -3670,18 +3878,20 @@ var file_mpcq_proto_goTypes = []any{
 	(*StatusRequest)(nil),         // 40: mpcq.v1.StatusRequest
 	(*PartyState)(nil),            // 41: mpcq.v1.PartyState
 	(*ConsortiumStatus)(nil),      // 42: mpcq.v1.ConsortiumStatus
-	(*SchemaRequest)(nil),         // 43: mpcq.v1.SchemaRequest
-	(*SchemaReply)(nil),           // 44: mpcq.v1.SchemaReply
-	(*QueryRequest)(nil),          // 45: mpcq.v1.QueryRequest
-	(*Progress)(nil),              // 46: mpcq.v1.Progress
-	(*QueryResult)(nil),           // 47: mpcq.v1.QueryResult
-	(*QueryEvent)(nil),            // 48: mpcq.v1.QueryEvent
-	nil,                           // 49: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(*LedgerHealth)(nil),          // 43: mpcq.v1.LedgerHealth
+	(*CosignerRefusal)(nil),       // 44: mpcq.v1.CosignerRefusal
+	(*SchemaRequest)(nil),         // 45: mpcq.v1.SchemaRequest
+	(*SchemaReply)(nil),           // 46: mpcq.v1.SchemaReply
+	(*QueryRequest)(nil),          // 47: mpcq.v1.QueryRequest
+	(*Progress)(nil),              // 48: mpcq.v1.Progress
+	(*QueryResult)(nil),           // 49: mpcq.v1.QueryResult
+	(*QueryEvent)(nil),            // 50: mpcq.v1.QueryEvent
+	nil,                           // 51: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
 	5,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
 	6,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	49, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	51, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
 	14, // 3: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
 	15, // 4: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
 	30, // 5: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
@@ -3710,43 +3920,45 @@ var file_mpcq_proto_depIdxs = []int32{
 	19, // 28: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
 	37, // 29: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
 	41, // 30: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	5,  // 31: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	29, // 32: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
-	46, // 33: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	47, // 34: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	3,  // 35: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	7,  // 36: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	9,  // 37: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	11, // 38: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	13, // 39: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	16, // 40: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	17, // 41: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	32, // 42: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	33, // 43: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	34, // 44: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	40, // 45: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	43, // 46: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	45, // 47: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	36, // 48: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	4,  // 49: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	8,  // 50: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	10, // 51: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	12, // 52: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	16, // 53: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	16, // 54: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	18, // 55: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	32, // 56: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	39, // 57: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	35, // 58: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	42, // 59: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	44, // 60: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	48, // 61: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	38, // 62: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	49, // [49:63] is the sub-list for method output_type
-	35, // [35:49] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	43, // 31: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
+	44, // 32: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
+	5,  // 33: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
+	29, // 34: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
+	48, // 35: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	49, // 36: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	3,  // 37: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	7,  // 38: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	9,  // 39: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	11, // 40: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	13, // 41: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	16, // 42: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	17, // 43: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	32, // 44: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	33, // 45: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	34, // 46: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	40, // 47: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	45, // 48: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	47, // 49: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	36, // 50: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	4,  // 51: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	8,  // 52: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	10, // 53: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	12, // 54: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	16, // 55: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	16, // 56: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	18, // 57: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	32, // 58: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	39, // 59: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	35, // 60: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	42, // 61: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	46, // 62: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	50, // 63: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	38, // 64: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	51, // [51:65] is the sub-list for method output_type
+	37, // [37:51] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
@@ -3766,7 +3978,7 @@ func file_mpcq_proto_init() {
 		(*Arith_Constant)(nil),
 		(*Arith_Bin)(nil),
 	}
-	file_mpcq_proto_msgTypes[45].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[47].OneofWrappers = []any{
 		(*QueryEvent_Progress)(nil),
 		(*QueryEvent_Result)(nil),
 	}
@@ -3776,7 +3988,7 @@ func file_mpcq_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   47,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

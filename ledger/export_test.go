@@ -1,0 +1,4 @@
+package ledger
+
+// SameRefusal exposes sameRefusal to the external tests.
+var SameRefusal = sameRefusal
