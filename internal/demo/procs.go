@@ -89,11 +89,6 @@ func (c *Cluster) StartAll() error {
 	return c.StartCoordinator()
 }
 
-// StartCoordinator starts the coordinator daemon.
-func (c *Cluster) StartCoordinator() error {
-	return c.start("coordinator", "coordinatord", c.L.CoordinatorConfig())
-}
-
 // Kill sends SIGKILL to a process and waits for it to exit.
 func (c *Cluster) Kill(name string) error { return c.signal(name, syscall.SIGKILL, 10*time.Second) }
 
