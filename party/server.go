@@ -21,9 +21,11 @@ import (
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/align"
+	"github.com/mpcq/mpcq/mpc/chainsig"
 	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -49,6 +51,10 @@ var codeMap = []rpc.Mapping{
 	{Err: align.ErrBadSignature, Code: codes.PermissionDenied},
 	{Err: align.ErrUnknownSigner, Code: codes.PermissionDenied},
 	{Err: ErrNotReady, Code: codes.FailedPrecondition},
+	{Err: request.ErrMalformed, Code: codes.InvalidArgument},
+	{Err: ErrUnauthorized, Code: codes.PermissionDenied},
+	{Err: chainsig.ErrBadSignature, Code: codes.PermissionDenied},
+	{Err: ErrChain, Code: codes.InvalidArgument},
 }
 
 // keys is the party's key material for one ceremony.
@@ -89,8 +95,11 @@ type Server struct {
 	name    string
 	priv    ed25519.PrivateKey
 	peers   map[string]ed25519.PublicKey
+	caPEM   []byte // the consortium CA, for analysts' certificates
 	workers int
-	witness *witness.Witness
+	// requests binds each signed analyst request to the one query it is for.
+	requests requestMemory
+	witness  *witness.Witness
 	// decrypted records, durably, which packed totals were given shares.
 	decrypted *decryptLog
 
@@ -136,7 +145,7 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, data: data, store: store{cfg.DataDir}, name: cfg.Name, priv: priv,
-		peers: map[string]ed25519.PublicKey{cfg.Name: id.PublicKey}, workers: cfg.Workers}
+		peers: map[string]ed25519.PublicKey{cfg.Name: id.PublicKey}, caPEM: caPEM, workers: cfg.Workers}
 	if s.workers == 0 {
 		s.workers = runtime.NumCPU()
 	}
