@@ -202,7 +202,7 @@ func receiveBlocks(stream pb.Party_QueryStepServer, ib *inbox) func(context.Cont
 // noise flooding.
 func (s *Server) DecryptShare(ctx context.Context, req *pb.DecryptShareRequest) (*pb.DecryptShareReply, error) {
 	reply, err := s.decryptShare(ctx, req)
-	if errors.Is(err, ErrGate) {
+	if errors.Is(err, ErrGate) || errors.Is(err, ErrUnauthorized) || errors.Is(err, mpc.ErrDegenerateKey) {
 		s.log.Warn().Str("query", req.QueryId).Err(err).Msg("decryption share refused")
 	}
 	return reply, rpc.ToStatus(err, append(ledgerCodes, codeMap...)...)
