@@ -49,7 +49,11 @@ func (s *Server) commitQuery(ctx context.Context, queryID, analyst, canonical st
 	}
 	qe := entry.Query{QueryID: queryID, QueryCommitment: qOpen.Commitment(), Analyst: analyst, PurposeCommitment: pOpen.Commitment(),
 		AnalystKeyHash: hash(req.AnalystPublicKey), PlanHash: planHash, EpochID: epochNum, ParamSet: env.keys.params.Set.Name, Time: time.Now().Unix()}
-	if err := a.Put(queryID, archive.Record{QueryID: queryID, QueryText: qOpen, Purpose: pOpen}); err != nil {
+	var signed archive.SignedRequest
+	if sr := req.GetSigned(); sr != nil {
+		signed = archive.SignedRequest{Request: sr.Request, Signature: sr.Signature, Certificate: sr.Certificate}
+	}
+	if err := a.Put(queryID, archive.Record{QueryID: queryID, QueryText: qOpen, Purpose: pOpen, Signed: signed}); err != nil {
 		return nil, fmt.Errorf("%w: archive: %w", ErrLedger, err)
 	}
 	idx, cp, raw, err := s.appendEntry(ctx, qe)

@@ -2,9 +2,12 @@ package coordinator
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/request"
+	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 	"github.com/mpcq/mpcq/schema"
@@ -84,4 +87,33 @@ func intake(req *pb.QueryRequest, env queryEnv) (*plannedQuery, error) {
 		return nil, err
 	}
 	return &plannedQuery{plan: p, tables: chain.Order(p), layout: chain.LayoutOf(p), planPB: planPB}, nil
+}
+
+// checkSigned checks the analyst's signature on a request that passed
+// intake: the certificate chains to the consortium CA (caPEM) and is the
+// calling analyst's, the signature verifies, its time is in the window,
+// and it signs exactly the query's canonical text, the purpose and legal
+// basis sent and the hash of the public key sent. The parties check it
+// again; the coordinator checks first so as not to commit a request no
+// party will run. Pure; errors wrap ErrUnsigned (PermissionDenied).
+func checkSigned(req *pb.QueryRequest, canonical string, caPEM []byte, caller pki.Identity, now time.Time) error {
+	sr := req.GetSigned()
+	if sr == nil {
+		return fmt.Errorf("%w: the request carries no analyst signature (mpcq signs every request; update it)", ErrUnsigned)
+	}
+	v, err := request.Verify(sr.Request, sr.Signature, sr.Certificate, caPEM, now)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnsigned, err)
+	}
+	switch {
+	case v.Analyst.Role != caller.Role || v.Analyst.Name != caller.Name:
+		return fmt.Errorf("%w: signed by %s, sent by %s", ErrUnsigned, v.Analyst, caller)
+	case v.Canonical != canonical:
+		return fmt.Errorf("%w: the signed query is %q, the request's SQL plans as %q", ErrUnsigned, v.Canonical, canonical)
+	case v.Purpose != req.Purpose || v.LegalBasis != req.LegalBasis:
+		return fmt.Errorf("%w: the purpose or legal basis differs from the signed one", ErrUnsigned)
+	case v.KeyHash != request.KeyHash(req.AnalystPublicKey):
+		return fmt.Errorf("%w: the analyst public key differs from the signed one", ErrUnsigned)
+	}
+	return nil
 }

@@ -286,7 +286,16 @@ func (s *Server) Archive(ctx context.Context, req *pb.ArchiveRequest) (*pb.Archi
 			return nil, rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadQuery, err), codeMap...)
 		}
 		reply.Records = append(reply.Records, &pb.ArchiveRecord{QueryId: r.QueryID, QueryText: string(r.QueryText.Data),
-			QuerySalt: r.QueryText.Salt[:], PurposeData: r.Purpose.Data, PurposeSalt: r.Purpose.Salt[:]})
+			QuerySalt: r.QueryText.Salt[:], PurposeData: r.Purpose.Data, PurposeSalt: r.Purpose.Salt[:],
+			Request: signedPB(r.Signed)})
 	}
 	return reply, nil
+}
+
+// signedPB is an archived signed request on the wire; nil when absent.
+func signedPB(s archive.SignedRequest) *pb.SignedRequest {
+	if len(s.Request) == 0 {
+		return nil
+	}
+	return &pb.SignedRequest{Request: s.Request, Signature: s.Signature, Certificate: s.Certificate}
 }

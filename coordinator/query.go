@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/mpc/chainsig"
 	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -63,6 +68,13 @@ func (s *Server) admit(ctx context.Context, req *pb.QueryRequest) (*queryRun, er
 	if err != nil {
 		return nil, err
 	}
+	caPEM, err := os.ReadFile(s.cfg.TLS.CA)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	if err := checkSigned(req, pq.plan.Canonical, caPEM, analyst, time.Now()); err != nil {
+		return nil, err
+	}
 	q := &queryRun{id: newID("q-"), analyst: analyst.String(), req: req, env: env, pq: pq}
 	for _, t := range pq.tables {
 		pc, err := s.partyOfTable(t)
@@ -73,7 +85,7 @@ func (s *Server) admit(ctx context.Context, req *pb.QueryRequest) (*queryRun, er
 		q.names = append(q.names, pc.name)
 	}
 	q.header = &pb.QueryHeader{QueryId: q.id, Plan: pq.planPB, Chain: q.names, EpochId: env.epoch.ID,
-		Entities: env.epoch.Entities, CeremonyId: env.keys.state.ID}
+		Entities: env.epoch.Entities, CeremonyId: env.keys.state.ID, Request: req.Signed}
 	q.log = s.log.With().Str("query", q.id).Str("analyst", analyst.Name).Logger()
 	return q, nil
 }
@@ -107,6 +119,9 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		return err
 	}
 	progress("committed", fmt.Sprintf("ledger entry %d in checkpoint %d, cosigned by every party", gate.LedgerIndex, gate.CheckpointSize))
+	// Every party checks the gate before it works, as before it decrypts.
+	q.header.LedgerEntry, q.header.LedgerIndex = gate.LedgerEntry, gate.LedgerIndex
+	q.header.InclusionProof, q.header.Checkpoint = gate.InclusionProof, gate.Checkpoint
 	parts, err := s.execute(ctx, q, gate, progress)
 	if err != nil {
 		s.recordQueryFailure(stream.Context(), ctx, q.id, err)
@@ -146,7 +161,8 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 	}
 	dreq := &pb.DecryptShareRequest{QueryId: q.id, Plan: q.header.Plan, ChainLen: uint32(len(q.parties)),
 		AnalystPublicKey: q.req.AnalystPublicKey, CeremonyId: q.env.keys.state.ID,
-		LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint}
+		LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint,
+		Request: q.req.Signed}
 	shares, err := s.collectShares(ctx, dreq, raw, cr.sent)
 	if err != nil {
 		q.log.Warn().Err(err).Msg("query failed collecting decryption shares")
@@ -164,4 +180,17 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 		Sums: q.pq.planPB.Sums, Groups: uint32(layout.Groups), SumCiphertexts: switched, BytesPerParty: cr.sent.of(q.names),
 		LedgerIndex: gate.LedgerIndex}
 	return resultParts(result), nil
+}
+
+// blame names who deviated in a failed query, for its FAILURE entry: the
+// party an error names, except when that party refused chain messages its
+// predecessor did not sign. Only the relay, i.e. the coordinator, could
+// have put them there, so the entry names no party and its reason starts
+// with "coordinator:".
+func blame(err error) (party string, cause error) {
+	p := partyOf(err)
+	if p != "" && status.Code(err) == codes.PermissionDenied && strings.Contains(err.Error(), chainsig.ErrBadSignature.Error()) {
+		return "", fmt.Errorf("coordinator: party %s received chain messages its predecessor did not sign: %w", p, err)
+	}
+	return p, err
 }

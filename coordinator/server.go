@@ -37,6 +37,9 @@ var (
 	ErrParty = errors.New("party failed")
 	// ErrBadQuery means the analyst's request is invalid.
 	ErrBadQuery = errors.New("invalid query request")
+	// ErrUnsigned means the request is not signed, or not as sent, by the
+	// analyst who sends it.
+	ErrUnsigned = errors.New("request not signed by the calling analyst")
 )
 
 // codeMap registers the coordinator's own sentinels with rpc.Code, the one
@@ -46,6 +49,7 @@ var (
 var codeMap = []rpc.Mapping{
 	{Err: ErrParty, Code: codes.Unavailable},
 	{Err: ErrBadQuery, Code: codes.InvalidArgument},
+	{Err: ErrUnsigned, Code: codes.PermissionDenied},
 	{Err: ErrNotReady, Code: codes.Unavailable},
 	{Err: ErrLedger, Code: codes.Unavailable},
 	{Err: ErrTooLarge, Code: codes.InvalidArgument},

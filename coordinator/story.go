@@ -43,7 +43,7 @@ func failureOf(streamErr, queryErr error, stopping bool, timeout time.Duration, 
 	case errors.Is(queryErr, context.DeadlineExceeded):
 		return partyOf(err), fmt.Errorf("timed out after %d s: %w", int(timeout.Seconds()), err)
 	}
-	return partyOf(err), err
+	return blame(err)
 }
 
 // recordQueryFailure records the FAILURE of a committed query that ended

@@ -19,6 +19,7 @@ import (
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -165,6 +166,14 @@ func ledgerGate(t *testing.T, l *demo.Layout) {
 	r := base()
 	r.Plan = planPB
 	r.Ciphertexts = [][]byte{ct} // the query's totals, packed in one ciphertext
+	// Even with the analyst's signature on the request (a fresh one).
+	certPEM, keyPEM, err := pki.LoadKeyPair(l.Path("analyst", analyst.CertFile), l.Path("analyst", analyst.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Request, err = analyst.SignRequest(planPB.Canonical, "e2e", "TEST", apk, certPEM, keyPEM, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	bank := asCoordinator(t, l, "bank")
 	st, _ := bank.Status(ctx, &pb.PartyStatusRequest{})
 	r.CeremonyId = st.CeremonyId

@@ -153,6 +153,8 @@ func TestConsortium(t *testing.T) {
 
 	t.Run("ledger gate refuses untraceable decryption", func(t *testing.T) { ledgerGate(t, l) })
 
+	t.Run("hostile coordinator", func(t *testing.T) { hostileCoordinator(t, l) })
+
 	t.Run("auditor verifies the ledger", func(t *testing.T) { auditLedger(t, l) })
 
 	t.Run("party killed mid-query", func(t *testing.T) {

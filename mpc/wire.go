@@ -143,13 +143,56 @@ func (p *Params) MarshalPublicKey(pk *rlwe.PublicKey) []byte {
 	return encodeRefs(p.qpRefs(pk.Value...))
 }
 
-// UnmarshalPublicKey decodes an untrusted public key.
+// UnmarshalPublicKey decodes an untrusted public key and refuses a
+// degenerate one (checkKeyEntropy).
 func (p *Params) UnmarshalPublicKey(b []byte) (*rlwe.PublicKey, error) {
 	pk := rlwe.NewPublicKey(p.BGV)
 	if err := decodeRefs("public key", b, p.qpRefs(pk.Value...)); err != nil {
 		return nil, err
 	}
+	if err := p.checkKeyEntropy(pk); err != nil {
+		return nil, err
+	}
 	return pk, nil
+}
+
+// ErrDegenerateKey is wrapped when a public key's polynomials are not
+// uniform-looking: an all-zero key, or b = e (a zero secret), whose
+// "encryptions" anyone can read. It wraps ErrMalformed.
+var ErrDegenerateKey = fmt.Errorf("%w: degenerate public key", ErrMalformed)
+
+// smallShift sets what "small" means: |c| < q / 2^smallShift, centred. A
+// uniform coefficient is small with probability 2^-(smallShift-1).
+const smallShift = 20
+
+// checkKeyEntropy refuses a public key (b, a) of which either polynomial,
+// back in the coefficient domain (out of Montgomery and NTT form), has
+// more than 1/16 of its Q coefficients small: a uniform polynomial (a is
+// the common random polynomial, b = -a·s + e) has about N·L/2^19 of them,
+// i.e. none; all-zero polynomials and b = e from a zero secret have all.
+// A key from a low-weight but non-zero secret still looks uniform: that
+// weakness is the key owner's to avoid, and is not detectable here.
+func (p *Params) checkKeyEntropy(pk *rlwe.PublicKey) error {
+	rQ := p.BGV.RingQ()
+	tmp := rQ.NewPoly()
+	total := rQ.N() * rQ.ModuliChainLength()
+	for i, v := range pk.Value {
+		rQ.IMForm(v.Q, tmp)
+		rQ.INTT(tmp, tmp)
+		small := 0
+		for li, q := range rQ.ModuliChain() {
+			bound := q >> smallShift
+			for _, c := range tmp.Coeffs[li] {
+				if c < bound || c > q-bound {
+					small++
+				}
+			}
+		}
+		if small > total/16 {
+			return fmt.Errorf("%w: polynomial %d has %d of %d coefficients near zero (a uniform one has about %d)", ErrDegenerateKey, i, small, total, total>>(smallShift-1))
+		}
+	}
+	return nil
 }
 
 // MarshalSecretKey encodes a secret key (for the owner's own 0600 file only).

@@ -128,3 +128,32 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDegenerateKeyRefused: a public key anyone could "decrypt" for is
+// refused at decoding: all zero, b = e from a zero secret, or one of its
+// two polynomials zeroed; a real key and the collective key pass.
+func TestDegenerateKeyRefused(t *testing.T) {
+	p := mustParams(t, testSet)
+	kg := rlwe.NewKeyGenerator(p.BGV)
+	good := p.MarshalPublicKey(kg.GenPublicKeyNew(p.NewSecretKey()))
+	zeroSecret := p.MarshalPublicKey(kg.GenPublicKeyNew(rlwe.NewSecretKey(p.BGV)))
+	half := bytes.Clone(good)
+	clear(half[:len(half)/2]) // b's Q and P limbs zeroed
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		ok   bool
+	}{
+		{"fresh key", good, true},
+		{"all zero", make([]byte, len(good)), false},
+		{"zero secret (b = e)", zeroSecret, false},
+		{"b zeroed", half, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.UnmarshalPublicKey(tc.b)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrDegenerateKey)) {
+				t.Fatalf("UnmarshalPublicKey: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package party
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,8 +19,8 @@ import (
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
-// ErrGate is wrapped when a decryption share is refused because the query
-// is not traceably committed on the ledger.
+// ErrGate is wrapped when a query step or a decryption share is refused
+// because the query is not traceably committed on the ledger.
 var ErrGate = errors.New("decryption refused by the ledger gate")
 
 const witnessStateFile = "witness.json"
@@ -74,43 +73,61 @@ func (s *Server) Cosign(ctx context.Context, req *pb.CosignRequest) (*pb.CosignR
 	return &pb.CosignReply{Cosignature: sig}, nil
 }
 
-// gate checks that a decryption request is for a QUERY entry included in
-// a checkpoint this party cosigned, and that the entry's query id, analyst
-// key and plan are the request's. No traceability, no answer.
-func (s *Server) gate(req *pb.DecryptShareRequest, epochID string) error {
-	if len(req.LedgerEntry) == 0 {
-		return fmt.Errorf("%w: query %s comes without its ledger entry", ErrGate, req.QueryId)
+// gateProof is what the gate checks, from a query step's header or a
+// decryption request: the query, the plan the party is asked to run, and
+// the QUERY entry with its inclusion proof and cosigned checkpoint.
+type gateProof struct {
+	queryID    string
+	plan       *pb.Plan
+	entry      []byte
+	index      uint64
+	proof      [][]byte
+	checkpoint []byte
+}
+
+func stepGate(h *pb.QueryHeader) gateProof {
+	return gateProof{h.QueryId, h.Plan, h.LedgerEntry, h.LedgerIndex, h.InclusionProof, h.Checkpoint}
+}
+
+func shareGate(r *pb.DecryptShareRequest) gateProof {
+	return gateProof{r.QueryId, r.Plan, r.LedgerEntry, r.LedgerIndex, r.InclusionProof, r.Checkpoint}
+}
+
+// gate checks that a query (to work on or to decrypt) is a QUERY entry
+// included in a checkpoint this party cosigned, and that the entry's
+// query id, plan and epoch are the request's. It returns the entry. No
+// traceability, no work and no answer.
+func (s *Server) gate(g gateProof, epochID string) (entry.Query, error) {
+	if len(g.entry) == 0 {
+		return entry.Query{}, fmt.Errorf("%w: query %s comes without its ledger entry", ErrGate, g.queryID)
 	}
-	if err := s.witness.VerifyIncluded(req.LedgerEntry, req.LedgerIndex, req.InclusionProof, req.Checkpoint); err != nil {
-		return fmt.Errorf("%w: query %s: %w", ErrGate, req.QueryId, err)
+	if err := s.witness.VerifyIncluded(g.entry, g.index, g.proof, g.checkpoint); err != nil {
+		return entry.Query{}, fmt.Errorf("%w: query %s: %w", ErrGate, g.queryID, err)
 	}
-	e, err := entry.Parse(req.LedgerEntry)
+	e, err := entry.Parse(g.entry)
 	if err != nil {
-		return fmt.Errorf("%w: query %s: %w", ErrGate, req.QueryId, err)
+		return entry.Query{}, fmt.Errorf("%w: query %s: %w", ErrGate, g.queryID, err)
 	}
 	q, ok := e.(entry.Query)
 	if !ok {
-		return fmt.Errorf("%w: ledger entry %d is a %s, not a QUERY", ErrGate, req.LedgerIndex, e.Type())
+		return entry.Query{}, fmt.Errorf("%w: ledger entry %d is a %s, not a QUERY", ErrGate, g.index, e.Type())
 	}
-	planHash, err := wire.PlanHash(req.Plan)
+	planHash, err := wire.PlanHash(g.plan)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrGate, err)
+		return entry.Query{}, fmt.Errorf("%w: %v", ErrGate, err)
 	}
-	keyHash := sha256.Sum256(req.AnalystPublicKey)
 	switch {
-	case q.QueryID != req.QueryId:
-		return fmt.Errorf("%w: ledger entry %d is query %s, the request is for %s", ErrGate, req.LedgerIndex, q.QueryID, req.QueryId)
-	case !bytes.Equal(q.AnalystKeyHash[:], keyHash[:]):
-		return fmt.Errorf("%w: query %s: the analyst key differs from the one committed on the ledger", ErrGate, req.QueryId)
+	case q.QueryID != g.queryID:
+		return entry.Query{}, fmt.Errorf("%w: ledger entry %d is query %s, the request is for %s", ErrGate, g.index, q.QueryID, g.queryID)
 	case !bytes.Equal(q.PlanHash[:], planHash[:]):
-		return fmt.Errorf("%w: query %s: the plan differs from the one committed on the ledger", ErrGate, req.QueryId)
+		return entry.Query{}, fmt.Errorf("%w: query %s: the plan differs from the one committed on the ledger", ErrGate, g.queryID)
 	}
 	n, err := wire.EpochNumber(epochID)
 	if err != nil {
-		return fmt.Errorf("%w: this party's epoch: %v", ErrGate, err)
+		return entry.Query{}, fmt.Errorf("%w: this party's epoch: %v", ErrGate, err)
 	}
 	if q.EpochID != n {
-		return fmt.Errorf("%w: query %s was committed for epoch %d, this party is in epoch %d", ErrGate, req.QueryId, q.EpochID, n)
+		return entry.Query{}, fmt.Errorf("%w: query %s was committed for epoch %d, this party is in epoch %d", ErrGate, g.queryID, q.EpochID, n)
 	}
-	return nil
+	return q, nil
 }

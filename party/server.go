@@ -22,9 +22,11 @@ import (
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/align"
+	"github.com/mpcq/mpcq/mpc/chainsig"
 	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -52,6 +54,10 @@ var codeMap = []rpc.Mapping{
 	{Err: ErrNotReady, Code: codes.FailedPrecondition},
 	{Err: ErrTooLarge, Code: codes.InvalidArgument},
 	{Err: ErrBusy, Code: codes.ResourceExhausted},
+	{Err: request.ErrMalformed, Code: codes.InvalidArgument},
+	{Err: ErrUnauthorized, Code: codes.PermissionDenied},
+	{Err: chainsig.ErrBadSignature, Code: codes.PermissionDenied},
+	{Err: ErrChain, Code: codes.InvalidArgument},
 }
 
 // keys is the party's key material for one ceremony.
@@ -92,10 +98,13 @@ type Server struct {
 	name    string
 	priv    ed25519.PrivateKey
 	peers   map[string]ed25519.PublicKey
+	caPEM   []byte // the consortium CA, for analysts' certificates
 	workers int
 	steps   *semaphore.Weighted // bounds concurrent query steps (bounds.go)
 	maxStep int64               // max_step_memory_mb in bytes (0: no check)
-	witness *witness.Witness
+	// requests binds each signed analyst request to the one query it is for.
+	requests requestMemory
+	witness  *witness.Witness
 	// decrypted records, durably, which packed totals were given shares.
 	decrypted *decryptLog
 
@@ -141,7 +150,7 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, data: data, store: store{cfg.DataDir}, name: cfg.Name, priv: priv,
-		peers: map[string]ed25519.PublicKey{cfg.Name: id.PublicKey}, workers: cfg.Workers,
+		peers: map[string]ed25519.PublicKey{cfg.Name: id.PublicKey}, caPEM: caPEM, workers: cfg.Workers,
 		steps: semaphore.NewWeighted(int64(cfg.MaxConcurrentSteps)), maxStep: cfg.MaxStepMemory()}
 	if s.workers == 0 {
 		s.workers = runtime.NumCPU()

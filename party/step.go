@@ -2,6 +2,7 @@ package party
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -10,6 +11,7 @@ import (
 	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/mpc/chainsig"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -39,6 +41,63 @@ type step struct {
 	outMap   []uint32   // per output of the plan: its index in outs
 	vecs     [][]uint64 // the distinct vectors, each encoded once per block
 	usersOf  [][]int    // per vector: the indices in outs it multiplies
+	auth     *chainAuth // signs what it sends, verifies what it receives
+}
+
+// ErrChain is wrapped when the chain messages a party receives are not
+// its predecessor's blocks each exactly once: a block out of range,
+// repeated, or missing at the end. It wraps ErrBadRequest.
+var ErrChain = fmt.Errorf("%w: chain messages", ErrBadRequest)
+
+// chainAuth is a step's chain signatures: this party signs each message
+// it sends under out, and accepts only messages its predecessor (key
+// prev) signed under in. Package chainsig holds the statement.
+type chainAuth struct {
+	priv ed25519.PrivateKey
+	out  chainsig.Binding
+	prev ed25519.PublicKey // nil for the first party, which receives nothing
+	in   chainsig.Binding
+}
+
+// newChainAuth binds a step's signatures to its header's query, the
+// committed plan hash and its position; the predecessor's key comes from
+// peers (the consortium's party certificates). A chain must name each
+// party once, so no party's output can stand for another position's.
+func newChainAuth(h *pb.QueryHeader, planHash [32]byte, priv ed25519.PrivateKey, peers map[string]ed25519.PublicKey) (*chainAuth, error) {
+	seen := map[string]bool{}
+	for _, p := range h.Chain {
+		if seen[p] {
+			return nil, fmt.Errorf("%w: chain %v names party %s twice", ErrBadRequest, h.Chain, p)
+		}
+		seen[p] = true
+	}
+	a := &chainAuth{priv: priv, out: chainsig.Binding{QueryID: h.QueryId, PlanHash: planHash, Position: h.Position}}
+	if h.Position > 0 {
+		prev := h.Chain[h.Position-1]
+		if a.prev = peers[prev]; a.prev == nil {
+			return nil, fmt.Errorf("%w: no certificate of party %s (the previous in the chain) among this party's peers", ErrBadRequest, prev)
+		}
+		a.in = chainsig.Binding{QueryID: h.QueryId, PlanHash: planHash, Position: h.Position - 1}
+	}
+	return a, nil
+}
+
+// sign signs one outgoing message.
+func (st *step) sign(m *pb.BlockMessage) error {
+	if st.auth == nil {
+		return fmt.Errorf("step has no chain signing key")
+	}
+	m.Signature = chainsig.Sign(st.auth.priv, st.auth.out, chainsig.Ref{Block: m.Block, Offset: m.Offset, Total: m.Total}, m.Ciphertexts)
+	return nil
+}
+
+// verify checks that an incoming message is the predecessor's, for this
+// query, plan, block and place in the block.
+func (st *step) verify(m *pb.BlockMessage) error {
+	if st.auth == nil || st.auth.prev == nil {
+		return fmt.Errorf("%w: no key of the previous party to verify block %d", chainsig.ErrBadSignature, m.Block)
+	}
+	return chainsig.Verify(st.auth.prev, st.auth.in, chainsig.Ref{Block: m.Block, Offset: m.Offset, Total: m.Total}, m.Ciphertexts, m.Signature)
 }
 
 // stepJob is one block to process: its index and, after the first party,
@@ -371,14 +430,20 @@ func (st *step) messages(block int, cts []*rlwe.Ciphertext) ([]*pb.BlockMessage,
 	}
 	var out []*pb.BlockMessage
 	for _, r := range transport.Batches(len(raws), len(raws[0])) {
-		out = append(out, &pb.BlockMessage{Block: uint32(block), Offset: uint32(r[0]), Total: uint32(len(raws)), Ciphertexts: raws[r[0]:r[1]]})
+		m := &pb.BlockMessage{Block: uint32(block), Offset: uint32(r[0]), Total: uint32(len(raws)), Ciphertexts: raws[r[0]:r[1]]}
+		if err := st.sign(m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
 
 // inbox checks and assembles the blocks a middle or last party receives:
-// each block once, in range, with exactly the ciphertexts the input map
-// names, decoded at the level and scale this position expects.
+// each message signed by the previous party for this query, plan, block
+// and offset; each block once, in range, with exactly the ciphertexts the
+// input map names, decoded at the level and scale this position expects;
+// every block by the end.
 type inbox struct {
 	st   *step
 	seen []bool
@@ -394,7 +459,11 @@ func (st *step) newInbox() *inbox {
 // it returns the block's job and true.
 func (ib *inbox) add(m *pb.BlockMessage) (stepJob, bool, error) {
 	if int(m.Block) >= ib.st.blocks || ib.seen[m.Block] {
-		return stepJob{}, false, fmt.Errorf("%w: block %d is out of range 0..%d or repeated", ErrBadRequest, m.Block, ib.st.blocks-1)
+		return stepJob{}, false, fmt.Errorf("%w: block %d is out of range 0..%d or repeated", ErrChain, m.Block, ib.st.blocks-1)
+	}
+	// Nothing the predecessor did not sign is assembled or decoded.
+	if err := ib.st.verify(m); err != nil {
+		return stepJob{}, false, err
 	}
 	raws, complete, err := ib.asm.Add(m.Block, m.Offset, m.Total, m.Ciphertexts, ib.st.inCount)
 	if err != nil {
@@ -417,7 +486,7 @@ func (ib *inbox) add(m *pb.BlockMessage) (stepJob, bool, error) {
 // close is called when the stream ends: every block must have arrived.
 func (ib *inbox) close() error {
 	if ib.got != ib.st.blocks {
-		return fmt.Errorf("%w: received %d of %d blocks", ErrBadRequest, ib.got, ib.st.blocks)
+		return fmt.Errorf("%w: received %d of %d blocks", ErrChain, ib.got, ib.st.blocks)
 	}
 	return nil
 }

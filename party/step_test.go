@@ -2,6 +2,8 @@ package party
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/mpc/chainsig"
 	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 	"github.com/mpcq/mpcq/schema"
@@ -121,6 +124,37 @@ func (f *fixture) plan(t testing.TB, sql string) (*pb.Plan, []string) {
 		t.Fatal(err)
 	}
 	return pp, chain.Order(p)
+}
+
+// chainKeys are the test parties' Ed25519 keys, one per table name, made
+// deterministically from the name.
+func chainKeys() (map[string]ed25519.PrivateKey, map[string]ed25519.PublicKey) {
+	priv, pub := map[string]ed25519.PrivateKey{}, map[string]ed25519.PublicKey{}
+	for _, n := range []string{"ta", "tb", "tc"} {
+		seed := sha256.Sum256([]byte("chain key " + n))
+		priv[n] = ed25519.NewKeyFromSeed(seed[:])
+		pub[n] = priv[n].Public().(ed25519.PublicKey)
+	}
+	return priv, pub
+}
+
+// newStep is newStep with the party's chain signatures bound to the plan.
+func (f *fixture) newStep(t testing.TB, pl *pb.Plan, order []string, pos int, inMap []uint32) (*step, error) {
+	t.Helper()
+	h := f.header(pl, order, pos, inMap)
+	st, err := newStep(h, order[pos], f.keys, f.aligned[order[pos]], f.data[order[pos]])
+	if err != nil {
+		return nil, err
+	}
+	ph, err := wire.PlanHash(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, pub := chainKeys()
+	if st.auth, err = newChainAuth(h, ph, priv[order[pos]], pub); err != nil {
+		t.Fatal(err)
+	}
+	return st, nil
 }
 
 func (f *fixture) header(pl *pb.Plan, order []string, pos int, inMap []uint32) *pb.QueryHeader {
@@ -224,7 +258,7 @@ func (f *fixture) runSteps(t *testing.T, pl *pb.Plan, order []string) ([]uint32,
 	var inMap []uint32
 	var msgs []*pb.BlockMessage
 	for pos, name := range order {
-		st, err := newStep(f.header(pl, order, pos, inMap), name, f.keys, f.aligned[name], f.data[name])
+		st, err := f.newStep(t, pl, order, pos, inMap)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -378,8 +412,8 @@ func TestStepRefusesBadBlocks(t *testing.T) {
 	order := []string{"tb", "ta", "tc"} // the first party sends two ciphertexts per block
 	steps := make([]*step, len(order))
 	var inMap []uint32
-	for pos, name := range order {
-		st, err := newStep(f.header(pl, order, pos, inMap), name, f.keys, f.aligned[name], f.data[name])
+	for pos := range order {
+		st, err := f.newStep(t, pl, order, pos, inMap)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -451,6 +485,9 @@ func TestStepRefusesBadBlocks(t *testing.T) {
 		edit := func(fn func(m *pb.BlockMessage)) []*pb.BlockMessage {
 			m := proto.Clone(good[0]).(*pb.BlockMessage)
 			fn(m)
+			if err := first.sign(m); err != nil { // a faithful predecessor's bad block
+				t.Fatal(err)
+			}
 			return []*pb.BlockMessage{m}
 		}
 		garbage := edit(func(m *pb.BlockMessage) { m.Ciphertexts[1] = []byte("not a ciphertext") })
@@ -537,8 +574,14 @@ func (s *fakeStream) Send(m *pb.BlockMessage) error {
 }
 
 func (f *fixture) server(name string, workers int) *Server {
-	return &Server{log: zerolog.Nop(), data: f.data[name], name: name, workers: workers, keys: f.keys, aligned: f.aligned[name]}
+	priv, pub := chainKeys()
+	return &Server{log: zerolog.Nop(), data: f.data[name], name: name, workers: workers, keys: f.keys, aligned: f.aligned[name],
+		priv: priv[name], peers: pub}
 }
+
+// admitted stands for the ledger gate and the analyst's signature (tested
+// end to end): the plan is taken as committed.
+func admitted(h *pb.QueryHeader, _ *alignment) ([32]byte, error) { return wire.PlanHash(h.Plan) }
 
 // TestQueryStepDriver runs the same chains through the stream driver with
 // in-memory streams and several workers per party, as the coordinator
@@ -553,7 +596,7 @@ func TestQueryStepDriver(t *testing.T) {
 			var blocks []*pb.BlockMessage
 			for pos, name := range order {
 				stream := newFakeStream(ctx, append([]*pb.BlockMessage{{Header: f.header(pl, order, pos, inMap)}}, blocks...)...)
-				if err := f.server(name, 3).queryStep(ctx, stream); err != nil {
+				if err := f.server(name, 3).runStep(ctx, stream, admitted); err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
 				inMap, blocks = stream.sent[0].OutMap, stream.sent[1:]
@@ -592,14 +635,27 @@ func TestQueryStepDriverRefuses(t *testing.T) {
 	ctx := context.Background()
 	pl, order := f.plan(t, `SELECT COUNT(*) FROM ta JOIN tb USING (person_id)`)
 	firstOut := newFakeStream(ctx, &pb.BlockMessage{Header: f.header(pl, order, 0, nil)})
-	if err := f.server(order[0], 2).queryStep(ctx, firstOut); err != nil {
+	if err := f.server(order[0], 2).runStep(ctx, firstOut, admitted); err != nil {
 		t.Fatal(err)
 	}
 	inMap, blocks := firstOut.sent[0].OutMap, firstOut.sent[1:]
 	if len(blocks) != 2 {
 		t.Fatalf("%d block messages, want 2", len(blocks))
 	}
+	slices.SortFunc(blocks, func(a, b *pb.BlockMessage) int { return int(a.Block) - int(b.Block) }) // workers finish in any order
 	h := &pb.BlockMessage{Header: f.header(pl, order, 1, inMap)}
+	priv, _ := chainKeys()
+	clone := func(m *pb.BlockMessage) *pb.BlockMessage { return proto.Clone(m).(*pb.BlockMessage) }
+	moved := clone(blocks[0])
+	moved.Block = 1
+	unsigned := clone(blocks[0])
+	unsigned.Signature = nil
+	foreign := clone(blocks[0])
+	foreign.Signature = chainsig.Sign(priv[order[1]], chainsig.Binding{QueryID: "q-test", PlanHash: mustHash(t, pl), Position: 0},
+		chainsig.Ref{Block: 0, Total: foreign.Total}, foreign.Ciphertexts)
+	replayed := clone(blocks[0])
+	replayed.Signature = chainsig.Sign(priv[order[0]], chainsig.Binding{QueryID: "q-other", PlanHash: mustHash(t, pl), Position: 0},
+		chainsig.Ref{Block: 0, Total: replayed.Total}, replayed.Ciphertexts)
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	cases := []struct {
@@ -613,11 +669,15 @@ func TestQueryStepDriverRefuses(t *testing.T) {
 		{"a missing block", ctx, []*pb.BlockMessage{h, blocks[1]}, ErrBadRequest, "received 1 of 2 blocks"},
 		{"a repeated block", ctx, []*pb.BlockMessage{h, blocks[0], blocks[0], blocks[1]}, ErrBadRequest, "out of range 0..1 or repeated"},
 		{"cancelled", cancelled, []*pb.BlockMessage{h, blocks[0], blocks[1]}, context.Canceled, ""},
+		{"a block moved to another index", ctx, []*pb.BlockMessage{h, moved, blocks[0]}, chainsig.ErrBadSignature, "block 1"},
+		{"a block signed by the next party", ctx, []*pb.BlockMessage{h, foreign, blocks[1]}, chainsig.ErrBadSignature, "block 0"},
+		{"a block from another query", ctx, []*pb.BlockMessage{h, replayed, blocks[1]}, chainsig.ErrBadSignature, "block 0"},
+		{"an unsigned block", ctx, []*pb.BlockMessage{h, unsigned, blocks[1]}, chainsig.ErrBadSignature, "block 0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			stream := newFakeStream(tc.ctx, tc.msgs...)
-			err := f.server(order[1], 2).queryStep(tc.ctx, stream)
+			err := f.server(order[1], 2).runStep(tc.ctx, stream, admitted)
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.substr) {
 				t.Fatalf("got %v, want %v with %q", err, tc.want, tc.substr)
 			}
@@ -630,7 +690,16 @@ func TestQueryStepDriverRefuses(t *testing.T) {
 	}
 	s := f.server(order[1], 2)
 	s.aligned = nil
-	if err := s.queryStep(ctx, newFakeStream(ctx, h)); !errors.Is(err, ErrNotReady) {
+	if err := s.runStep(ctx, newFakeStream(ctx, h), admitted); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("no alignment: got %v", err)
 	}
+}
+
+func mustHash(t *testing.T, pl *pb.Plan) [32]byte {
+	t.Helper()
+	h, err := wire.PlanHash(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

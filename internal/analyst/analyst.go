@@ -23,6 +23,7 @@ import (
 	"github.com/mpcq/mpcq/internal/pool"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/plan"
@@ -225,7 +226,11 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 		req.LegalBasis = p.Config.LegalBasis
 	}
 	start := time.Now()
-	stream, err := client.Query(ctx, &pb.QueryRequest{Sql: req.SQL, Purpose: req.Purpose, LegalBasis: req.LegalBasis, AnalystPublicKey: p.pkRaw})
+	signed, err := p.Sign(pl.Canonical, req.Purpose, req.LegalBasis)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := client.Query(ctx, &pb.QueryRequest{Sql: req.SQL, Purpose: req.Purpose, LegalBasis: req.LegalBasis, AnalystPublicKey: p.pkRaw, Signed: signed})
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +276,34 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 	}
 	res.SumCiphertexts = all
 	return p.Decrypt(pl, res, time.Since(start).Seconds())
+}
+
+// Sign signs a request (its canonical SQL, purpose, legal basis and this
+// profile's RLWE public key) with the key of the profile's certificate,
+// now and with a fresh nonce: every party checks it before it works.
+func (p *Profile) Sign(canonical, purpose, legalBasis string) (*pb.SignedRequest, error) {
+	certPEM, keyPEM, err := pki.LoadKeyPair(filepath.Join(p.Dir, CertFile), filepath.Join(p.Dir, KeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProfile, err)
+	}
+	return SignRequest(canonical, purpose, legalBasis, p.pkRaw, certPEM, keyPEM, time.Now())
+}
+
+// SignRequest is Sign with explicit key material.
+func SignRequest(canonical, purpose, legalBasis string, publicKey, certPEM, keyPEM []byte, now time.Time) (*pb.SignedRequest, error) {
+	priv, err := pki.PrivateKey(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	r, err := request.New(canonical, purpose, legalBasis, publicKey, now)
+	if err != nil {
+		return nil, err
+	}
+	enc, sig, err := request.Sign(r, priv)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SignedRequest{Request: enc, Signature: sig, Certificate: certPEM}, nil
 }
 
 // Decrypt opens a result with the analyst's secret key: every per-group

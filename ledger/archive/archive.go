@@ -46,6 +46,15 @@ type Record struct {
 	// Purpose opens Query.PurposeCommitment; Data is
 	// entry.PurposeData(purpose, legal basis).
 	Purpose entry.Opening
+	// Signed is the analyst's signed request (ledger/request encoding,
+	// signature, certificate PEM), so that auditors can check who asked;
+	// empty in records from before analysts signed.
+	Signed SignedRequest
+}
+
+// SignedRequest is an analyst's signed request as archived.
+type SignedRequest struct {
+	Request, Signature, Certificate []byte
 }
 
 // Check verifies that r opens q's commitments.
@@ -86,6 +95,9 @@ type storedRecord struct {
 	QueryText   []byte `json:"query_text"`
 	PurposeSalt []byte `json:"purpose_salt"`
 	PurposeData []byte `json:"purpose_data"`
+	Request     []byte `json:"request,omitempty"`
+	Signature   []byte `json:"request_signature,omitempty"`
+	Certificate []byte `json:"analyst_certificate,omitempty"`
 }
 
 func encode(r Record) ([]byte, error) {
@@ -97,6 +109,7 @@ func encode(r Record) ([]byte, error) {
 		Version: recordVersion, QueryID: r.QueryID,
 		QuerySalt: r.QueryText.Salt[:], QueryText: text,
 		PurposeSalt: r.Purpose.Salt[:], PurposeData: r.Purpose.Data,
+		Request: r.Signed.Request, Signature: r.Signed.Signature, Certificate: r.Signed.Certificate,
 	})
 }
 
@@ -124,6 +137,7 @@ func decode(raw []byte) (Record, error) {
 		r.QueryText.Data = []byte{} // as encode writes it
 	}
 	r.Purpose.Data = s.PurposeData
+	r.Signed = SignedRequest{Request: s.Request, Signature: s.Signature, Certificate: s.Certificate}
 	if err := r.validate(); err != nil {
 		return Record{}, err
 	}

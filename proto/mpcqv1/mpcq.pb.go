@@ -2009,7 +2009,16 @@ type QueryHeader struct {
 	CeremonyId string                 `protobuf:"bytes,7,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
 	// in_map[a] is the index, among each incoming block's ciphertexts, of the
 	// one that aggregate a continues (empty for the first party).
-	InMap         []uint32 `protobuf:"varint,8,rep,packed,name=in_map,json=inMap,proto3" json:"in_map,omitempty"`
+	InMap []uint32 `protobuf:"varint,8,rep,packed,name=in_map,json=inMap,proto3" json:"in_map,omitempty"`
+	// The work gate: the query's QUERY ledger entry, its index, an inclusion
+	// proof and a checkpoint this party has cosigned, as for DecryptShare.
+	LedgerEntry    []byte   `protobuf:"bytes,9,opt,name=ledger_entry,json=ledgerEntry,proto3" json:"ledger_entry,omitempty"`
+	LedgerIndex    uint64   `protobuf:"varint,10,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"`
+	InclusionProof [][]byte `protobuf:"bytes,11,rep,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
+	Checkpoint     []byte   `protobuf:"bytes,12,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The analyst's signed request; the plan's canonical text must be the
+	// one the analyst signed.
+	Request       *SignedRequest `protobuf:"bytes,13,opt,name=request,proto3" json:"request,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2100,6 +2109,106 @@ func (x *QueryHeader) GetInMap() []uint32 {
 	return nil
 }
 
+func (x *QueryHeader) GetLedgerEntry() []byte {
+	if x != nil {
+		return x.LedgerEntry
+	}
+	return nil
+}
+
+func (x *QueryHeader) GetLedgerIndex() uint64 {
+	if x != nil {
+		return x.LedgerIndex
+	}
+	return 0
+}
+
+func (x *QueryHeader) GetInclusionProof() [][]byte {
+	if x != nil {
+		return x.InclusionProof
+	}
+	return nil
+}
+
+func (x *QueryHeader) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *QueryHeader) GetRequest() *SignedRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// SignedRequest is an analyst's request as the analyst signed it: the
+// encoding of package ledger/request (canonical SQL, purpose, legal basis,
+// hash of the analyst's RLWE public key, time, nonce), the Ed25519
+// signature of the analyst certificate's key over it, and that
+// certificate (PEM). Every party verifies it before it works or decrypts.
+type SignedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       []byte                 `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	Certificate   []byte                 `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedRequest) Reset() {
+	*x = SignedRequest{}
+	mi := &file_mpcq_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedRequest) ProtoMessage() {}
+
+func (x *SignedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedRequest.ProtoReflect.Descriptor instead.
+func (*SignedRequest) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SignedRequest) GetRequest() []byte {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *SignedRequest) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *SignedRequest) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
 // The coordinator sends the header first, then (except to the first party)
 // the incoming blocks. The party answers with out_map first, then its
 // blocks; the last party answers with one block: the sums over all blocks.
@@ -2110,16 +2219,21 @@ type BlockMessage struct {
 	Block  uint32                 `protobuf:"varint,3,opt,name=block,proto3" json:"block,omitempty"`
 	// A block's ciphertexts may span several messages (gRPC message size):
 	// these are ciphertexts offset .. offset+len-1 of the block's total.
-	Ciphertexts   [][]byte `protobuf:"bytes,4,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"`
-	Offset        uint32   `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
-	Total         uint32   `protobuf:"varint,6,opt,name=total,proto3" json:"total,omitempty"`
+	Ciphertexts [][]byte `protobuf:"bytes,4,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"`
+	Offset      uint32   `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	Total       uint32   `protobuf:"varint,6,opt,name=total,proto3" json:"total,omitempty"`
+	// The producing party's Ed25519 signature over this message's
+	// ciphertexts, bound to the query, plan hash, its chain position, the
+	// block and the offset/total (package mpc/chainsig). A party accepts
+	// only its predecessor's signatures.
+	Signature     []byte `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BlockMessage) Reset() {
 	*x = BlockMessage{}
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2245,7 @@ func (x *BlockMessage) String() string {
 func (*BlockMessage) ProtoMessage() {}
 
 func (x *BlockMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2258,7 @@ func (x *BlockMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockMessage.ProtoReflect.Descriptor instead.
 func (*BlockMessage) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{29}
+	return file_mpcq_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *BlockMessage) GetHeader() *QueryHeader {
@@ -2189,6 +2303,13 @@ func (x *BlockMessage) GetTotal() uint32 {
 	return 0
 }
 
+func (x *BlockMessage) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type DecryptShareRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
@@ -2205,14 +2326,17 @@ type DecryptShareRequest struct {
 	Checkpoint     []byte   `protobuf:"bytes,10,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// The ciphertexts are packed ciphertexts offset .. offset+len-1 of the
 	// query's (one at logN 14: every group × sum total is packed in it).
-	Offset        uint32 `protobuf:"varint,11,opt,name=offset,proto3" json:"offset,omitempty"`
+	Offset uint32 `protobuf:"varint,11,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The analyst's signed request; its key hash must be the one of
+	// analyst_public_key.
+	Request       *SignedRequest `protobuf:"bytes,12,opt,name=request,proto3" json:"request,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecryptShareRequest) Reset() {
 	*x = DecryptShareRequest{}
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2348,7 @@ func (x *DecryptShareRequest) String() string {
 func (*DecryptShareRequest) ProtoMessage() {}
 
 func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2361,7 @@ func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareRequest.ProtoReflect.Descriptor instead.
 func (*DecryptShareRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{30}
+	return file_mpcq_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DecryptShareRequest) GetQueryId() string {
@@ -2317,6 +2441,13 @@ func (x *DecryptShareRequest) GetOffset() uint32 {
 	return 0
 }
 
+func (x *DecryptShareRequest) GetRequest() *SignedRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
 type CosignRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	OldSize          uint64                 `protobuf:"varint,1,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
@@ -2328,7 +2459,7 @@ type CosignRequest struct {
 
 func (x *CosignRequest) Reset() {
 	*x = CosignRequest{}
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2340,7 +2471,7 @@ func (x *CosignRequest) String() string {
 func (*CosignRequest) ProtoMessage() {}
 
 func (x *CosignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2353,7 +2484,7 @@ func (x *CosignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
 func (*CosignRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{31}
+	return file_mpcq_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CosignRequest) GetOldSize() uint64 {
@@ -2388,7 +2519,7 @@ type CosignReply struct {
 
 func (x *CosignReply) Reset() {
 	*x = CosignReply{}
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2400,7 +2531,7 @@ func (x *CosignReply) String() string {
 func (*CosignReply) ProtoMessage() {}
 
 func (x *CosignReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2413,7 +2544,7 @@ func (x *CosignReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignReply.ProtoReflect.Descriptor instead.
 func (*CosignReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{32}
+	return file_mpcq_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CosignReply) GetCosignature() []byte {
@@ -2446,7 +2577,7 @@ type ArchiveRequest struct {
 
 func (x *ArchiveRequest) Reset() {
 	*x = ArchiveRequest{}
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +2589,7 @@ func (x *ArchiveRequest) String() string {
 func (*ArchiveRequest) ProtoMessage() {}
 
 func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2602,7 @@ func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{33}
+	return file_mpcq_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ArchiveRequest) GetQueryId() string {
@@ -2482,20 +2613,22 @@ func (x *ArchiveRequest) GetQueryId() string {
 }
 
 type ArchiveRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	QueryText     string                 `protobuf:"bytes,2,opt,name=query_text,json=queryText,proto3" json:"query_text,omitempty"`
-	QuerySalt     []byte                 `protobuf:"bytes,3,opt,name=query_salt,json=querySalt,proto3" json:"query_salt,omitempty"`
-	PurposeData   []byte                 `protobuf:"bytes,4,opt,name=purpose_data,json=purposeData,proto3" json:"purpose_data,omitempty"`
-	PurposeSalt   []byte                 `protobuf:"bytes,5,opt,name=purpose_salt,json=purposeSalt,proto3" json:"purpose_salt,omitempty"`
-	Analyst       string                 `protobuf:"bytes,6,opt,name=analyst,proto3" json:"analyst,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	QueryId     string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	QueryText   string                 `protobuf:"bytes,2,opt,name=query_text,json=queryText,proto3" json:"query_text,omitempty"`
+	QuerySalt   []byte                 `protobuf:"bytes,3,opt,name=query_salt,json=querySalt,proto3" json:"query_salt,omitempty"`
+	PurposeData []byte                 `protobuf:"bytes,4,opt,name=purpose_data,json=purposeData,proto3" json:"purpose_data,omitempty"`
+	PurposeSalt []byte                 `protobuf:"bytes,5,opt,name=purpose_salt,json=purposeSalt,proto3" json:"purpose_salt,omitempty"`
+	Analyst     string                 `protobuf:"bytes,6,opt,name=analyst,proto3" json:"analyst,omitempty"`
+	// The analyst's signed request, so that auditors can check who asked.
+	Request       *SignedRequest `protobuf:"bytes,7,opt,name=request,proto3" json:"request,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ArchiveRecord) Reset() {
 	*x = ArchiveRecord{}
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2507,7 +2640,7 @@ func (x *ArchiveRecord) String() string {
 func (*ArchiveRecord) ProtoMessage() {}
 
 func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2520,7 +2653,7 @@ func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRecord.ProtoReflect.Descriptor instead.
 func (*ArchiveRecord) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{34}
+	return file_mpcq_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ArchiveRecord) GetQueryId() string {
@@ -2565,6 +2698,13 @@ func (x *ArchiveRecord) GetAnalyst() string {
 	return ""
 }
 
+func (x *ArchiveRecord) GetRequest() *SignedRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
 type ArchiveReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Records       []*ArchiveRecord       `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -2574,7 +2714,7 @@ type ArchiveReply struct {
 
 func (x *ArchiveReply) Reset() {
 	*x = ArchiveReply{}
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2726,7 @@ func (x *ArchiveReply) String() string {
 func (*ArchiveReply) ProtoMessage() {}
 
 func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2739,7 @@ func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveReply.ProtoReflect.Descriptor instead.
 func (*ArchiveReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{35}
+	return file_mpcq_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ArchiveReply) GetRecords() []*ArchiveRecord {
@@ -2618,7 +2758,7 @@ type DecryptShareReply struct {
 
 func (x *DecryptShareReply) Reset() {
 	*x = DecryptShareReply{}
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2630,7 +2770,7 @@ func (x *DecryptShareReply) String() string {
 func (*DecryptShareReply) ProtoMessage() {}
 
 func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2643,7 +2783,7 @@ func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareReply.ProtoReflect.Descriptor instead.
 func (*DecryptShareReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{36}
+	return file_mpcq_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DecryptShareReply) GetShares() [][]byte {
@@ -2661,7 +2801,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2813,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2826,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{37}
+	return file_mpcq_proto_rawDescGZIP(), []int{38}
 }
 
 type PartyState struct {
@@ -2703,7 +2843,7 @@ type PartyState struct {
 
 func (x *PartyState) Reset() {
 	*x = PartyState{}
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2715,7 +2855,7 @@ func (x *PartyState) String() string {
 func (*PartyState) ProtoMessage() {}
 
 func (x *PartyState) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2728,7 +2868,7 @@ func (x *PartyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyState.ProtoReflect.Descriptor instead.
 func (*PartyState) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{38}
+	return file_mpcq_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PartyState) GetName() string {
@@ -2791,7 +2931,7 @@ type ConsortiumStatus struct {
 
 func (x *ConsortiumStatus) Reset() {
 	*x = ConsortiumStatus{}
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +2943,7 @@ func (x *ConsortiumStatus) String() string {
 func (*ConsortiumStatus) ProtoMessage() {}
 
 func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +2956,7 @@ func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsortiumStatus.ProtoReflect.Descriptor instead.
 func (*ConsortiumStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{39}
+	return file_mpcq_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ConsortiumStatus) GetReady() bool {
@@ -2903,7 +3043,7 @@ type LedgerHealth struct {
 
 func (x *LedgerHealth) Reset() {
 	*x = LedgerHealth{}
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2915,7 +3055,7 @@ func (x *LedgerHealth) String() string {
 func (*LedgerHealth) ProtoMessage() {}
 
 func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2928,7 +3068,7 @@ func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerHealth.ProtoReflect.Descriptor instead.
 func (*LedgerHealth) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{40}
+	return file_mpcq_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LedgerHealth) GetOpen() bool {
@@ -2994,7 +3134,7 @@ type CosignerRefusal struct {
 
 func (x *CosignerRefusal) Reset() {
 	*x = CosignerRefusal{}
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3146,7 @@ func (x *CosignerRefusal) String() string {
 func (*CosignerRefusal) ProtoMessage() {}
 
 func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3019,7 +3159,7 @@ func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignerRefusal.ProtoReflect.Descriptor instead.
 func (*CosignerRefusal) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{41}
+	return file_mpcq_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CosignerRefusal) GetParty() string {
@@ -3072,7 +3212,7 @@ type SchemaRequest struct {
 
 func (x *SchemaRequest) Reset() {
 	*x = SchemaRequest{}
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3084,7 +3224,7 @@ func (x *SchemaRequest) String() string {
 func (*SchemaRequest) ProtoMessage() {}
 
 func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3097,7 +3237,7 @@ func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaRequest.ProtoReflect.Descriptor instead.
 func (*SchemaRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{42}
+	return file_mpcq_proto_rawDescGZIP(), []int{43}
 }
 
 type SchemaReply struct {
@@ -3112,7 +3252,7 @@ type SchemaReply struct {
 
 func (x *SchemaReply) Reset() {
 	*x = SchemaReply{}
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3124,7 +3264,7 @@ func (x *SchemaReply) String() string {
 func (*SchemaReply) ProtoMessage() {}
 
 func (x *SchemaReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3137,7 +3277,7 @@ func (x *SchemaReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaReply.ProtoReflect.Descriptor instead.
 func (*SchemaReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{43}
+	return file_mpcq_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SchemaReply) GetTables() []*TableSchema {
@@ -3174,13 +3314,16 @@ type QueryRequest struct {
 	Purpose          string                 `protobuf:"bytes,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
 	LegalBasis       string                 `protobuf:"bytes,3,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
 	AnalystPublicKey []byte                 `protobuf:"bytes,4,opt,name=analyst_public_key,json=analystPublicKey,proto3" json:"analyst_public_key,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The analyst's signature over the canonical form of sql, purpose,
+	// legal basis and the hash of analyst_public_key (ledger/request).
+	Signed        *SignedRequest `protobuf:"bytes,5,opt,name=signed,proto3" json:"signed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3192,7 +3335,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3205,7 +3348,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{44}
+	return file_mpcq_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -3236,6 +3379,13 @@ func (x *QueryRequest) GetAnalystPublicKey() []byte {
 	return nil
 }
 
+func (x *QueryRequest) GetSigned() *SignedRequest {
+	if x != nil {
+		return x.Signed
+	}
+	return nil
+}
+
 type Progress struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stage         string                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
@@ -3247,7 +3397,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3259,7 +3409,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3272,7 +3422,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{45}
+	return file_mpcq_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Progress) GetStage() string {
@@ -3324,7 +3474,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_mpcq_proto_msgTypes[46]
+	mi := &file_mpcq_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3336,7 +3486,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[46]
+	mi := &file_mpcq_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3349,7 +3499,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{46}
+	return file_mpcq_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -3442,7 +3592,7 @@ type QueryEvent struct {
 
 func (x *QueryEvent) Reset() {
 	*x = QueryEvent{}
-	mi := &file_mpcq_proto_msgTypes[47]
+	mi := &file_mpcq_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3454,7 +3604,7 @@ func (x *QueryEvent) String() string {
 func (*QueryEvent) ProtoMessage() {}
 
 func (x *QueryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[47]
+	mi := &file_mpcq_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3467,7 +3617,7 @@ func (x *QueryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEvent.ProtoReflect.Descriptor instead.
 func (*QueryEvent) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{47}
+	return file_mpcq_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *QueryEvent) GetEvent() isQueryEvent_Event {
@@ -3654,7 +3804,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
 	"\x06column\x18\x03 \x01(\tR\x06column\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"\xec\x01\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"\xad\x03\n" +
 	"\vQueryHeader\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\x04plan\x18\x02 \x01(\v2\r.mpcq.v1.PlanR\x04plan\x12\x14\n" +
@@ -3664,14 +3814,27 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bentities\x18\x06 \x01(\x04R\bentities\x12\x1f\n" +
 	"\vceremony_id\x18\a \x01(\tR\n" +
 	"ceremonyId\x12\x15\n" +
-	"\x06in_map\x18\b \x03(\rR\x05inMap\"\xbb\x01\n" +
+	"\x06in_map\x18\b \x03(\rR\x05inMap\x12!\n" +
+	"\fledger_entry\x18\t \x01(\fR\vledgerEntry\x12!\n" +
+	"\fledger_index\x18\n" +
+	" \x01(\x04R\vledgerIndex\x12'\n" +
+	"\x0finclusion_proof\x18\v \x03(\fR\x0einclusionProof\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\f \x01(\fR\n" +
+	"checkpoint\x120\n" +
+	"\arequest\x18\r \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\"i\n" +
+	"\rSignedRequest\x12\x18\n" +
+	"\arequest\x18\x01 \x01(\fR\arequest\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12 \n" +
+	"\vcertificate\x18\x03 \x01(\fR\vcertificate\"\xd9\x01\n" +
 	"\fBlockMessage\x12,\n" +
 	"\x06header\x18\x01 \x01(\v2\x14.mpcq.v1.QueryHeaderR\x06header\x12\x17\n" +
 	"\aout_map\x18\x02 \x03(\rR\x06outMap\x12\x14\n" +
 	"\x05block\x18\x03 \x01(\rR\x05block\x12 \n" +
 	"\vciphertexts\x18\x04 \x03(\fR\vciphertexts\x12\x16\n" +
 	"\x06offset\x18\x05 \x01(\rR\x06offset\x12\x14\n" +
-	"\x05total\x18\x06 \x01(\rR\x05total\"\x88\x03\n" +
+	"\x05total\x18\x06 \x01(\rR\x05total\x12\x1c\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"\xba\x03\n" +
 	"\x13DecryptShareRequest\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\x04plan\x18\x02 \x01(\v2\r.mpcq.v1.PlanR\x04plan\x12\x1b\n" +
@@ -3687,7 +3850,8 @@ const file_mpcq_proto_rawDesc = "" +
 	"checkpoint\x18\n" +
 	" \x01(\fR\n" +
 	"checkpoint\x12\x16\n" +
-	"\x06offset\x18\v \x01(\rR\x06offset\"w\n" +
+	"\x06offset\x18\v \x01(\rR\x06offset\x120\n" +
+	"\arequest\x18\f \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\"w\n" +
 	"\rCosignRequest\x12\x19\n" +
 	"\bold_size\x18\x01 \x01(\x04R\aoldSize\x12+\n" +
 	"\x11consistency_proof\x18\x02 \x03(\fR\x10consistencyProof\x12\x1e\n" +
@@ -3699,7 +3863,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bconflict\x18\x02 \x01(\bR\bconflict\x12#\n" +
 	"\rcosigned_size\x18\x03 \x01(\x04R\fcosignedSize\"+\n" +
 	"\x0eArchiveRequest\x12\x19\n" +
-	"\bquery_id\x18\x01 \x01(\tR\aqueryId\"\xc8\x01\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\"\xfa\x01\n" +
 	"\rArchiveRecord\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x1d\n" +
 	"\n" +
@@ -3708,7 +3872,8 @@ const file_mpcq_proto_rawDesc = "" +
 	"query_salt\x18\x03 \x01(\fR\tquerySalt\x12!\n" +
 	"\fpurpose_data\x18\x04 \x01(\fR\vpurposeData\x12!\n" +
 	"\fpurpose_salt\x18\x05 \x01(\fR\vpurposeSalt\x12\x18\n" +
-	"\aanalyst\x18\x06 \x01(\tR\aanalyst\"@\n" +
+	"\aanalyst\x18\x06 \x01(\tR\aanalyst\x120\n" +
+	"\arequest\x18\a \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\"@\n" +
 	"\fArchiveReply\x120\n" +
 	"\arecords\x18\x01 \x03(\v2\x16.mpcq.v1.ArchiveRecordR\arecords\"+\n" +
 	"\x11DecryptShareReply\x12\x16\n" +
@@ -3754,13 +3919,14 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06tables\x18\x01 \x03(\v2\x14.mpcq.v1.TableSchemaR\x06tables\x12\x1b\n" +
 	"\tparam_set\x18\x02 \x01(\tR\bparamSet\x12\x1a\n" +
 	"\bentities\x18\x03 \x01(\x04R\bentities\x12+\n" +
-	"\x11plaintext_modulus\x18\x04 \x01(\x04R\x10plaintextModulus\"\x89\x01\n" +
+	"\x11plaintext_modulus\x18\x04 \x01(\x04R\x10plaintextModulus\"\xb9\x01\n" +
 	"\fQueryRequest\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x1f\n" +
 	"\vlegal_basis\x18\x03 \x01(\tR\n" +
 	"legalBasis\x12,\n" +
-	"\x12analyst_public_key\x18\x04 \x01(\fR\x10analystPublicKey\"U\n" +
+	"\x12analyst_public_key\x18\x04 \x01(\fR\x10analystPublicKey\x12.\n" +
+	"\x06signed\x18\x05 \x01(\v2\x16.mpcq.v1.SignedRequestR\x06signed\"U\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1b\n" +
@@ -3833,7 +3999,7 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 }
 
 var file_mpcq_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_mpcq_proto_goTypes = []any{
 	(Presence)(0),                 // 0: mpcq.v1.Presence
 	(CompareOp)(0),                // 1: mpcq.v1.CompareOp
@@ -3867,31 +4033,32 @@ var file_mpcq_proto_goTypes = []any{
 	(*SumSpec)(nil),               // 29: mpcq.v1.SumSpec
 	(*Aggregate)(nil),             // 30: mpcq.v1.Aggregate
 	(*QueryHeader)(nil),           // 31: mpcq.v1.QueryHeader
-	(*BlockMessage)(nil),          // 32: mpcq.v1.BlockMessage
-	(*DecryptShareRequest)(nil),   // 33: mpcq.v1.DecryptShareRequest
-	(*CosignRequest)(nil),         // 34: mpcq.v1.CosignRequest
-	(*CosignReply)(nil),           // 35: mpcq.v1.CosignReply
-	(*ArchiveRequest)(nil),        // 36: mpcq.v1.ArchiveRequest
-	(*ArchiveRecord)(nil),         // 37: mpcq.v1.ArchiveRecord
-	(*ArchiveReply)(nil),          // 38: mpcq.v1.ArchiveReply
-	(*DecryptShareReply)(nil),     // 39: mpcq.v1.DecryptShareReply
-	(*StatusRequest)(nil),         // 40: mpcq.v1.StatusRequest
-	(*PartyState)(nil),            // 41: mpcq.v1.PartyState
-	(*ConsortiumStatus)(nil),      // 42: mpcq.v1.ConsortiumStatus
-	(*LedgerHealth)(nil),          // 43: mpcq.v1.LedgerHealth
-	(*CosignerRefusal)(nil),       // 44: mpcq.v1.CosignerRefusal
-	(*SchemaRequest)(nil),         // 45: mpcq.v1.SchemaRequest
-	(*SchemaReply)(nil),           // 46: mpcq.v1.SchemaReply
-	(*QueryRequest)(nil),          // 47: mpcq.v1.QueryRequest
-	(*Progress)(nil),              // 48: mpcq.v1.Progress
-	(*QueryResult)(nil),           // 49: mpcq.v1.QueryResult
-	(*QueryEvent)(nil),            // 50: mpcq.v1.QueryEvent
-	nil,                           // 51: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(*SignedRequest)(nil),         // 32: mpcq.v1.SignedRequest
+	(*BlockMessage)(nil),          // 33: mpcq.v1.BlockMessage
+	(*DecryptShareRequest)(nil),   // 34: mpcq.v1.DecryptShareRequest
+	(*CosignRequest)(nil),         // 35: mpcq.v1.CosignRequest
+	(*CosignReply)(nil),           // 36: mpcq.v1.CosignReply
+	(*ArchiveRequest)(nil),        // 37: mpcq.v1.ArchiveRequest
+	(*ArchiveRecord)(nil),         // 38: mpcq.v1.ArchiveRecord
+	(*ArchiveReply)(nil),          // 39: mpcq.v1.ArchiveReply
+	(*DecryptShareReply)(nil),     // 40: mpcq.v1.DecryptShareReply
+	(*StatusRequest)(nil),         // 41: mpcq.v1.StatusRequest
+	(*PartyState)(nil),            // 42: mpcq.v1.PartyState
+	(*ConsortiumStatus)(nil),      // 43: mpcq.v1.ConsortiumStatus
+	(*LedgerHealth)(nil),          // 44: mpcq.v1.LedgerHealth
+	(*CosignerRefusal)(nil),       // 45: mpcq.v1.CosignerRefusal
+	(*SchemaRequest)(nil),         // 46: mpcq.v1.SchemaRequest
+	(*SchemaReply)(nil),           // 47: mpcq.v1.SchemaReply
+	(*QueryRequest)(nil),          // 48: mpcq.v1.QueryRequest
+	(*Progress)(nil),              // 49: mpcq.v1.Progress
+	(*QueryResult)(nil),           // 50: mpcq.v1.QueryResult
+	(*QueryEvent)(nil),            // 51: mpcq.v1.QueryEvent
+	nil,                           // 52: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
 	5,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
 	6,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	51, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	52, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
 	14, // 3: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
 	15, // 4: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
 	30, // 5: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
@@ -3916,49 +4083,53 @@ var file_mpcq_proto_depIdxs = []int32{
 	26, // 24: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
 	26, // 25: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
 	19, // 26: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
-	31, // 27: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
-	19, // 28: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
-	37, // 29: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
-	41, // 30: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	43, // 31: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
-	44, // 32: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
-	5,  // 33: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	29, // 34: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
-	48, // 35: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	49, // 36: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	3,  // 37: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	7,  // 38: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	9,  // 39: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	11, // 40: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	13, // 41: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	16, // 42: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	17, // 43: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	32, // 44: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	33, // 45: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	34, // 46: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	40, // 47: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	45, // 48: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	47, // 49: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	36, // 50: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	4,  // 51: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	8,  // 52: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	10, // 53: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	12, // 54: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	16, // 55: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	16, // 56: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	18, // 57: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	32, // 58: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	39, // 59: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	35, // 60: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	42, // 61: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	46, // 62: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	50, // 63: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	38, // 64: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	51, // [51:65] is the sub-list for method output_type
-	37, // [37:51] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	32, // 27: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
+	31, // 28: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
+	19, // 29: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
+	32, // 30: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
+	32, // 31: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
+	38, // 32: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
+	42, // 33: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
+	44, // 34: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
+	45, // 35: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
+	5,  // 36: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
+	32, // 37: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
+	29, // 38: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
+	49, // 39: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	50, // 40: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	3,  // 41: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	7,  // 42: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	9,  // 43: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	11, // 44: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	13, // 45: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	16, // 46: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	17, // 47: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	33, // 48: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	34, // 49: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	35, // 50: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	41, // 51: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	46, // 52: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	48, // 53: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	37, // 54: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	4,  // 55: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	8,  // 56: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	10, // 57: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	12, // 58: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	16, // 59: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	16, // 60: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	18, // 61: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	33, // 62: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	40, // 63: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	36, // 64: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	43, // 65: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	47, // 66: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	51, // 67: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	39, // 68: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	55, // [55:69] is the sub-list for method output_type
+	41, // [41:55] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
@@ -3978,7 +4149,7 @@ func file_mpcq_proto_init() {
 		(*Arith_Constant)(nil),
 		(*Arith_Bin)(nil),
 	}
-	file_mpcq_proto_msgTypes[47].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[48].OneofWrappers = []any{
 		(*QueryEvent_Progress)(nil),
 		(*QueryEvent_Result)(nil),
 	}
@@ -3988,7 +4159,7 @@ func file_mpcq_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   49,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
