@@ -42,7 +42,7 @@ func TestStepMemoryCap(t *testing.T) {
 	// Through the driver: the step is refused before any block.
 	srv := f.server(order[0], 2)
 	srv.maxStep = 1 << 10
-	err := srv.queryStep(context.Background(), newFakeStream(context.Background(), &pb.BlockMessage{Header: f.header(pl, order, 0, nil)}))
+	err := srv.runStep(context.Background(), newFakeStream(context.Background(), &pb.BlockMessage{Header: f.header(pl, order, 0, nil)}), admitted)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("driver with a 1 KiB cap: %v", err)
 	}
