@@ -74,8 +74,10 @@ func (s *Server) runCeremony(ctx context.Context) error {
 	galEls := params.GaloisElements()
 	ckg := map[string][]byte{}
 	gkg := map[uint64]map[string][]byte{}
+	gkgSig := map[uint64]map[string][]byte{}
 	for _, el := range galEls {
 		gkg[el] = map[string][]byte{}
+		gkgSig[el] = map[string][]byte{}
 	}
 	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
 		stream, err := p.client.CeremonyShares(ctx, &pb.CeremonySharesRequest{CeremonyId: id, Nonces: nonces})
@@ -95,6 +97,7 @@ func (s *Server) runCeremony(ctx context.Context) error {
 				ckg[p.name] = m.Share
 			} else if g, ok := gkg[m.GaloisElement]; ok {
 				g[p.name] = m.Share
+				gkgSig[m.GaloisElement][p.name] = m.Signature
 			} else {
 				mu.Unlock()
 				return fmt.Errorf("share for unexpected Galois element %d", m.GaloisElement)
@@ -125,6 +128,27 @@ func (s *Server) runCeremony(ctx context.Context) error {
 	}
 	pkRaw := params.MarshalPublicKey(pk)
 	pkHash := wire.Hash(pkRaw)
+	// Every party aggregates the rotation keys itself from everyone's
+	// signed shares: it packs a query's totals with them.
+	sendStart := time.Now()
+	var msgs []*pb.RotationKey
+	for _, el := range galEls {
+		for _, name := range names {
+			msgs = append(msgs, &pb.RotationKey{CeremonyId: id, GaloisElement: el, Party: name, Share: gkg[el][name], Signature: gkgSig[el][name]})
+		}
+	}
+	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
+		return sendRotationShares(ctx, p.client, msgs, len(galEls))
+	})
+	if err != nil {
+		return err
+	}
+	bytesPerParty := 0
+	for _, m := range msgs {
+		bytesPerParty += len(m.Share) + len(m.Signature)
+	}
+	s.log.Info().Str("ceremony", id).Int("rotation_keys", len(gks)).Int("bytes_per_party", bytesPerParty).
+		Float64("elapsed_s", time.Since(sendStart).Seconds()).Msg("rotation key shares sent to every party")
 	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
 		r, err := p.client.CeremonyFinish(ctx, &pb.CeremonyFinishRequest{CeremonyId: id, PublicKey: pkRaw})
 		if err != nil {
@@ -162,5 +186,28 @@ func (s *Server) runCeremony(ctx context.Context) error {
 	s.keys = k
 	s.mu.Unlock()
 	s.log.Info().Str("ceremony", id).Int("rotation_keys", len(gks)).Float64("elapsed_s", time.Since(start).Seconds()).Msg("key ceremony finished")
+	return nil
+}
+
+// sendRotationShares streams every party's signed rotation key shares to
+// one party, which aggregates the keys (keys of them) itself.
+func sendRotationShares(ctx context.Context, client pb.PartyClient, msgs []*pb.RotationKey, keys int) error {
+	stream, err := client.CeremonyRotationKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if err := stream.Send(m); err != nil {
+			_, rerr := stream.CloseAndRecv()
+			return errors.Join(err, rerr)
+		}
+	}
+	r, err := stream.CloseAndRecv()
+	if err != nil {
+		return err
+	}
+	if int(r.Received) != keys {
+		return fmt.Errorf("aggregated %d of %d rotation keys", r.Received, keys)
+	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/mpc/chainsig"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -52,13 +53,14 @@ func (s *shareSet) add(party string, lo, hi int, got [][]byte, sent *byteCount) 
 }
 
 // collectShares asks every party for its decryption shares of the packed
-// totals raw, in batches, presenting the query's ledger proof.
-func (s *Server) collectShares(ctx context.Context, req *pb.DecryptShareRequest, raw [][]byte, sent *byteCount) ([]map[string][]byte, error) {
+// totals raw, in batches, presenting the query's ledger proof and the
+// last party's signature of each (sigs).
+func (s *Server) collectShares(ctx context.Context, req *pb.DecryptShareRequest, raw, sigs [][]byte, sent *byteCount) ([]map[string][]byte, error) {
 	set := newShareSet(len(raw))
 	err := s.forEachParty(ctx, func(ctx context.Context, pc *partyConn) error {
 		for _, b := range transport.Batches(len(raw), len(raw[0])) {
 			r := proto.Clone(req).(*pb.DecryptShareRequest)
-			r.Ciphertexts, r.Offset = raw[b[0]:b[1]], uint32(b[0])
+			r.Ciphertexts, r.PackedSignatures, r.Offset = raw[b[0]:b[1]], sigs[b[0]:b[1]], uint32(b[0])
 			resp, err := pc.client.DecryptShare(ctx, r)
 			if err != nil {
 				return err
@@ -95,14 +97,16 @@ func combineShares(ctx context.Context, params *mpc.Params, workers int, totals 
 	return switched, nil
 }
 
-// resultEntry is the RESULT ledger entry of a query: the parties and the
-// hash of the switched ciphertexts the analyst receives.
-func resultEntry(queryID string, parties []string, switched [][]byte) entry.Result {
+// resultEntry is the RESULT ledger entry of a query: the parties, the
+// hash of the switched ciphertexts the analyst receives and the hash of
+// the packed ciphertexts every party partially decrypted (each as a
+// length and its bytes: chainsig.CiphertextsHash).
+func resultEntry(queryID string, parties []string, packed, switched [][]byte) entry.Result {
 	h := sha256.New()
 	for _, b := range switched {
 		h.Write(b)
 	}
-	re := entry.Result{QueryID: queryID, Parties: parties}
+	re := entry.Result{QueryID: queryID, Parties: parties, PackedHash: chainsig.CiphertextsHash(packed)}
 	copy(re.CiphertextHash[:], h.Sum(nil))
 	return re
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mpcq/mpcq/internal/transport"
+	"github.com/mpcq/mpcq/mpc/chainsig"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -53,7 +54,8 @@ func TestCollectShares(t *testing.T) {
 			}}
 			sent := newByteCount()
 			req := &pb.DecryptShareRequest{QueryId: "q-test", LedgerIndex: 7}
-			shares, err := s.collectShares(context.Background(), req, raw, sent)
+			sigs := [][]byte{[]byte("s0"), []byte("s1"), []byte("s2")}
+			shares, err := s.collectShares(context.Background(), req, raw, sigs, sent)
 			if tc.wantParty != "" {
 				if partyOf(err) != tc.wantParty || !strings.Contains(err.Error(), "1 decryption shares for 3") {
 					t.Fatalf("got %v, want a failure of %s", err, tc.wantParty)
@@ -74,7 +76,7 @@ func TestCollectShares(t *testing.T) {
 				t.Errorf("bytes sent %v", got)
 			}
 			for _, r := range seen {
-				if r.QueryId != "q-test" || r.LedgerIndex != 7 || len(r.Ciphertexts) != 3 {
+				if r.QueryId != "q-test" || r.LedgerIndex != 7 || len(r.Ciphertexts) != 3 || len(r.PackedSignatures) != 3 || string(r.PackedSignatures[2]) != "s2" {
 					t.Errorf("request %v lacks the query's fields", r)
 				}
 			}
@@ -115,8 +117,12 @@ func TestResultParts(t *testing.T) {
 
 func TestResultEntry(t *testing.T) {
 	switched := [][]byte{[]byte("ab"), []byte("c")}
-	e := resultEntry("q-test", []string{"bank", "telecom"}, switched)
+	packed := [][]byte{[]byte("packed")}
+	e := resultEntry("q-test", []string{"bank", "telecom"}, packed, switched)
 	if e.QueryID != "q-test" || !slices.Equal(e.Parties, []string{"bank", "telecom"}) || e.CiphertextHash != sha256.Sum256([]byte("abc")) {
 		t.Fatalf("entry %+v", e)
+	}
+	if e.PackedHash != chainsig.CiphertextsHash(packed) || e.PackedHash == chainsig.CiphertextsHash(switched) {
+		t.Fatalf("packed hash %x is not the hash of the packed ciphertexts", e.PackedHash)
 	}
 }

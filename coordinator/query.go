@@ -142,28 +142,21 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 // entry naming the party the error names, if any.
 func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, progress func(string, string)) ([]*pb.QueryResult, error) {
 	params, layout := q.env.keys.params, q.pq.layout
-	cr, err := runChain(ctx, params, q.header, q.parties, layout.N(), progress)
+	n := layout.Groups * layout.Sums
+	cr, err := runChain(ctx, params, q.header, q.parties, layout.N(), params.PackedCount(n), progress)
 	if err != nil {
 		q.log.Warn().Err(err).Msg("query failed in the chain")
 		return nil, err
 	}
-	progress("aggregating", fmt.Sprintf("%d ciphertexts into %d total(s), packed", len(cr.finals), layout.Groups*layout.Sums))
-	totals, err := aggregate(ctx, params.NewWorker(nil, q.env.keys.evk), params, s.workers, layout, q.pq.plan.Terms, cr.finals, cr.outMap)
-	if err != nil {
-		return nil, err
-	}
-	progress("decrypting", "collecting every party's decryption share")
-	raw := make([][]byte, len(totals))
-	for i, ct := range totals {
-		if raw[i], err = params.MarshalCiphertext(ct); err != nil {
-			return nil, err
-		}
-	}
+	// The last party combined and packed the totals and signed them;
+	// every party checks that signature before its decryption share.
+	progress("decrypting", fmt.Sprintf("collecting every party's decryption share of %d packed ciphertext(s) holding %d total(s)", len(cr.packed), n))
 	dreq := &pb.DecryptShareRequest{QueryId: q.id, Plan: q.header.Plan, ChainLen: uint32(len(q.parties)),
 		AnalystPublicKey: q.req.AnalystPublicKey, CeremonyId: q.env.keys.state.ID,
 		LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint,
-		Request: q.req.Signed}
-	shares, err := s.collectShares(ctx, dreq, raw, cr.sent)
+		Request: q.req.Signed, Chain: q.names}
+	totals := cr.packed
+	shares, err := s.collectShares(ctx, dreq, cr.raw, cr.sigs, cr.sent)
 	if err != nil {
 		q.log.Warn().Err(err).Msg("query failed collecting decryption shares")
 		return nil, err
@@ -172,7 +165,7 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 	if err != nil {
 		return nil, err
 	}
-	if _, _, _, err := s.appendEntry(ctx, resultEntry(q.id, s.cfg.PartyNames(), switched)); err != nil {
+	if _, _, _, err := s.appendEntry(ctx, resultEntry(q.id, s.cfg.PartyNames(), cr.raw, switched)); err != nil {
 		q.log.Warn().Err(err).Msg("RESULT not recorded; result withheld")
 		return nil, err
 	}

@@ -28,14 +28,16 @@ import (
 // sums at the decryption level, the output → sum index map, and the bytes
 // each party sent.
 type chainResult struct {
-	finals []*rlwe.Ciphertext
+	packed []*rlwe.Ciphertext
+	raw    [][]byte // packed, as the last party sent and signed them
+	sigs   [][]byte // the last party's signature of each
 	outMap []uint32
 	sent   *byteCount
 }
 
 // runChain drives the chain of party steps, forwarding each party's blocks
 // to the next as they arrive.
-func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, chain []*partyConn, outputs int, progress func(string, string)) (*chainResult, error) {
+func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, chain []*partyConn, outputs, packed int, progress func(string, string)) (*chainResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	streams, outMap, err := openChain(ctx, header, chain, outputs)
@@ -63,7 +65,7 @@ func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, c
 		}()
 	}
 	last := chain[len(chain)-1]
-	sums := newSumAssembly(outMap)
+	sums := newPackedAssembly(packed)
 	lastErr := receiveSums(streams[len(chain)-1], last.name, sums, sent)
 	if lastErr != nil {
 		cancel()
@@ -73,11 +75,11 @@ func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, c
 	if err := firstCause(append(errs, lastErr)...); err != nil {
 		return nil, err
 	}
-	finals, err := sums.decode(params, len(chain))
+	cts, err := sums.decode(params, len(chain))
 	if err != nil {
 		return nil, partyFailed(last.name, err)
 	}
-	return &chainResult{finals: finals, outMap: outMap, sent: sent}, nil
+	return &chainResult{packed: cts, raw: sums.final, sigs: sums.sigs, outMap: outMap, sent: sent}, nil
 }
 
 // headerAt is the header for the party at position i of the chain, which
@@ -153,9 +155,9 @@ func forward(from, to pb.Party_QueryStepClient, fromName, toName string, sent *b
 	return nil
 }
 
-// receiveSums reads the last party's sums into asm until the party is
+// receiveSums reads the last party's packed totals into asm until the party is
 // done.
-func receiveSums(st pb.Party_QueryStepClient, name string, asm *sumAssembly, sent *byteCount) error {
+func receiveSums(st pb.Party_QueryStepClient, name string, asm *packedAssembly, sent *byteCount) error {
 	for {
 		m, err := st.Recv()
 		if errors.Is(err, io.EOF) {
@@ -202,41 +204,43 @@ func (c *byteCount) of(names []string) []uint64 {
 	return out
 }
 
-// sumAssembly collects the last party's sums: one list of distinct
-// ciphertexts (as many as the output map names), possibly over several
-// messages, sent once.
-type sumAssembly struct {
-	distinct int
-	asm      *transport.Assembler
-	final    [][]byte
+// packedAssembly collects the last party's packed totals: count
+// ciphertexts, one per message (offset = packed index), each with the
+// last party's signature (chainsig.SignPacked), sent once.
+type packedAssembly struct {
+	asm   *transport.Assembler
+	count int
+	sigs  [][]byte
+	final [][]byte
 }
 
-func newSumAssembly(outMap []uint32) *sumAssembly {
-	distinct := 0
-	for _, m := range outMap {
-		distinct = max(distinct, int(m)+1)
-	}
-	return &sumAssembly{distinct: distinct, asm: transport.NewAssembler()}
+func newPackedAssembly(count int) *packedAssembly {
+	return &packedAssembly{count: count, asm: transport.NewAssembler(), sigs: make([][]byte, count)}
 }
 
 // add takes one message of the last party.
-func (a *sumAssembly) add(m *pb.BlockMessage) error {
+func (a *packedAssembly) add(m *pb.BlockMessage) error {
 	if a.final != nil {
-		return errors.New("sums sent twice")
+		return errors.New("packed totals sent twice")
 	}
-	raws, complete, err := a.asm.Add(0, m.Offset, m.Total, m.Ciphertexts, a.distinct)
+	if len(m.Ciphertexts) != 1 {
+		return fmt.Errorf("a message of %d packed ciphertexts, want one per message (each signed)", len(m.Ciphertexts))
+	}
+	raws, complete, err := a.asm.Add(0, m.Offset, m.Total, m.Ciphertexts, a.count)
 	if err != nil {
 		return err
 	}
+	a.sigs[m.Offset] = m.Signature
 	if complete {
 		a.final = raws
 	}
 	return nil
 }
 
-// decode returns the complete sums as ciphertexts at the decryption level
-// of a chain of chainLen parties.
-func (a *sumAssembly) decode(params *mpc.Params, chainLen int) ([]*rlwe.Ciphertext, error) {
+// decode returns the complete packed totals as ciphertexts at the
+// decryption level of a chain of chainLen parties, with their raw bytes
+// and the last party's signatures.
+func (a *packedAssembly) decode(params *mpc.Params, chainLen int) ([]*rlwe.Ciphertext, error) {
 	if a.final == nil {
 		return nil, errors.New("no result")
 	}

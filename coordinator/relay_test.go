@@ -119,15 +119,15 @@ func TestRunChain(t *testing.T) {
 			[]reply{outMapReply(0, 0, 0), block(blocks[0])},
 			[]reply{outMapReply(0, 0, 0)},
 			errors.New("stream closed"), "bank", "stopped receiving blocks"},
-		{"sums sent twice",
+		{"packed totals sent twice",
 			[]reply{outMapReply(0, 0, 0)},
-			[]reply{outMapReply(0, 0, 0), {m: &pb.BlockMessage{Total: 1, Ciphertexts: sums[:1]}}, {m: &pb.BlockMessage{Total: 1, Ciphertexts: sums[:1]}}},
-			nil, "bank", "sums sent twice"},
+			[]reply{outMapReply(0, 0, 0), {m: &pb.BlockMessage{Total: 2, Ciphertexts: sums[:1]}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}, {m: &pb.BlockMessage{Total: 2, Ciphertexts: sums[:1]}}},
+			nil, "bank", "sent twice"},
 		{"no sums",
 			[]reply{outMapReply(0, 0, 0)}, []reply{outMapReply(0, 0, 0)}, nil, "bank", "no result"},
 		{"sums that do not decode",
 			[]reply{outMapReply(0, 0, 0)},
-			[]reply{outMapReply(0, 0, 0), {m: &pb.BlockMessage{Total: 1, Ciphertexts: [][]byte{[]byte("junk")}}}},
+			[]reply{outMapReply(0, 0, 0), {m: &pb.BlockMessage{Total: 2, Ciphertexts: [][]byte{[]byte("junk")}}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}},
 			nil, "bank", "malformed"},
 	}
 	for _, tc := range cases {
@@ -137,7 +137,7 @@ func TestRunChain(t *testing.T) {
 			chain := []*partyConn{{name: "telecom", client: &fakeParty{step: first}}, {name: "bank", client: &fakeParty{step: last}}}
 			header := &pb.QueryHeader{QueryId: "q-test", Chain: []string{"telecom", "bank"}}
 			var progress []string
-			res, err := runChain(context.Background(), p, header, chain, 3, func(stage, _ string) { progress = append(progress, stage) })
+			res, err := runChain(context.Background(), p, header, chain, 3, 2, func(stage, _ string) { progress = append(progress, stage) })
 			if tc.wantParty != "" {
 				if err == nil || partyOf(err) != tc.wantParty || !errors.Is(err, ErrParty) || !strings.Contains(err.Error(), tc.wantSubstr) {
 					t.Fatalf("got %v (party %q), want a failure of %s mentioning %q", err, partyOf(err), tc.wantParty, tc.wantSubstr)
@@ -147,8 +147,8 @@ func TestRunChain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.finals) != 2 || !slices.Equal(res.outMap, []uint32{0, 1, 1}) {
-				t.Fatalf("%d finals, out map %v", len(res.finals), res.outMap)
+			if len(res.packed) != 2 || len(res.sigs) != 2 || !slices.Equal(res.outMap, []uint32{0, 1, 1}) {
+				t.Fatalf("%d finals, out map %v", len(res.packed), res.outMap)
 			}
 			if got, want := res.sent.of([]string{"telecom", "bank"}), []uint64{150, uint64(len(sums[0]) + len(sums[1]))}; !slices.Equal(got, want) {
 				t.Errorf("bytes sent %v, want %v", got, want)
@@ -223,7 +223,7 @@ func TestFirstCause(t *testing.T) {
 	}
 }
 
-func TestSumAssemblyRefuses(t *testing.T) {
+func TestPackedAssemblyRefuses(t *testing.T) {
 	ct := []byte("ct")
 	cases := []struct {
 		name string
@@ -231,13 +231,14 @@ func TestSumAssemblyRefuses(t *testing.T) {
 		want string
 	}{
 		{"wrong total", []*pb.BlockMessage{{Total: 3, Ciphertexts: [][]byte{ct}}}, "announces 3"},
-		{"out of range", []*pb.BlockMessage{{Offset: 1, Total: 2, Ciphertexts: [][]byte{ct, ct}}}, "out of range"},
-		{"empty message", []*pb.BlockMessage{{Total: 2}}, "out of range"},
-		{"twice", []*pb.BlockMessage{{Total: 2, Ciphertexts: [][]byte{ct, ct}}, {Total: 2, Ciphertexts: [][]byte{ct, ct}}}, "sent twice"},
+		{"out of range", []*pb.BlockMessage{{Offset: 2, Total: 2, Ciphertexts: [][]byte{ct}}}, "out of range"},
+		{"empty message", []*pb.BlockMessage{{Total: 2}}, "one per message"},
+		{"two in one message (one signature)", []*pb.BlockMessage{{Total: 2, Ciphertexts: [][]byte{ct, ct}}}, "one per message"},
+		{"twice", []*pb.BlockMessage{{Total: 2, Ciphertexts: [][]byte{ct}}, {Offset: 1, Total: 2, Ciphertexts: [][]byte{ct}}, {Total: 2, Ciphertexts: [][]byte{ct}}}, "sent twice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newSumAssembly([]uint32{0, 1, 1, 0})
+			a := newPackedAssembly(2)
 			var err error
 			for _, m := range tc.msgs {
 				if err = a.add(m); err != nil {

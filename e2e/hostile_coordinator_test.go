@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"os"
@@ -347,6 +348,10 @@ func hostileCoordinator(t *testing.T, l *demo.Layout) {
 		}
 	})
 
+	t.Run("only the committed circuit's packed output is decrypted", func(t *testing.T) {
+		decryptAttacks(ctx, t, params, parties, l, st, q1, q3, step, header, ct, coordKey, apk)
+	})
+
 	t.Run("coordinator intake refuses what the analyst did not sign", func(t *testing.T) {
 		signed, err := analyst.SignRequest(q1.plan.Canonical, "e2e", "TEST", apk, aliceCert, aliceKey, time.Now())
 		if err != nil {
@@ -371,6 +376,113 @@ func hostileCoordinator(t *testing.T, l *demo.Layout) {
 			}
 		}
 	})
+}
+
+// decryptAttacks asks every party for a decryption share of what is not
+// the committed circuit's packed output of the query, each with the
+// genuine QUERY entry, proof and signed request: an unpacked ciphertext
+// signed in the chain, a ciphertext the coordinator encrypted itself,
+// another committed query's packed output, the right packed output with
+// a wrong or absent signature. Every party refuses with
+// PermissionDenied naming chainsig.ErrNotPackedOutput and gives no share.
+// The control: the genuine packed output with its signature passes the
+// check and is refused only as already decrypted (the real coordinator
+// got the query answered).
+func decryptAttacks(ctx context.Context, t *testing.T, params *mpc.Params, parties map[string]pb.PartyClient, l *demo.Layout, st *pb.PartyStatus,
+	q1, q3 committed, step func(*pb.QueryHeader, []*pb.BlockMessage) ([]uint32, []*pb.BlockMessage, error),
+	header func(committed, int, []uint32) *pb.QueryHeader, oneHot *rlwe.Ciphertext, coordKey ed25519.PrivateKey, apk []byte) {
+	t.Helper()
+	genuine := func(q committed) (blocks, packed []*pb.BlockMessage) {
+		inMap, blocks, err := step(header(q, 0, nil), nil)
+		if err != nil {
+			t.Fatalf("genuine first step of %s: %v", q.id, err)
+		}
+		_, packed, err = step(header(q, 1, inMap), blocks)
+		if err != nil {
+			t.Fatalf("genuine last step of %s: %v", q.id, err)
+		}
+		return blocks, packed
+	}
+	blocks1, packed1 := genuine(q1)
+	_, packed3 := genuine(q3)
+	// The last party sends its packed totals only, each signed: its
+	// unpacked per-slot sums never leave it.
+	for _, packed := range [][]*pb.BlockMessage{packed1, packed3} {
+		if len(packed) != 1 || len(packed[0].Ciphertexts) != 1 || len(packed[0].Ciphertexts[0]) != params.CiphertextSize(mpc.DecryptLevel) {
+			t.Fatalf("the last party sent %d messages, want one packed ciphertext at the decryption level", len(packed))
+		}
+	}
+	// An unpacked, chain-signed ciphertext (the first party's block: one
+	// person per slot), dropped to the decryption level, with its chain
+	// signature.
+	unpacked := atDecryptLevel(params, blocks1[0].Ciphertexts[0])
+	raw1 := packed1[0].Ciphertexts[0]
+	oneHotRaw, err := params.MarshalCiphertext(oneHot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := atDecryptLevel(params, oneHotRaw)
+	qh1, _ := wire.PlanHash(q1.plan)
+	lastB := chainsig.Binding{QueryID: q1.id, PlanHash: qh1, Position: uint32(len(q1.chain) - 1)}
+	reversed := slices.Clone(q1.chain)
+	slices.Reverse(reversed)
+	request := func(q committed, chain []string, ct, sig []byte) *pb.DecryptShareRequest {
+		var sigs [][]byte
+		if sig != nil {
+			sigs = [][]byte{sig}
+		}
+		return &pb.DecryptShareRequest{QueryId: q.id, Plan: q.plan, ChainLen: uint32(len(q.chain)), AnalystPublicKey: apk,
+			Ciphertexts: [][]byte{ct}, PackedSignatures: sigs, Chain: chain, CeremonyId: st.CeremonyId,
+			LedgerEntry: q.entry, LedgerIndex: q.index, InclusionProof: q.proof, Checkpoint: q.cp, Request: q.request}
+	}
+	attacks := []struct {
+		name string
+		req  *pb.DecryptShareRequest
+	}{
+		{"(1) an unpacked chain-signed ciphertext with its chain signature", request(q1, q1.chain, unpacked, blocks1[0].Signature)},
+		{"(2) a ciphertext the coordinator encrypted at the decryption level, unsigned", request(q1, q1.chain, own, nil)},
+		{"(2) the same, signed with the coordinator's key", request(q1, q1.chain, own, chainsig.SignPacked(coordKey, lastB, 0, 1, own))},
+		{"(3) another committed query's packed output, with its genuine signature", request(q1, q1.chain, packed3[0].Ciphertexts[0], packed3[0].Signature)},
+		{"(4) the right packed output without a signature", request(q1, q1.chain, raw1, nil)},
+		{"(4) the right packed output with another query's signature", request(q1, q1.chain, raw1, packed3[0].Signature)},
+		{"(4) the right packed output signed by the coordinator", request(q1, q1.chain, raw1, chainsig.SignPacked(coordKey, lastB, 0, 1, raw1))},
+		{"(4) the right packed output, the chain naming the first party last", request(q1, reversed, raw1, packed1[0].Signature)},
+		{"(4) the right packed output, no chain", request(q1, nil, raw1, packed1[0].Signature)},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			for _, name := range l.Parties {
+				reply, err := parties[name].DecryptShare(ctx, a.req)
+				if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), chainsig.ErrNotPackedOutput.Error()) || reply != nil {
+					t.Errorf("decryption share at %s: got %v (reply %v), want PermissionDenied saying %q", name, err, reply != nil, chainsig.ErrNotPackedOutput)
+				}
+			}
+		})
+	}
+	t.Run("control: the signed packed output passes the check", func(t *testing.T) {
+		for _, q := range []struct {
+			q      committed
+			packed *pb.BlockMessage
+		}{{q1, packed1[0]}, {q3, packed3[0]}} {
+			for _, name := range l.Parties {
+				reply, err := parties[name].DecryptShare(ctx, request(q.q, q.q.chain, q.packed.Ciphertexts[0], q.packed.Signature))
+				if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "decryption already given") || reply != nil {
+					t.Errorf("%s at %s: got %v, want only the once-per-query refusal", q.q.id, name, err)
+				}
+			}
+		}
+	})
+}
+
+// atDecryptLevel drops a raw degree-1 ciphertext (limbs 0..L of each of
+// its two polynomials) to mpc.DecryptLevel: a public operation anyone
+// holding the ciphertext can do.
+func atDecryptLevel(params *mpc.Params, raw []byte) []byte {
+	limb := params.Slots() * 8
+	limbs := len(raw) / (2 * limb)
+	keep := (mpc.DecryptLevel + 1) * limb
+	out := append([]byte{}, raw[:keep]...)
+	return append(out, raw[limbs*limb:limbs*limb+keep]...)
 }
 
 // encryptedLike returns messages of the same shape as genuine (block,

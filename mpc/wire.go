@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/mhe"
@@ -249,4 +250,35 @@ func (p *Params) unmarshalPCKSShare(b []byte, level int) (mhe.PublicKeySwitchSha
 	}
 	s := proto.AllocateShare(level)
 	return s, decodeRefs(fmt.Sprintf("decryption share at level %d", level), b, p.qRefs(level, s.Value...))
+}
+
+func (p *Params) galoisKeyRefs(gk *rlwe.GaloisKey) []polyRef {
+	var polys []ringqp.Poly
+	for _, row := range gk.Value {
+		for _, v := range row {
+			polys = append(polys, v...)
+		}
+	}
+	return p.qpRefs(polys...)
+}
+
+// MarshalGaloisKey encodes an aggregated rotation key for the wire (the
+// coordinator sends them to the parties at the end of the ceremony).
+func (p *Params) MarshalGaloisKey(gk *rlwe.GaloisKey) []byte {
+	return encodeRefs(p.galoisKeyRefs(gk))
+}
+
+// UnmarshalGaloisKey decodes an untrusted rotation key for the Galois
+// element galEl, which must be one of GaloisElements.
+func (p *Params) UnmarshalGaloisKey(b []byte, galEl uint64) (*rlwe.GaloisKey, error) {
+	if !slices.Contains(p.GaloisElements(), galEl) {
+		return nil, fmt.Errorf("%w: rotation key for Galois element %d, which packing does not use", ErrMalformed, galEl)
+	}
+	gk := rlwe.NewGaloisKey(p.BGV)
+	gk.GaloisElement = galEl
+	gk.NthRoot = p.BGV.RingQ().NthRoot()
+	if err := decodeRefs(fmt.Sprintf("rotation key (Galois element %d)", galEl), b, p.galoisKeyRefs(gk)); err != nil {
+		return nil, err
+	}
+	return gk, nil
 }

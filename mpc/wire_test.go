@@ -82,6 +82,9 @@ func TestDecoderRejectsHostileBytes(t *testing.T) {
 			if _, err := p.unmarshalGKGShare(tc.b, p.GaloisElements()[0]); !errors.Is(err, ErrMalformed) {
 				t.Fatalf("rotation key share: got %v, want ErrMalformed", err)
 			}
+			if _, err := p.UnmarshalGaloisKey(tc.b, p.GaloisElements()[0]); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("rotation key: got %v, want ErrMalformed", err)
+			}
 		})
 	}
 	if _, err := p.UnmarshalCiphertext(good, p.MaxLevel()+1, p.ScaleAt(1, 1)); !errors.Is(err, ErrMalformed) {
@@ -89,6 +92,49 @@ func TestDecoderRejectsHostileBytes(t *testing.T) {
 	}
 	if _, err := p.UnmarshalCiphertext(good, 1, p.ScaleAt(1, 1)); err != nil {
 		t.Fatalf("all-zero ciphertext of the right size must decode: %v", err)
+	}
+}
+
+// TestGaloisKeyRoundTrip: a rotation key survives the wire and still
+// rotates (a packed total decrypts); a key for an element packing does
+// not use, or with a coefficient at the modulus, is refused.
+func TestGaloisKeyRoundTrip(t *testing.T) {
+	p := mustParams(t, testSet)
+	sk := p.NewSecretKey()
+	kg := rlwe.NewKeyGenerator(p.BGV)
+	var gks []*rlwe.GaloisKey
+	for _, el := range p.GaloisElements() {
+		raw := p.MarshalGaloisKey(kg.GenGaloisKeyNew(el, sk))
+		gk, err := p.UnmarshalGaloisKey(raw, el)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(p.MarshalGaloisKey(gk), raw) || gk.GaloisElement != el {
+			t.Fatalf("element %d: round trip differs", el)
+		}
+		gks = append(gks, gk)
+	}
+	raw := p.MarshalGaloisKey(gks[0])
+	if _, err := p.UnmarshalGaloisKey(raw, 3); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("unused Galois element: got %v", err)
+	}
+	bad := bytes.Clone(raw)
+	binary.LittleEndian.PutUint64(bad[8:], p.BGV.RingQ().ModuliChain()[0])
+	if _, err := p.UnmarshalGaloisKey(bad, gks[0].GaloisElement); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("coefficient at the modulus: got %v", err)
+	}
+	w := p.NewWorker(rlwe.NewKeyGenerator(p.BGV).GenPublicKeyNew(sk), rlwe.NewMemEvaluationKeySet(nil, gks...))
+	ct, err := w.EncryptBlock([]uint64{3, 4}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, err := w.Pack([]*rlwe.Ciphertext{ct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.DecryptPacked(sk, packed, 1)
+	if err != nil || got[0] != 7 {
+		t.Fatalf("packed with decoded keys: %v, %v; want 7", got, err)
 	}
 }
 
@@ -121,6 +167,7 @@ func FuzzDecode(f *testing.F) {
 			func(b []byte) error { _, err := p.UnmarshalPublicKey(b); return err },
 			func(b []byte) error { _, err := p.unmarshalPCKSShare(b, DecryptLevel); return err },
 			func(b []byte) error { _, err := p.unmarshalCKGShare(b); return err },
+			func(b []byte) error { _, err := p.UnmarshalGaloisKey(b, p.GaloisElements()[0]); return err },
 		} {
 			if err := dec(b); err != nil && !errors.Is(err, ErrMalformed) {
 				t.Fatalf("unexpected error kind %v", err)

@@ -2,6 +2,7 @@ package party
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -88,6 +89,9 @@ func (s *Server) runStep(ctx context.Context, stream pb.Party_QueryStepServer, a
 	if err := st.checkMemory(s.workers, s.maxStep); err != nil {
 		return err
 	}
+	if st.last() && k.evk == nil {
+		return fmt.Errorf("%w: no rotation keys to pack the totals with (keys from a ceremony that did not send them); run a new ceremony", ErrNotReady)
+	}
 	if st.auth, err = newChainAuth(h, planHash, s.priv, s.peers); err != nil {
 		return err
 	}
@@ -110,7 +114,7 @@ func (s *Server) runStep(ctx context.Context, stream pb.Party_QueryStepServer, a
 		return err
 	}
 	if st.last() {
-		msgs, err := st.Sums(lanes)
+		msgs, err := st.Packed(lanes, k.params.NewWorker(nil, k.evk))
 		if err != nil {
 			return err
 		}
@@ -209,7 +213,7 @@ func receiveBlocks(stream pb.Party_QueryStepServer, ib *inbox) func(context.Cont
 // noise flooding.
 func (s *Server) DecryptShare(ctx context.Context, req *pb.DecryptShareRequest) (*pb.DecryptShareReply, error) {
 	reply, err := s.decryptShare(ctx, req)
-	if errors.Is(err, ErrGate) || errors.Is(err, ErrUnauthorized) || errors.Is(err, mpc.ErrDegenerateKey) {
+	if errors.Is(err, ErrGate) || errors.Is(err, ErrUnauthorized) || errors.Is(err, mpc.ErrDegenerateKey) || errors.Is(err, chainsig.ErrNotPackedOutput) {
 		s.log.Warn().Str("query", req.QueryId).Err(err).Msg("decryption share refused")
 	}
 	return reply, rpc.ToStatus(err, append(ledgerCodes, codeMap...)...)
@@ -228,7 +232,8 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
 	params := k.params
-	if want := params.PackedCount(wp.Groups() * len(wp.Sums)); len(req.Ciphertexts) == 0 || int(req.Offset)+len(req.Ciphertexts) > want {
+	want := params.PackedCount(wp.Groups() * len(wp.Sums))
+	if len(req.Ciphertexts) == 0 || int(req.Offset)+len(req.Ciphertexts) > want {
 		return nil, fmt.Errorf("%w: packed ciphertexts %d..%d of %d (%d groups × %d sums)", ErrBadRequest, req.Offset, int(req.Offset)+len(req.Ciphertexts)-1, want, wp.Groups(), len(wp.Sums))
 	}
 	if req.ChainLen < 1 || req.ChainLen > mpc.MaxChain || int(req.ChainLen) != len(wp.Tables) {
@@ -260,6 +265,10 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if strings.ContainsAny(req.QueryId, " \n\t") || req.QueryId == "" {
 		return nil, fmt.Errorf("%w: query id %q", ErrBadRequest, req.QueryId)
 	}
+	// Only the committed circuit's output: what the last party signed.
+	if err := checkPacked(req, q.PlanHash, uint32(want), s.peers); err != nil {
+		return nil, err
+	}
 	if err := s.decrypted.claim(req.QueryId, req.Offset, uint32(len(cts))); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrGate, err)
 	}
@@ -276,4 +285,40 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	}
 	s.log.Info().Str("query", req.QueryId).Uint64("ledger_index", req.LedgerIndex).Int("shares", len(reply.Shares)).Msg("decryption shares given")
 	return reply, nil
+}
+
+// checkPacked checks, before any decryption share, that every ciphertext
+// of a decryption request is the committed circuit's packed output: the
+// query's last party (the last name of the request's chain, whose key is
+// among peers) signed it with chainsig.SignPacked for this query, the
+// committed plan hash, its position (chain length − 1), its packed index
+// (offset + i) and the packed count want. An unpacked sum, another
+// query's output, a ciphertext of the coordinator's own, or a wrong or
+// absent signature fail with chainsig.ErrNotPackedOutput.
+func checkPacked(req *pb.DecryptShareRequest, planHash [32]byte, want uint32, peers map[string]ed25519.PublicKey) error {
+	if len(req.Chain) != int(req.ChainLen) {
+		return fmt.Errorf("%w: chain of %d names for a chain length of %d", chainsig.ErrNotPackedOutput, len(req.Chain), req.ChainLen)
+	}
+	seen := map[string]bool{}
+	for _, p := range req.Chain {
+		if seen[p] {
+			return fmt.Errorf("%w: chain %v names party %s twice", chainsig.ErrNotPackedOutput, req.Chain, p)
+		}
+		seen[p] = true
+	}
+	last := req.Chain[len(req.Chain)-1]
+	pub := peers[last]
+	if pub == nil {
+		return fmt.Errorf("%w: no certificate of party %s (the chain's last) among this party's peers", chainsig.ErrNotPackedOutput, last)
+	}
+	if len(req.PackedSignatures) != len(req.Ciphertexts) {
+		return fmt.Errorf("%w: %d signatures for %d packed ciphertexts", chainsig.ErrNotPackedOutput, len(req.PackedSignatures), len(req.Ciphertexts))
+	}
+	b := chainsig.Binding{QueryID: req.QueryId, PlanHash: planHash, Position: req.ChainLen - 1}
+	for i, ct := range req.Ciphertexts {
+		if err := chainsig.VerifyPacked(pub, b, req.Offset+uint32(i), want, ct, req.PackedSignatures[i]); err != nil {
+			return fmt.Errorf("packed ciphertext %d (last party %s): %w", req.Offset+uint32(i), last, err)
+		}
+	}
+	return nil
 }

@@ -57,6 +57,7 @@ var codeMap = []rpc.Mapping{
 	{Err: request.ErrMalformed, Code: codes.InvalidArgument},
 	{Err: ErrUnauthorized, Code: codes.PermissionDenied},
 	{Err: chainsig.ErrBadSignature, Code: codes.PermissionDenied},
+	{Err: chainsig.ErrNotPackedOutput, Code: codes.PermissionDenied},
 	{Err: ErrChain, Code: codes.InvalidArgument},
 }
 
@@ -65,7 +66,11 @@ type keys struct {
 	params *mpc.Params
 	sk     *rlwe.SecretKey
 	pk     *rlwe.PublicKey
-	state  ceremonyState
+	// evk holds the collective rotation keys with which the last party of
+	// a query packs its totals; nil for keys from a ceremony that did not
+	// send them (such a party cannot be a chain's last).
+	evk   *rlwe.MemEvaluationKeySet
+	state ceremonyState
 }
 
 type pendingCeremony struct {
@@ -73,6 +78,11 @@ type pendingCeremony struct {
 	nonce  []byte
 	sk     *rlwe.SecretKey // set, with params, once the shares are sent
 	params *mpc.Params
+	seed   [32]byte // the CRS seed of the transcript, with sk
+	// Set by CeremonyRotationKeys: the rotation keys this party
+	// aggregated from every party's signed shares, and their file bytes.
+	evk   *rlwe.MemEvaluationKeySet
+	gkRaw []byte
 }
 
 type alignment struct {
@@ -211,7 +221,10 @@ func (s *Server) loadState() error {
 		return fmt.Errorf("collective public key: %w", err)
 	}
 	s.keys = &keys{params: params, sk: sk, pk: pk, state: cs}
-	s.log.Info().Str("ceremony", cs.ID).Str("param_set", cs.ParamSet).Msg("keys loaded")
+	if s.keys.evk, err = loadRotationKeys(params, s.store.path(rotationKeysFile)); err != nil {
+		return err
+	}
+	s.log.Info().Str("ceremony", cs.ID).Str("param_set", cs.ParamSet).Bool("rotation_keys", s.keys.evk != nil).Msg("keys loaded")
 	es, ranks, ok, err := s.store.loadAlignment()
 	if err != nil || !ok {
 		if err != nil {

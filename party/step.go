@@ -7,6 +7,7 @@ import (
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
+	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
@@ -42,6 +43,8 @@ type step struct {
 	vecs     [][]uint64 // the distinct vectors, each encoded once per block
 	usersOf  [][]int    // per vector: the indices in outs it multiplies
 	auth     *chainAuth // signs what it sends, verifies what it receives
+	layout   chain.Layout
+	signs    []int // per term of the plan: its sign in the sum of products
 }
 
 // ErrChain is wrapped when the chain messages a party receives are not
@@ -160,6 +163,10 @@ func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, d *table.Dat
 		return nil, err
 	}
 	st.outs, st.outMap = outs, outMap
+	st.layout = sp.layout
+	for _, term := range wp.Terms {
+		st.signs = append(st.signs, term.Sign)
+	}
 	if err := st.addVectors(sp, specs); err != nil {
 		return nil, err
 	}
@@ -259,14 +266,84 @@ func (st *step) Run(l *lane, j stepJob, send func([]*pb.BlockMessage) error) err
 	return send(msgs)
 }
 
-// Sums is the last party's answer once every block is accumulated: the
-// messages that carry Finish's sums.
-func (st *step) Sums(lanes []*lane) ([]*pb.BlockMessage, error) {
+// Packed is the last party's answer once every block is accumulated: it
+// combines and packs Finish's sums (Pack, with packer, a worker holding
+// the rotation keys) and returns the messages that carry the packed
+// ciphertexts, each signed as the committed circuit's output
+// (PackedMessages). Its unpacked sums never leave the party.
+func (st *step) Packed(lanes []*lane, packer *mpc.Worker) ([]*pb.BlockMessage, error) {
 	total, err := st.Finish(lanes)
 	if err != nil {
 		return nil, err
 	}
-	return st.messages(0, total)
+	packed, err := st.Pack(packer, total)
+	if err != nil {
+		return nil, err
+	}
+	return st.PackedMessages(packed)
+}
+
+// Pack is the committed circuit's last, deterministic part, at the last
+// party: for every (group, sum) in layout order (group major), Σ over the
+// plan's terms of sign × the sum that output continues (outMap), then the
+// slots of each summed and the totals packed into params.PackedCount
+// ciphertexts at mpc.DecryptLevel. w needs the rotation keys. It does not
+// modify sums.
+func (st *step) Pack(w *mpc.Worker, sums []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	if !st.last() {
+		return nil, fmt.Errorf("only the last party packs the totals")
+	}
+	if len(sums) != len(st.outs) {
+		return nil, fmt.Errorf("%d sums for %d outputs", len(sums), len(st.outs))
+	}
+	l := st.layout
+	n := l.Groups * l.Sums
+	combined := make([]*rlwe.Ciphertext, n)
+	for j := range n {
+		g, sm := j/l.Sums, j%l.Sums
+		cts := make([]*rlwe.Ciphertext, l.Terms)
+		signs := make([]int, l.Terms)
+		for k := range l.Terms {
+			cts[k] = sums[st.outMap[l.Index(k, g, sm)]]
+			signs[k] = 1
+			if k < len(st.signs) {
+				signs[k] = st.signs[k]
+			}
+		}
+		var err error
+		if combined[j], err = w.Combine(cts, signs); err != nil {
+			return nil, fmt.Errorf("combining total %d: %w", j, err)
+		}
+	}
+	packed := make([]*rlwe.Ciphertext, st.params.PackedCount(n))
+	for i := range packed {
+		lo, hi := st.params.PackedChunk(n, i)
+		var err error
+		if packed[i], err = w.Pack(combined[lo:hi]); err != nil {
+			return nil, err
+		}
+	}
+	return packed, nil
+}
+
+// PackedMessages encodes the packed ciphertexts one per message (block 0,
+// offset = packed index, total = packed count), each signed with
+// chainsig.SignPacked: every party checks that signature before it gives
+// a decryption share.
+func (st *step) PackedMessages(packed []*rlwe.Ciphertext) ([]*pb.BlockMessage, error) {
+	if st.auth == nil {
+		return nil, fmt.Errorf("step has no chain signing key")
+	}
+	out := make([]*pb.BlockMessage, len(packed))
+	for i, ct := range packed {
+		raw, err := st.params.MarshalCiphertext(ct)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = &pb.BlockMessage{Offset: uint32(i), Total: uint32(len(packed)), Ciphertexts: [][]byte{raw},
+			Signature: chainsig.SignPacked(st.auth.priv, st.auth.out, uint32(i), uint32(len(packed)), raw)}
+	}
+	return out, nil
 }
 
 // Block is a first or middle party's step on one block: the ciphertexts

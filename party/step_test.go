@@ -21,7 +21,6 @@ import (
 
 	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/table"
-	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/chainsig"
@@ -58,9 +57,11 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	sk := params.NewSecretKey()
-	pk := rlwe.NewKeyGenerator(params.BGV).GenPublicKeyNew(sk)
+	kg := rlwe.NewKeyGenerator(params.BGV)
+	pk := kg.GenPublicKeyNew(sk)
+	evk := rlwe.NewMemEvaluationKeySet(nil, kg.GenGaloisKeysNew(params.GaloisElements(), sk)...)
 	f := &fixture{params: params, sk: sk,
-		keys: &keys{params: params, sk: sk, pk: pk, state: ceremonyState{ID: "c-test", ParamSet: testSet}},
+		keys: &keys{params: params, sk: sk, pk: pk, evk: evk, state: ceremonyState{ID: "c-test", ParamSet: testSet}},
 		cs: schema.Consortium{Tables: []schema.Table{
 			{Name: "ta", Key: "person_id", Columns: []schema.Column{
 				{Name: "age", Kind: schema.KindInt, Min: 0, Max: 120},
@@ -601,29 +602,37 @@ func TestQueryStepDriver(t *testing.T) {
 				}
 				inMap, blocks = stream.sent[0].OutMap, stream.sent[1:]
 			}
-			// The last party's sums, as the coordinator reads them.
-			asm := transport.NewAssembler()
-			var raws [][]byte
-			for _, m := range blocks {
-				r, complete, err := asm.Add(m.Block, m.Offset, m.Total, m.Ciphertexts, int(m.Total))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if complete {
-					raws = r
-				}
-			}
-			scale := f.params.ScaleAt(len(order), mpc.DecryptLevel)
-			sums := make([]uint64, len(raws))
-			for i, b := range raws {
-				ct, err := f.params.UnmarshalCiphertext(b, mpc.DecryptLevel, scale)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sums[i] = f.decrypt(t, ct)
-			}
+			// The last party's packed totals, one signed ciphertext per
+			// message, as every party checks them before its share.
 			wp, _ := wire.PlanFromProto(pl)
-			if got, want := f.combine(pl, inMap, sums), f.want(tc, wp.Groups()); fmt.Sprint(got) != fmt.Sprint(want) {
+			n := wp.Groups() * len(wp.Sums)
+			if len(blocks) != f.params.PackedCount(n) {
+				t.Fatalf("the last party sent %d messages, want its %d packed ciphertext(s) only", len(blocks), f.params.PackedCount(n))
+			}
+			planHash, _ := wire.PlanHash(pl)
+			_, pub := chainKeys()
+			b := chainsig.Binding{QueryID: "q-test", PlanHash: planHash, Position: uint32(len(order) - 1)}
+			scale := f.params.ScaleAt(len(order), mpc.DecryptLevel)
+			var got []uint64
+			for i, m := range blocks {
+				if len(m.Ciphertexts) != 1 || m.Offset != uint32(i) || m.Total != uint32(len(blocks)) {
+					t.Fatalf("message %d: %d ciphertexts at %d of %d", i, len(m.Ciphertexts), m.Offset, m.Total)
+				}
+				if err := chainsig.VerifyPacked(pub[order[len(order)-1]], b, m.Offset, m.Total, m.Ciphertexts[0], m.Signature); err != nil {
+					t.Fatal(err)
+				}
+				ct, err := f.params.UnmarshalCiphertext(m.Ciphertexts[0], mpc.DecryptLevel, scale)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi := f.params.PackedChunk(n, i)
+				vals, err := f.params.DecryptPacked(f.sk, ct, hi-lo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, vals...)
+			}
+			if want := f.want(tc, wp.Groups()); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("totals %v, want %v", got, want)
 			}
 		})

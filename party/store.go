@@ -18,8 +18,11 @@ const (
 	ceremonyFile  = "ceremony.json"
 	secretKeyFile = "secret.key"
 	publicKeyFile = "collective.pk"
-	epochFile     = "epoch.json"
-	ranksFile     = "ranks.bin"
+	// rotationKeysFile holds the collective rotation keys, raw (package
+	// mpc), one after the other in the order of mpc.GaloisElements.
+	rotationKeysFile = "rotation.keys"
+	epochFile        = "epoch.json"
+	ranksFile        = "ranks.bin"
 )
 
 type ceremonyState struct {

@@ -217,6 +217,9 @@ func describe(e entry.Entry) string {
 	case entry.Query:
 		return fmt.Sprintf("QUERY %s by %s at %s", auditor.Escape(v.QueryID), auditor.Escape(v.Analyst), time.Unix(v.Time, 0).UTC().Format(time.RFC3339))
 	case entry.Result:
+		if v.PackedHash != (entry.Hash{}) {
+			return fmt.Sprintf("RESULT %s (decrypted packed output %x)", auditor.Escape(v.QueryID), v.PackedHash[:8])
+		}
 		return fmt.Sprintf("RESULT %s", auditor.Escape(v.QueryID))
 	default:
 		return e.Type().String()

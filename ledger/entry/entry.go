@@ -377,7 +377,9 @@ func (q *Query) decode(s *cryptobyte.String) bool {
 }
 
 // Result records the outcome of a query.
-// Wire order: QueryID, CiphertextHash, Parties (count, then each name).
+// Wire order: QueryID, CiphertextHash, Parties (count, then each name),
+// then PackedHash only when it is set: a RESULT written before it existed
+// parses unchanged, and a zero PackedHash is never encoded (canonical).
 type Result struct {
 	QueryID string
 	// CiphertextHash is the SHA-256 of the final ciphertext.
@@ -385,6 +387,11 @@ type Result struct {
 	// Parties lists the parties that contributed decryption shares, sorted
 	// (byte order), no duplicate, at least one.
 	Parties []string
+	// PackedHash is the SHA-256 of the packed ciphertexts every party
+	// partially decrypted (the last party's signed output, each as a
+	// uint64 length and its bytes: chainsig.CiphertextsHash); zero in
+	// entries written before it was recorded.
+	PackedHash Hash
 }
 
 // Type implements Entry.
@@ -415,6 +422,9 @@ func (r Result) encode(b *cryptobyte.Builder) {
 	for _, p := range r.Parties {
 		addString(b, p)
 	}
+	if r.PackedHash != (Hash{}) {
+		b.AddBytes(r.PackedHash[:])
+	}
 }
 
 func (r *Result) decode(s *cryptobyte.String) bool {
@@ -433,7 +443,12 @@ func (r *Result) decode(s *cryptobyte.String) bool {
 			return false
 		}
 	}
-	return true
+	if len(*s) == 0 {
+		return true
+	}
+	// The optional PackedHash: exactly 32 bytes, never zero (a zero hash
+	// is encoded as its absence).
+	return s.CopyBytes(r.PackedHash[:]) && r.PackedHash != (Hash{})
 }
 
 // Failure records that a step failed.

@@ -22,6 +22,7 @@ func samples() []Entry {
 		Query{QueryID: "q-1", QueryCommitment: h("text"), Analyst: "CN=Alice,O=Police", PurposeCommitment: h("purpose"),
 			AnalystKeyHash: h("akey"), PlanHash: h("plan"), EpochID: 7, ParamSet: "bgv-n14-t65537", Time: 1_700_000_000},
 		Result{QueryID: "q-1", CiphertextHash: h("ct"), Parties: []string{"bank", "telecom", "utility"}},
+		Result{QueryID: "q-1", CiphertextHash: h("ct"), Parties: []string{"bank"}, PackedHash: h("packed")},
 		Failure{QueryID: "q-2", Reason: "party timed out", Party: "bank"},
 		Failure{Reason: "ceremony aborted"},
 	}
@@ -74,6 +75,11 @@ func TestParseRejects(t *testing.T) {
 	copy(dup[len(dup)-6:], []byte{0, 1, 'a', 0, 1, 'a'})
 	badUTF8 := bytes.Clone(unsorted)
 	badUTF8[len(badUTF8)-1] = 0xff
+	withPacked, err := Marshal(Result{QueryID: "q", Parties: []string{"a"}, PackedHash: h("packed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeroPacked := append(bytes.Clone(unsorted), make([]byte, HashSize)...)
 	negTime := bytes.Clone(valid)
 	negTime[len(negTime)-8] = 0x80
 
@@ -95,6 +101,9 @@ func TestParseRejects(t *testing.T) {
 		{"invalid utf8", badUTF8, ErrInvalid},
 		{"negative time", negTime, ErrMalformed},
 		{"too large", make([]byte, MaxSize+1), ErrTooLarge},
+		{"result with a truncated packed hash", withPacked[:len(withPacked)-1], ErrMalformed},
+		{"result with a byte after the packed hash", append(bytes.Clone(withPacked), 0), ErrMalformed},
+		{"result with a zero packed hash (not canonical)", zeroPacked, ErrMalformed},
 		{"huge list count", []byte{Version, byte(TypeResult), 0, 1, 'q', 37: 0xff, 38: 0xff}, ErrMalformed},
 	}
 	for _, tc := range tests {

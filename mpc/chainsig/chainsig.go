@@ -87,3 +87,50 @@ func Verify(pub ed25519.PublicKey, b Binding, r Ref, cts [][]byte, sig []byte) e
 	}
 	return nil
 }
+
+// PackedDomain separates the last party's signatures of the packed output
+// from its chain-block signatures.
+const PackedDomain = "mpcq/packed-output/v1\x00"
+
+// ErrNotPackedOutput is wrapped when a ciphertext a party is asked to
+// decrypt is not one the query's last party signed as the committed
+// circuit's packed output (for this query, plan, chain position and
+// packed index): it is an unpacked sum, another query's output, a
+// ciphertext of the coordinator's own, or its signature is wrong or absent.
+var ErrNotPackedOutput = errors.New("chain: ciphertext is not the packed output the query's last party signed")
+
+// packedStatement is the signed bytes of packed ciphertext index of total.
+func packedStatement(b Binding, index, total uint32, ctHash [32]byte) []byte {
+	out := make([]byte, 0, len(PackedDomain)+4+len(b.QueryID)+32+3*4+32)
+	out = append(out, PackedDomain...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(b.QueryID)))
+	out = append(out, b.QueryID...)
+	out = append(out, b.PlanHash[:]...)
+	out = binary.BigEndian.AppendUint32(out, b.Position)
+	out = binary.BigEndian.AppendUint32(out, index)
+	out = binary.BigEndian.AppendUint32(out, total)
+	return append(out, ctHash[:]...)
+}
+
+// SignPacked is the last party's signature of packed ciphertext index of
+// total, the committed circuit's output it computed (b.Position is its
+// position, the chain's last).
+func SignPacked(priv ed25519.PrivateKey, b Binding, index, total uint32, ct []byte) []byte {
+	return ed25519.Sign(priv, packedStatement(b, index, total, sha256.Sum256(ct)))
+}
+
+// VerifyPacked checks, before a decryption share, that ct is packed
+// ciphertext index of total that the last party (key pub, position
+// b.Position) signed for the query and plan of b.
+func VerifyPacked(pub ed25519.PublicKey, b Binding, index, total uint32, ct, sig []byte) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: no key for the last party (position %d)", ErrNotPackedOutput, b.Position)
+	}
+	if index >= total {
+		return fmt.Errorf("%w: packed index %d of %d", ErrNotPackedOutput, index, total)
+	}
+	if len(sig) != ed25519.SignatureSize || !ed25519.Verify(pub, packedStatement(b, index, total, sha256.Sum256(ct)), sig) {
+		return fmt.Errorf("%w: query %s, position %d, packed ciphertext %d of %d", ErrNotPackedOutput, b.QueryID, b.Position, index, total)
+	}
+	return nil
+}

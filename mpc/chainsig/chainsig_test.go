@@ -59,3 +59,49 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyPacked(t *testing.T) {
+	pub, priv := keys(t)
+	otherPub, otherPriv := keys(t)
+	b := Binding{QueryID: "q-1", PlanHash: [32]byte{1}, Position: 2}
+	ct := []byte("packed-0")
+	sig := SignPacked(priv, b, 0, 2, ct)
+	chainSig := Sign(priv, b, Ref{Block: 0, Offset: 0, Total: 2}, [][]byte{ct})
+	type args struct {
+		b            Binding
+		index, total uint32
+		ct           []byte
+	}
+	for _, tc := range []struct {
+		name string
+		pub  ed25519.PublicKey
+		sig  []byte
+		f    func(*args)
+		ok   bool
+	}{
+		{"valid", pub, sig, func(*args) {}, true},
+		{"another signer (the coordinator)", otherPub, sig, func(*args) {}, false},
+		{"signed by another key", pub, SignPacked(otherPriv, b, 0, 2, ct), func(*args) {}, false},
+		{"a chain-block signature of the same bytes", pub, chainSig, func(*args) {}, false},
+		{"another query's output", pub, sig, func(a *args) { a.b.QueryID = "q-2" }, false},
+		{"another plan", pub, sig, func(a *args) { a.b.PlanHash[0] = 2 }, false},
+		{"a middle party's position", pub, sig, func(a *args) { a.b.Position = 1 }, false},
+		{"another packed index", pub, sig, func(a *args) { a.index = 1 }, false},
+		{"another packed count", pub, sig, func(a *args) { a.total = 1 }, false},
+		{"index beyond count", pub, SignPacked(priv, b, 2, 2, ct), func(a *args) { a.index = 2 }, false},
+		{"altered ciphertext", pub, sig, func(a *args) { a.ct = []byte("packed-X") }, false},
+		{"empty ciphertext", pub, sig, func(a *args) { a.ct = nil }, false},
+		{"no signature", pub, nil, func(*args) {}, false},
+		{"truncated signature", pub, sig[:63], func(*args) {}, false},
+		{"no key", nil, sig, func(*args) {}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := args{b: b, index: 0, total: 2, ct: ct}
+			tc.f(&a)
+			err := VerifyPacked(tc.pub, a.b, a.index, a.total, a.ct, tc.sig)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrNotPackedOutput)) {
+				t.Fatalf("VerifyPacked: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

@@ -625,6 +625,10 @@ type KeyShare struct {
 	PublicKey     bool                   `protobuf:"varint,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"` // a CKG share; otherwise a rotation key share
 	GaloisElement uint64                 `protobuf:"varint,2,opt,name=galois_element,json=galoisElement,proto3" json:"galois_element,omitempty"`
 	Share         []byte                 `protobuf:"bytes,3,opt,name=share,proto3" json:"share,omitempty"`
+	// The party's Ed25519 signature of a rotation key share, bound to the
+	// ceremony, the party and the Galois element (party/ceremony.go): every
+	// party aggregates the rotation keys itself from the signed shares.
+	Signature     []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -676,6 +680,13 @@ func (x *KeyShare) GetGaloisElement() uint64 {
 func (x *KeyShare) GetShare() []byte {
 	if x != nil {
 		return x.Share
+	}
+	return nil
+}
+
+func (x *KeyShare) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
 	}
 	return nil
 }
@@ -776,6 +787,128 @@ func (x *CeremonyFinishReply) GetPublicKeyHash() []byte {
 	return nil
 }
 
+// One party's rotation key share for one Galois element (raw
+// coefficients, package mpc) with that party's signature of it.
+type RotationKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CeremonyId    string                 `protobuf:"bytes,1,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"`
+	GaloisElement uint64                 `protobuf:"varint,2,opt,name=galois_element,json=galoisElement,proto3" json:"galois_element,omitempty"`
+	Party         string                 `protobuf:"bytes,3,opt,name=party,proto3" json:"party,omitempty"`
+	Share         []byte                 `protobuf:"bytes,4,opt,name=share,proto3" json:"share,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotationKey) Reset() {
+	*x = RotationKey{}
+	mi := &file_mpcq_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotationKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotationKey) ProtoMessage() {}
+
+func (x *RotationKey) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotationKey.ProtoReflect.Descriptor instead.
+func (*RotationKey) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RotationKey) GetCeremonyId() string {
+	if x != nil {
+		return x.CeremonyId
+	}
+	return ""
+}
+
+func (x *RotationKey) GetGaloisElement() uint64 {
+	if x != nil {
+		return x.GaloisElement
+	}
+	return 0
+}
+
+func (x *RotationKey) GetParty() string {
+	if x != nil {
+		return x.Party
+	}
+	return ""
+}
+
+func (x *RotationKey) GetShare() []byte {
+	if x != nil {
+		return x.Share
+	}
+	return nil
+}
+
+func (x *RotationKey) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+type RotationKeysReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Received      uint32                 `protobuf:"varint,1,opt,name=received,proto3" json:"received,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotationKeysReply) Reset() {
+	*x = RotationKeysReply{}
+	mi := &file_mpcq_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotationKeysReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotationKeysReply) ProtoMessage() {}
+
+func (x *RotationKeysReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotationKeysReply.ProtoReflect.Descriptor instead.
+func (*RotationKeysReply) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RotationKeysReply) GetReceived() uint32 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
 type AlignOwnRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	EpochId       string                 `protobuf:"bytes,1,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`
@@ -786,7 +919,7 @@ type AlignOwnRequest struct {
 
 func (x *AlignOwnRequest) Reset() {
 	*x = AlignOwnRequest{}
-	mi := &file_mpcq_proto_msgTypes[10]
+	mi := &file_mpcq_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +931,7 @@ func (x *AlignOwnRequest) String() string {
 func (*AlignOwnRequest) ProtoMessage() {}
 
 func (x *AlignOwnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[10]
+	mi := &file_mpcq_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +944,7 @@ func (x *AlignOwnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignOwnRequest.ProtoReflect.Descriptor instead.
 func (*AlignOwnRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{10}
+	return file_mpcq_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AlignOwnRequest) GetEpochId() string {
@@ -839,7 +972,7 @@ type AlignHop struct {
 
 func (x *AlignHop) Reset() {
 	*x = AlignHop{}
-	mi := &file_mpcq_proto_msgTypes[11]
+	mi := &file_mpcq_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +984,7 @@ func (x *AlignHop) String() string {
 func (*AlignHop) ProtoMessage() {}
 
 func (x *AlignHop) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[11]
+	mi := &file_mpcq_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +997,7 @@ func (x *AlignHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignHop.ProtoReflect.Descriptor instead.
 func (*AlignHop) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{11}
+	return file_mpcq_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AlignHop) GetSigner() string {
@@ -900,7 +1033,7 @@ type AlignProvenance struct {
 
 func (x *AlignProvenance) Reset() {
 	*x = AlignProvenance{}
-	mi := &file_mpcq_proto_msgTypes[12]
+	mi := &file_mpcq_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1045,7 @@ func (x *AlignProvenance) String() string {
 func (*AlignProvenance) ProtoMessage() {}
 
 func (x *AlignProvenance) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[12]
+	mi := &file_mpcq_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1058,7 @@ func (x *AlignProvenance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignProvenance.ProtoReflect.Descriptor instead.
 func (*AlignProvenance) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{12}
+	return file_mpcq_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AlignProvenance) GetEpochId() string {
@@ -968,7 +1101,7 @@ type AlignChunk struct {
 
 func (x *AlignChunk) Reset() {
 	*x = AlignChunk{}
-	mi := &file_mpcq_proto_msgTypes[13]
+	mi := &file_mpcq_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1113,7 @@ func (x *AlignChunk) String() string {
 func (*AlignChunk) ProtoMessage() {}
 
 func (x *AlignChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[13]
+	mi := &file_mpcq_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1126,7 @@ func (x *AlignChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignChunk.ProtoReflect.Descriptor instead.
 func (*AlignChunk) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{13}
+	return file_mpcq_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AlignChunk) GetProvenance() *AlignProvenance {
@@ -1022,7 +1155,7 @@ type RanksChunk struct {
 
 func (x *RanksChunk) Reset() {
 	*x = RanksChunk{}
-	mi := &file_mpcq_proto_msgTypes[14]
+	mi := &file_mpcq_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1167,7 @@ func (x *RanksChunk) String() string {
 func (*RanksChunk) ProtoMessage() {}
 
 func (x *RanksChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[14]
+	mi := &file_mpcq_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1180,7 @@ func (x *RanksChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RanksChunk.ProtoReflect.Descriptor instead.
 func (*RanksChunk) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{14}
+	return file_mpcq_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RanksChunk) GetEpochId() string {
@@ -1087,7 +1220,7 @@ type AlignRanksReply struct {
 
 func (x *AlignRanksReply) Reset() {
 	*x = AlignRanksReply{}
-	mi := &file_mpcq_proto_msgTypes[15]
+	mi := &file_mpcq_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1232,7 @@ func (x *AlignRanksReply) String() string {
 func (*AlignRanksReply) ProtoMessage() {}
 
 func (x *AlignRanksReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[15]
+	mi := &file_mpcq_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1245,7 @@ func (x *AlignRanksReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignRanksReply.ProtoReflect.Descriptor instead.
 func (*AlignRanksReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{15}
+	return file_mpcq_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AlignRanksReply) GetRows() uint64 {
@@ -1146,7 +1279,7 @@ type Plan struct {
 
 func (x *Plan) Reset() {
 	*x = Plan{}
-	mi := &file_mpcq_proto_msgTypes[16]
+	mi := &file_mpcq_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1291,7 @@ func (x *Plan) String() string {
 func (*Plan) ProtoMessage() {}
 
 func (x *Plan) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[16]
+	mi := &file_mpcq_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1304,7 @@ func (x *Plan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plan.ProtoReflect.Descriptor instead.
 func (*Plan) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{16}
+	return file_mpcq_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Plan) GetTables() []string {
@@ -1234,7 +1367,7 @@ type Term struct {
 
 func (x *Term) Reset() {
 	*x = Term{}
-	mi := &file_mpcq_proto_msgTypes[17]
+	mi := &file_mpcq_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1379,7 @@ func (x *Term) String() string {
 func (*Term) ProtoMessage() {}
 
 func (x *Term) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[17]
+	mi := &file_mpcq_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1392,7 @@ func (x *Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Term.ProtoReflect.Descriptor instead.
 func (*Term) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{17}
+	return file_mpcq_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Term) GetSign() int32 {
@@ -1291,7 +1424,7 @@ type Local struct {
 
 func (x *Local) Reset() {
 	*x = Local{}
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1436,7 @@ func (x *Local) String() string {
 func (*Local) ProtoMessage() {}
 
 func (x *Local) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1449,7 @@ func (x *Local) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Local.ProtoReflect.Descriptor instead.
 func (*Local) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{18}
+	return file_mpcq_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Local) GetTable() string {
@@ -1359,7 +1492,7 @@ type Cond struct {
 
 func (x *Cond) Reset() {
 	*x = Cond{}
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1504,7 @@ func (x *Cond) String() string {
 func (*Cond) ProtoMessage() {}
 
 func (x *Cond) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1517,7 @@ func (x *Cond) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cond.ProtoReflect.Descriptor instead.
 func (*Cond) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{19}
+	return file_mpcq_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Cond) GetNode() isCond_Node {
@@ -1482,7 +1615,7 @@ type Junction struct {
 
 func (x *Junction) Reset() {
 	*x = Junction{}
-	mi := &file_mpcq_proto_msgTypes[20]
+	mi := &file_mpcq_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1627,7 @@ func (x *Junction) String() string {
 func (*Junction) ProtoMessage() {}
 
 func (x *Junction) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[20]
+	mi := &file_mpcq_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1640,7 @@ func (x *Junction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Junction.ProtoReflect.Descriptor instead.
 func (*Junction) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{20}
+	return file_mpcq_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Junction) GetTerms() []*Cond {
@@ -1530,7 +1663,7 @@ type Compare struct {
 
 func (x *Compare) Reset() {
 	*x = Compare{}
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1675,7 @@ func (x *Compare) String() string {
 func (*Compare) ProtoMessage() {}
 
 func (x *Compare) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1688,7 @@ func (x *Compare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compare.ProtoReflect.Descriptor instead.
 func (*Compare) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{21}
+	return file_mpcq_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Compare) GetOp() CompareOp {
@@ -1592,7 +1725,7 @@ type InList struct {
 
 func (x *InList) Reset() {
 	*x = InList{}
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1737,7 @@ func (x *InList) String() string {
 func (*InList) ProtoMessage() {}
 
 func (x *InList) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1750,7 @@ func (x *InList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InList.ProtoReflect.Descriptor instead.
 func (*InList) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{22}
+	return file_mpcq_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *InList) GetArg() *Arith {
@@ -1658,7 +1791,7 @@ type Arith struct {
 
 func (x *Arith) Reset() {
 	*x = Arith{}
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1803,7 @@ func (x *Arith) String() string {
 func (*Arith) ProtoMessage() {}
 
 func (x *Arith) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1683,7 +1816,7 @@ func (x *Arith) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arith.ProtoReflect.Descriptor instead.
 func (*Arith) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{23}
+	return file_mpcq_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Arith) GetNode() isArith_Node {
@@ -1753,7 +1886,7 @@ type BinArith struct {
 
 func (x *BinArith) Reset() {
 	*x = BinArith{}
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1898,7 @@ func (x *BinArith) String() string {
 func (*BinArith) ProtoMessage() {}
 
 func (x *BinArith) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1911,7 @@ func (x *BinArith) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinArith.ProtoReflect.Descriptor instead.
 func (*BinArith) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{24}
+	return file_mpcq_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *BinArith) GetOp() ArithOp {
@@ -1814,7 +1947,7 @@ type GroupColumn struct {
 
 func (x *GroupColumn) Reset() {
 	*x = GroupColumn{}
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +1959,7 @@ func (x *GroupColumn) String() string {
 func (*GroupColumn) ProtoMessage() {}
 
 func (x *GroupColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +1972,7 @@ func (x *GroupColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupColumn.ProtoReflect.Descriptor instead.
 func (*GroupColumn) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{25}
+	return file_mpcq_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GroupColumn) GetTable() string {
@@ -1881,7 +2014,7 @@ type SumSpec struct {
 
 func (x *SumSpec) Reset() {
 	*x = SumSpec{}
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +2026,7 @@ func (x *SumSpec) String() string {
 func (*SumSpec) ProtoMessage() {}
 
 func (x *SumSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +2039,7 @@ func (x *SumSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SumSpec.ProtoReflect.Descriptor instead.
 func (*SumSpec) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{26}
+	return file_mpcq_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SumSpec) GetKind() string {
@@ -1942,7 +2075,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2087,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2100,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{27}
+	return file_mpcq_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Aggregate) GetKind() string {
@@ -2025,7 +2158,7 @@ type QueryHeader struct {
 
 func (x *QueryHeader) Reset() {
 	*x = QueryHeader{}
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2170,7 @@ func (x *QueryHeader) String() string {
 func (*QueryHeader) ProtoMessage() {}
 
 func (x *QueryHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2183,7 @@ func (x *QueryHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHeader.ProtoReflect.Descriptor instead.
 func (*QueryHeader) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{28}
+	return file_mpcq_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *QueryHeader) GetQueryId() string {
@@ -2160,7 +2293,7 @@ type SignedRequest struct {
 
 func (x *SignedRequest) Reset() {
 	*x = SignedRequest{}
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2305,7 @@ func (x *SignedRequest) String() string {
 func (*SignedRequest) ProtoMessage() {}
 
 func (x *SignedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2318,7 @@ func (x *SignedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedRequest.ProtoReflect.Descriptor instead.
 func (*SignedRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{29}
+	return file_mpcq_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SignedRequest) GetRequest() []byte {
@@ -2211,7 +2344,9 @@ func (x *SignedRequest) GetCertificate() []byte {
 
 // The coordinator sends the header first, then (except to the first party)
 // the incoming blocks. The party answers with out_map first, then its
-// blocks; the last party answers with one block: the sums over all blocks.
+// blocks; the last party answers with the packed totals, one ciphertext
+// per message (block 0, offset = packed index, total = packed count), each
+// signed with chainsig.SignPacked.
 type BlockMessage struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Header *QueryHeader           `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
@@ -2233,7 +2368,7 @@ type BlockMessage struct {
 
 func (x *BlockMessage) Reset() {
 	*x = BlockMessage{}
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2380,7 @@ func (x *BlockMessage) String() string {
 func (*BlockMessage) ProtoMessage() {}
 
 func (x *BlockMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2393,7 @@ func (x *BlockMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockMessage.ProtoReflect.Descriptor instead.
 func (*BlockMessage) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{30}
+	return file_mpcq_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BlockMessage) GetHeader() *QueryHeader {
@@ -2329,14 +2464,20 @@ type DecryptShareRequest struct {
 	Offset uint32 `protobuf:"varint,11,opt,name=offset,proto3" json:"offset,omitempty"`
 	// The analyst's signed request; its key hash must be the one of
 	// analyst_public_key.
-	Request       *SignedRequest `protobuf:"bytes,12,opt,name=request,proto3" json:"request,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Request *SignedRequest `protobuf:"bytes,12,opt,name=request,proto3" json:"request,omitempty"`
+	// The party names in chain order: the last one packed the ciphertexts.
+	Chain []string `protobuf:"bytes,13,rep,name=chain,proto3" json:"chain,omitempty"`
+	// The last party's signature of each ciphertext (package mpc/chainsig,
+	// SignPacked): a party decrypts only the committed circuit's packed
+	// output.
+	PackedSignatures [][]byte `protobuf:"bytes,14,rep,name=packed_signatures,json=packedSignatures,proto3" json:"packed_signatures,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DecryptShareRequest) Reset() {
 	*x = DecryptShareRequest{}
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2348,7 +2489,7 @@ func (x *DecryptShareRequest) String() string {
 func (*DecryptShareRequest) ProtoMessage() {}
 
 func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2502,7 @@ func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareRequest.ProtoReflect.Descriptor instead.
 func (*DecryptShareRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{31}
+	return file_mpcq_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DecryptShareRequest) GetQueryId() string {
@@ -2448,6 +2589,20 @@ func (x *DecryptShareRequest) GetRequest() *SignedRequest {
 	return nil
 }
 
+func (x *DecryptShareRequest) GetChain() []string {
+	if x != nil {
+		return x.Chain
+	}
+	return nil
+}
+
+func (x *DecryptShareRequest) GetPackedSignatures() [][]byte {
+	if x != nil {
+		return x.PackedSignatures
+	}
+	return nil
+}
+
 type CosignRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	OldSize          uint64                 `protobuf:"varint,1,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
@@ -2459,7 +2614,7 @@ type CosignRequest struct {
 
 func (x *CosignRequest) Reset() {
 	*x = CosignRequest{}
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2626,7 @@ func (x *CosignRequest) String() string {
 func (*CosignRequest) ProtoMessage() {}
 
 func (x *CosignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2639,7 @@ func (x *CosignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
 func (*CosignRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{32}
+	return file_mpcq_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CosignRequest) GetOldSize() uint64 {
@@ -2519,7 +2674,7 @@ type CosignReply struct {
 
 func (x *CosignReply) Reset() {
 	*x = CosignReply{}
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2686,7 @@ func (x *CosignReply) String() string {
 func (*CosignReply) ProtoMessage() {}
 
 func (x *CosignReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2699,7 @@ func (x *CosignReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignReply.ProtoReflect.Descriptor instead.
 func (*CosignReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{33}
+	return file_mpcq_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CosignReply) GetCosignature() []byte {
@@ -2577,7 +2732,7 @@ type ArchiveRequest struct {
 
 func (x *ArchiveRequest) Reset() {
 	*x = ArchiveRequest{}
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +2744,7 @@ func (x *ArchiveRequest) String() string {
 func (*ArchiveRequest) ProtoMessage() {}
 
 func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +2757,7 @@ func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{34}
+	return file_mpcq_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ArchiveRequest) GetQueryId() string {
@@ -2628,7 +2783,7 @@ type ArchiveRecord struct {
 
 func (x *ArchiveRecord) Reset() {
 	*x = ArchiveRecord{}
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2640,7 +2795,7 @@ func (x *ArchiveRecord) String() string {
 func (*ArchiveRecord) ProtoMessage() {}
 
 func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2653,7 +2808,7 @@ func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRecord.ProtoReflect.Descriptor instead.
 func (*ArchiveRecord) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{35}
+	return file_mpcq_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ArchiveRecord) GetQueryId() string {
@@ -2714,7 +2869,7 @@ type ArchiveReply struct {
 
 func (x *ArchiveReply) Reset() {
 	*x = ArchiveReply{}
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2726,7 +2881,7 @@ func (x *ArchiveReply) String() string {
 func (*ArchiveReply) ProtoMessage() {}
 
 func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2739,7 +2894,7 @@ func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveReply.ProtoReflect.Descriptor instead.
 func (*ArchiveReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{36}
+	return file_mpcq_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ArchiveReply) GetRecords() []*ArchiveRecord {
@@ -2758,7 +2913,7 @@ type DecryptShareReply struct {
 
 func (x *DecryptShareReply) Reset() {
 	*x = DecryptShareReply{}
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +2925,7 @@ func (x *DecryptShareReply) String() string {
 func (*DecryptShareReply) ProtoMessage() {}
 
 func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +2938,7 @@ func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareReply.ProtoReflect.Descriptor instead.
 func (*DecryptShareReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{37}
+	return file_mpcq_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DecryptShareReply) GetShares() [][]byte {
@@ -2801,7 +2956,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2813,7 +2968,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2826,7 +2981,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{38}
+	return file_mpcq_proto_rawDescGZIP(), []int{40}
 }
 
 type PartyState struct {
@@ -2843,7 +2998,7 @@ type PartyState struct {
 
 func (x *PartyState) Reset() {
 	*x = PartyState{}
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2855,7 +3010,7 @@ func (x *PartyState) String() string {
 func (*PartyState) ProtoMessage() {}
 
 func (x *PartyState) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2868,7 +3023,7 @@ func (x *PartyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyState.ProtoReflect.Descriptor instead.
 func (*PartyState) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{39}
+	return file_mpcq_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PartyState) GetName() string {
@@ -2931,7 +3086,7 @@ type ConsortiumStatus struct {
 
 func (x *ConsortiumStatus) Reset() {
 	*x = ConsortiumStatus{}
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3098,7 @@ func (x *ConsortiumStatus) String() string {
 func (*ConsortiumStatus) ProtoMessage() {}
 
 func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3111,7 @@ func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsortiumStatus.ProtoReflect.Descriptor instead.
 func (*ConsortiumStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{40}
+	return file_mpcq_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ConsortiumStatus) GetReady() bool {
@@ -3043,7 +3198,7 @@ type LedgerHealth struct {
 
 func (x *LedgerHealth) Reset() {
 	*x = LedgerHealth{}
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3210,7 @@ func (x *LedgerHealth) String() string {
 func (*LedgerHealth) ProtoMessage() {}
 
 func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3223,7 @@ func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerHealth.ProtoReflect.Descriptor instead.
 func (*LedgerHealth) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{41}
+	return file_mpcq_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *LedgerHealth) GetOpen() bool {
@@ -3134,7 +3289,7 @@ type CosignerRefusal struct {
 
 func (x *CosignerRefusal) Reset() {
 	*x = CosignerRefusal{}
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3146,7 +3301,7 @@ func (x *CosignerRefusal) String() string {
 func (*CosignerRefusal) ProtoMessage() {}
 
 func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3159,7 +3314,7 @@ func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignerRefusal.ProtoReflect.Descriptor instead.
 func (*CosignerRefusal) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{42}
+	return file_mpcq_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CosignerRefusal) GetParty() string {
@@ -3212,7 +3367,7 @@ type SchemaRequest struct {
 
 func (x *SchemaRequest) Reset() {
 	*x = SchemaRequest{}
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3224,7 +3379,7 @@ func (x *SchemaRequest) String() string {
 func (*SchemaRequest) ProtoMessage() {}
 
 func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3237,7 +3392,7 @@ func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaRequest.ProtoReflect.Descriptor instead.
 func (*SchemaRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{43}
+	return file_mpcq_proto_rawDescGZIP(), []int{45}
 }
 
 type SchemaReply struct {
@@ -3252,7 +3407,7 @@ type SchemaReply struct {
 
 func (x *SchemaReply) Reset() {
 	*x = SchemaReply{}
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3264,7 +3419,7 @@ func (x *SchemaReply) String() string {
 func (*SchemaReply) ProtoMessage() {}
 
 func (x *SchemaReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3277,7 +3432,7 @@ func (x *SchemaReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaReply.ProtoReflect.Descriptor instead.
 func (*SchemaReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{44}
+	return file_mpcq_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SchemaReply) GetTables() []*TableSchema {
@@ -3323,7 +3478,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3335,7 +3490,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3348,7 +3503,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{45}
+	return file_mpcq_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -3397,7 +3552,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_mpcq_proto_msgTypes[46]
+	mi := &file_mpcq_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3409,7 +3564,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[46]
+	mi := &file_mpcq_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3422,7 +3577,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{46}
+	return file_mpcq_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Progress) GetStage() string {
@@ -3474,7 +3629,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_mpcq_proto_msgTypes[47]
+	mi := &file_mpcq_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3486,7 +3641,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[47]
+	mi := &file_mpcq_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3499,7 +3654,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{47}
+	return file_mpcq_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -3592,7 +3747,7 @@ type QueryEvent struct {
 
 func (x *QueryEvent) Reset() {
 	*x = QueryEvent{}
-	mi := &file_mpcq_proto_msgTypes[48]
+	mi := &file_mpcq_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3604,7 +3759,7 @@ func (x *QueryEvent) String() string {
 func (*QueryEvent) ProtoMessage() {}
 
 func (x *QueryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[48]
+	mi := &file_mpcq_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3617,7 +3772,7 @@ func (x *QueryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEvent.ProtoReflect.Descriptor instead.
 func (*QueryEvent) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{48}
+	return file_mpcq_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *QueryEvent) GetEvent() isQueryEvent_Event {
@@ -3705,19 +3860,29 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06nonces\x18\x02 \x03(\v2*.mpcq.v1.CeremonySharesRequest.NoncesEntryR\x06nonces\x1a9\n" +
 	"\vNoncesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"f\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\x84\x01\n" +
 	"\bKeyShare\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\bR\tpublicKey\x12%\n" +
 	"\x0egalois_element\x18\x02 \x01(\x04R\rgaloisElement\x12\x14\n" +
-	"\x05share\x18\x03 \x01(\fR\x05share\"W\n" +
+	"\x05share\x18\x03 \x01(\fR\x05share\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\"W\n" +
 	"\x15CeremonyFinishRequest\x12\x1f\n" +
 	"\vceremony_id\x18\x01 \x01(\tR\n" +
 	"ceremonyId\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x02 \x01(\fR\tpublicKey\"=\n" +
 	"\x13CeremonyFinishReply\x12&\n" +
-	"\x0fpublic_key_hash\x18\x01 \x01(\fR\rpublicKeyHash\"F\n" +
+	"\x0fpublic_key_hash\x18\x01 \x01(\fR\rpublicKeyHash\"\x9f\x01\n" +
+	"\vRotationKey\x12\x1f\n" +
+	"\vceremony_id\x18\x01 \x01(\tR\n" +
+	"ceremonyId\x12%\n" +
+	"\x0egalois_element\x18\x02 \x01(\x04R\rgaloisElement\x12\x14\n" +
+	"\x05party\x18\x03 \x01(\tR\x05party\x12\x14\n" +
+	"\x05share\x18\x04 \x01(\fR\x05share\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\"/\n" +
+	"\x11RotationKeysReply\x12\x1a\n" +
+	"\breceived\x18\x01 \x01(\rR\breceived\"F\n" +
 	"\x0fAlignOwnRequest\x12\x19\n" +
 	"\bepoch_id\x18\x01 \x01(\tR\aepochId\x12\x18\n" +
 	"\aparties\x18\x02 \x03(\tR\aparties\"_\n" +
@@ -3834,7 +3999,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\vciphertexts\x18\x04 \x03(\fR\vciphertexts\x12\x16\n" +
 	"\x06offset\x18\x05 \x01(\rR\x06offset\x12\x14\n" +
 	"\x05total\x18\x06 \x01(\rR\x05total\x12\x1c\n" +
-	"\tsignature\x18\a \x01(\fR\tsignature\"\xba\x03\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"\xfd\x03\n" +
 	"\x13DecryptShareRequest\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\x04plan\x18\x02 \x01(\v2\r.mpcq.v1.PlanR\x04plan\x12\x1b\n" +
@@ -3851,7 +4016,9 @@ const file_mpcq_proto_rawDesc = "" +
 	" \x01(\fR\n" +
 	"checkpoint\x12\x16\n" +
 	"\x06offset\x18\v \x01(\rR\x06offset\x120\n" +
-	"\arequest\x18\f \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\"w\n" +
+	"\arequest\x18\f \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\x12\x14\n" +
+	"\x05chain\x18\r \x03(\tR\x05chain\x12+\n" +
+	"\x11packed_signatures\x18\x0e \x03(\fR\x10packedSignatures\"w\n" +
 	"\rCosignRequest\x12\x19\n" +
 	"\bold_size\x18\x01 \x01(\x04R\aoldSize\x12+\n" +
 	"\x11consistency_proof\x18\x02 \x03(\fR\x10consistencyProof\x12\x1e\n" +
@@ -3966,11 +4133,12 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x14ARITH_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fARITH_OP_ADD\x10\x01\x12\x10\n" +
 	"\fARITH_OP_SUB\x10\x02\x12\x10\n" +
-	"\fARITH_OP_MUL\x10\x032\xa1\x05\n" +
+	"\fARITH_OP_MUL\x10\x032\xed\x05\n" +
 	"\x05Party\x12;\n" +
 	"\x06Status\x12\x1b.mpcq.v1.PartyStatusRequest\x1a\x14.mpcq.v1.PartyStatus\x12K\n" +
 	"\rCeremonyNonce\x12\x1d.mpcq.v1.CeremonyNonceRequest\x1a\x1b.mpcq.v1.CeremonyNonceReply\x12E\n" +
-	"\x0eCeremonyShares\x12\x1e.mpcq.v1.CeremonySharesRequest\x1a\x11.mpcq.v1.KeyShare0\x01\x12N\n" +
+	"\x0eCeremonyShares\x12\x1e.mpcq.v1.CeremonySharesRequest\x1a\x11.mpcq.v1.KeyShare0\x01\x12J\n" +
+	"\x14CeremonyRotationKeys\x12\x14.mpcq.v1.RotationKey\x1a\x1a.mpcq.v1.RotationKeysReply(\x01\x12N\n" +
 	"\x0eCeremonyFinish\x12\x1e.mpcq.v1.CeremonyFinishRequest\x1a\x1c.mpcq.v1.CeremonyFinishReply\x12;\n" +
 	"\bAlignOwn\x12\x18.mpcq.v1.AlignOwnRequest\x1a\x13.mpcq.v1.AlignChunk0\x01\x12:\n" +
 	"\n" +
@@ -3999,7 +4167,7 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 }
 
 var file_mpcq_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_mpcq_proto_goTypes = []any{
 	(Presence)(0),                 // 0: mpcq.v1.Presence
 	(CompareOp)(0),                // 1: mpcq.v1.CompareOp
@@ -4014,119 +4182,123 @@ var file_mpcq_proto_goTypes = []any{
 	(*KeyShare)(nil),              // 10: mpcq.v1.KeyShare
 	(*CeremonyFinishRequest)(nil), // 11: mpcq.v1.CeremonyFinishRequest
 	(*CeremonyFinishReply)(nil),   // 12: mpcq.v1.CeremonyFinishReply
-	(*AlignOwnRequest)(nil),       // 13: mpcq.v1.AlignOwnRequest
-	(*AlignHop)(nil),              // 14: mpcq.v1.AlignHop
-	(*AlignProvenance)(nil),       // 15: mpcq.v1.AlignProvenance
-	(*AlignChunk)(nil),            // 16: mpcq.v1.AlignChunk
-	(*RanksChunk)(nil),            // 17: mpcq.v1.RanksChunk
-	(*AlignRanksReply)(nil),       // 18: mpcq.v1.AlignRanksReply
-	(*Plan)(nil),                  // 19: mpcq.v1.Plan
-	(*Term)(nil),                  // 20: mpcq.v1.Term
-	(*Local)(nil),                 // 21: mpcq.v1.Local
-	(*Cond)(nil),                  // 22: mpcq.v1.Cond
-	(*Junction)(nil),              // 23: mpcq.v1.Junction
-	(*Compare)(nil),               // 24: mpcq.v1.Compare
-	(*InList)(nil),                // 25: mpcq.v1.InList
-	(*Arith)(nil),                 // 26: mpcq.v1.Arith
-	(*BinArith)(nil),              // 27: mpcq.v1.BinArith
-	(*GroupColumn)(nil),           // 28: mpcq.v1.GroupColumn
-	(*SumSpec)(nil),               // 29: mpcq.v1.SumSpec
-	(*Aggregate)(nil),             // 30: mpcq.v1.Aggregate
-	(*QueryHeader)(nil),           // 31: mpcq.v1.QueryHeader
-	(*SignedRequest)(nil),         // 32: mpcq.v1.SignedRequest
-	(*BlockMessage)(nil),          // 33: mpcq.v1.BlockMessage
-	(*DecryptShareRequest)(nil),   // 34: mpcq.v1.DecryptShareRequest
-	(*CosignRequest)(nil),         // 35: mpcq.v1.CosignRequest
-	(*CosignReply)(nil),           // 36: mpcq.v1.CosignReply
-	(*ArchiveRequest)(nil),        // 37: mpcq.v1.ArchiveRequest
-	(*ArchiveRecord)(nil),         // 38: mpcq.v1.ArchiveRecord
-	(*ArchiveReply)(nil),          // 39: mpcq.v1.ArchiveReply
-	(*DecryptShareReply)(nil),     // 40: mpcq.v1.DecryptShareReply
-	(*StatusRequest)(nil),         // 41: mpcq.v1.StatusRequest
-	(*PartyState)(nil),            // 42: mpcq.v1.PartyState
-	(*ConsortiumStatus)(nil),      // 43: mpcq.v1.ConsortiumStatus
-	(*LedgerHealth)(nil),          // 44: mpcq.v1.LedgerHealth
-	(*CosignerRefusal)(nil),       // 45: mpcq.v1.CosignerRefusal
-	(*SchemaRequest)(nil),         // 46: mpcq.v1.SchemaRequest
-	(*SchemaReply)(nil),           // 47: mpcq.v1.SchemaReply
-	(*QueryRequest)(nil),          // 48: mpcq.v1.QueryRequest
-	(*Progress)(nil),              // 49: mpcq.v1.Progress
-	(*QueryResult)(nil),           // 50: mpcq.v1.QueryResult
-	(*QueryEvent)(nil),            // 51: mpcq.v1.QueryEvent
-	nil,                           // 52: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(*RotationKey)(nil),           // 13: mpcq.v1.RotationKey
+	(*RotationKeysReply)(nil),     // 14: mpcq.v1.RotationKeysReply
+	(*AlignOwnRequest)(nil),       // 15: mpcq.v1.AlignOwnRequest
+	(*AlignHop)(nil),              // 16: mpcq.v1.AlignHop
+	(*AlignProvenance)(nil),       // 17: mpcq.v1.AlignProvenance
+	(*AlignChunk)(nil),            // 18: mpcq.v1.AlignChunk
+	(*RanksChunk)(nil),            // 19: mpcq.v1.RanksChunk
+	(*AlignRanksReply)(nil),       // 20: mpcq.v1.AlignRanksReply
+	(*Plan)(nil),                  // 21: mpcq.v1.Plan
+	(*Term)(nil),                  // 22: mpcq.v1.Term
+	(*Local)(nil),                 // 23: mpcq.v1.Local
+	(*Cond)(nil),                  // 24: mpcq.v1.Cond
+	(*Junction)(nil),              // 25: mpcq.v1.Junction
+	(*Compare)(nil),               // 26: mpcq.v1.Compare
+	(*InList)(nil),                // 27: mpcq.v1.InList
+	(*Arith)(nil),                 // 28: mpcq.v1.Arith
+	(*BinArith)(nil),              // 29: mpcq.v1.BinArith
+	(*GroupColumn)(nil),           // 30: mpcq.v1.GroupColumn
+	(*SumSpec)(nil),               // 31: mpcq.v1.SumSpec
+	(*Aggregate)(nil),             // 32: mpcq.v1.Aggregate
+	(*QueryHeader)(nil),           // 33: mpcq.v1.QueryHeader
+	(*SignedRequest)(nil),         // 34: mpcq.v1.SignedRequest
+	(*BlockMessage)(nil),          // 35: mpcq.v1.BlockMessage
+	(*DecryptShareRequest)(nil),   // 36: mpcq.v1.DecryptShareRequest
+	(*CosignRequest)(nil),         // 37: mpcq.v1.CosignRequest
+	(*CosignReply)(nil),           // 38: mpcq.v1.CosignReply
+	(*ArchiveRequest)(nil),        // 39: mpcq.v1.ArchiveRequest
+	(*ArchiveRecord)(nil),         // 40: mpcq.v1.ArchiveRecord
+	(*ArchiveReply)(nil),          // 41: mpcq.v1.ArchiveReply
+	(*DecryptShareReply)(nil),     // 42: mpcq.v1.DecryptShareReply
+	(*StatusRequest)(nil),         // 43: mpcq.v1.StatusRequest
+	(*PartyState)(nil),            // 44: mpcq.v1.PartyState
+	(*ConsortiumStatus)(nil),      // 45: mpcq.v1.ConsortiumStatus
+	(*LedgerHealth)(nil),          // 46: mpcq.v1.LedgerHealth
+	(*CosignerRefusal)(nil),       // 47: mpcq.v1.CosignerRefusal
+	(*SchemaRequest)(nil),         // 48: mpcq.v1.SchemaRequest
+	(*SchemaReply)(nil),           // 49: mpcq.v1.SchemaReply
+	(*QueryRequest)(nil),          // 50: mpcq.v1.QueryRequest
+	(*Progress)(nil),              // 51: mpcq.v1.Progress
+	(*QueryResult)(nil),           // 52: mpcq.v1.QueryResult
+	(*QueryEvent)(nil),            // 53: mpcq.v1.QueryEvent
+	nil,                           // 54: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
 	5,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
 	6,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	52, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
-	14, // 3: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
-	15, // 4: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
-	30, // 5: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
-	20, // 6: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
-	28, // 7: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
-	29, // 8: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
-	21, // 9: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
+	54, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	16, // 3: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
+	17, // 4: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
+	32, // 5: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
+	22, // 6: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
+	30, // 7: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
+	31, // 8: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
+	23, // 9: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
 	0,  // 10: mpcq.v1.Local.presence:type_name -> mpcq.v1.Presence
-	22, // 11: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
-	23, // 12: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
-	23, // 13: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
-	22, // 14: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
-	24, // 15: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
-	25, // 16: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
-	22, // 17: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
+	24, // 11: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
+	25, // 12: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
+	25, // 13: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
+	24, // 14: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
+	26, // 15: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
+	27, // 16: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
+	24, // 17: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
 	1,  // 18: mpcq.v1.Compare.op:type_name -> mpcq.v1.CompareOp
-	26, // 19: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
-	26, // 20: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
-	26, // 21: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
-	27, // 22: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
+	28, // 19: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
+	28, // 20: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
+	28, // 21: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
+	29, // 22: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
 	2,  // 23: mpcq.v1.BinArith.op:type_name -> mpcq.v1.ArithOp
-	26, // 24: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
-	26, // 25: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
-	19, // 26: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
-	32, // 27: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
-	31, // 28: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
-	19, // 29: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
-	32, // 30: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
-	32, // 31: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
-	38, // 32: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
-	42, // 33: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	44, // 34: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
-	45, // 35: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
+	28, // 24: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
+	28, // 25: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
+	21, // 26: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
+	34, // 27: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
+	33, // 28: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
+	21, // 29: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
+	34, // 30: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
+	34, // 31: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
+	40, // 32: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
+	44, // 33: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
+	46, // 34: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
+	47, // 35: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
 	5,  // 36: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	32, // 37: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
-	29, // 38: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
-	49, // 39: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	50, // 40: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	34, // 37: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
+	31, // 38: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
+	51, // 39: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	52, // 40: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
 	3,  // 41: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
 	7,  // 42: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
 	9,  // 43: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	11, // 44: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	13, // 45: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	16, // 46: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	17, // 47: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	33, // 48: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	34, // 49: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	35, // 50: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	41, // 51: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	46, // 52: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	48, // 53: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	37, // 54: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	4,  // 55: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	8,  // 56: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	10, // 57: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	12, // 58: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	16, // 59: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	16, // 60: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	18, // 61: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	33, // 62: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	40, // 63: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	36, // 64: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	43, // 65: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	47, // 66: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	51, // 67: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	39, // 68: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	55, // [55:69] is the sub-list for method output_type
-	41, // [41:55] is the sub-list for method input_type
+	13, // 44: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
+	11, // 45: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	15, // 46: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	18, // 47: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	19, // 48: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	35, // 49: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	36, // 50: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	37, // 51: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	43, // 52: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	48, // 53: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	50, // 54: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	39, // 55: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	4,  // 56: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	8,  // 57: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	10, // 58: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	14, // 59: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
+	12, // 60: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	18, // 61: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	18, // 62: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	20, // 63: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	35, // 64: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	42, // 65: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	38, // 66: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	45, // 67: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	49, // 68: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	53, // 69: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	41, // 70: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	56, // [56:71] is the sub-list for method output_type
+	41, // [41:56] is the sub-list for method input_type
 	41, // [41:41] is the sub-list for extension type_name
 	41, // [41:41] is the sub-list for extension extendee
 	0,  // [0:41] is the sub-list for field type_name
@@ -4137,19 +4309,19 @@ func file_mpcq_proto_init() {
 	if File_mpcq_proto != nil {
 		return
 	}
-	file_mpcq_proto_msgTypes[19].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[21].OneofWrappers = []any{
 		(*Cond_And)(nil),
 		(*Cond_Or)(nil),
 		(*Cond_Not)(nil),
 		(*Cond_Cmp)(nil),
 		(*Cond_In)(nil),
 	}
-	file_mpcq_proto_msgTypes[23].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[25].OneofWrappers = []any{
 		(*Arith_Col)(nil),
 		(*Arith_Constant)(nil),
 		(*Arith_Bin)(nil),
 	}
-	file_mpcq_proto_msgTypes[48].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[50].OneofWrappers = []any{
 		(*QueryEvent_Progress)(nil),
 		(*QueryEvent_Result)(nil),
 	}
@@ -4159,7 +4331,7 @@ func file_mpcq_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

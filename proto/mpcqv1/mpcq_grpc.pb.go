@@ -25,16 +25,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Party_Status_FullMethodName         = "/mpcq.v1.Party/Status"
-	Party_CeremonyNonce_FullMethodName  = "/mpcq.v1.Party/CeremonyNonce"
-	Party_CeremonyShares_FullMethodName = "/mpcq.v1.Party/CeremonyShares"
-	Party_CeremonyFinish_FullMethodName = "/mpcq.v1.Party/CeremonyFinish"
-	Party_AlignOwn_FullMethodName       = "/mpcq.v1.Party/AlignOwn"
-	Party_AlignBlind_FullMethodName     = "/mpcq.v1.Party/AlignBlind"
-	Party_AlignRanks_FullMethodName     = "/mpcq.v1.Party/AlignRanks"
-	Party_QueryStep_FullMethodName      = "/mpcq.v1.Party/QueryStep"
-	Party_DecryptShare_FullMethodName   = "/mpcq.v1.Party/DecryptShare"
-	Party_Cosign_FullMethodName         = "/mpcq.v1.Party/Cosign"
+	Party_Status_FullMethodName               = "/mpcq.v1.Party/Status"
+	Party_CeremonyNonce_FullMethodName        = "/mpcq.v1.Party/CeremonyNonce"
+	Party_CeremonyShares_FullMethodName       = "/mpcq.v1.Party/CeremonyShares"
+	Party_CeremonyRotationKeys_FullMethodName = "/mpcq.v1.Party/CeremonyRotationKeys"
+	Party_CeremonyFinish_FullMethodName       = "/mpcq.v1.Party/CeremonyFinish"
+	Party_AlignOwn_FullMethodName             = "/mpcq.v1.Party/AlignOwn"
+	Party_AlignBlind_FullMethodName           = "/mpcq.v1.Party/AlignBlind"
+	Party_AlignRanks_FullMethodName           = "/mpcq.v1.Party/AlignRanks"
+	Party_QueryStep_FullMethodName            = "/mpcq.v1.Party/QueryStep"
+	Party_DecryptShare_FullMethodName         = "/mpcq.v1.Party/DecryptShare"
+	Party_Cosign_FullMethodName               = "/mpcq.v1.Party/Cosign"
 )
 
 // PartyClient is the client API for Party service.
@@ -49,6 +50,10 @@ type PartyClient interface {
 	// aggregated public key for the party to keep.
 	CeremonyNonce(ctx context.Context, in *CeremonyNonceRequest, opts ...grpc.CallOption) (*CeremonyNonceReply, error)
 	CeremonyShares(ctx context.Context, in *CeremonySharesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeyShare], error)
+	// Every party's signed rotation key shares, before CeremonyFinish: the
+	// party checks the signatures and aggregates the rotation keys itself;
+	// the last party of a query packs its totals with them.
+	CeremonyRotationKeys(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RotationKey, RotationKeysReply], error)
 	CeremonyFinish(ctx context.Context, in *CeremonyFinishRequest, opts ...grpc.CallOption) (*CeremonyFinishReply, error)
 	// Record alignment: blind the party's own ids, blind another party's
 	// list, and receive the rank (slot) of each of its records.
@@ -110,6 +115,19 @@ func (c *partyClient) CeremonyShares(ctx context.Context, in *CeremonySharesRequ
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Party_CeremonySharesClient = grpc.ServerStreamingClient[KeyShare]
 
+func (c *partyClient) CeremonyRotationKeys(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RotationKey, RotationKeysReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[1], Party_CeremonyRotationKeys_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RotationKey, RotationKeysReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Party_CeremonyRotationKeysClient = grpc.ClientStreamingClient[RotationKey, RotationKeysReply]
+
 func (c *partyClient) CeremonyFinish(ctx context.Context, in *CeremonyFinishRequest, opts ...grpc.CallOption) (*CeremonyFinishReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CeremonyFinishReply)
@@ -122,7 +140,7 @@ func (c *partyClient) CeremonyFinish(ctx context.Context, in *CeremonyFinishRequ
 
 func (c *partyClient) AlignOwn(ctx context.Context, in *AlignOwnRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AlignChunk], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[1], Party_AlignOwn_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[2], Party_AlignOwn_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +159,7 @@ type Party_AlignOwnClient = grpc.ServerStreamingClient[AlignChunk]
 
 func (c *partyClient) AlignBlind(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AlignChunk, AlignChunk], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[2], Party_AlignBlind_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[3], Party_AlignBlind_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +172,7 @@ type Party_AlignBlindClient = grpc.BidiStreamingClient[AlignChunk, AlignChunk]
 
 func (c *partyClient) AlignRanks(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RanksChunk, AlignRanksReply], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[3], Party_AlignRanks_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[4], Party_AlignRanks_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +185,7 @@ type Party_AlignRanksClient = grpc.ClientStreamingClient[RanksChunk, AlignRanksR
 
 func (c *partyClient) QueryStep(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BlockMessage, BlockMessage], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[4], Party_QueryStep_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Party_ServiceDesc.Streams[5], Party_QueryStep_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +228,10 @@ type PartyServer interface {
 	// aggregated public key for the party to keep.
 	CeremonyNonce(context.Context, *CeremonyNonceRequest) (*CeremonyNonceReply, error)
 	CeremonyShares(*CeremonySharesRequest, grpc.ServerStreamingServer[KeyShare]) error
+	// Every party's signed rotation key shares, before CeremonyFinish: the
+	// party checks the signatures and aggregates the rotation keys itself;
+	// the last party of a query packs its totals with them.
+	CeremonyRotationKeys(grpc.ClientStreamingServer[RotationKey, RotationKeysReply]) error
 	CeremonyFinish(context.Context, *CeremonyFinishRequest) (*CeremonyFinishReply, error)
 	// Record alignment: blind the party's own ids, blind another party's
 	// list, and receive the rank (slot) of each of its records.
@@ -240,6 +262,9 @@ func (UnimplementedPartyServer) CeremonyNonce(context.Context, *CeremonyNonceReq
 }
 func (UnimplementedPartyServer) CeremonyShares(*CeremonySharesRequest, grpc.ServerStreamingServer[KeyShare]) error {
 	return status.Errorf(codes.Unimplemented, "method CeremonyShares not implemented")
+}
+func (UnimplementedPartyServer) CeremonyRotationKeys(grpc.ClientStreamingServer[RotationKey, RotationKeysReply]) error {
+	return status.Errorf(codes.Unimplemented, "method CeremonyRotationKeys not implemented")
 }
 func (UnimplementedPartyServer) CeremonyFinish(context.Context, *CeremonyFinishRequest) (*CeremonyFinishReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CeremonyFinish not implemented")
@@ -329,6 +354,13 @@ func _Party_CeremonyShares_Handler(srv interface{}, stream grpc.ServerStream) er
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Party_CeremonySharesServer = grpc.ServerStreamingServer[KeyShare]
+
+func _Party_CeremonyRotationKeys_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PartyServer).CeremonyRotationKeys(&grpc.GenericServerStream[RotationKey, RotationKeysReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Party_CeremonyRotationKeysServer = grpc.ClientStreamingServer[RotationKey, RotationKeysReply]
 
 func _Party_CeremonyFinish_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CeremonyFinishRequest)
@@ -449,6 +481,11 @@ var Party_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "CeremonyShares",
 			Handler:       _Party_CeremonyShares_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "CeremonyRotationKeys",
+			Handler:       _Party_CeremonyRotationKeys_Handler,
+			ClientStreams: true,
 		},
 		{
 			StreamName:    "AlignOwn",
