@@ -88,33 +88,3 @@ func BenchmarkStepDecryptShare(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkRotationKeysWire is the one-time cost at the ceremony of
-// sending the collective rotation keys to a party: encoding them all at
-// the coordinator and decoding them (safe decoder) at the party; the
-// bytes per party are reported.
-func BenchmarkRotationKeysWire(b *testing.B) {
-	p := mustParams(b, DefaultSetName)
-	c := newConsortium(b, p, "a", "b", "c")
-	els := p.GaloisElements()
-	gks := make([]*rlwe.GaloisKey, len(els))
-	for i, el := range els {
-		var err error
-		if gks[i], err = c.evk.GetGaloisKey(el); err != nil {
-			b.Fatal(err)
-		}
-	}
-	total := 0
-	for _, gk := range gks {
-		total += len(p.MarshalGaloisKey(gk))
-	}
-	b.ReportMetric(float64(total), "bytes/party")
-	b.ReportMetric(float64(len(gks)), "keys")
-	for b.Loop() {
-		for i, gk := range gks {
-			if _, err := p.UnmarshalGaloisKey(p.MarshalGaloisKey(gk), els[i]); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-}
