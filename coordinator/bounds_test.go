@@ -36,7 +36,7 @@ func TestIntakeRefusesTooLarge(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) || rpc.Code(err, codeMap...) != codes.InvalidArgument {
 		t.Fatalf("got %v (%v), want ErrTooLarge as InvalidArgument", err, rpc.Code(err, codeMap...))
 	}
-	for _, want := range []string{"last party bank", "1,800", "above the cap of 100 MiB (max_query_memory_mb)", "group by fewer categories", "about 1.2 GiB"} {
+	for _, want := range []string{"last party bank", "1,800", "above the cap of 100 MiB (max_query_memory_mb)", "group by fewer categories", "about 1.3 GiB"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message does not say %q: %v", want, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,17 +132,54 @@ func hostileBytes(t *testing.T, l *demo.Layout) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var bankShares []*pb.KeyShare
 	for {
-		if _, err := shares.Recv(); err != nil {
+		m, err := shares.Recv()
+		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				t.Fatal(err)
 			}
 			break
 		}
+		if !m.PublicKey {
+			bankShares = append(bankShares, m)
+		}
 	}
 	for name, b := range hostileVariants(apk) {
 		_, err := bank.CeremonyFinish(ctx, &pb.CeremonyFinishRequest{CeremonyId: "c-hostile", PublicKey: b})
 		wantInvalid(t, "CeremonyFinish public key "+name, err)
+	}
+	// CeremonyRotationKeys: the party aggregates the rotation keys itself
+	// from signed shares; a share the coordinator altered (b + δ) or made
+	// (hostile bytes, signed by nobody or in another party's name) is
+	// refused before any aggregation.
+	if len(bankShares) == 0 || len(bankShares[0].Signature) == 0 {
+		t.Fatal("the party sent no signed rotation key shares")
+	}
+	good := bankShares[0]
+	altered := append([]byte{}, good.Share...)
+	altered[0] ^= 1
+	rotAttacks := map[string]*pb.RotationKey{
+		"a share altered by the coordinator": {CeremonyId: "c-hostile", GaloisElement: good.GaloisElement, Party: "bank", Share: altered, Signature: good.Signature},
+		"a share in another party's name":    {CeremonyId: "c-hostile", GaloisElement: good.GaloisElement, Party: "telecom", Share: good.Share, Signature: good.Signature},
+		"an unsigned share":                  {CeremonyId: "c-hostile", GaloisElement: good.GaloisElement, Party: "bank", Share: good.Share},
+	}
+	for name, b := range hostileVariants(apk) {
+		rotAttacks["hostile bytes "+name] = &pb.RotationKey{CeremonyId: "c-hostile", GaloisElement: good.GaloisElement, Party: "bank", Share: b, Signature: good.Signature}
+	}
+	for name, m := range rotAttacks {
+		stream, err := bank.CeremonyRotationKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = stream.Send(m)
+		_, err = stream.CloseAndRecv()
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "not signed by its party") {
+			t.Errorf("CeremonyRotationKeys, %s: got %v, want InvalidArgument (not signed by its party)", name, err)
+		}
+	}
+	if _, err := bank.CeremonyFinish(ctx, &pb.CeremonyFinishRequest{CeremonyId: "c-hostile", PublicKey: apk}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "no rotation keys") {
+		t.Errorf("CeremonyFinish without the party's own rotation keys: got %v", err)
 	}
 
 	// The coordinator: the analyst's public key in a query.

@@ -32,6 +32,8 @@ func (st *step) shape(workers int) chain.StepShape {
 	}
 	if st.last() {
 		s.SumBytes = out
+		s.Totals = st.layout.Groups * st.layout.Sums
+		s.Packed = st.params.PackedCount(s.Totals)
 		if !st.first() {
 			s.OutBytes = s.InBytes // running sums stay at the incoming level
 		}

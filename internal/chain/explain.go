@@ -170,6 +170,8 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 		}
 		if shape.Last {
 			shape.SumBytes = par.CtBytes(level)
+			shape.Totals = lay.Groups * lay.Sums
+			shape.Packed, _ = par.Packed(shape.Totals)
 			if !shape.First {
 				shape.OutBytes = shape.InBytes // running sums stay at the incoming level
 			}

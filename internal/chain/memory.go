@@ -47,6 +47,8 @@ type StepShape struct {
 	InBytes     int // size of an incoming ciphertext
 	OutBytes    int // size of an outgoing ciphertext (first, middle) or of a running sum (last)
 	SumBytes    int // last party: size of a sum once rescaled
+	Totals      int // last party: the (group, sum) totals it combines, SumBytes each
+	Packed      int // last party: the packed ciphertexts it makes, SumBytes each
 }
 
 // Bytes is the step's planned peak: its vectors, the blocks in flight
@@ -59,7 +61,9 @@ type StepShape struct {
 // then, but measured (TestMemoryMeasured) the collector does not return
 // them before the process reaches the sum of both phases: the heap may
 // grow to twice the live bytes before a collection (GOGC=100), so the
-// phases add up in RSS, and so they do here.
+// phases add up in RSS, and so they do here. The last party then combines
+// its sums into the totals and packs them (each packed ciphertext also
+// marshalled).
 func (s StepShape) Bytes() int64 {
 	w := int64(max(s.Workers, 1))
 	b := int64(s.Vectors)*int64(s.Entities)*8 + transportBytes
@@ -69,9 +73,9 @@ func (s StepShape) Bytes() int64 {
 	out, ob, sb := int64(s.Out), int64(s.OutBytes), int64(s.SumBytes)
 	switch {
 	case s.Last && s.First: // a chain of one: each worker encrypts a block and adds it to its sums
-		b += w*out*ob*2 + out*sb
+		b += w*out*ob*2 + out*sb + (int64(s.Totals)+2*int64(s.Packed))*sb
 	case s.Last:
-		b += w*out*ob + 2*out*sb
+		b += w*out*ob + 2*out*sb + (int64(s.Totals)+2*int64(s.Packed))*sb
 	default: // and one more block on its way out through gRPC
 		b += (w + 1) * out * ob * 2
 	}
@@ -105,23 +109,19 @@ type CoordinatorShape struct {
 	SumBytes int // size of a sum (decryption level)
 }
 
-// Bytes is the coordinator's planned peak: the last party's sums as wire
-// bytes and decoded, the combined totals (the wire bytes are garbage once
-// decoded, but as at the last party the phases add up in RSS), the packed
-// ciphertexts with a worker's scratch each, and one relayed message per
-// link of the chain, sent and received.
+// Bytes is the coordinator's planned peak: the last party's packed
+// ciphertexts as wire bytes, decoded and switched (the last party combines
+// and packs, so its sums never reach the coordinator), and one relayed
+// message per link of the chain, sent and received.
 func (c CoordinatorShape) Bytes() int64 {
-	w := int64(max(c.Workers, 1))
-	d, t, sb := int64(c.Sums), int64(c.Totals), int64(c.SumBytes)
-	b := (2*d + t) * sb
-	b += int64(c.Packed) * sb * (1 + min(w, int64(max(c.Packed, 1))))
+	b := 3 * int64(c.Packed) * int64(c.SumBytes)
 	b += int64(max(c.ChainLen-1, 0)) * 2 * relayMessageBytes
 	return b
 }
 
 // Detail names the dominant term of Bytes.
 func (c CoordinatorShape) Detail() string {
-	return fmt.Sprintf("the last party's %s sum(s) of %s, received and decoded, and %s combined total(s)", Thousands(c.Sums), HumanBytes(int64(c.SumBytes)), Thousands(c.Totals))
+	return fmt.Sprintf("%d relayed message(s) and the last party's %s packed ciphertext(s) of %s", 2*max(c.ChainLen-1, 0), Thousands(c.Packed), HumanBytes(int64(c.SumBytes)))
 }
 
 // relayMessageBytes is one relayed block message (transport.MaxBatchBytes).

@@ -34,8 +34,8 @@ func BenchmarkVerifyBlock(b *testing.B) {
 	}
 }
 
-// A packed output at the decryption level (logN 14, one limb): 256 KiB.
-const packedBytes = 2 * 1 * 16384 * 8
+// A packed output at the decryption level (logN 14, level 1: two limbs): 512 KiB.
+const packedBytes = 2 * 2 * 16384 * 8
 
 // BenchmarkVerifyPacked is the check every party adds before its
 // decryption share: one SHA-256 of the packed ciphertext and one Ed25519
