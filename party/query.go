@@ -34,7 +34,7 @@ func (s *Server) QueryStep(stream pb.Party_QueryStepServer) error {
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.QueryTimeout())
 	defer cancel()
 	err := s.queryStep(ctx, stream)
-	if errors.Is(err, ErrGate) || errors.Is(err, ErrUnauthorized) || errors.Is(err, chainsig.ErrBadSignature) || errors.Is(err, ErrChain) {
+	if errors.Is(err, ErrGate) || errors.Is(err, ErrUnauthorized) || errors.Is(err, chainsig.ErrBadSignature) || errors.Is(err, ErrChain) || errors.Is(err, ErrWiring) {
 		s.log.Warn().Err(err).Msg("query step refused")
 	}
 	return rpc.ToStatus(err, append(ledgerCodes, codeMap...)...)
@@ -244,7 +244,10 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("analyst public key: %w", err)
 	}
-	fresh, _ := params.FreshLevel(int(req.ChainLen))
+	fresh, err := params.FreshLevel(int(req.ChainLen))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
 	scale := params.ScaleAt(fresh, mpc.DecryptLevel)
 	cts := make([]*rlwe.Ciphertext, len(req.Ciphertexts))
 	for i, b := range req.Ciphertexts {

@@ -59,6 +59,7 @@ var codeMap = []rpc.Mapping{
 	{Err: chainsig.ErrBadSignature, Code: codes.PermissionDenied},
 	{Err: chainsig.ErrNotPackedOutput, Code: codes.PermissionDenied},
 	{Err: ErrChain, Code: codes.InvalidArgument},
+	{Err: ErrWiring, Code: codes.PermissionDenied},
 }
 
 // keys is the party's key material for one ceremony.

@@ -152,6 +152,9 @@ func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, d *table.Dat
 	if err != nil {
 		return nil, err
 	}
+	if err := checkWiring(wp, d.Table.Name, st.pos, h.InMap); err != nil {
+		return nil, err
+	}
 	if st.inCount > sp.layout.N() {
 		return nil, fmt.Errorf("%w: input map names %d ciphertexts for %d outputs", ErrBadRequest, st.inCount, sp.layout.N())
 	}

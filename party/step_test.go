@@ -355,7 +355,7 @@ func TestNewStepRefuses(t *testing.T) {
 		t.Fatalf("order %v", order)
 	}
 	second := order[1]
-	good := func() *pb.QueryHeader { return f.header(pl, order, 1, []uint32{0, 1}) }
+	good := func() *pb.QueryHeader { return f.header(pl, order, 1, []uint32{0, 0}) }
 	other, _ := f.plan(t, `SELECT COUNT(*) FROM ta JOIN tc USING (person_id)`)
 	cases := []struct {
 		name   string
@@ -382,13 +382,14 @@ func TestNewStepRefuses(t *testing.T) {
 		{"input map names a ciphertext that does not exist", func(h *pb.QueryHeader) *pb.QueryHeader {
 			h.InMap = []uint32{0, 7}
 			return h
-		}, ErrBadRequest, "input map names 8 ciphertexts for 2 outputs"},
-		{"input map too short", func(h *pb.QueryHeader) *pb.QueryHeader { h.InMap = []uint32{0}; return h }, ErrPlan, "input map has 1 entries for 2 outputs"},
-		{"no input map after the first party", func(h *pb.QueryHeader) *pb.QueryHeader { h.InMap = nil; return h }, ErrPlan, "input map has 0 entries"},
-		{"input map to the first party names too many", func(h *pb.QueryHeader) *pb.QueryHeader {
-			h.Chain, h.Position, h.InMap = []string{second, order[0]}, 0, []uint32{5}
+		}, ErrWiring, "input map [0 7], the plan implies [0 0]"},
+		{"input map rewired", func(h *pb.QueryHeader) *pb.QueryHeader { h.InMap = []uint32{0, 1}; return h }, ErrWiring, "input map [0 1], the plan implies [0 0]"},
+		{"input map too short", func(h *pb.QueryHeader) *pb.QueryHeader { h.InMap = []uint32{0}; return h }, ErrWiring, "input map [0], the plan implies [0 0]"},
+		{"no input map after the first party", func(h *pb.QueryHeader) *pb.QueryHeader { h.InMap = nil; return h }, ErrWiring, "input map [], the plan implies [0 0]"},
+		{"chain in another order than the plan's", func(h *pb.QueryHeader) *pb.QueryHeader {
+			h.Chain, h.Position, h.InMap = []string{second, order[0]}, 0, nil
 			return h
-		}, ErrBadRequest, "input map names 6 ciphertexts"},
+		}, ErrWiring, "is not at position 0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -409,8 +410,9 @@ func TestNewStepRefuses(t *testing.T) {
 // missing.
 func TestStepRefusesBadBlocks(t *testing.T) {
 	f := newFixture(t)
-	pl, _ := f.plan(t, `SELECT COUNT(*), SUM(tb.balance) FROM ta JOIN tb USING (person_id) JOIN tc USING (person_id)`)
-	order := []string{"tb", "ta", "tc"} // the first party sends two ciphertexts per block
+	// An OR across ta and tc: the first party (ta) has two distinct
+	// conditions, so it sends two ciphertexts per block.
+	pl, order := f.plan(t, `SELECT COUNT(*), SUM(tb.balance) FROM ta JOIN tb USING (person_id) JOIN tc USING (person_id) WHERE ta.age > 30 OR tc.flag = 1`)
 	steps := make([]*step, len(order))
 	var inMap []uint32
 	for pos := range order {

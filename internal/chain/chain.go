@@ -63,16 +63,22 @@ func GroupIndices(sizes []int, g int) []int {
 // last (their group indicators multiply only the final products), tables
 // owning summed columns next to last; ties keep FROM order.
 func Order(p *plan.Plan) []string {
+	return OrderTables(p.Tables, p.Sums(), p.GroupBy)
+}
+
+// OrderTables is Order on a plan's parts, as a party receives them: the
+// tables in FROM order, the sums and the GROUP BY columns.
+func OrderTables(tables []string, sums []plan.Sum, groupBy []plan.GroupCol) []string {
 	weight := map[string]int{}
-	for _, s := range p.Sums() {
+	for _, s := range sums {
 		if s.Table != "" {
 			weight[s.Table] = max(weight[s.Table], 1)
 		}
 	}
-	for _, g := range p.GroupBy {
+	for _, g := range groupBy {
 		weight[g.Table] = 2
 	}
-	out := slices.Clone(p.Tables)
+	out := slices.Clone(tables)
 	slices.SortStableFunc(out, func(a, b string) int { return weight[a] - weight[b] })
 	return out
 }
