@@ -56,13 +56,7 @@ func startClusterWith(t *testing.T, people int, coord map[string]any) (*demo.Lay
 			t.Fatal(err)
 		}
 	}
-	cl := demo.NewCluster(l, binDir)
-	t.Cleanup(func() {
-		cl.Stop()
-		if t.Failed() {
-			dumpLogs(t, l)
-		}
-	})
+	cl := newCluster(t, l)
 	if err := cl.StartAll(); err != nil {
 		t.Fatal(err)
 	}

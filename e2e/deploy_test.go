@@ -227,13 +227,7 @@ func TestDeployExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cl := demo.NewCluster(l, binDir)
-	t.Cleanup(func() {
-		cl.Stop()
-		if t.Failed() {
-			dumpLogs(t, l)
-		}
-	})
+	cl := newCluster(t, l)
 	if err := cl.StartAll(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mpcq/mpcq/internal/analyst"
-	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/demo"
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/internal/wire"
@@ -42,22 +41,7 @@ func ledgerGate(t *testing.T, l *demo.Layout) {
 	}
 	// The genuine QUERY entry, its proof and cosigned checkpoint, read
 	// from the ledger as an auditor would.
-	aud, err := auditor.Load(l.AuditorDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fetch, err := aud.Fetcher(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	receipt, err := aud.Prove(ctx, fetch, res.QueryID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := aud.CheckReceipt(receipt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := committedEntry(ctx, t, l, res.QueryID)
 	q := rc.Entry.(entry.Query)
 	if rc.Index != res.LedgerIndex {
 		t.Fatalf("receipt index %d, result says %d", rc.Index, res.LedgerIndex)

@@ -21,6 +21,7 @@ import (
 	"github.com/mpcq/mpcq/internal/demo"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/chainsig"
@@ -43,12 +44,10 @@ type committed struct {
 	keyHash [32]byte
 }
 
-func commitGenuine(ctx context.Context, t *testing.T, l *demo.Layout, p *analyst.Profile, client pb.CoordinatorClient, sql string) committed {
+// committedEntry reads a query's QUERY entry, its inclusion proof and the
+// cosigned checkpoint from the ledger, as an auditor does, and checks them.
+func committedEntry(ctx context.Context, t *testing.T, l *demo.Layout, queryID string) audit.Receipted {
 	t.Helper()
-	res, err := p.Query(ctx, client, analyst.Request{SQL: sql}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	aud, err := auditor.Load(l.AuditorDir())
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +56,7 @@ func commitGenuine(ctx context.Context, t *testing.T, l *demo.Layout, p *analyst
 	if err != nil {
 		t.Fatal(err)
 	}
-	receipt, err := aud.Prove(ctx, fetch, res.QueryID)
+	receipt, err := aud.Prove(ctx, fetch, queryID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +64,16 @@ func commitGenuine(ctx context.Context, t *testing.T, l *demo.Layout, p *analyst
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rc
+}
+
+func commitGenuine(ctx context.Context, t *testing.T, l *demo.Layout, p *analyst.Profile, client pb.CoordinatorClient, sql string) committed {
+	t.Helper()
+	res, err := p.Query(ctx, client, analyst.Request{SQL: sql}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := committedEntry(ctx, t, l, res.QueryID)
 	q := rc.Entry.(entry.Query)
 	planPB, err := committedPlan(ctx, l, sql)
 	if err != nil {

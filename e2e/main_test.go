@@ -49,6 +49,18 @@ func startCluster(t *testing.T, people int) (*demo.Layout, *demo.Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cl := newCluster(t, l)
+	if err := cl.StartAll(); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, l)
+	return l, cl
+}
+
+// newCluster returns a cluster of l's daemons, none started yet, stopped at
+// the end of the test (with their logs dumped if it failed).
+func newCluster(t *testing.T, l *demo.Layout) *demo.Cluster {
+	t.Helper()
 	cl := demo.NewCluster(l, binDir)
 	t.Cleanup(func() {
 		cl.Stop()
@@ -56,11 +68,7 @@ func startCluster(t *testing.T, people int) (*demo.Layout, *demo.Cluster) {
 			dumpLogs(t, l)
 		}
 	})
-	if err := cl.StartAll(); err != nil {
-		t.Fatal(err)
-	}
-	waitReady(t, l)
-	return l, cl
+	return cl
 }
 
 func waitReady(t *testing.T, l *demo.Layout) {

@@ -227,13 +227,7 @@ func TestRoles(t *testing.T) {
 				}
 			}
 		})
-		cl := demo.NewCluster(l, binDir)
-		t.Cleanup(func() {
-			cl.Stop()
-			if t.Failed() {
-				dumpLogs(t, l)
-			}
-		})
+		cl := newCluster(t, l)
 		for _, p := range []string{"telecom", "utility"} {
 			if err := cl.StartParty(p); err != nil {
 				t.Fatal(err)
