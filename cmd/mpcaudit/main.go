@@ -199,7 +199,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, c := range rep.Cosignatures {
 		fmt.Fprintf(stdout, "  cosigned by %s at %s\n", auditor.Escape(c.Name), c.Time.UTC().Format(time.RFC3339))
 	}
-	for _, t := range []entry.Type{entry.TypeCeremony, entry.TypeEpoch, entry.TypeQuery, entry.TypeResult, entry.TypeFailure} {
+	for _, t := range entry.Types() {
 		fmt.Fprintf(stdout, "  %-8s %d\n", t, rep.Counts[t])
 	}
 	fmt.Fprintf(stdout, "  openings checked: %d\n", rep.OpeningsChecked)

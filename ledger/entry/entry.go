@@ -1,6 +1,7 @@
 // Package entry is the canonical, versioned binary encoding of the records
 // kept in the traceability ledger: CEREMONY, EPOCH, QUERY, RESULT and
-// FAILURE, plus the salted commitments a QUERY carries.
+// FAILURE, POLICY and REVOCATION, plus the salted commitments a QUERY
+// carries.
 //
 // It is pure encoding and validation. It is not the log (package ledger),
 // it does not hash keys or ciphertexts for the caller (callers put SHA-256
@@ -12,7 +13,8 @@
 // Every entry is
 //
 //	uint8  version (= 1)
-//	uint8  type    (1 CEREMONY, 2 EPOCH, 3 QUERY, 4 RESULT, 5 FAILURE)
+//	uint8  type    (1 CEREMONY, 2 EPOCH, 3 QUERY, 4 RESULT, 5 FAILURE,
+//	                6 POLICY, 7 REVOCATION)
 //	fields in the fixed order documented on each type
 //
 // with integers as big-endian uint64, hashes and commitments as 32 raw
@@ -30,6 +32,8 @@
 package entry
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -71,7 +75,16 @@ const (
 	TypeQuery    Type = 3
 	TypeResult   Type = 4
 	TypeFailure  Type = 5
+	// TypePolicy is a party's policy version (see Policy).
+	TypePolicy Type = 6
+	// TypeRevocation is an authorizer's revocation of a warrant.
+	TypeRevocation Type = 7
 )
+
+// Types lists every entry type in type-byte order.
+func Types() []Type {
+	return []Type{TypeCeremony, TypeEpoch, TypeQuery, TypeResult, TypeFailure, TypePolicy, TypeRevocation}
+}
 
 // String returns the upper-case name used in the design (CEREMONY, ...).
 func (t Type) String() string {
@@ -86,6 +99,10 @@ func (t Type) String() string {
 		return "RESULT"
 	case TypeFailure:
 		return "FAILURE"
+	case TypePolicy:
+		return "POLICY"
+	case TypeRevocation:
+		return "REVOCATION"
 	default:
 		return fmt.Sprintf("Type(%d)", uint8(t))
 	}
@@ -170,6 +187,10 @@ func Parse(data []byte) (Entry, error) {
 		e = &Result{}
 	case TypeFailure:
 		e = &Failure{}
+	case TypePolicy:
+		e = &Policy{}
+	case TypeRevocation:
+		e = &Revocation{}
 	default:
 		return nil, fmt.Errorf("%w: type byte %d", ErrType, typ)
 	}
@@ -191,6 +212,10 @@ func Parse(data []byte) (Entry, error) {
 	case *Query:
 		return *v, nil
 	case *Result:
+		return *v, nil
+	case *Policy:
+		return *v, nil
+	case *Revocation:
 		return *v, nil
 	default:
 		return *e.(*Failure), nil
@@ -304,7 +329,11 @@ func (e *Epoch) decode(s *cryptobyte.String) bool {
 
 // Query records an analyst's query before any party contributes to it.
 // Wire order: QueryID, QueryCommitment, Analyst, PurposeCommitment,
-// AnalystKeyHash, PlanHash, EpochID, ParamSet, Time.
+// AnalystKeyHash, PlanHash, EpochID, ParamSet, Time, then the privacy
+// block (EpsilonMilli, Collusion as uint16, WarrantHash) only when one of
+// its fields is set: an exact query without a warrant, and every QUERY
+// written before the block existed, ends at Time (canonical: a present
+// block is never all zero).
 type Query struct {
 	// QueryID is unique in the ledger (non-empty, at most MaxIDLen bytes).
 	QueryID string
@@ -325,10 +354,25 @@ type Query struct {
 	ParamSet string
 	// Time is the submission time in Unix seconds (not negative).
 	Time int64
+	// EpsilonMilli is the privacy cost ε of the query in thousandths
+	// (ε = EpsilonMilli/1000); 0 for an exact (noise-free) query.
+	EpsilonMilli uint64
+	// Collusion is the collusion tolerance k the noise is calibrated for:
+	// the guarantee holds against the analyst colluding with up to k
+	// parties (k+1 parties add noise). 0 for an exact query.
+	Collusion uint16
+	// WarrantHash is the hash of the signed warrant the query runs under
+	// (warrant.Hash), zero for none.
+	WarrantHash Hash
 }
 
 // Type implements Entry.
 func (Query) Type() Type { return TypeQuery }
+
+// privacy reports whether the privacy block is encoded.
+func (q Query) privacy() bool {
+	return q.EpsilonMilli != 0 || q.Collusion != 0 || q.WarrantHash != (Hash{})
+}
 
 func (q Query) validate() error {
 	if err := checkString("query ID", q.QueryID, MaxIDLen, true); err != nil {
@@ -343,6 +387,9 @@ func (q Query) validate() error {
 	if q.Time < 0 {
 		return fmt.Errorf("%w: time %d is before 1970", ErrInvalid, q.Time)
 	}
+	if q.EpsilonMilli == 0 && q.Collusion != 0 {
+		return fmt.Errorf("%w: collusion tolerance %d on an exact query (ε 0)", ErrInvalid, q.Collusion)
+	}
 	return nil
 }
 
@@ -356,6 +403,11 @@ func (q Query) encode(b *cryptobyte.Builder) {
 	b.AddUint64(q.EpochID)
 	addString(b, q.ParamSet)
 	b.AddUint64(uint64(q.Time))
+	if q.privacy() {
+		b.AddUint64(q.EpsilonMilli)
+		b.AddUint16(q.Collusion)
+		b.AddBytes(q.WarrantHash[:])
+	}
 }
 
 func (q *Query) decode(s *cryptobyte.String) bool {
@@ -373,7 +425,12 @@ func (q *Query) decode(s *cryptobyte.String) bool {
 		return false
 	}
 	q.Time = int64(t)
-	return true
+	if len(*s) == 0 {
+		return true
+	}
+	// The optional privacy block: never all zero when present.
+	return s.ReadUint64(&q.EpsilonMilli) && s.ReadUint16(&q.Collusion) &&
+		s.CopyBytes(q.WarrantHash[:]) && q.privacy()
 }
 
 // Result records the outcome of a query.
@@ -485,6 +542,129 @@ func (f Failure) encode(b *cryptobyte.Builder) {
 
 func (f *Failure) decode(s *cryptobyte.String) bool {
 	return readString(s, &f.QueryID) && readString(s, &f.Reason) && readString(s, &f.Party)
+}
+
+// MaxPolicyLen bounds a POLICY entry's content, MaxBlobLen its
+// certificate and a REVOCATION's signed revocation, in bytes.
+const (
+	MaxPolicyLen = 48 << 10
+	MaxBlobLen   = 4 << 10
+)
+
+// Policy records a version of a party's policy, signed by the party: the
+// policy in force for a query is the party's latest POLICY entry before
+// the query's QUERY entry.
+// Wire order: Party, Version, PolicyHash, Content (uint16 length),
+// Signature (uint16 length), Certificate (uint16 length).
+type Policy struct {
+	// Party is the party's name (non-empty, at most MaxIDLen bytes).
+	Party string
+	// Version is the policy's version number (at least 1).
+	Version uint64
+	// PolicyHash is the SHA-256 of Content.
+	PolicyHash Hash
+	// Content is the policy's canonical encoding (at most MaxPolicyLen).
+	Content []byte
+	// Signature is the party's Ed25519 signature over PolicySigned.
+	Signature []byte
+	// Certificate is the party's certificate (DER) whose key signed.
+	Certificate []byte
+}
+
+// PolicyDomain separates a policy signature from every other signed
+// message of the consortium.
+const PolicyDomain = "mpcq/policy/v1\x00"
+
+// PolicySigned is what a party signs for a POLICY entry: PolicyDomain, the
+// party name (uint16 length and bytes), the version and the policy hash.
+func PolicySigned(party string, version uint64, hash Hash) []byte {
+	b := cryptobyte.NewBuilder(nil)
+	b.AddBytes([]byte(PolicyDomain))
+	addString(b, party)
+	b.AddUint64(version)
+	b.AddBytes(hash[:])
+	return b.BytesOrPanic()
+}
+
+// Type implements Entry.
+func (Policy) Type() Type { return TypePolicy }
+
+func (p Policy) validate() error {
+	if err := checkString("party", p.Party, MaxIDLen, true); err != nil {
+		return err
+	}
+	switch {
+	case p.Version == 0:
+		return fmt.Errorf("%w: policy version 0 (versions start at 1)", ErrInvalid)
+	case len(p.Content) == 0 || len(p.Content) > MaxPolicyLen:
+		return fmt.Errorf("%w: policy content of %d bytes (1..%d)", ErrInvalid, len(p.Content), MaxPolicyLen)
+	case sha256.Sum256(p.Content) != p.PolicyHash:
+		return fmt.Errorf("%w: policy hash is not the SHA-256 of the content", ErrInvalid)
+	case len(p.Signature) != ed25519.SignatureSize:
+		return fmt.Errorf("%w: policy signature of %d bytes, want %d", ErrInvalid, len(p.Signature), ed25519.SignatureSize)
+	case len(p.Certificate) == 0 || len(p.Certificate) > MaxBlobLen:
+		return fmt.Errorf("%w: certificate of %d bytes (1..%d)", ErrInvalid, len(p.Certificate), MaxBlobLen)
+	}
+	return nil
+}
+
+func (p Policy) encode(b *cryptobyte.Builder) {
+	addString(b, p.Party)
+	b.AddUint64(p.Version)
+	b.AddBytes(p.PolicyHash[:])
+	addBytes(b, p.Content)
+	addBytes(b, p.Signature)
+	addBytes(b, p.Certificate)
+}
+
+func (p *Policy) decode(s *cryptobyte.String) bool {
+	return readString(s, &p.Party) && s.ReadUint64(&p.Version) && s.CopyBytes(p.PolicyHash[:]) &&
+		readBytes(s, &p.Content) && readBytes(s, &p.Signature) && readBytes(s, &p.Certificate)
+}
+
+// Revocation records that an authorizer revoked a warrant.
+// Wire order: WarrantHash, Signed (uint16 length).
+type Revocation struct {
+	// WarrantHash is the revoked warrant's hash (warrant.Hash).
+	WarrantHash Hash
+	// Signed is the authorizer's signed revocation (its file encoding,
+	// at most MaxBlobLen bytes), which names the same warrant hash.
+	Signed []byte
+}
+
+// Type implements Entry.
+func (Revocation) Type() Type { return TypeRevocation }
+
+func (r Revocation) validate() error {
+	if r.WarrantHash == (Hash{}) {
+		return fmt.Errorf("%w: revocation of a zero warrant hash", ErrInvalid)
+	}
+	if len(r.Signed) == 0 || len(r.Signed) > MaxBlobLen*2 {
+		return fmt.Errorf("%w: signed revocation of %d bytes (1..%d)", ErrInvalid, len(r.Signed), MaxBlobLen*2)
+	}
+	return nil
+}
+
+func (r Revocation) encode(b *cryptobyte.Builder) {
+	b.AddBytes(r.WarrantHash[:])
+	addBytes(b, r.Signed)
+}
+
+func (r *Revocation) decode(s *cryptobyte.String) bool {
+	return s.CopyBytes(r.WarrantHash[:]) && readBytes(s, &r.Signed)
+}
+
+func addBytes(b *cryptobyte.Builder, v []byte) {
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
+}
+
+func readBytes(s *cryptobyte.String, out *[]byte) bool {
+	var v cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&v) {
+		return false
+	}
+	*out = append([]byte(nil), v...)
+	return true
 }
 
 func checkString(what, v string, maxLen int, required bool) error {

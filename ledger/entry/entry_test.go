@@ -25,6 +25,64 @@ func samples() []Entry {
 		Result{QueryID: "q-1", CiphertextHash: h("ct"), Parties: []string{"bank"}, PackedHash: h("packed")},
 		Failure{QueryID: "q-2", Reason: "party timed out", Party: "bank"},
 		Failure{Reason: "ceremony aborted"},
+		Query{QueryID: "q-3", QueryCommitment: h("text"), Analyst: "mpcq://analyst/alice", PurposeCommitment: h("purpose"),
+			AnalystKeyHash: h("akey"), PlanHash: h("plan"), EpochID: 7, ParamSet: "bgv-n14-t65537", Time: 1_700_000_000,
+			EpsilonMilli: 1500, Collusion: 2, WarrantHash: h("warrant")},
+		Query{QueryID: "q-4", QueryCommitment: h("text"), Analyst: "mpcq://analyst/alice", PurposeCommitment: h("purpose"),
+			AnalystKeyHash: h("akey"), PlanHash: h("plan"), ParamSet: "p", WarrantHash: h("warrant")},
+		Policy{Party: "bank", Version: 3, PolicyHash: h("{}"), Content: []byte("{}"), Signature: make([]byte, 64), Certificate: []byte("der")},
+		Revocation{WarrantHash: h("warrant"), Signed: []byte("signed revocation")},
+	}
+}
+
+func TestQueryPrivacyBlock(t *testing.T) {
+	q := samples()[3].(Query)
+	plain, err := Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.EpsilonMilli = 1000
+	noisy, err := Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(noisy) != len(plain)+8+2+HashSize {
+		t.Fatalf("privacy block adds %d bytes, want %d", len(noisy)-len(plain), 8+2+HashSize)
+	}
+	zeroBlock := append(bytes.Clone(plain), make([]byte, 8+2+HashSize)...)
+	if _, err := Parse(zeroBlock); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("an all-zero privacy block parsed (not canonical): %v", err)
+	}
+	if _, err := Parse(noisy[:len(noisy)-1]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a truncated privacy block parsed: %v", err)
+	}
+	q.EpsilonMilli, q.Collusion = 0, 1
+	if _, err := Marshal(q); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("collusion tolerance on an exact query: %v", err)
+	}
+}
+
+func TestPolicyEntryRejects(t *testing.T) {
+	good := samples()[len(samples())-2].(Policy)
+	for name, mut := range map[string]func(*Policy){
+		"version 0":     func(p *Policy) { p.Version = 0 },
+		"hash mismatch": func(p *Policy) { p.PolicyHash = h("other") },
+		"no content":    func(p *Policy) { p.Content, p.PolicyHash = nil, h("") },
+		"short sig":     func(p *Policy) { p.Signature = p.Signature[:63] },
+		"no cert":       func(p *Policy) { p.Certificate = nil },
+		"no party":      func(p *Policy) { p.Party = "" },
+	} {
+		p := good
+		mut(&p)
+		if _, err := Marshal(p); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Marshal error = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := Marshal(Revocation{Signed: []byte("x")}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("revocation of a zero hash: %v", err)
+	}
+	if got := PolicySigned("bank", 3, h("p")); !bytes.HasPrefix(got, []byte(PolicyDomain)) {
+		t.Errorf("PolicySigned lacks the domain: %q", got)
 	}
 }
 
