@@ -62,7 +62,29 @@ type Request struct {
 	KeyHash    [32]byte // SHA-256 of the analyst's RLWE public key bytes
 	Time       int64    // Unix seconds when signed
 	Nonce      [NonceLen]byte
+	// Privacy is what the query may reveal: its ε, collusion tolerance
+	// and warrant; the zero value is an exact query without a warrant.
+	Privacy Privacy
 }
+
+// Privacy is the part of a request that bounds what it reveals, signed so
+// that the coordinator can neither strip a warrant nor change the noise.
+type Privacy struct {
+	// EpsilonMilli is the ε the analyst spends, in thousandths; 0 asks
+	// for an exact result (which needs a warrant and a policy allowing it).
+	EpsilonMilli uint64
+	// Collusion is the collusion tolerance k: the noise must protect
+	// against the analyst colluding with up to k parties.
+	Collusion uint16
+	// WarrantHash is the hash of the signed warrant attached (zero: none).
+	WarrantHash [32]byte
+}
+
+// IsZero reports an exact query without a warrant.
+func (p Privacy) IsZero() bool { return p == Privacy{} }
+
+// privacyLen is the encoded size of a non-zero Privacy.
+const privacyLen = 8 + 2 + 32
 
 // KeyHash is the hash a request carries of an analyst public key's bytes.
 func KeyHash(publicKey []byte) [32]byte { return sha256.Sum256(publicKey) }
@@ -87,13 +109,17 @@ func (r Request) check() error {
 		return fmt.Errorf("%w: text is not valid UTF-8", ErrMalformed)
 	case r.Time <= 0:
 		return fmt.Errorf("%w: time %d", ErrMalformed, r.Time)
+	case r.Privacy.EpsilonMilli == 0 && r.Privacy.Collusion != 0:
+		return fmt.Errorf("%w: collusion tolerance %d on an exact query", ErrMalformed, r.Privacy.Collusion)
 	}
 	return nil
 }
 
 // Encode is the signed encoding: Domain, then the canonical SQL, purpose
 // and legal basis each as a uint32 length and the bytes, then the 32-byte
-// key hash, the int64 time and the 16-byte nonce (big-endian integers).
+// key hash, the int64 time and the 16-byte nonce (big-endian integers),
+// then, unless it is zero, the privacy block: the uint64 ε in thousandths,
+// the uint16 collusion tolerance and the 32-byte warrant hash.
 func (r Request) Encode() ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
@@ -106,7 +132,13 @@ func (r Request) Encode() ([]byte, error) {
 	}
 	b = append(b, r.KeyHash[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
-	return append(b, r.Nonce[:]...), nil
+	b = append(b, r.Nonce[:]...)
+	if !r.Privacy.IsZero() {
+		b = binary.BigEndian.AppendUint64(b, r.Privacy.EpsilonMilli)
+		b = binary.BigEndian.AppendUint16(b, r.Privacy.Collusion)
+		b = append(b, r.Privacy.WarrantHash[:]...)
+	}
+	return b, nil
 }
 
 // Decode parses an untrusted encoding; it accepts exactly what Encode
@@ -129,13 +161,22 @@ func Decode(b []byte) (Request, error) {
 		texts[i] = string(rest[:n])
 		rest = rest[n:]
 	}
-	if len(rest) != 32+8+NonceLen {
-		return Request{}, fmt.Errorf("%w: %d trailing bytes, want %d", ErrMalformed, len(rest), 32+8+NonceLen)
+	const fixed = 32 + 8 + NonceLen
+	if len(rest) != fixed && len(rest) != fixed+privacyLen {
+		return Request{}, fmt.Errorf("%w: %d trailing bytes, want %d or %d", ErrMalformed, len(rest), fixed, fixed+privacyLen)
 	}
 	r := Request{Canonical: texts[0], Purpose: texts[1], LegalBasis: texts[2]}
 	copy(r.KeyHash[:], rest)
 	r.Time = int64(binary.BigEndian.Uint64(rest[32:]))
 	copy(r.Nonce[:], rest[40:])
+	if p := rest[fixed:]; len(p) > 0 {
+		r.Privacy.EpsilonMilli = binary.BigEndian.Uint64(p)
+		r.Privacy.Collusion = binary.BigEndian.Uint16(p[8:])
+		copy(r.Privacy.WarrantHash[:], p[10:])
+		if r.Privacy.IsZero() {
+			return Request{}, fmt.Errorf("%w: an all-zero privacy block (not canonical)", ErrMalformed)
+		}
+	}
 	if err := r.check(); err != nil {
 		return Request{}, err
 	}

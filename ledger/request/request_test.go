@@ -62,6 +62,17 @@ func TestRoundTrip(t *testing.T) {
 	if !bytes.HasPrefix(b, []byte(Domain)) {
 		t.Fatal("no domain separator")
 	}
+	r.Privacy = Privacy{EpsilonMilli: 1000, Collusion: 2, WarrantHash: [32]byte{1}}
+	nb, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Decode(nb); err != nil || got != r {
+		t.Fatalf("round trip with privacy: %+v, %v", got, err)
+	}
+	if len(nb) != len(b)+privacyLen {
+		t.Fatalf("privacy block of %d bytes, want %d", len(nb)-len(b), privacyLen)
+	}
 }
 
 func TestVerify(t *testing.T) {
@@ -127,6 +138,8 @@ func TestDecodeRefuses(t *testing.T) {
 		"truncated":  good[:len(good)-1],
 		"trailing":   append(append([]byte{}, good...), 0),
 		"huge field": long,
+		"zero privacy block": append(append([]byte{}, good...), make([]byte, privacyLen)...),
+		"collusion on exact": append(append([]byte{}, good...), append(make([]byte, 9), append([]byte{1}, make([]byte, 32)...)...)...),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
@@ -141,6 +154,9 @@ func FuzzDecode(f *testing.F) {
 	good, _ := r.Encode()
 	f.Add(good)
 	f.Add([]byte(Domain))
+	r.Privacy = Privacy{EpsilonMilli: 500, Collusion: 1}
+	noisy, _ := r.Encode()
+	f.Add(noisy)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Decode(b)
 		if err != nil {

@@ -192,6 +192,516 @@ func (ArithOp) EnumDescriptor() ([]byte, []int) {
 	return file_mpcq_proto_rawDescGZIP(), []int{2}
 }
 
+type PolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyRequest) Reset() {
+	*x = PolicyRequest{}
+	mi := &file_mpcq_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyRequest) ProtoMessage() {}
+
+func (x *PolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyRequest.ProtoReflect.Descriptor instead.
+func (*PolicyRequest) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{0}
+}
+
+// SignedPolicy is a party's policy version: its canonical content, signed
+// by the party's certificate key over entry.PolicySigned.
+type SignedPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Party         string                 `protobuf:"bytes,1,opt,name=party,proto3" json:"party,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Content       []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	Certificate   []byte                 `protobuf:"bytes,5,opt,name=certificate,proto3" json:"certificate,omitempty"` // DER
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedPolicy) Reset() {
+	*x = SignedPolicy{}
+	mi := &file_mpcq_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedPolicy) ProtoMessage() {}
+
+func (x *SignedPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedPolicy.ProtoReflect.Descriptor instead.
+func (*SignedPolicy) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SignedPolicy) GetParty() string {
+	if x != nil {
+		return x.Party
+	}
+	return ""
+}
+
+func (x *SignedPolicy) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SignedPolicy) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *SignedPolicy) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *SignedPolicy) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+type PolicyPublishedRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Version        uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	LedgerEntry    []byte                 `protobuf:"bytes,2,opt,name=ledger_entry,json=ledgerEntry,proto3" json:"ledger_entry,omitempty"`
+	LedgerIndex    uint64                 `protobuf:"varint,3,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"`
+	InclusionProof [][]byte               `protobuf:"bytes,4,rep,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
+	Checkpoint     []byte                 `protobuf:"bytes,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PolicyPublishedRequest) Reset() {
+	*x = PolicyPublishedRequest{}
+	mi := &file_mpcq_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyPublishedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyPublishedRequest) ProtoMessage() {}
+
+func (x *PolicyPublishedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyPublishedRequest.ProtoReflect.Descriptor instead.
+func (*PolicyPublishedRequest) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PolicyPublishedRequest) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *PolicyPublishedRequest) GetLedgerEntry() []byte {
+	if x != nil {
+		return x.LedgerEntry
+	}
+	return nil
+}
+
+func (x *PolicyPublishedRequest) GetLedgerIndex() uint64 {
+	if x != nil {
+		return x.LedgerIndex
+	}
+	return 0
+}
+
+func (x *PolicyPublishedRequest) GetInclusionProof() [][]byte {
+	if x != nil {
+		return x.InclusionProof
+	}
+	return nil
+}
+
+func (x *PolicyPublishedRequest) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+type PolicyPublishedReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyPublishedReply) Reset() {
+	*x = PolicyPublishedReply{}
+	mi := &file_mpcq_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyPublishedReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyPublishedReply) ProtoMessage() {}
+
+func (x *PolicyPublishedReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyPublishedReply.ProtoReflect.Descriptor instead.
+func (*PolicyPublishedReply) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{3}
+}
+
+// RevokeRequest carries an authorizer's signed revocation (its file bytes,
+// package warrant).
+type RevokeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revocation    []byte                 `protobuf:"bytes,1,opt,name=revocation,proto3" json:"revocation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeRequest) Reset() {
+	*x = RevokeRequest{}
+	mi := &file_mpcq_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeRequest) ProtoMessage() {}
+
+func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
+func (*RevokeRequest) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevokeRequest) GetRevocation() []byte {
+	if x != nil {
+		return x.Revocation
+	}
+	return nil
+}
+
+type RevokeReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LedgerIndex   uint64                 `protobuf:"varint,1,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"` // of the REVOCATION entry (coordinator only)
+	Parties       []string               `protobuf:"bytes,2,rep,name=parties,proto3" json:"parties,omitempty"`                             // the parties that recorded it
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeReply) Reset() {
+	*x = RevokeReply{}
+	mi := &file_mpcq_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeReply) ProtoMessage() {}
+
+func (x *RevokeReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeReply.ProtoReflect.Descriptor instead.
+func (*RevokeReply) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RevokeReply) GetLedgerIndex() uint64 {
+	if x != nil {
+		return x.LedgerIndex
+	}
+	return 0
+}
+
+func (x *RevokeReply) GetParties() []string {
+	if x != nil {
+		return x.Parties
+	}
+	return nil
+}
+
+// PolicyCheckRequest asks a party which of its rules would apply to a
+// plan (EXPLAIN): nothing runs and nothing is charged.
+type PolicyCheckRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Plan          *Plan                  `protobuf:"bytes,1,opt,name=plan,proto3" json:"plan,omitempty"`
+	Analyst       string                 `protobuf:"bytes,2,opt,name=analyst,proto3" json:"analyst,omitempty"` // identity URI of the asking analyst
+	Groups        []string               `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	EpsilonMilli  uint64                 `protobuf:"varint,4,opt,name=epsilon_milli,json=epsilonMilli,proto3" json:"epsilon_milli,omitempty"`
+	Collusion     uint32                 `protobuf:"varint,5,opt,name=collusion,proto3" json:"collusion,omitempty"`
+	Warrant       []byte                 `protobuf:"bytes,6,opt,name=warrant,proto3" json:"warrant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyCheckRequest) Reset() {
+	*x = PolicyCheckRequest{}
+	mi := &file_mpcq_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyCheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyCheckRequest) ProtoMessage() {}
+
+func (x *PolicyCheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyCheckRequest.ProtoReflect.Descriptor instead.
+func (*PolicyCheckRequest) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PolicyCheckRequest) GetPlan() *Plan {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+func (x *PolicyCheckRequest) GetAnalyst() string {
+	if x != nil {
+		return x.Analyst
+	}
+	return ""
+}
+
+func (x *PolicyCheckRequest) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *PolicyCheckRequest) GetEpsilonMilli() uint64 {
+	if x != nil {
+		return x.EpsilonMilli
+	}
+	return 0
+}
+
+func (x *PolicyCheckRequest) GetCollusion() uint32 {
+	if x != nil {
+		return x.Collusion
+	}
+	return 0
+}
+
+func (x *PolicyCheckRequest) GetWarrant() []byte {
+	if x != nil {
+		return x.Warrant
+	}
+	return nil
+}
+
+type PolicyCheckReply struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Allowed          bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	Rule             string                 `protobuf:"bytes,2,opt,name=rule,proto3" json:"rule,omitempty"`     // the rule that applies (or refuses)
+	Reason           string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"` // the refusal, when not allowed
+	PolicyVersion    uint64                 `protobuf:"varint,4,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	MaxEpsilonMilli  uint64                 `protobuf:"varint,5,opt,name=max_epsilon_milli,json=maxEpsilonMilli,proto3" json:"max_epsilon_milli,omitempty"`
+	BudgetLimited    bool                   `protobuf:"varint,6,opt,name=budget_limited,json=budgetLimited,proto3" json:"budget_limited,omitempty"`
+	AnalystLeftMilli uint64                 `protobuf:"varint,7,opt,name=analyst_left_milli,json=analystLeftMilli,proto3" json:"analyst_left_milli,omitempty"` // remaining ε of the analyst in the period
+	CaseLeftMilli    uint64                 `protobuf:"varint,8,opt,name=case_left_milli,json=caseLeftMilli,proto3" json:"case_left_milli,omitempty"`          // remaining ε of the warrant's case
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PolicyCheckReply) Reset() {
+	*x = PolicyCheckReply{}
+	mi := &file_mpcq_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyCheckReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyCheckReply) ProtoMessage() {}
+
+func (x *PolicyCheckReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyCheckReply.ProtoReflect.Descriptor instead.
+func (*PolicyCheckReply) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PolicyCheckReply) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *PolicyCheckReply) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *PolicyCheckReply) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PolicyCheckReply) GetPolicyVersion() uint64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+func (x *PolicyCheckReply) GetMaxEpsilonMilli() uint64 {
+	if x != nil {
+		return x.MaxEpsilonMilli
+	}
+	return 0
+}
+
+func (x *PolicyCheckReply) GetBudgetLimited() bool {
+	if x != nil {
+		return x.BudgetLimited
+	}
+	return false
+}
+
+func (x *PolicyCheckReply) GetAnalystLeftMilli() uint64 {
+	if x != nil {
+		return x.AnalystLeftMilli
+	}
+	return 0
+}
+
+func (x *PolicyCheckReply) GetCaseLeftMilli() uint64 {
+	if x != nil {
+		return x.CaseLeftMilli
+	}
+	return 0
+}
+
 type PartyStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -200,7 +710,7 @@ type PartyStatusRequest struct {
 
 func (x *PartyStatusRequest) Reset() {
 	*x = PartyStatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[0]
+	mi := &file_mpcq_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -212,7 +722,7 @@ func (x *PartyStatusRequest) String() string {
 func (*PartyStatusRequest) ProtoMessage() {}
 
 func (x *PartyStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[0]
+	mi := &file_mpcq_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -225,25 +735,28 @@ func (x *PartyStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyStatusRequest.ProtoReflect.Descriptor instead.
 func (*PartyStatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{0}
+	return file_mpcq_proto_rawDescGZIP(), []int{8}
 }
 
 type PartyStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Schema        *TableSchema           `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
-	Rows          uint64                 `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
-	CeremonyId    string                 `protobuf:"bytes,4,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"` // empty until the party holds a collective public key
-	PublicKeyHash []byte                 `protobuf:"bytes,5,opt,name=public_key_hash,json=publicKeyHash,proto3" json:"public_key_hash,omitempty"`
-	EpochId       string                 `protobuf:"bytes,6,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"` // empty until the party's records are aligned
-	Entities      uint64                 `protobuf:"varint,7,opt,name=entities,proto3" json:"entities,omitempty"`             // union size of the epoch
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Schema          *TableSchema           `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	Rows            uint64                 `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	CeremonyId      string                 `protobuf:"bytes,4,opt,name=ceremony_id,json=ceremonyId,proto3" json:"ceremony_id,omitempty"` // empty until the party holds a collective public key
+	PublicKeyHash   []byte                 `protobuf:"bytes,5,opt,name=public_key_hash,json=publicKeyHash,proto3" json:"public_key_hash,omitempty"`
+	EpochId         string                 `protobuf:"bytes,6,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`                           // empty until the party's records are aligned
+	Entities        uint64                 `protobuf:"varint,7,opt,name=entities,proto3" json:"entities,omitempty"`                                       // union size of the epoch
+	PolicyVersion   uint64                 `protobuf:"varint,8,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`        // the party's current policy version
+	PolicyHash      []byte                 `protobuf:"bytes,9,opt,name=policy_hash,json=policyHash,proto3" json:"policy_hash,omitempty"`                  // its hash (SHA-256 of the canonical content)
+	PolicyPublished bool                   `protobuf:"varint,10,opt,name=policy_published,json=policyPublished,proto3" json:"policy_published,omitempty"` // the party holds the proof of its POLICY entry
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PartyStatus) Reset() {
 	*x = PartyStatus{}
-	mi := &file_mpcq_proto_msgTypes[1]
+	mi := &file_mpcq_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +768,7 @@ func (x *PartyStatus) String() string {
 func (*PartyStatus) ProtoMessage() {}
 
 func (x *PartyStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[1]
+	mi := &file_mpcq_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +781,7 @@ func (x *PartyStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyStatus.ProtoReflect.Descriptor instead.
 func (*PartyStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{1}
+	return file_mpcq_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PartyStatus) GetName() string {
@@ -320,6 +833,27 @@ func (x *PartyStatus) GetEntities() uint64 {
 	return 0
 }
 
+func (x *PartyStatus) GetPolicyVersion() uint64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+func (x *PartyStatus) GetPolicyHash() []byte {
+	if x != nil {
+		return x.PolicyHash
+	}
+	return nil
+}
+
+func (x *PartyStatus) GetPolicyPublished() bool {
+	if x != nil {
+		return x.PolicyPublished
+	}
+	return false
+}
+
 type TableSchema struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -331,7 +865,7 @@ type TableSchema struct {
 
 func (x *TableSchema) Reset() {
 	*x = TableSchema{}
-	mi := &file_mpcq_proto_msgTypes[2]
+	mi := &file_mpcq_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +877,7 @@ func (x *TableSchema) String() string {
 func (*TableSchema) ProtoMessage() {}
 
 func (x *TableSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[2]
+	mi := &file_mpcq_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +890,7 @@ func (x *TableSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableSchema.ProtoReflect.Descriptor instead.
 func (*TableSchema) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{2}
+	return file_mpcq_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TableSchema) GetName() string {
@@ -393,7 +927,7 @@ type ColumnSchema struct {
 
 func (x *ColumnSchema) Reset() {
 	*x = ColumnSchema{}
-	mi := &file_mpcq_proto_msgTypes[3]
+	mi := &file_mpcq_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +939,7 @@ func (x *ColumnSchema) String() string {
 func (*ColumnSchema) ProtoMessage() {}
 
 func (x *ColumnSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[3]
+	mi := &file_mpcq_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +952,7 @@ func (x *ColumnSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ColumnSchema.ProtoReflect.Descriptor instead.
 func (*ColumnSchema) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{3}
+	return file_mpcq_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ColumnSchema) GetName() string {
@@ -468,7 +1002,7 @@ type CeremonyNonceRequest struct {
 
 func (x *CeremonyNonceRequest) Reset() {
 	*x = CeremonyNonceRequest{}
-	mi := &file_mpcq_proto_msgTypes[4]
+	mi := &file_mpcq_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +1014,7 @@ func (x *CeremonyNonceRequest) String() string {
 func (*CeremonyNonceRequest) ProtoMessage() {}
 
 func (x *CeremonyNonceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[4]
+	mi := &file_mpcq_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +1027,7 @@ func (x *CeremonyNonceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyNonceRequest.ProtoReflect.Descriptor instead.
 func (*CeremonyNonceRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{4}
+	return file_mpcq_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CeremonyNonceRequest) GetConsortium() string {
@@ -533,7 +1067,7 @@ type CeremonyNonceReply struct {
 
 func (x *CeremonyNonceReply) Reset() {
 	*x = CeremonyNonceReply{}
-	mi := &file_mpcq_proto_msgTypes[5]
+	mi := &file_mpcq_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +1079,7 @@ func (x *CeremonyNonceReply) String() string {
 func (*CeremonyNonceReply) ProtoMessage() {}
 
 func (x *CeremonyNonceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[5]
+	mi := &file_mpcq_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +1092,7 @@ func (x *CeremonyNonceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyNonceReply.ProtoReflect.Descriptor instead.
 func (*CeremonyNonceReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{5}
+	return file_mpcq_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CeremonyNonceReply) GetNonce() []byte {
@@ -578,7 +1112,7 @@ type CeremonySharesRequest struct {
 
 func (x *CeremonySharesRequest) Reset() {
 	*x = CeremonySharesRequest{}
-	mi := &file_mpcq_proto_msgTypes[6]
+	mi := &file_mpcq_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +1124,7 @@ func (x *CeremonySharesRequest) String() string {
 func (*CeremonySharesRequest) ProtoMessage() {}
 
 func (x *CeremonySharesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[6]
+	mi := &file_mpcq_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +1137,7 @@ func (x *CeremonySharesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonySharesRequest.ProtoReflect.Descriptor instead.
 func (*CeremonySharesRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{6}
+	return file_mpcq_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CeremonySharesRequest) GetCeremonyId() string {
@@ -635,7 +1169,7 @@ type KeyShare struct {
 
 func (x *KeyShare) Reset() {
 	*x = KeyShare{}
-	mi := &file_mpcq_proto_msgTypes[7]
+	mi := &file_mpcq_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +1181,7 @@ func (x *KeyShare) String() string {
 func (*KeyShare) ProtoMessage() {}
 
 func (x *KeyShare) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[7]
+	mi := &file_mpcq_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +1194,7 @@ func (x *KeyShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyShare.ProtoReflect.Descriptor instead.
 func (*KeyShare) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{7}
+	return file_mpcq_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *KeyShare) GetPublicKey() bool {
@@ -701,7 +1235,7 @@ type CeremonyFinishRequest struct {
 
 func (x *CeremonyFinishRequest) Reset() {
 	*x = CeremonyFinishRequest{}
-	mi := &file_mpcq_proto_msgTypes[8]
+	mi := &file_mpcq_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +1247,7 @@ func (x *CeremonyFinishRequest) String() string {
 func (*CeremonyFinishRequest) ProtoMessage() {}
 
 func (x *CeremonyFinishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[8]
+	mi := &file_mpcq_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +1260,7 @@ func (x *CeremonyFinishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyFinishRequest.ProtoReflect.Descriptor instead.
 func (*CeremonyFinishRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{8}
+	return file_mpcq_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CeremonyFinishRequest) GetCeremonyId() string {
@@ -752,7 +1286,7 @@ type CeremonyFinishReply struct {
 
 func (x *CeremonyFinishReply) Reset() {
 	*x = CeremonyFinishReply{}
-	mi := &file_mpcq_proto_msgTypes[9]
+	mi := &file_mpcq_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +1298,7 @@ func (x *CeremonyFinishReply) String() string {
 func (*CeremonyFinishReply) ProtoMessage() {}
 
 func (x *CeremonyFinishReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[9]
+	mi := &file_mpcq_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +1311,7 @@ func (x *CeremonyFinishReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyFinishReply.ProtoReflect.Descriptor instead.
 func (*CeremonyFinishReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{9}
+	return file_mpcq_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CeremonyFinishReply) GetPublicKeyHash() []byte {
@@ -802,7 +1336,7 @@ type RotationKey struct {
 
 func (x *RotationKey) Reset() {
 	*x = RotationKey{}
-	mi := &file_mpcq_proto_msgTypes[10]
+	mi := &file_mpcq_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1348,7 @@ func (x *RotationKey) String() string {
 func (*RotationKey) ProtoMessage() {}
 
 func (x *RotationKey) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[10]
+	mi := &file_mpcq_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1361,7 @@ func (x *RotationKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotationKey.ProtoReflect.Descriptor instead.
 func (*RotationKey) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{10}
+	return file_mpcq_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RotationKey) GetCeremonyId() string {
@@ -874,7 +1408,7 @@ type RotationKeysReply struct {
 
 func (x *RotationKeysReply) Reset() {
 	*x = RotationKeysReply{}
-	mi := &file_mpcq_proto_msgTypes[11]
+	mi := &file_mpcq_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1420,7 @@ func (x *RotationKeysReply) String() string {
 func (*RotationKeysReply) ProtoMessage() {}
 
 func (x *RotationKeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[11]
+	mi := &file_mpcq_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1433,7 @@ func (x *RotationKeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotationKeysReply.ProtoReflect.Descriptor instead.
 func (*RotationKeysReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{11}
+	return file_mpcq_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RotationKeysReply) GetReceived() uint32 {
@@ -919,7 +1453,7 @@ type AlignOwnRequest struct {
 
 func (x *AlignOwnRequest) Reset() {
 	*x = AlignOwnRequest{}
-	mi := &file_mpcq_proto_msgTypes[12]
+	mi := &file_mpcq_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1465,7 @@ func (x *AlignOwnRequest) String() string {
 func (*AlignOwnRequest) ProtoMessage() {}
 
 func (x *AlignOwnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[12]
+	mi := &file_mpcq_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1478,7 @@ func (x *AlignOwnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignOwnRequest.ProtoReflect.Descriptor instead.
 func (*AlignOwnRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{12}
+	return file_mpcq_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AlignOwnRequest) GetEpochId() string {
@@ -972,7 +1506,7 @@ type AlignHop struct {
 
 func (x *AlignHop) Reset() {
 	*x = AlignHop{}
-	mi := &file_mpcq_proto_msgTypes[13]
+	mi := &file_mpcq_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1518,7 @@ func (x *AlignHop) String() string {
 func (*AlignHop) ProtoMessage() {}
 
 func (x *AlignHop) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[13]
+	mi := &file_mpcq_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1531,7 @@ func (x *AlignHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignHop.ProtoReflect.Descriptor instead.
 func (*AlignHop) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{13}
+	return file_mpcq_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AlignHop) GetSigner() string {
@@ -1033,7 +1567,7 @@ type AlignProvenance struct {
 
 func (x *AlignProvenance) Reset() {
 	*x = AlignProvenance{}
-	mi := &file_mpcq_proto_msgTypes[14]
+	mi := &file_mpcq_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1579,7 @@ func (x *AlignProvenance) String() string {
 func (*AlignProvenance) ProtoMessage() {}
 
 func (x *AlignProvenance) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[14]
+	mi := &file_mpcq_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1592,7 @@ func (x *AlignProvenance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignProvenance.ProtoReflect.Descriptor instead.
 func (*AlignProvenance) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{14}
+	return file_mpcq_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AlignProvenance) GetEpochId() string {
@@ -1101,7 +1635,7 @@ type AlignChunk struct {
 
 func (x *AlignChunk) Reset() {
 	*x = AlignChunk{}
-	mi := &file_mpcq_proto_msgTypes[15]
+	mi := &file_mpcq_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1647,7 @@ func (x *AlignChunk) String() string {
 func (*AlignChunk) ProtoMessage() {}
 
 func (x *AlignChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[15]
+	mi := &file_mpcq_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1660,7 @@ func (x *AlignChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignChunk.ProtoReflect.Descriptor instead.
 func (*AlignChunk) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{15}
+	return file_mpcq_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AlignChunk) GetProvenance() *AlignProvenance {
@@ -1155,7 +1689,7 @@ type RanksChunk struct {
 
 func (x *RanksChunk) Reset() {
 	*x = RanksChunk{}
-	mi := &file_mpcq_proto_msgTypes[16]
+	mi := &file_mpcq_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1701,7 @@ func (x *RanksChunk) String() string {
 func (*RanksChunk) ProtoMessage() {}
 
 func (x *RanksChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[16]
+	mi := &file_mpcq_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1714,7 @@ func (x *RanksChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RanksChunk.ProtoReflect.Descriptor instead.
 func (*RanksChunk) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{16}
+	return file_mpcq_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RanksChunk) GetEpochId() string {
@@ -1220,7 +1754,7 @@ type AlignRanksReply struct {
 
 func (x *AlignRanksReply) Reset() {
 	*x = AlignRanksReply{}
-	mi := &file_mpcq_proto_msgTypes[17]
+	mi := &file_mpcq_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1766,7 @@ func (x *AlignRanksReply) String() string {
 func (*AlignRanksReply) ProtoMessage() {}
 
 func (x *AlignRanksReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[17]
+	mi := &file_mpcq_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1779,7 @@ func (x *AlignRanksReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignRanksReply.ProtoReflect.Descriptor instead.
 func (*AlignRanksReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{17}
+	return file_mpcq_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AlignRanksReply) GetRows() uint64 {
@@ -1279,7 +1813,7 @@ type Plan struct {
 
 func (x *Plan) Reset() {
 	*x = Plan{}
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1825,7 @@ func (x *Plan) String() string {
 func (*Plan) ProtoMessage() {}
 
 func (x *Plan) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1838,7 @@ func (x *Plan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plan.ProtoReflect.Descriptor instead.
 func (*Plan) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{18}
+	return file_mpcq_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Plan) GetTables() []string {
@@ -1367,7 +1901,7 @@ type Term struct {
 
 func (x *Term) Reset() {
 	*x = Term{}
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1913,7 @@ func (x *Term) String() string {
 func (*Term) ProtoMessage() {}
 
 func (x *Term) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1926,7 @@ func (x *Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Term.ProtoReflect.Descriptor instead.
 func (*Term) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{19}
+	return file_mpcq_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Term) GetSign() int32 {
@@ -1424,7 +1958,7 @@ type Local struct {
 
 func (x *Local) Reset() {
 	*x = Local{}
-	mi := &file_mpcq_proto_msgTypes[20]
+	mi := &file_mpcq_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1970,7 @@ func (x *Local) String() string {
 func (*Local) ProtoMessage() {}
 
 func (x *Local) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[20]
+	mi := &file_mpcq_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1983,7 @@ func (x *Local) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Local.ProtoReflect.Descriptor instead.
 func (*Local) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{20}
+	return file_mpcq_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Local) GetTable() string {
@@ -1492,7 +2026,7 @@ type Cond struct {
 
 func (x *Cond) Reset() {
 	*x = Cond{}
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +2038,7 @@ func (x *Cond) String() string {
 func (*Cond) ProtoMessage() {}
 
 func (x *Cond) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +2051,7 @@ func (x *Cond) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cond.ProtoReflect.Descriptor instead.
 func (*Cond) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{21}
+	return file_mpcq_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Cond) GetNode() isCond_Node {
@@ -1615,7 +2149,7 @@ type Junction struct {
 
 func (x *Junction) Reset() {
 	*x = Junction{}
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +2161,7 @@ func (x *Junction) String() string {
 func (*Junction) ProtoMessage() {}
 
 func (x *Junction) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +2174,7 @@ func (x *Junction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Junction.ProtoReflect.Descriptor instead.
 func (*Junction) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{22}
+	return file_mpcq_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Junction) GetTerms() []*Cond {
@@ -1663,7 +2197,7 @@ type Compare struct {
 
 func (x *Compare) Reset() {
 	*x = Compare{}
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +2209,7 @@ func (x *Compare) String() string {
 func (*Compare) ProtoMessage() {}
 
 func (x *Compare) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +2222,7 @@ func (x *Compare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compare.ProtoReflect.Descriptor instead.
 func (*Compare) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{23}
+	return file_mpcq_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Compare) GetOp() CompareOp {
@@ -1725,7 +2259,7 @@ type InList struct {
 
 func (x *InList) Reset() {
 	*x = InList{}
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +2271,7 @@ func (x *InList) String() string {
 func (*InList) ProtoMessage() {}
 
 func (x *InList) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +2284,7 @@ func (x *InList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InList.ProtoReflect.Descriptor instead.
 func (*InList) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{24}
+	return file_mpcq_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *InList) GetArg() *Arith {
@@ -1791,7 +2325,7 @@ type Arith struct {
 
 func (x *Arith) Reset() {
 	*x = Arith{}
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +2337,7 @@ func (x *Arith) String() string {
 func (*Arith) ProtoMessage() {}
 
 func (x *Arith) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +2350,7 @@ func (x *Arith) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arith.ProtoReflect.Descriptor instead.
 func (*Arith) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{25}
+	return file_mpcq_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Arith) GetNode() isArith_Node {
@@ -1886,7 +2420,7 @@ type BinArith struct {
 
 func (x *BinArith) Reset() {
 	*x = BinArith{}
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +2432,7 @@ func (x *BinArith) String() string {
 func (*BinArith) ProtoMessage() {}
 
 func (x *BinArith) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2445,7 @@ func (x *BinArith) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinArith.ProtoReflect.Descriptor instead.
 func (*BinArith) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{26}
+	return file_mpcq_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BinArith) GetOp() ArithOp {
@@ -1947,7 +2481,7 @@ type GroupColumn struct {
 
 func (x *GroupColumn) Reset() {
 	*x = GroupColumn{}
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2493,7 @@ func (x *GroupColumn) String() string {
 func (*GroupColumn) ProtoMessage() {}
 
 func (x *GroupColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2506,7 @@ func (x *GroupColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupColumn.ProtoReflect.Descriptor instead.
 func (*GroupColumn) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{27}
+	return file_mpcq_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GroupColumn) GetTable() string {
@@ -2014,7 +2548,7 @@ type SumSpec struct {
 
 func (x *SumSpec) Reset() {
 	*x = SumSpec{}
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2560,7 @@ func (x *SumSpec) String() string {
 func (*SumSpec) ProtoMessage() {}
 
 func (x *SumSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2573,7 @@ func (x *SumSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SumSpec.ProtoReflect.Descriptor instead.
 func (*SumSpec) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{28}
+	return file_mpcq_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SumSpec) GetKind() string {
@@ -2075,7 +2609,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2621,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2634,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{29}
+	return file_mpcq_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Aggregate) GetKind() string {
@@ -2151,14 +2685,16 @@ type QueryHeader struct {
 	Checkpoint     []byte   `protobuf:"bytes,12,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// The analyst's signed request; the plan's canonical text must be the
 	// one the analyst signed.
-	Request       *SignedRequest `protobuf:"bytes,13,opt,name=request,proto3" json:"request,omitempty"`
+	Request *SignedRequest `protobuf:"bytes,13,opt,name=request,proto3" json:"request,omitempty"`
+	// The signed warrant the request names (its hash), if any.
+	Warrant       []byte `protobuf:"bytes,14,opt,name=warrant,proto3" json:"warrant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryHeader) Reset() {
 	*x = QueryHeader{}
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2706,7 @@ func (x *QueryHeader) String() string {
 func (*QueryHeader) ProtoMessage() {}
 
 func (x *QueryHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2719,7 @@ func (x *QueryHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHeader.ProtoReflect.Descriptor instead.
 func (*QueryHeader) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{30}
+	return file_mpcq_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *QueryHeader) GetQueryId() string {
@@ -2277,6 +2813,13 @@ func (x *QueryHeader) GetRequest() *SignedRequest {
 	return nil
 }
 
+func (x *QueryHeader) GetWarrant() []byte {
+	if x != nil {
+		return x.Warrant
+	}
+	return nil
+}
+
 // SignedRequest is an analyst's request as the analyst signed it: the
 // encoding of package ledger/request (canonical SQL, purpose, legal basis,
 // hash of the analyst's RLWE public key, time, nonce), the Ed25519
@@ -2293,7 +2836,7 @@ type SignedRequest struct {
 
 func (x *SignedRequest) Reset() {
 	*x = SignedRequest{}
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2848,7 @@ func (x *SignedRequest) String() string {
 func (*SignedRequest) ProtoMessage() {}
 
 func (x *SignedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2861,7 @@ func (x *SignedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedRequest.ProtoReflect.Descriptor instead.
 func (*SignedRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{31}
+	return file_mpcq_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SignedRequest) GetRequest() []byte {
@@ -2368,7 +2911,7 @@ type BlockMessage struct {
 
 func (x *BlockMessage) Reset() {
 	*x = BlockMessage{}
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2380,7 +2923,7 @@ func (x *BlockMessage) String() string {
 func (*BlockMessage) ProtoMessage() {}
 
 func (x *BlockMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2393,7 +2936,7 @@ func (x *BlockMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockMessage.ProtoReflect.Descriptor instead.
 func (*BlockMessage) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{32}
+	return file_mpcq_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BlockMessage) GetHeader() *QueryHeader {
@@ -2471,13 +3014,15 @@ type DecryptShareRequest struct {
 	// SignPacked): a party decrypts only the committed circuit's packed
 	// output.
 	PackedSignatures [][]byte `protobuf:"bytes,14,rep,name=packed_signatures,json=packedSignatures,proto3" json:"packed_signatures,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The signed warrant the request names (its hash), if any.
+	Warrant       []byte `protobuf:"bytes,15,opt,name=warrant,proto3" json:"warrant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecryptShareRequest) Reset() {
 	*x = DecryptShareRequest{}
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +3034,7 @@ func (x *DecryptShareRequest) String() string {
 func (*DecryptShareRequest) ProtoMessage() {}
 
 func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +3047,7 @@ func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareRequest.ProtoReflect.Descriptor instead.
 func (*DecryptShareRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{33}
+	return file_mpcq_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DecryptShareRequest) GetQueryId() string {
@@ -2603,6 +3148,13 @@ func (x *DecryptShareRequest) GetPackedSignatures() [][]byte {
 	return nil
 }
 
+func (x *DecryptShareRequest) GetWarrant() []byte {
+	if x != nil {
+		return x.Warrant
+	}
+	return nil
+}
+
 type CosignRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	OldSize          uint64                 `protobuf:"varint,1,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
@@ -2614,7 +3166,7 @@ type CosignRequest struct {
 
 func (x *CosignRequest) Reset() {
 	*x = CosignRequest{}
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +3178,7 @@ func (x *CosignRequest) String() string {
 func (*CosignRequest) ProtoMessage() {}
 
 func (x *CosignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +3191,7 @@ func (x *CosignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
 func (*CosignRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{34}
+	return file_mpcq_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CosignRequest) GetOldSize() uint64 {
@@ -2674,7 +3226,7 @@ type CosignReply struct {
 
 func (x *CosignReply) Reset() {
 	*x = CosignReply{}
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2686,7 +3238,7 @@ func (x *CosignReply) String() string {
 func (*CosignReply) ProtoMessage() {}
 
 func (x *CosignReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2699,7 +3251,7 @@ func (x *CosignReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignReply.ProtoReflect.Descriptor instead.
 func (*CosignReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{35}
+	return file_mpcq_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CosignReply) GetCosignature() []byte {
@@ -2732,7 +3284,7 @@ type ArchiveRequest struct {
 
 func (x *ArchiveRequest) Reset() {
 	*x = ArchiveRequest{}
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +3296,7 @@ func (x *ArchiveRequest) String() string {
 func (*ArchiveRequest) ProtoMessage() {}
 
 func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +3309,7 @@ func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{36}
+	return file_mpcq_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ArchiveRequest) GetQueryId() string {
@@ -2776,14 +3328,16 @@ type ArchiveRecord struct {
 	PurposeSalt []byte                 `protobuf:"bytes,5,opt,name=purpose_salt,json=purposeSalt,proto3" json:"purpose_salt,omitempty"`
 	Analyst     string                 `protobuf:"bytes,6,opt,name=analyst,proto3" json:"analyst,omitempty"`
 	// The analyst's signed request, so that auditors can check who asked.
-	Request       *SignedRequest `protobuf:"bytes,7,opt,name=request,proto3" json:"request,omitempty"`
+	Request *SignedRequest `protobuf:"bytes,7,opt,name=request,proto3" json:"request,omitempty"`
+	// The signed warrant the query ran under (its hash is on the QUERY entry).
+	Warrant       []byte `protobuf:"bytes,8,opt,name=warrant,proto3" json:"warrant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ArchiveRecord) Reset() {
 	*x = ArchiveRecord{}
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2795,7 +3349,7 @@ func (x *ArchiveRecord) String() string {
 func (*ArchiveRecord) ProtoMessage() {}
 
 func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2808,7 +3362,7 @@ func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRecord.ProtoReflect.Descriptor instead.
 func (*ArchiveRecord) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{37}
+	return file_mpcq_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ArchiveRecord) GetQueryId() string {
@@ -2860,6 +3414,13 @@ func (x *ArchiveRecord) GetRequest() *SignedRequest {
 	return nil
 }
 
+func (x *ArchiveRecord) GetWarrant() []byte {
+	if x != nil {
+		return x.Warrant
+	}
+	return nil
+}
+
 type ArchiveReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Records       []*ArchiveRecord       `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -2869,7 +3430,7 @@ type ArchiveReply struct {
 
 func (x *ArchiveReply) Reset() {
 	*x = ArchiveReply{}
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +3442,7 @@ func (x *ArchiveReply) String() string {
 func (*ArchiveReply) ProtoMessage() {}
 
 func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +3455,7 @@ func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveReply.ProtoReflect.Descriptor instead.
 func (*ArchiveReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{38}
+	return file_mpcq_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ArchiveReply) GetRecords() []*ArchiveRecord {
@@ -2913,7 +3474,7 @@ type DecryptShareReply struct {
 
 func (x *DecryptShareReply) Reset() {
 	*x = DecryptShareReply{}
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2925,7 +3486,7 @@ func (x *DecryptShareReply) String() string {
 func (*DecryptShareReply) ProtoMessage() {}
 
 func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2938,7 +3499,7 @@ func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareReply.ProtoReflect.Descriptor instead.
 func (*DecryptShareReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{39}
+	return file_mpcq_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DecryptShareReply) GetShares() [][]byte {
@@ -2956,7 +3517,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2968,7 +3529,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2981,7 +3542,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{40}
+	return file_mpcq_proto_rawDescGZIP(), []int{48}
 }
 
 type PartyState struct {
@@ -2998,7 +3559,7 @@ type PartyState struct {
 
 func (x *PartyState) Reset() {
 	*x = PartyState{}
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +3571,7 @@ func (x *PartyState) String() string {
 func (*PartyState) ProtoMessage() {}
 
 func (x *PartyState) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +3584,7 @@ func (x *PartyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyState.ProtoReflect.Descriptor instead.
 func (*PartyState) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{41}
+	return file_mpcq_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PartyState) GetName() string {
@@ -3086,7 +3647,7 @@ type ConsortiumStatus struct {
 
 func (x *ConsortiumStatus) Reset() {
 	*x = ConsortiumStatus{}
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3098,7 +3659,7 @@ func (x *ConsortiumStatus) String() string {
 func (*ConsortiumStatus) ProtoMessage() {}
 
 func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3111,7 +3672,7 @@ func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsortiumStatus.ProtoReflect.Descriptor instead.
 func (*ConsortiumStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{42}
+	return file_mpcq_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ConsortiumStatus) GetReady() bool {
@@ -3198,7 +3759,7 @@ type LedgerHealth struct {
 
 func (x *LedgerHealth) Reset() {
 	*x = LedgerHealth{}
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3210,7 +3771,7 @@ func (x *LedgerHealth) String() string {
 func (*LedgerHealth) ProtoMessage() {}
 
 func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3223,7 +3784,7 @@ func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerHealth.ProtoReflect.Descriptor instead.
 func (*LedgerHealth) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{43}
+	return file_mpcq_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *LedgerHealth) GetOpen() bool {
@@ -3289,7 +3850,7 @@ type CosignerRefusal struct {
 
 func (x *CosignerRefusal) Reset() {
 	*x = CosignerRefusal{}
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3301,7 +3862,7 @@ func (x *CosignerRefusal) String() string {
 func (*CosignerRefusal) ProtoMessage() {}
 
 func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3314,7 +3875,7 @@ func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignerRefusal.ProtoReflect.Descriptor instead.
 func (*CosignerRefusal) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{44}
+	return file_mpcq_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CosignerRefusal) GetParty() string {
@@ -3367,7 +3928,7 @@ type SchemaRequest struct {
 
 func (x *SchemaRequest) Reset() {
 	*x = SchemaRequest{}
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3379,7 +3940,7 @@ func (x *SchemaRequest) String() string {
 func (*SchemaRequest) ProtoMessage() {}
 
 func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3392,7 +3953,7 @@ func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaRequest.ProtoReflect.Descriptor instead.
 func (*SchemaRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{45}
+	return file_mpcq_proto_rawDescGZIP(), []int{53}
 }
 
 type SchemaReply struct {
@@ -3407,7 +3968,7 @@ type SchemaReply struct {
 
 func (x *SchemaReply) Reset() {
 	*x = SchemaReply{}
-	mi := &file_mpcq_proto_msgTypes[46]
+	mi := &file_mpcq_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3419,7 +3980,7 @@ func (x *SchemaReply) String() string {
 func (*SchemaReply) ProtoMessage() {}
 
 func (x *SchemaReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[46]
+	mi := &file_mpcq_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3432,7 +3993,7 @@ func (x *SchemaReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaReply.ProtoReflect.Descriptor instead.
 func (*SchemaReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{46}
+	return file_mpcq_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SchemaReply) GetTables() []*TableSchema {
@@ -3471,14 +4032,17 @@ type QueryRequest struct {
 	AnalystPublicKey []byte                 `protobuf:"bytes,4,opt,name=analyst_public_key,json=analystPublicKey,proto3" json:"analyst_public_key,omitempty"`
 	// The analyst's signature over the canonical form of sql, purpose,
 	// legal basis and the hash of analyst_public_key (ledger/request).
-	Signed        *SignedRequest `protobuf:"bytes,5,opt,name=signed,proto3" json:"signed,omitempty"`
+	Signed *SignedRequest `protobuf:"bytes,5,opt,name=signed,proto3" json:"signed,omitempty"`
+	// The signed warrant (file bytes, package warrant) whose hash the
+	// signed request names, if any.
+	Warrant       []byte `protobuf:"bytes,6,opt,name=warrant,proto3" json:"warrant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_mpcq_proto_msgTypes[47]
+	mi := &file_mpcq_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3490,7 +4054,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[47]
+	mi := &file_mpcq_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3503,7 +4067,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{47}
+	return file_mpcq_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -3541,6 +4105,13 @@ func (x *QueryRequest) GetSigned() *SignedRequest {
 	return nil
 }
 
+func (x *QueryRequest) GetWarrant() []byte {
+	if x != nil {
+		return x.Warrant
+	}
+	return nil
+}
+
 type Progress struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stage         string                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
@@ -3552,7 +4123,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_mpcq_proto_msgTypes[48]
+	mi := &file_mpcq_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3564,7 +4135,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[48]
+	mi := &file_mpcq_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3577,7 +4148,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{48}
+	return file_mpcq_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Progress) GetStage() string {
@@ -3621,15 +4192,19 @@ type QueryResult struct {
 	SumCiphertexts [][]byte   `protobuf:"bytes,11,rep,name=sum_ciphertexts,json=sumCiphertexts,proto3" json:"sum_ciphertexts,omitempty"`
 	// Results may span several events: these are packed ciphertexts
 	// offset .. offset+len-1 of total.
-	Offset        uint32 `protobuf:"varint,12,opt,name=offset,proto3" json:"offset,omitempty"`
-	Total         uint32 `protobuf:"varint,13,opt,name=total,proto3" json:"total,omitempty"`
+	Offset uint32 `protobuf:"varint,12,opt,name=offset,proto3" json:"offset,omitempty"`
+	Total  uint32 `protobuf:"varint,13,opt,name=total,proto3" json:"total,omitempty"`
+	// The privacy the query ran with (as committed): ε in thousandths (0:
+	// exact) and the collusion tolerance k (k+1 parties added noise).
+	EpsilonMilli  uint64 `protobuf:"varint,14,opt,name=epsilon_milli,json=epsilonMilli,proto3" json:"epsilon_milli,omitempty"`
+	Collusion     uint32 `protobuf:"varint,15,opt,name=collusion,proto3" json:"collusion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_mpcq_proto_msgTypes[49]
+	mi := &file_mpcq_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3641,7 +4216,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[49]
+	mi := &file_mpcq_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3654,7 +4229,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{49}
+	return file_mpcq_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -3734,6 +4309,20 @@ func (x *QueryResult) GetTotal() uint32 {
 	return 0
 }
 
+func (x *QueryResult) GetEpsilonMilli() uint64 {
+	if x != nil {
+		return x.EpsilonMilli
+	}
+	return 0
+}
+
+func (x *QueryResult) GetCollusion() uint32 {
+	if x != nil {
+		return x.Collusion
+	}
+	return 0
+}
+
 type QueryEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -3747,7 +4336,7 @@ type QueryEvent struct {
 
 func (x *QueryEvent) Reset() {
 	*x = QueryEvent{}
-	mi := &file_mpcq_proto_msgTypes[50]
+	mi := &file_mpcq_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3759,7 +4348,7 @@ func (x *QueryEvent) String() string {
 func (*QueryEvent) ProtoMessage() {}
 
 func (x *QueryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[50]
+	mi := &file_mpcq_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3772,7 +4361,7 @@ func (x *QueryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEvent.ProtoReflect.Descriptor instead.
 func (*QueryEvent) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{50}
+	return file_mpcq_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *QueryEvent) GetEvent() isQueryEvent_Event {
@@ -3821,8 +4410,47 @@ var File_mpcq_proto protoreflect.FileDescriptor
 const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"mpcq.proto\x12\ampcq.v1\"\x14\n" +
-	"\x12PartyStatusRequest\"\xe3\x01\n" +
+	"mpcq.proto\x12\ampcq.v1\"\x0f\n" +
+	"\rPolicyRequest\"\x98\x01\n" +
+	"\fSignedPolicy\x12\x14\n" +
+	"\x05party\x18\x01 \x01(\tR\x05party\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\x12 \n" +
+	"\vcertificate\x18\x05 \x01(\fR\vcertificate\"\xc1\x01\n" +
+	"\x16PolicyPublishedRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\x12!\n" +
+	"\fledger_entry\x18\x02 \x01(\fR\vledgerEntry\x12!\n" +
+	"\fledger_index\x18\x03 \x01(\x04R\vledgerIndex\x12'\n" +
+	"\x0finclusion_proof\x18\x04 \x03(\fR\x0einclusionProof\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x05 \x01(\fR\n" +
+	"checkpoint\"\x16\n" +
+	"\x14PolicyPublishedReply\"/\n" +
+	"\rRevokeRequest\x12\x1e\n" +
+	"\n" +
+	"revocation\x18\x01 \x01(\fR\n" +
+	"revocation\"J\n" +
+	"\vRevokeReply\x12!\n" +
+	"\fledger_index\x18\x01 \x01(\x04R\vledgerIndex\x12\x18\n" +
+	"\aparties\x18\x02 \x03(\tR\aparties\"\xc6\x01\n" +
+	"\x12PolicyCheckRequest\x12!\n" +
+	"\x04plan\x18\x01 \x01(\v2\r.mpcq.v1.PlanR\x04plan\x12\x18\n" +
+	"\aanalyst\x18\x02 \x01(\tR\aanalyst\x12\x16\n" +
+	"\x06groups\x18\x03 \x03(\tR\x06groups\x12#\n" +
+	"\repsilon_milli\x18\x04 \x01(\x04R\fepsilonMilli\x12\x1c\n" +
+	"\tcollusion\x18\x05 \x01(\rR\tcollusion\x12\x18\n" +
+	"\awarrant\x18\x06 \x01(\fR\awarrant\"\xa8\x02\n" +
+	"\x10PolicyCheckReply\x12\x18\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x12\n" +
+	"\x04rule\x18\x02 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12%\n" +
+	"\x0epolicy_version\x18\x04 \x01(\x04R\rpolicyVersion\x12*\n" +
+	"\x11max_epsilon_milli\x18\x05 \x01(\x04R\x0fmaxEpsilonMilli\x12%\n" +
+	"\x0ebudget_limited\x18\x06 \x01(\bR\rbudgetLimited\x12,\n" +
+	"\x12analyst_left_milli\x18\a \x01(\x04R\x10analystLeftMilli\x12&\n" +
+	"\x0fcase_left_milli\x18\b \x01(\x04R\rcaseLeftMilli\"\x14\n" +
+	"\x12PartyStatusRequest\"\xd6\x02\n" +
 	"\vPartyStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x06schema\x18\x02 \x01(\v2\x14.mpcq.v1.TableSchemaR\x06schema\x12\x12\n" +
@@ -3831,7 +4459,12 @@ const file_mpcq_proto_rawDesc = "" +
 	"ceremonyId\x12&\n" +
 	"\x0fpublic_key_hash\x18\x05 \x01(\fR\rpublicKeyHash\x12\x19\n" +
 	"\bepoch_id\x18\x06 \x01(\tR\aepochId\x12\x1a\n" +
-	"\bentities\x18\a \x01(\x04R\bentities\"d\n" +
+	"\bentities\x18\a \x01(\x04R\bentities\x12%\n" +
+	"\x0epolicy_version\x18\b \x01(\x04R\rpolicyVersion\x12\x1f\n" +
+	"\vpolicy_hash\x18\t \x01(\fR\n" +
+	"policyHash\x12)\n" +
+	"\x10policy_published\x18\n" +
+	" \x01(\bR\x0fpolicyPublished\"d\n" +
 	"\vTableSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12/\n" +
@@ -3969,7 +4602,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
 	"\x06column\x18\x03 \x01(\tR\x06column\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"\xad\x03\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"\xc7\x03\n" +
 	"\vQueryHeader\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\x04plan\x18\x02 \x01(\v2\r.mpcq.v1.PlanR\x04plan\x12\x14\n" +
@@ -3987,7 +4620,8 @@ const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\f \x01(\fR\n" +
 	"checkpoint\x120\n" +
-	"\arequest\x18\r \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\"i\n" +
+	"\arequest\x18\r \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\x12\x18\n" +
+	"\awarrant\x18\x0e \x01(\fR\awarrant\"i\n" +
 	"\rSignedRequest\x12\x18\n" +
 	"\arequest\x18\x01 \x01(\fR\arequest\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12 \n" +
@@ -3999,7 +4633,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\vciphertexts\x18\x04 \x03(\fR\vciphertexts\x12\x16\n" +
 	"\x06offset\x18\x05 \x01(\rR\x06offset\x12\x14\n" +
 	"\x05total\x18\x06 \x01(\rR\x05total\x12\x1c\n" +
-	"\tsignature\x18\a \x01(\fR\tsignature\"\xfd\x03\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"\x97\x04\n" +
 	"\x13DecryptShareRequest\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\x04plan\x18\x02 \x01(\v2\r.mpcq.v1.PlanR\x04plan\x12\x1b\n" +
@@ -4018,7 +4652,8 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06offset\x18\v \x01(\rR\x06offset\x120\n" +
 	"\arequest\x18\f \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\x12\x14\n" +
 	"\x05chain\x18\r \x03(\tR\x05chain\x12+\n" +
-	"\x11packed_signatures\x18\x0e \x03(\fR\x10packedSignatures\"w\n" +
+	"\x11packed_signatures\x18\x0e \x03(\fR\x10packedSignatures\x12\x18\n" +
+	"\awarrant\x18\x0f \x01(\fR\awarrant\"w\n" +
 	"\rCosignRequest\x12\x19\n" +
 	"\bold_size\x18\x01 \x01(\x04R\aoldSize\x12+\n" +
 	"\x11consistency_proof\x18\x02 \x03(\fR\x10consistencyProof\x12\x1e\n" +
@@ -4030,7 +4665,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bconflict\x18\x02 \x01(\bR\bconflict\x12#\n" +
 	"\rcosigned_size\x18\x03 \x01(\x04R\fcosignedSize\"+\n" +
 	"\x0eArchiveRequest\x12\x19\n" +
-	"\bquery_id\x18\x01 \x01(\tR\aqueryId\"\xfa\x01\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\"\x94\x02\n" +
 	"\rArchiveRecord\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x1d\n" +
 	"\n" +
@@ -4040,7 +4675,8 @@ const file_mpcq_proto_rawDesc = "" +
 	"\fpurpose_data\x18\x04 \x01(\fR\vpurposeData\x12!\n" +
 	"\fpurpose_salt\x18\x05 \x01(\fR\vpurposeSalt\x12\x18\n" +
 	"\aanalyst\x18\x06 \x01(\tR\aanalyst\x120\n" +
-	"\arequest\x18\a \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\"@\n" +
+	"\arequest\x18\a \x01(\v2\x16.mpcq.v1.SignedRequestR\arequest\x12\x18\n" +
+	"\awarrant\x18\b \x01(\fR\awarrant\"@\n" +
 	"\fArchiveReply\x120\n" +
 	"\arecords\x18\x01 \x03(\v2\x16.mpcq.v1.ArchiveRecordR\arecords\"+\n" +
 	"\x11DecryptShareReply\x12\x16\n" +
@@ -4086,18 +4722,19 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06tables\x18\x01 \x03(\v2\x14.mpcq.v1.TableSchemaR\x06tables\x12\x1b\n" +
 	"\tparam_set\x18\x02 \x01(\tR\bparamSet\x12\x1a\n" +
 	"\bentities\x18\x03 \x01(\x04R\bentities\x12+\n" +
-	"\x11plaintext_modulus\x18\x04 \x01(\x04R\x10plaintextModulus\"\xb9\x01\n" +
+	"\x11plaintext_modulus\x18\x04 \x01(\x04R\x10plaintextModulus\"\xd3\x01\n" +
 	"\fQueryRequest\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x1f\n" +
 	"\vlegal_basis\x18\x03 \x01(\tR\n" +
 	"legalBasis\x12,\n" +
 	"\x12analyst_public_key\x18\x04 \x01(\fR\x10analystPublicKey\x12.\n" +
-	"\x06signed\x18\x05 \x01(\v2\x16.mpcq.v1.SignedRequestR\x06signed\"U\n" +
+	"\x06signed\x18\x05 \x01(\v2\x16.mpcq.v1.SignedRequestR\x06signed\x12\x18\n" +
+	"\awarrant\x18\x06 \x01(\fR\awarrant\"U\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1b\n" +
-	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xe4\x02\n" +
+	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xa7\x03\n" +
 	"\vQueryResult\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x1b\n" +
 	"\tchain_len\x18\x04 \x01(\rR\bchainLen\x12\x1b\n" +
@@ -4110,7 +4747,9 @@ const file_mpcq_proto_rawDesc = "" +
 	" \x01(\rR\x06groups\x12'\n" +
 	"\x0fsum_ciphertexts\x18\v \x03(\fR\x0esumCiphertexts\x12\x16\n" +
 	"\x06offset\x18\f \x01(\rR\x06offset\x12\x14\n" +
-	"\x05total\x18\r \x01(\rR\x05totalJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04\"v\n" +
+	"\x05total\x18\r \x01(\rR\x05total\x12#\n" +
+	"\repsilon_milli\x18\x0e \x01(\x04R\fepsilonMilli\x12\x1c\n" +
+	"\tcollusion\x18\x0f \x01(\rR\tcollusionJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04\"v\n" +
 	"\n" +
 	"QueryEvent\x12/\n" +
 	"\bprogress\x18\x01 \x01(\v2\x11.mpcq.v1.ProgressH\x00R\bprogress\x12.\n" +
@@ -4133,7 +4772,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x14ARITH_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fARITH_OP_ADD\x10\x01\x12\x10\n" +
 	"\fARITH_OP_SUB\x10\x02\x12\x10\n" +
-	"\fARITH_OP_MUL\x10\x032\xed\x05\n" +
+	"\fARITH_OP_MUL\x10\x032\xf8\a\n" +
 	"\x05Party\x12;\n" +
 	"\x06Status\x12\x1b.mpcq.v1.PartyStatusRequest\x1a\x14.mpcq.v1.PartyStatus\x12K\n" +
 	"\rCeremonyNonce\x12\x1d.mpcq.v1.CeremonyNonceRequest\x1a\x1b.mpcq.v1.CeremonyNonceReply\x12E\n" +
@@ -4147,12 +4786,17 @@ const file_mpcq_proto_rawDesc = "" +
 	"AlignRanks\x12\x13.mpcq.v1.RanksChunk\x1a\x18.mpcq.v1.AlignRanksReply(\x01\x12=\n" +
 	"\tQueryStep\x12\x15.mpcq.v1.BlockMessage\x1a\x15.mpcq.v1.BlockMessage(\x010\x01\x12H\n" +
 	"\fDecryptShare\x12\x1c.mpcq.v1.DecryptShareRequest\x1a\x1a.mpcq.v1.DecryptShareReply\x126\n" +
-	"\x06Cosign\x12\x16.mpcq.v1.CosignRequest\x1a\x14.mpcq.v1.CosignReply2\xf4\x01\n" +
+	"\x06Cosign\x12\x16.mpcq.v1.CosignRequest\x1a\x14.mpcq.v1.CosignReply\x127\n" +
+	"\x06Policy\x12\x16.mpcq.v1.PolicyRequest\x1a\x15.mpcq.v1.SignedPolicy\x12Q\n" +
+	"\x0fPolicyPublished\x12\x1f.mpcq.v1.PolicyPublishedRequest\x1a\x1d.mpcq.v1.PolicyPublishedReply\x126\n" +
+	"\x06Revoke\x12\x16.mpcq.v1.RevokeRequest\x1a\x14.mpcq.v1.RevokeReply\x12E\n" +
+	"\vCheckPolicy\x12\x1b.mpcq.v1.PolicyCheckRequest\x1a\x19.mpcq.v1.PolicyCheckReply2\xac\x02\n" +
 	"\vCoordinator\x12;\n" +
 	"\x06Status\x12\x16.mpcq.v1.StatusRequest\x1a\x19.mpcq.v1.ConsortiumStatus\x126\n" +
 	"\x06Schema\x12\x16.mpcq.v1.SchemaRequest\x1a\x14.mpcq.v1.SchemaReply\x125\n" +
 	"\x05Query\x12\x15.mpcq.v1.QueryRequest\x1a\x13.mpcq.v1.QueryEvent0\x01\x129\n" +
-	"\aArchive\x12\x17.mpcq.v1.ArchiveRequest\x1a\x15.mpcq.v1.ArchiveReplyB*Z(github.com/mpcq/mpcq/proto/mpcqv1;mpcqv1b\x06proto3"
+	"\aArchive\x12\x17.mpcq.v1.ArchiveRequest\x1a\x15.mpcq.v1.ArchiveReply\x126\n" +
+	"\x06Revoke\x12\x16.mpcq.v1.RevokeRequest\x1a\x14.mpcq.v1.RevokeReplyB*Z(github.com/mpcq/mpcq/proto/mpcqv1;mpcqv1b\x06proto3"
 
 var (
 	file_mpcq_proto_rawDescOnce sync.Once
@@ -4167,141 +4811,160 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 }
 
 var file_mpcq_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_mpcq_proto_goTypes = []any{
-	(Presence)(0),                 // 0: mpcq.v1.Presence
-	(CompareOp)(0),                // 1: mpcq.v1.CompareOp
-	(ArithOp)(0),                  // 2: mpcq.v1.ArithOp
-	(*PartyStatusRequest)(nil),    // 3: mpcq.v1.PartyStatusRequest
-	(*PartyStatus)(nil),           // 4: mpcq.v1.PartyStatus
-	(*TableSchema)(nil),           // 5: mpcq.v1.TableSchema
-	(*ColumnSchema)(nil),          // 6: mpcq.v1.ColumnSchema
-	(*CeremonyNonceRequest)(nil),  // 7: mpcq.v1.CeremonyNonceRequest
-	(*CeremonyNonceReply)(nil),    // 8: mpcq.v1.CeremonyNonceReply
-	(*CeremonySharesRequest)(nil), // 9: mpcq.v1.CeremonySharesRequest
-	(*KeyShare)(nil),              // 10: mpcq.v1.KeyShare
-	(*CeremonyFinishRequest)(nil), // 11: mpcq.v1.CeremonyFinishRequest
-	(*CeremonyFinishReply)(nil),   // 12: mpcq.v1.CeremonyFinishReply
-	(*RotationKey)(nil),           // 13: mpcq.v1.RotationKey
-	(*RotationKeysReply)(nil),     // 14: mpcq.v1.RotationKeysReply
-	(*AlignOwnRequest)(nil),       // 15: mpcq.v1.AlignOwnRequest
-	(*AlignHop)(nil),              // 16: mpcq.v1.AlignHop
-	(*AlignProvenance)(nil),       // 17: mpcq.v1.AlignProvenance
-	(*AlignChunk)(nil),            // 18: mpcq.v1.AlignChunk
-	(*RanksChunk)(nil),            // 19: mpcq.v1.RanksChunk
-	(*AlignRanksReply)(nil),       // 20: mpcq.v1.AlignRanksReply
-	(*Plan)(nil),                  // 21: mpcq.v1.Plan
-	(*Term)(nil),                  // 22: mpcq.v1.Term
-	(*Local)(nil),                 // 23: mpcq.v1.Local
-	(*Cond)(nil),                  // 24: mpcq.v1.Cond
-	(*Junction)(nil),              // 25: mpcq.v1.Junction
-	(*Compare)(nil),               // 26: mpcq.v1.Compare
-	(*InList)(nil),                // 27: mpcq.v1.InList
-	(*Arith)(nil),                 // 28: mpcq.v1.Arith
-	(*BinArith)(nil),              // 29: mpcq.v1.BinArith
-	(*GroupColumn)(nil),           // 30: mpcq.v1.GroupColumn
-	(*SumSpec)(nil),               // 31: mpcq.v1.SumSpec
-	(*Aggregate)(nil),             // 32: mpcq.v1.Aggregate
-	(*QueryHeader)(nil),           // 33: mpcq.v1.QueryHeader
-	(*SignedRequest)(nil),         // 34: mpcq.v1.SignedRequest
-	(*BlockMessage)(nil),          // 35: mpcq.v1.BlockMessage
-	(*DecryptShareRequest)(nil),   // 36: mpcq.v1.DecryptShareRequest
-	(*CosignRequest)(nil),         // 37: mpcq.v1.CosignRequest
-	(*CosignReply)(nil),           // 38: mpcq.v1.CosignReply
-	(*ArchiveRequest)(nil),        // 39: mpcq.v1.ArchiveRequest
-	(*ArchiveRecord)(nil),         // 40: mpcq.v1.ArchiveRecord
-	(*ArchiveReply)(nil),          // 41: mpcq.v1.ArchiveReply
-	(*DecryptShareReply)(nil),     // 42: mpcq.v1.DecryptShareReply
-	(*StatusRequest)(nil),         // 43: mpcq.v1.StatusRequest
-	(*PartyState)(nil),            // 44: mpcq.v1.PartyState
-	(*ConsortiumStatus)(nil),      // 45: mpcq.v1.ConsortiumStatus
-	(*LedgerHealth)(nil),          // 46: mpcq.v1.LedgerHealth
-	(*CosignerRefusal)(nil),       // 47: mpcq.v1.CosignerRefusal
-	(*SchemaRequest)(nil),         // 48: mpcq.v1.SchemaRequest
-	(*SchemaReply)(nil),           // 49: mpcq.v1.SchemaReply
-	(*QueryRequest)(nil),          // 50: mpcq.v1.QueryRequest
-	(*Progress)(nil),              // 51: mpcq.v1.Progress
-	(*QueryResult)(nil),           // 52: mpcq.v1.QueryResult
-	(*QueryEvent)(nil),            // 53: mpcq.v1.QueryEvent
-	nil,                           // 54: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(Presence)(0),                  // 0: mpcq.v1.Presence
+	(CompareOp)(0),                 // 1: mpcq.v1.CompareOp
+	(ArithOp)(0),                   // 2: mpcq.v1.ArithOp
+	(*PolicyRequest)(nil),          // 3: mpcq.v1.PolicyRequest
+	(*SignedPolicy)(nil),           // 4: mpcq.v1.SignedPolicy
+	(*PolicyPublishedRequest)(nil), // 5: mpcq.v1.PolicyPublishedRequest
+	(*PolicyPublishedReply)(nil),   // 6: mpcq.v1.PolicyPublishedReply
+	(*RevokeRequest)(nil),          // 7: mpcq.v1.RevokeRequest
+	(*RevokeReply)(nil),            // 8: mpcq.v1.RevokeReply
+	(*PolicyCheckRequest)(nil),     // 9: mpcq.v1.PolicyCheckRequest
+	(*PolicyCheckReply)(nil),       // 10: mpcq.v1.PolicyCheckReply
+	(*PartyStatusRequest)(nil),     // 11: mpcq.v1.PartyStatusRequest
+	(*PartyStatus)(nil),            // 12: mpcq.v1.PartyStatus
+	(*TableSchema)(nil),            // 13: mpcq.v1.TableSchema
+	(*ColumnSchema)(nil),           // 14: mpcq.v1.ColumnSchema
+	(*CeremonyNonceRequest)(nil),   // 15: mpcq.v1.CeremonyNonceRequest
+	(*CeremonyNonceReply)(nil),     // 16: mpcq.v1.CeremonyNonceReply
+	(*CeremonySharesRequest)(nil),  // 17: mpcq.v1.CeremonySharesRequest
+	(*KeyShare)(nil),               // 18: mpcq.v1.KeyShare
+	(*CeremonyFinishRequest)(nil),  // 19: mpcq.v1.CeremonyFinishRequest
+	(*CeremonyFinishReply)(nil),    // 20: mpcq.v1.CeremonyFinishReply
+	(*RotationKey)(nil),            // 21: mpcq.v1.RotationKey
+	(*RotationKeysReply)(nil),      // 22: mpcq.v1.RotationKeysReply
+	(*AlignOwnRequest)(nil),        // 23: mpcq.v1.AlignOwnRequest
+	(*AlignHop)(nil),               // 24: mpcq.v1.AlignHop
+	(*AlignProvenance)(nil),        // 25: mpcq.v1.AlignProvenance
+	(*AlignChunk)(nil),             // 26: mpcq.v1.AlignChunk
+	(*RanksChunk)(nil),             // 27: mpcq.v1.RanksChunk
+	(*AlignRanksReply)(nil),        // 28: mpcq.v1.AlignRanksReply
+	(*Plan)(nil),                   // 29: mpcq.v1.Plan
+	(*Term)(nil),                   // 30: mpcq.v1.Term
+	(*Local)(nil),                  // 31: mpcq.v1.Local
+	(*Cond)(nil),                   // 32: mpcq.v1.Cond
+	(*Junction)(nil),               // 33: mpcq.v1.Junction
+	(*Compare)(nil),                // 34: mpcq.v1.Compare
+	(*InList)(nil),                 // 35: mpcq.v1.InList
+	(*Arith)(nil),                  // 36: mpcq.v1.Arith
+	(*BinArith)(nil),               // 37: mpcq.v1.BinArith
+	(*GroupColumn)(nil),            // 38: mpcq.v1.GroupColumn
+	(*SumSpec)(nil),                // 39: mpcq.v1.SumSpec
+	(*Aggregate)(nil),              // 40: mpcq.v1.Aggregate
+	(*QueryHeader)(nil),            // 41: mpcq.v1.QueryHeader
+	(*SignedRequest)(nil),          // 42: mpcq.v1.SignedRequest
+	(*BlockMessage)(nil),           // 43: mpcq.v1.BlockMessage
+	(*DecryptShareRequest)(nil),    // 44: mpcq.v1.DecryptShareRequest
+	(*CosignRequest)(nil),          // 45: mpcq.v1.CosignRequest
+	(*CosignReply)(nil),            // 46: mpcq.v1.CosignReply
+	(*ArchiveRequest)(nil),         // 47: mpcq.v1.ArchiveRequest
+	(*ArchiveRecord)(nil),          // 48: mpcq.v1.ArchiveRecord
+	(*ArchiveReply)(nil),           // 49: mpcq.v1.ArchiveReply
+	(*DecryptShareReply)(nil),      // 50: mpcq.v1.DecryptShareReply
+	(*StatusRequest)(nil),          // 51: mpcq.v1.StatusRequest
+	(*PartyState)(nil),             // 52: mpcq.v1.PartyState
+	(*ConsortiumStatus)(nil),       // 53: mpcq.v1.ConsortiumStatus
+	(*LedgerHealth)(nil),           // 54: mpcq.v1.LedgerHealth
+	(*CosignerRefusal)(nil),        // 55: mpcq.v1.CosignerRefusal
+	(*SchemaRequest)(nil),          // 56: mpcq.v1.SchemaRequest
+	(*SchemaReply)(nil),            // 57: mpcq.v1.SchemaReply
+	(*QueryRequest)(nil),           // 58: mpcq.v1.QueryRequest
+	(*Progress)(nil),               // 59: mpcq.v1.Progress
+	(*QueryResult)(nil),            // 60: mpcq.v1.QueryResult
+	(*QueryEvent)(nil),             // 61: mpcq.v1.QueryEvent
+	nil,                            // 62: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
-	5,  // 0: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
-	6,  // 1: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	54, // 2: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
-	16, // 3: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
-	17, // 4: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
-	32, // 5: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
-	22, // 6: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
-	30, // 7: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
-	31, // 8: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
-	23, // 9: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
-	0,  // 10: mpcq.v1.Local.presence:type_name -> mpcq.v1.Presence
-	24, // 11: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
-	25, // 12: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
-	25, // 13: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
-	24, // 14: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
-	26, // 15: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
-	27, // 16: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
-	24, // 17: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
-	1,  // 18: mpcq.v1.Compare.op:type_name -> mpcq.v1.CompareOp
-	28, // 19: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
-	28, // 20: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
-	28, // 21: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
-	29, // 22: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
-	2,  // 23: mpcq.v1.BinArith.op:type_name -> mpcq.v1.ArithOp
-	28, // 24: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
-	28, // 25: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
-	21, // 26: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
-	34, // 27: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
-	33, // 28: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
-	21, // 29: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
-	34, // 30: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
-	34, // 31: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
-	40, // 32: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
-	44, // 33: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	46, // 34: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
-	47, // 35: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
-	5,  // 36: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	34, // 37: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
-	31, // 38: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
-	51, // 39: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	52, // 40: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	3,  // 41: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	7,  // 42: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	9,  // 43: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	13, // 44: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
-	11, // 45: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	15, // 46: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	18, // 47: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	19, // 48: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	35, // 49: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	36, // 50: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	37, // 51: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	43, // 52: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	48, // 53: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	50, // 54: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	39, // 55: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	4,  // 56: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	8,  // 57: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	10, // 58: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	14, // 59: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
-	12, // 60: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	18, // 61: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	18, // 62: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	20, // 63: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	35, // 64: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	42, // 65: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	38, // 66: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	45, // 67: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	49, // 68: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	53, // 69: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	41, // 70: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	56, // [56:71] is the sub-list for method output_type
-	41, // [41:56] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	29, // 0: mpcq.v1.PolicyCheckRequest.plan:type_name -> mpcq.v1.Plan
+	13, // 1: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
+	14, // 2: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
+	62, // 3: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	24, // 4: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
+	25, // 5: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
+	40, // 6: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
+	30, // 7: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
+	38, // 8: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
+	39, // 9: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
+	31, // 10: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
+	0,  // 11: mpcq.v1.Local.presence:type_name -> mpcq.v1.Presence
+	32, // 12: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
+	33, // 13: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
+	33, // 14: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
+	32, // 15: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
+	34, // 16: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
+	35, // 17: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
+	32, // 18: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
+	1,  // 19: mpcq.v1.Compare.op:type_name -> mpcq.v1.CompareOp
+	36, // 20: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
+	36, // 21: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
+	36, // 22: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
+	37, // 23: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
+	2,  // 24: mpcq.v1.BinArith.op:type_name -> mpcq.v1.ArithOp
+	36, // 25: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
+	36, // 26: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
+	29, // 27: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
+	42, // 28: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
+	41, // 29: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
+	29, // 30: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
+	42, // 31: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
+	42, // 32: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
+	48, // 33: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
+	52, // 34: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
+	54, // 35: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
+	55, // 36: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
+	13, // 37: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
+	42, // 38: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
+	39, // 39: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
+	59, // 40: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	60, // 41: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	11, // 42: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	15, // 43: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	17, // 44: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	21, // 45: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
+	19, // 46: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	23, // 47: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	26, // 48: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	27, // 49: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	43, // 50: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	44, // 51: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	45, // 52: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	3,  // 53: mpcq.v1.Party.Policy:input_type -> mpcq.v1.PolicyRequest
+	5,  // 54: mpcq.v1.Party.PolicyPublished:input_type -> mpcq.v1.PolicyPublishedRequest
+	7,  // 55: mpcq.v1.Party.Revoke:input_type -> mpcq.v1.RevokeRequest
+	9,  // 56: mpcq.v1.Party.CheckPolicy:input_type -> mpcq.v1.PolicyCheckRequest
+	51, // 57: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	56, // 58: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	58, // 59: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	47, // 60: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	7,  // 61: mpcq.v1.Coordinator.Revoke:input_type -> mpcq.v1.RevokeRequest
+	12, // 62: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	16, // 63: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	18, // 64: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	22, // 65: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
+	20, // 66: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	26, // 67: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	26, // 68: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	28, // 69: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	43, // 70: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	50, // 71: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	46, // 72: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	4,  // 73: mpcq.v1.Party.Policy:output_type -> mpcq.v1.SignedPolicy
+	6,  // 74: mpcq.v1.Party.PolicyPublished:output_type -> mpcq.v1.PolicyPublishedReply
+	8,  // 75: mpcq.v1.Party.Revoke:output_type -> mpcq.v1.RevokeReply
+	10, // 76: mpcq.v1.Party.CheckPolicy:output_type -> mpcq.v1.PolicyCheckReply
+	53, // 77: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	57, // 78: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	61, // 79: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	49, // 80: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	8,  // 81: mpcq.v1.Coordinator.Revoke:output_type -> mpcq.v1.RevokeReply
+	62, // [62:82] is the sub-list for method output_type
+	42, // [42:62] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
@@ -4309,19 +4972,19 @@ func file_mpcq_proto_init() {
 	if File_mpcq_proto != nil {
 		return
 	}
-	file_mpcq_proto_msgTypes[21].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[29].OneofWrappers = []any{
 		(*Cond_And)(nil),
 		(*Cond_Or)(nil),
 		(*Cond_Not)(nil),
 		(*Cond_Cmp)(nil),
 		(*Cond_In)(nil),
 	}
-	file_mpcq_proto_msgTypes[25].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[33].OneofWrappers = []any{
 		(*Arith_Col)(nil),
 		(*Arith_Constant)(nil),
 		(*Arith_Bin)(nil),
 	}
-	file_mpcq_proto_msgTypes[50].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[58].OneofWrappers = []any{
 		(*QueryEvent_Progress)(nil),
 		(*QueryEvent_Result)(nil),
 	}
@@ -4331,7 +4994,7 @@ func file_mpcq_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   52,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

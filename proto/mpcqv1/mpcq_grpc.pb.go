@@ -36,6 +36,10 @@ const (
 	Party_QueryStep_FullMethodName            = "/mpcq.v1.Party/QueryStep"
 	Party_DecryptShare_FullMethodName         = "/mpcq.v1.Party/DecryptShare"
 	Party_Cosign_FullMethodName               = "/mpcq.v1.Party/Cosign"
+	Party_Policy_FullMethodName               = "/mpcq.v1.Party/Policy"
+	Party_PolicyPublished_FullMethodName      = "/mpcq.v1.Party/PolicyPublished"
+	Party_Revoke_FullMethodName               = "/mpcq.v1.Party/Revoke"
+	Party_CheckPolicy_FullMethodName          = "/mpcq.v1.Party/CheckPolicy"
 )
 
 // PartyClient is the client API for Party service.
@@ -66,6 +70,15 @@ type PartyClient interface {
 	// Ledger witness: cosign a new checkpoint after verifying its consistency
 	// with the last one this party cosigned (C2SP tlog-witness semantics).
 	Cosign(ctx context.Context, in *CosignRequest, opts ...grpc.CallOption) (*CosignReply, error)
+	// Policy: the party's current policy, signed by the party, for the
+	// coordinator to publish as a POLICY ledger entry; then the proof that
+	// the entry is on the ledger, from which index the version is in force.
+	Policy(ctx context.Context, in *PolicyRequest, opts ...grpc.CallOption) (*SignedPolicy, error)
+	PolicyPublished(ctx context.Context, in *PolicyPublishedRequest, opts ...grpc.CallOption) (*PolicyPublishedReply, error)
+	// Warrants: an authorizer's signed revocation, forwarded by the
+	// coordinator; and a dry run of the party's policy for EXPLAIN.
+	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeReply, error)
+	CheckPolicy(ctx context.Context, in *PolicyCheckRequest, opts ...grpc.CallOption) (*PolicyCheckReply, error)
 }
 
 type partyClient struct {
@@ -216,6 +229,46 @@ func (c *partyClient) Cosign(ctx context.Context, in *CosignRequest, opts ...grp
 	return out, nil
 }
 
+func (c *partyClient) Policy(ctx context.Context, in *PolicyRequest, opts ...grpc.CallOption) (*SignedPolicy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignedPolicy)
+	err := c.cc.Invoke(ctx, Party_Policy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *partyClient) PolicyPublished(ctx context.Context, in *PolicyPublishedRequest, opts ...grpc.CallOption) (*PolicyPublishedReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PolicyPublishedReply)
+	err := c.cc.Invoke(ctx, Party_PolicyPublished_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *partyClient) Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeReply)
+	err := c.cc.Invoke(ctx, Party_Revoke_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *partyClient) CheckPolicy(ctx context.Context, in *PolicyCheckRequest, opts ...grpc.CallOption) (*PolicyCheckReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PolicyCheckReply)
+	err := c.cc.Invoke(ctx, Party_CheckPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PartyServer is the server API for Party service.
 // All implementations must embed UnimplementedPartyServer
 // for forward compatibility.
@@ -244,6 +297,15 @@ type PartyServer interface {
 	// Ledger witness: cosign a new checkpoint after verifying its consistency
 	// with the last one this party cosigned (C2SP tlog-witness semantics).
 	Cosign(context.Context, *CosignRequest) (*CosignReply, error)
+	// Policy: the party's current policy, signed by the party, for the
+	// coordinator to publish as a POLICY ledger entry; then the proof that
+	// the entry is on the ledger, from which index the version is in force.
+	Policy(context.Context, *PolicyRequest) (*SignedPolicy, error)
+	PolicyPublished(context.Context, *PolicyPublishedRequest) (*PolicyPublishedReply, error)
+	// Warrants: an authorizer's signed revocation, forwarded by the
+	// coordinator; and a dry run of the party's policy for EXPLAIN.
+	Revoke(context.Context, *RevokeRequest) (*RevokeReply, error)
+	CheckPolicy(context.Context, *PolicyCheckRequest) (*PolicyCheckReply, error)
 	mustEmbedUnimplementedPartyServer()
 }
 
@@ -286,6 +348,18 @@ func (UnimplementedPartyServer) DecryptShare(context.Context, *DecryptShareReque
 }
 func (UnimplementedPartyServer) Cosign(context.Context, *CosignRequest) (*CosignReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Cosign not implemented")
+}
+func (UnimplementedPartyServer) Policy(context.Context, *PolicyRequest) (*SignedPolicy, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Policy not implemented")
+}
+func (UnimplementedPartyServer) PolicyPublished(context.Context, *PolicyPublishedRequest) (*PolicyPublishedReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PolicyPublished not implemented")
+}
+func (UnimplementedPartyServer) Revoke(context.Context, *RevokeRequest) (*RevokeReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Revoke not implemented")
+}
+func (UnimplementedPartyServer) CheckPolicy(context.Context, *PolicyCheckRequest) (*PolicyCheckReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CheckPolicy not implemented")
 }
 func (UnimplementedPartyServer) mustEmbedUnimplementedPartyServer() {}
 func (UnimplementedPartyServer) testEmbeddedByValue()               {}
@@ -448,6 +522,78 @@ func _Party_Cosign_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Party_Policy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PartyServer).Policy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Party_Policy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PartyServer).Policy(ctx, req.(*PolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Party_PolicyPublished_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PolicyPublishedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PartyServer).PolicyPublished(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Party_PolicyPublished_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PartyServer).PolicyPublished(ctx, req.(*PolicyPublishedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Party_Revoke_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PartyServer).Revoke(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Party_Revoke_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PartyServer).Revoke(ctx, req.(*RevokeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Party_CheckPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PolicyCheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PartyServer).CheckPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Party_CheckPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PartyServer).CheckPolicy(ctx, req.(*PolicyCheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Party_ServiceDesc is the grpc.ServiceDesc for Party service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -474,6 +620,22 @@ var Party_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Cosign",
 			Handler:    _Party_Cosign_Handler,
+		},
+		{
+			MethodName: "Policy",
+			Handler:    _Party_Policy_Handler,
+		},
+		{
+			MethodName: "PolicyPublished",
+			Handler:    _Party_PolicyPublished_Handler,
+		},
+		{
+			MethodName: "Revoke",
+			Handler:    _Party_Revoke_Handler,
+		},
+		{
+			MethodName: "CheckPolicy",
+			Handler:    _Party_CheckPolicy_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -518,6 +680,7 @@ const (
 	Coordinator_Schema_FullMethodName  = "/mpcq.v1.Coordinator/Schema"
 	Coordinator_Query_FullMethodName   = "/mpcq.v1.Coordinator/Query"
 	Coordinator_Archive_FullMethodName = "/mpcq.v1.Coordinator/Archive"
+	Coordinator_Revoke_FullMethodName  = "/mpcq.v1.Coordinator/Revoke"
 )
 
 // CoordinatorClient is the client API for Coordinator service.
@@ -531,6 +694,9 @@ type CoordinatorClient interface {
 	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QueryEvent], error)
 	// Auditors only: the query archive (openings of the salted commitments).
 	Archive(ctx context.Context, in *ArchiveRequest, opts ...grpc.CallOption) (*ArchiveReply, error)
+	// Authorizers only: revoke a warrant (a REVOCATION ledger entry, then
+	// forwarded to every party).
+	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeReply, error)
 }
 
 type coordinatorClient struct {
@@ -590,6 +756,16 @@ func (c *coordinatorClient) Archive(ctx context.Context, in *ArchiveRequest, opt
 	return out, nil
 }
 
+func (c *coordinatorClient) Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeReply)
+	err := c.cc.Invoke(ctx, Coordinator_Revoke_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoordinatorServer is the server API for Coordinator service.
 // All implementations must embed UnimplementedCoordinatorServer
 // for forward compatibility.
@@ -601,6 +777,9 @@ type CoordinatorServer interface {
 	Query(*QueryRequest, grpc.ServerStreamingServer[QueryEvent]) error
 	// Auditors only: the query archive (openings of the salted commitments).
 	Archive(context.Context, *ArchiveRequest) (*ArchiveReply, error)
+	// Authorizers only: revoke a warrant (a REVOCATION ledger entry, then
+	// forwarded to every party).
+	Revoke(context.Context, *RevokeRequest) (*RevokeReply, error)
 	mustEmbedUnimplementedCoordinatorServer()
 }
 
@@ -622,6 +801,9 @@ func (UnimplementedCoordinatorServer) Query(*QueryRequest, grpc.ServerStreamingS
 }
 func (UnimplementedCoordinatorServer) Archive(context.Context, *ArchiveRequest) (*ArchiveReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Archive not implemented")
+}
+func (UnimplementedCoordinatorServer) Revoke(context.Context, *RevokeRequest) (*RevokeReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Revoke not implemented")
 }
 func (UnimplementedCoordinatorServer) mustEmbedUnimplementedCoordinatorServer() {}
 func (UnimplementedCoordinatorServer) testEmbeddedByValue()                     {}
@@ -709,6 +891,24 @@ func _Coordinator_Archive_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Coordinator_Revoke_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinatorServer).Revoke(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Coordinator_Revoke_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinatorServer).Revoke(ctx, req.(*RevokeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Coordinator_ServiceDesc is the grpc.ServiceDesc for Coordinator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -727,6 +927,10 @@ var Coordinator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Archive",
 			Handler:    _Coordinator_Archive_Handler,
+		},
+		{
+			MethodName: "Revoke",
+			Handler:    _Coordinator_Revoke_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
