@@ -418,11 +418,13 @@ func (*PolicyPublishedReply) Descriptor() ([]byte, []int) {
 	return file_mpcq_proto_rawDescGZIP(), []int{3}
 }
 
-// RevokeRequest carries an authorizer's signed revocation (its file bytes,
-// package warrant).
+// RevokeRequest carries an authorizer's signed revocation and the signed
+// warrant it revokes (their file bytes, package warrant): the revocation
+// must be signed by the warrant's authorizer.
 type RevokeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Revocation    []byte                 `protobuf:"bytes,1,opt,name=revocation,proto3" json:"revocation,omitempty"`
+	Warrant       []byte                 `protobuf:"bytes,2,opt,name=warrant,proto3" json:"warrant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +462,13 @@ func (*RevokeRequest) Descriptor() ([]byte, []int) {
 func (x *RevokeRequest) GetRevocation() []byte {
 	if x != nil {
 		return x.Revocation
+	}
+	return nil
+}
+
+func (x *RevokeRequest) GetWarrant() []byte {
+	if x != nil {
+		return x.Warrant
 	}
 	return nil
 }
@@ -4426,11 +4435,12 @@ const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\x05 \x01(\fR\n" +
 	"checkpoint\"\x16\n" +
-	"\x14PolicyPublishedReply\"/\n" +
+	"\x14PolicyPublishedReply\"I\n" +
 	"\rRevokeRequest\x12\x1e\n" +
 	"\n" +
 	"revocation\x18\x01 \x01(\fR\n" +
-	"revocation\"J\n" +
+	"revocation\x12\x18\n" +
+	"\awarrant\x18\x02 \x01(\fR\awarrant\"J\n" +
 	"\vRevokeReply\x12!\n" +
 	"\fledger_index\x18\x01 \x01(\x04R\vledgerIndex\x12\x18\n" +
 	"\aparties\x18\x02 \x03(\tR\aparties\"\xc6\x01\n" +
