@@ -86,6 +86,9 @@ func intake(req *pb.QueryRequest, env queryEnv) (*plannedQuery, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := wire.DeclareBounds(planPB, env.schema); err != nil {
+		return nil, err
+	}
 	return &plannedQuery{plan: p, tables: chain.Order(p), layout: chain.LayoutOf(p), planPB: planPB}, nil
 }
 

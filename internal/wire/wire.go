@@ -115,7 +115,10 @@ type WirePlan struct {
 	Terms     []WireTerm
 	GroupBy   []plan.GroupCol
 	Sums      []plan.Sum
-	Proto     *pb.Plan
+	// SumMax[i] is the declared maximum of Sums[i]'s column (0 for the
+	// count, and in plans made without DeclareBounds).
+	SumMax []int64
+	Proto  *pb.Plan
 }
 
 // PlanFromProto checks the shape of a plan received from the network.
@@ -167,9 +170,57 @@ func PlanFromProto(p *pb.Plan) (*WirePlan, error) {
 		if sum.Table != "" && !seen[sum.Table] {
 			return nil, fmt.Errorf("plan: sum over %s, which is not joined", sum.Table)
 		}
+		if s.Max < 0 || (sum.Kind == plan.SumCount && s.Max != 0) {
+			return nil, fmt.Errorf("plan: sum %s declares max %d", sum.Kind, s.Max)
+		}
 		w.Sums = append(w.Sums, sum)
+		w.SumMax = append(w.SumMax, s.Max)
 	}
 	return w, nil
+}
+
+// DeclareBounds sets each column sum's declared maximum in a plan message
+// from the consortium schema (before the plan is hashed and committed):
+// the parties calibrate noise to it, and the party holding the column
+// checks it (CheckOwnBounds).
+func DeclareBounds(p *pb.Plan, cs schema.Consortium) error {
+	for _, s := range p.Sums {
+		if s.Table == "" {
+			continue
+		}
+		col, ok := columnOf(cs, s.Table, s.Column)
+		if !ok {
+			return fmt.Errorf("plan: sum over %s.%s, which is not an int column of the consortium", s.Table, s.Column)
+		}
+		s.Max = col.Max
+	}
+	return nil
+}
+
+// CheckOwnBounds checks, for the party holding table t, that every sum
+// over one of t's columns declares the column's maximum in t's schema
+// (or none, in a plan made without DeclareBounds). A coordinator that
+// declared a smaller maximum would have every party add too little noise.
+func (w *WirePlan) CheckOwnBounds(t schema.Table) error {
+	for i, s := range w.Sums {
+		if s.Table != t.Name || w.SumMax[i] == 0 {
+			continue
+		}
+		col, ok := t.Column(s.Column)
+		if !ok || col.Max != w.SumMax[i] {
+			return fmt.Errorf("plan: sum %s over %s.%s declares max %d, this party's schema says %d", s.Kind, s.Table, s.Column, w.SumMax[i], col.Max)
+		}
+	}
+	return nil
+}
+
+func columnOf(cs schema.Consortium, table, column string) (schema.Column, bool) {
+	t, ok := cs.Table(table)
+	if !ok {
+		return schema.Column{}, false
+	}
+	c, ok := t.Column(column)
+	return c, ok && c.Kind == schema.KindInt
 }
 
 // GroupSizes lists the number of categories of each GROUP BY column.

@@ -2547,10 +2547,14 @@ func (x *GroupColumn) GetName() string {
 }
 
 type SumSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // count, sum, sumsq
-	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
-	Column        string                 `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Kind   string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // count, sum, sumsq
+	Table  string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Column string                 `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
+	// The column's declared maximum (sum and sumsq): what one person can add
+	// to the sum, so the sensitivity its noise is calibrated to. The party
+	// holding the column checks it against its own schema.
+	Max           int64 `protobuf:"varint,4,opt,name=max,proto3" json:"max,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2604,6 +2608,13 @@ func (x *SumSpec) GetColumn() string {
 		return x.Column
 	}
 	return ""
+}
+
+func (x *SumSpec) GetMax() int64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
 }
 
 type Aggregate struct {
@@ -4603,11 +4614,12 @@ const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"categories\x18\x03 \x03(\tR\n" +
 	"categories\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"K\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"]\n" +
 	"\aSumSpec\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
-	"\x06column\x18\x03 \x01(\tR\x06column\"a\n" +
+	"\x06column\x18\x03 \x01(\tR\x06column\x12\x10\n" +
+	"\x03max\x18\x04 \x01(\x03R\x03max\"a\n" +
 	"\tAggregate\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
