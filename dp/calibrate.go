@@ -71,8 +71,9 @@ func Noisy(rank, k int) bool { return rank >= 0 && rank <= k }
 
 // Shares draws one party's noise: one DLap(scales[s]) value per packed
 // total, in packed order, total j = g·len(scales) + s for group g and sum
-// s (group-major), len(scales)·groups values in all. Errors wrap
-// ErrScale or the rng's error.
+// s (group-major), len(scales)·groups values in all; a query packed into
+// several ciphertexts passes each its chunk (mpc.Params.PackedChunk) as
+// DecryptShare's noise. Errors wrap ErrScale or the rng's error.
 func Shares(rng io.Reader, scales []*big.Rat, groups int) ([]*big.Int, error) {
 	if groups < 0 {
 		return nil, fmt.Errorf("noise for %d groups", groups)

@@ -39,8 +39,10 @@ var ErrScale = errors.New("invalid noise scale")
 // that cover the range, masked to its bit length, redrawn when too large),
 // so there is no modulo bias. Every step is integer arithmetic: the
 // output distribution is exactly DLap(t), with no floating point
-// anywhere. The expected number of loop iterations is below 3 for every
-// t; each uses a few bytes of rng.
+// anywhere. A loop iteration is accepted with probability at least
+// (1−e^−1)·(1+α)/2, α = exp(−1/t), so it takes at most 2/(1−e^−1) ≈ 3.2
+// iterations on average for every t, each a few Bernoulli draws of a few
+// bytes of rng.
 func DiscreteLaplace(rng io.Reader, t *big.Rat) (*big.Int, error) {
 	return newSampler(rng).laplace(t)
 }

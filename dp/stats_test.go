@@ -183,4 +183,3 @@ func TestChiSquareCritical(t *testing.T) {
 		}
 	}
 }
-
