@@ -122,7 +122,7 @@ func (c *testConsortium) decryptionShares(t testing.TB, totals []*rlwe.Ciphertex
 	for i, ct := range totals {
 		out[i] = map[string][]byte{}
 		for n, sk := range c.sks {
-			sh, err := c.params.DecryptShare(sk, c.apk, ct)
+			sh, err := c.params.DecryptShare(sk, c.apk, ct, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package mpc
 import (
 	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/mhe"
@@ -121,8 +122,15 @@ func (w *Worker) AddInto(acc, ct *rlwe.Ciphertext) error {
 }
 
 // DecryptShare is a party's PCKS step: its share of switching the packed
-// aggregate ct (at DecryptLevel) to the analyst's public key, with noise flooding.
-func (p *Params) DecryptShare(sk *rlwe.SecretKey, analyst *rlwe.PublicKey, ct *rlwe.Ciphertext) ([]byte, error) {
+// aggregate ct (at DecryptLevel) to the analyst's public key, with noise
+// flooding.
+//
+// noise, when not nil, is this party's differential-privacy noise: one
+// value per total packed in ct (len(noise) is the ciphertext's total
+// count k, as given to Pack), noise[j] added to total j inside the share
+// (see addNoise), so the analyst decrypts total_j + Σ_parties noise_j mod
+// T and no one learns the total noise. A nil noise keeps the totals exact.
+func (p *Params) DecryptShare(sk *rlwe.SecretKey, analyst *rlwe.PublicKey, ct *rlwe.Ciphertext, noise []*big.Int) ([]byte, error) {
 	if ct.Level() != DecryptLevel {
 		return nil, fmt.Errorf("decryption share requested at level %d; only packed totals at level %d are switched", ct.Level(), DecryptLevel)
 	}
@@ -135,7 +143,53 @@ func (p *Params) DecryptShare(sk *rlwe.SecretKey, analyst *rlwe.PublicKey, ct *r
 	if err := p.widenFlooding(share.Value[0], ct.IsNTT); err != nil {
 		return nil, err
 	}
+	if noise != nil {
+		if err := p.addNoise(share.Value[0], ct, noise); err != nil {
+			return nil, fmt.Errorf("adding differential-privacy noise to the decryption share: %w", err)
+		}
+	}
 	return p.marshalPCKSShare(share), nil
+}
+
+// addNoise adds noise[j] to packed total j of ct inside a PCKS share's
+// first component h0. The packed plaintext's coefficient j·gap holds
+// total_j·N⁻¹ mod T (see Pack; DecryptPacked multiplies by N), so the
+// noise is a coefficient-domain plaintext whose coefficient j·gap is
+// noise_j·N⁻¹ mod T (negative noise reduced mod T) and every other
+// coefficient zero, encoded by lattigo at ct's level, scale and NTT form:
+// adding it to h0 is what adding it to ct would be, since the switched
+// ciphertext's first component is ct's plus the sum of the h0 shares.
+func (p *Params) addNoise(h0 ring.Poly, ct *rlwe.Ciphertext, noise []*big.Int) error {
+	_, gap, err := p.packShape(len(noise))
+	if err != nil {
+		return fmt.Errorf("noise for %d totals: %w", len(noise), err)
+	}
+	if h0.Level() != ct.Level() {
+		return fmt.Errorf("share at level %d for a ciphertext at level %d", h0.Level(), ct.Level())
+	}
+	t := new(big.Int).SetUint64(p.T())
+	nInv := new(big.Int).ModInverse(big.NewInt(int64(p.Slots())), t)
+	if nInv == nil {
+		return fmt.Errorf("ring degree %d is not invertible mod T=%d", p.Slots(), p.T())
+	}
+	coeffs := make([]uint64, p.Slots())
+	v := new(big.Int)
+	for j, x := range noise {
+		if x == nil {
+			return fmt.Errorf("noise for total %d is missing", j)
+		}
+		v.Mul(x, nInv).Mod(v, t) // Mod is Euclidean: in [0, T) for negative noise too
+		coeffs[j*gap] = v.Uint64()
+	}
+	pt := bgv.NewPlaintext(p.BGV, ct.Level())
+	pt.IsBatched = false
+	pt.IsNTT = ct.IsNTT
+	pt.Scale = ct.Scale
+	if err := bgv.NewEncoder(p.BGV).Encode(coeffs, pt); err != nil {
+		return fmt.Errorf("encoding noise: %w", err)
+	}
+	p.BGV.RingQ().AtLevel(h0.Level()).Add(h0, pt.Value, h0)
+	return nil
 }
 
 // widenFlooding adds FloodWideScale × y to a PCKS share's first

@@ -83,7 +83,7 @@ func BenchmarkStepDecryptShare(b *testing.B) {
 	total, _ := w.Pack(cts)
 	apk := rlwe.NewKeyGenerator(c.p.BGV).GenPublicKeyNew(c.p.NewSecretKey())
 	for b.Loop() {
-		if _, err := c.p.DecryptShare(c.sks["a"], apk, total); err != nil {
+		if _, err := c.p.DecryptShare(c.sks["a"], apk, total, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -301,7 +301,7 @@ func (c *consortium) decryptPackedForAnalyst(t testing.TB, total *rlwe.Ciphertex
 	}
 	shares := map[string][]byte{}
 	for name, sk := range c.sks {
-		if shares[name], err = p.DecryptShare(sk, apk, total); err != nil {
+		if shares[name], err = p.DecryptShare(sk, apk, total, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -130,7 +130,7 @@ func TestDecryptPackedRefusesUnpacked(t *testing.T) {
 	shares := map[string][]byte{}
 	for name, sk := range c.sks {
 		var err error
-		if shares[name], err = p.DecryptShare(sk, apk, cts[0]); err != nil {
+		if shares[name], err = p.DecryptShare(sk, apk, cts[0], nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -278,7 +278,7 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	reply := &pb.DecryptShareReply{Shares: make([][]byte, len(cts))}
 	errs := make([]error, len(cts))
 	err = pool.Run(ctx, s.workers, len(cts), func(_ context.Context, _, i int) error {
-		if reply.Shares[i], errs[i] = params.DecryptShare(k.sk, apk, cts[i]); errs[i] != nil {
+		if reply.Shares[i], errs[i] = params.DecryptShare(k.sk, apk, cts[i], nil); errs[i] != nil {
 			errs[i] = fmt.Errorf("packed ciphertext %d: %w", i, errs[i])
 		}
 		return nil // every ciphertext is tried, and every failure reported
