@@ -197,3 +197,11 @@ func TestBook(t *testing.T) {
 		t.Fatalf("pruned %d, left %d", n, b.Len())
 	}
 }
+
+func TestFormatPeriod(t *testing.T) {
+	for d, want := range map[time.Duration]string{24 * time.Hour: "1d", 30 * 24 * time.Hour: "30d", 36 * time.Hour: "36h0m0s", 90 * time.Minute: "1h30m0s"} {
+		if got := FormatPeriod(d); got != want {
+			t.Errorf("FormatPeriod(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

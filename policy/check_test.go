@@ -150,6 +150,8 @@ func TestUseOf(t *testing.T) {
 		{sql: "SELECT bank.district, AVG(bank.balance), STDDEV(telecom.calls_30d) FROM bank JOIN telecom USING (person_id) " +
 			"WHERE (telecom.flagged_calls_30d > 3 OR bank.cash_deposits_30d > 10000) AND NOT telecom.district IN ('D01', 'D02') GROUP BY bank.district",
 			tables: []string{"telecom"}, where: []string{"telecom.district", "telecom.flagged_calls_30d"}, aggregate: []string{"telecom.calls_30d"}, groups: 10},
+		{sql: "SELECT COUNT(*) FROM bank WHERE NOT (bank.accounts > 2 AND bank.balance < 5 * bank.cash_deposits_30d) OR bank.district = 'D03'",
+			tables: []string{"bank"}, where: []string{"bank.accounts", "bank.balance", "bank.cash_deposits_30d", "bank.district"}, groups: 1},
 		{sql: "SELECT COUNT(*) FROM telecom LEFT JOIN utility USING (person_id) WHERE utility.person_id IS NULL",
 			tables: []string{"utility"}, groups: 1},
 		{sql: "SELECT utility.district, telecom.district, COUNT(*) FROM telecom JOIN utility USING (person_id) WHERE utility.meter_tamper = 1 GROUP BY utility.district, telecom.district",
