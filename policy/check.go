@@ -219,7 +219,8 @@ func columnExists(c string, tables []schema.Table) error {
 }
 
 // Match returns the first rule that applies to the analyst (by identity
-// URI, Wildcard, or one of the analyst's groups), or false.
+// URI, Wildcard, or one of the analyst's groups), or false. No rule
+// applies to an empty analyst.
 func (p *Policy) Match(analyst string, groups []string) (*Rule, bool) {
 	for i := range p.Rules {
 		if p.Rules[i].matches(analyst, groups) {
@@ -230,8 +231,11 @@ func (p *Policy) Match(analyst string, groups []string) (*Rule, bool) {
 }
 
 func (r *Rule) matches(analyst string, groups []string) bool {
+	if analyst == "" {
+		return false // no identity: not even "*" applies
+	}
 	for _, a := range r.Analysts {
-		if a == Wildcard || a == analyst && analyst != "" {
+		if a == Wildcard || a == analyst {
 			return true
 		}
 	}
