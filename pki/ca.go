@@ -133,13 +133,33 @@ func (ca *CA) GoString() string { return ca.String() }
 // and '-', optionally a leading "*." wildcard.
 var hostRE = regexp.MustCompile(`^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
+// IssueOption adds to a certificate that Issue makes.
+type IssueOption func(*issueOptions)
+
+type issueOptions struct {
+	groups []string
+}
+
+// WithGroups puts an analyst's groups into the certificate, as
+// OrganizationalUnit values GroupPrefix+name of its Subject; IdentityOf
+// returns them, sorted, in Identity.Groups. Names must be ValidGroup,
+// unique and at most MaxGroups; only analysts may have groups.
+func WithGroups(groups ...string) IssueOption {
+	return func(o *issueOptions) { o.groups = append(o.groups, groups...) }
+}
+
 // Issue issues a certificate for member name in role, with a fresh Ed25519
 // key, valid from now (less a few minutes for clock skew) for validity and
 // usable for both TLS server and client authentication. hosts are the DNS
 // names or IP addresses the member serves on (e.g. "localhost",
-// "127.0.0.1"); members that only dial out may give none. It returns the
-// certificate and PKCS#8 private key, PEM encoded.
-func (ca *CA) Issue(role Role, name string, hosts []string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+// "127.0.0.1"); members that only dial out may give none. opts add to the
+// certificate (WithGroups). It returns the certificate and PKCS#8 private
+// key, PEM encoded.
+func (ca *CA) Issue(role Role, name string, hosts []string, now time.Time, validity time.Duration, opts ...IssueOption) (certPEM, keyPEM []byte, err error) {
+	var o issueOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if !role.Valid() {
 		return nil, nil, fmt.Errorf("%w: unknown role %q; roles are %v", ErrBadRequest, role, Roles())
 	}
@@ -148,6 +168,13 @@ func (ca *CA) Issue(role Role, name string, hosts []string, now time.Time, valid
 	}
 	if validity <= 0 {
 		return nil, nil, fmt.Errorf("%w: validity %v of the certificate for %s/%s is not positive", ErrBadRequest, validity, role, name)
+	}
+	ous := []string{string(role)}
+	for _, g := range o.groups {
+		ous = append(ous, GroupPrefix+g)
+	}
+	if _, err := groupsOf(ous, role); err != nil {
+		return nil, nil, fmt.Errorf("%w: certificate for %s/%s: %w", ErrBadRequest, role, name, err)
 	}
 	notAfter := now.Add(validity)
 	if notAfter.After(ca.cert.NotAfter) {
@@ -178,7 +205,7 @@ func (ca *CA) Issue(role Role, name string, hosts []string, now time.Time, valid
 		SerialNumber: serial,
 		Subject: pkix.Name{
 			CommonName:         name,
-			OrganizationalUnit: []string{string(role)},
+			OrganizationalUnit: ous,
 			Organization:       []string{ca.cert.Subject.CommonName},
 		},
 		NotBefore:             now.Add(-clockSkew),

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -42,17 +43,20 @@ const (
 	RoleAnalyst Role = "analyst"
 	// RoleAuditor is an auditor who reads the ledger and query archive.
 	RoleAuditor Role = "auditor"
+	// RoleAuthorizer is a judge or supervising prosecutor who signs
+	// warrants: the legal basis that lets analysts query.
+	RoleAuthorizer Role = "authorizer"
 )
 
 // Roles lists every role, in a fixed order.
 func Roles() []Role {
-	return []Role{RoleParty, RoleCoordinator, RoleAnalyst, RoleAuditor}
+	return []Role{RoleParty, RoleCoordinator, RoleAnalyst, RoleAuditor, RoleAuthorizer}
 }
 
 // Valid reports whether r is one of the consortium's roles.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleParty, RoleCoordinator, RoleAnalyst, RoleAuditor:
+	case RoleParty, RoleCoordinator, RoleAnalyst, RoleAuditor, RoleAuthorizer:
 		return true
 	}
 	return false
@@ -76,11 +80,27 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 // ValidName reports whether name may be a member's name.
 func ValidName(name string) bool { return nameRE.MatchString(name) }
 
-// Identity is who a certificate names: the member's role and name and its
-// Ed25519 public key.
+// GroupPrefix marks the certificate Subject's OrganizationalUnit values
+// that carry an analyst's groups ("group:<name>"); the one OU without it is
+// the role.
+const GroupPrefix = "group:"
+
+// MaxGroups is the most groups a certificate may carry.
+const MaxGroups = 32
+
+// ValidGroup reports whether name may be a group's name; group names
+// follow the rules of member names.
+func ValidGroup(name string) bool { return nameRE.MatchString(name) }
+
+// Identity is who a certificate names: the member's role and name, the
+// groups an analyst belongs to, and its Ed25519 public key.
 type Identity struct {
-	Role      Role
-	Name      string
+	Role Role
+	Name string
+	// Groups are the analyst's groups (teams, units) from the certificate,
+	// sorted and unique; nil when it carries none. Only analysts have
+	// groups.
+	Groups    []string
 	PublicKey ed25519.PublicKey
 }
 
@@ -144,5 +164,42 @@ func IdentityOf(cert *x509.Certificate) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: certificate of %s://%s/%s has a %T key; consortium keys are Ed25519",
 			ErrBadIdentity, IdentityScheme, role, name, cert.PublicKey)
 	}
-	return Identity{Role: role, Name: name, PublicKey: pub}, nil
+	groups, err := groupsOf(cert.Subject.OrganizationalUnit, role)
+	if err != nil {
+		return Identity{}, fmt.Errorf("certificate of %s://%s/%s: %w", IdentityScheme, role, name, err)
+	}
+	return Identity{Role: role, Name: name, Groups: groups, PublicKey: pub}, nil
+}
+
+// groupsOf reads the groups from a certificate's OrganizationalUnit values:
+// valid names, unique, at most MaxGroups, and only for an analyst. It
+// returns them sorted, nil if there are none.
+func groupsOf(ous []string, role Role) ([]string, error) {
+	var groups []string
+	for _, ou := range ous {
+		g, ok := strings.CutPrefix(ou, GroupPrefix)
+		if !ok {
+			continue
+		}
+		if !ValidGroup(g) {
+			return nil, fmt.Errorf("%w: invalid group name %q; use 1-64 of a-z, 0-9, '.', '_', '-'", ErrBadIdentity, g)
+		}
+		groups = append(groups, g)
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	if role != RoleAnalyst {
+		return nil, fmt.Errorf("%w: a %s certificate carries groups %v; only analysts have groups", ErrBadIdentity, role, groups)
+	}
+	if len(groups) > MaxGroups {
+		return nil, fmt.Errorf("%w: %d groups, at most %d", ErrBadIdentity, len(groups), MaxGroups)
+	}
+	slices.Sort(groups)
+	for i := 1; i < len(groups); i++ {
+		if groups[i] == groups[i-1] {
+			return nil, fmt.Errorf("%w: group %q appears twice", ErrBadIdentity, groups[i])
+		}
+	}
+	return groups, nil
 }

@@ -77,6 +77,7 @@ func TestIssueIdentityRoundTrip(t *testing.T) {
 		{RoleCoordinator, "coordinator", []string{"coordinator.internal"}},
 		{RoleAnalyst, "analyst-alice", nil},
 		{RoleAuditor, "auditor.bob_2", nil},
+		{RoleAuthorizer, "judge-dredd", nil},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.role)+"/"+tc.name, func(t *testing.T) {
