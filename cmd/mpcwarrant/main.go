@@ -93,6 +93,23 @@ func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// descriptions say what each subcommand does, for its -help.
+var descriptions = map[string]string{
+	"issue": `Signs a warrant with the profile's authorizer key and writes it to -o
+(mode 0600: the case reference is confidential). The analysts keep the
+file and attach it to their queries; parties verify it and check every
+query against its scope, its query limit and its privacy budget. Prints
+the warrant's id and hash (the SHA-256 of the file, which the ledger
+commits).`,
+	"revoke": `Signs the revocation of a warrant you issued (whether or not it is still
+valid) and writes it to -o. Give it to the consortium: parties refuse the
+warrant from then on.`,
+	"show": `Prints a warrant or revocation file. With --ca it also verifies it: a
+warrant's signature, its authorizer's certificate and its validity window;
+a revocation's signature and that it is signed by the authorizer of the
+warrant given with --warrant. Exits 1 if verification fails.`,
+}
+
 // flagSet is a subcommand's flags and its synopsis.
 type flagSet struct {
 	*flag.FlagSet
@@ -104,6 +121,7 @@ type flagSet struct {
 // nothing itself: parse reports errors, and -help prints the synopsis and
 // every flag to stdout.
 func newFlagSet(name, synopsis string, stdout io.Writer) flagSet {
+	synopsis += "\n\n" + descriptions[name]
 	fs := flag.NewFlagSet("mpcwarrant "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -201,7 +219,7 @@ func cmdIssue(args []string, stdout io.Writer, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if _, err := warrant.Verify(s, p.caPEM, start); err != nil {
+	if _, err := warrant.VerifySignature(s, p.caPEM, now); err != nil {
 		return fmt.Errorf("the warrant just signed does not verify: %w", err)
 	}
 	// The case reference is confidential: the file is 0600.

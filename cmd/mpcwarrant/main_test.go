@@ -89,6 +89,12 @@ func TestIssueShowRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A warrant may start before its authorizer's certificate did.
+	if code, _, errs := runCmd(t, "issue", "--profile", judge, "--case", "X", "--analyst", "mpcq://analyst/alice",
+		"--tables", "bank", "--not-before", time.Now().Add(-2*time.Hour).Format(time.RFC3339), "--expires", "3h",
+		"-o", filepath.Join(dir, "backdated")); code != 0 {
+		t.Fatalf("issue backdated: exit %d: %s", code, errs)
+	}
 	// The same -o again is refused.
 	if code, _, errs := runCmd(t, "issue", "--profile", judge, "--case", "X", "--analyst", "mpcq://analyst/alice",
 		"--tables", "bank", "--expires", "1h", "-o", wfile); code != 1 || !strings.Contains(errs, "exists") {
