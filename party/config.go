@@ -46,6 +46,9 @@ type Config struct {
 	WitnessKey      string   `json:"witness_key"`           // this party's ledger cosigning key (note signer key file, 0600)
 	LedgerPublicKey string   `json:"ledger_public_key"`     // the ledger's public key (note verifier key)
 	AllowInsecure   bool     `json:"allow_insecure_params"` // take part in ceremonies with insecure (test) parameter sets
+	// Policy is the institution's policy file (docs/policy.md): which
+	// analysts may use which columns, exact results, ε and budgets.
+	Policy string `json:"policy"`
 	// MaxStepMemoryMB caps the planned peak memory of one query step
 	// (the coordinator's model, applied to the step's header); a step
 	// above it is refused.
@@ -106,6 +109,7 @@ func (c *Config) Validate() error {
 		config.Field{Name: "tls.key", Set: c.TLS.Key != ""},
 		config.Field{Name: "witness_key", Set: c.WitnessKey != ""},
 		config.Field{Name: "ledger_public_key", Set: c.LedgerPublicKey != ""},
+		config.Field{Name: "policy", Set: c.Policy != ""},
 	); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/mpcq/mpcq/internal/pool"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/chainsig"
@@ -55,10 +57,33 @@ func (s *Server) admitStep(h *pb.QueryHeader, a *alignment) ([32]byte, error) {
 	if err != nil {
 		return [32]byte{}, err
 	}
-	if _, err := s.authorize(h.Request, q, h.Plan, time.Now()); err != nil {
+	now := time.Now()
+	v, err := s.authorize(h.Request, q, h.Plan, now)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	if _, err := s.govern(q, h.LedgerIndex, v, h.Plan, h.Warrant, now); err != nil {
 		return [32]byte{}, err
 	}
 	return q.PlanHash, nil
+}
+
+// govern decides a query under the party's policy, the query's warrant
+// and the budget; the plan's declared maxima of this party's columns
+// must be its schema's (the noise every party adds is calibrated to them).
+func (s *Server) govern(q entry.Query, index uint64, v request.Verified, planPB *pb.Plan, warrantBytes []byte, now time.Time) (*decision, error) {
+	wp, err := wire.PlanFromProto(planPB)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
+	}
+	if err := wp.CheckOwnBounds(s.data.Table); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
+	}
+	d, err := s.gov.decide(q, index, v, wp, s.data.Table, warrantBytes, s.caPEM, len(s.peers), now)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // runStep drives a step over the stream: header in and admitted, out map
@@ -262,7 +287,13 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if keyHash := request.KeyHash(req.AnalystPublicKey); q.AnalystKeyHash != keyHash {
 		return nil, fmt.Errorf("%w: query %s: the analyst key differs from the one committed on the ledger", ErrGate, req.QueryId)
 	}
-	if _, err := s.authorize(req.Request, q, req.Plan, time.Now()); err != nil {
+	now := time.Now()
+	v, err := s.authorize(req.Request, q, req.Plan, now)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.govern(q, req.LedgerIndex, v, req.Plan, req.Warrant, now)
+	if err != nil {
 		return nil, err
 	}
 	if strings.ContainsAny(req.QueryId, " \n\t") || req.QueryId == "" {
@@ -272,13 +303,27 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if err := checkPacked(req, q.PlanHash, uint32(want), s.peers); err != nil {
 		return nil, err
 	}
+	noise, err := noiseFor(q, wp, s.name, s.partyNames())
+	if err != nil {
+		return nil, err
+	}
+	// Charged before any share leaves: a crash after it over-counts, never under-counts.
+	if err := s.gov.charge(d, q); err != nil {
+		return nil, err
+	}
 	if err := s.decrypted.claim(req.QueryId, req.Offset, uint32(len(cts))); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrGate, err)
 	}
+	totals := wp.Groups() * len(wp.Sums)
 	reply := &pb.DecryptShareReply{Shares: make([][]byte, len(cts))}
 	errs := make([]error, len(cts))
 	err = pool.Run(ctx, s.workers, len(cts), func(_ context.Context, _, i int) error {
-		if reply.Shares[i], errs[i] = params.DecryptShare(k.sk, apk, cts[i], nil); errs[i] != nil {
+		var n []*big.Int
+		if noise != nil {
+			lo, hi := params.PackedChunk(totals, int(req.Offset)+i)
+			n = noise[lo:hi]
+		}
+		if reply.Shares[i], errs[i] = params.DecryptShare(k.sk, apk, cts[i], n); errs[i] != nil {
 			errs[i] = fmt.Errorf("packed ciphertext %d: %w", i, errs[i])
 		}
 		return nil // every ciphertext is tried, and every failure reported

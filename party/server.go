@@ -28,6 +28,7 @@ import (
 	"github.com/mpcq/mpcq/mpc/align"
 	"github.com/mpcq/mpcq/mpc/chainsig"
 	"github.com/mpcq/mpcq/pki"
+	"github.com/mpcq/mpcq/policy"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -60,6 +61,8 @@ var codeMap = []rpc.Mapping{
 	{Err: chainsig.ErrNotPackedOutput, Code: codes.PermissionDenied},
 	{Err: ErrChain, Code: codes.InvalidArgument},
 	{Err: ErrWiring, Code: codes.PermissionDenied},
+	{Err: policy.ErrRefused, Code: codes.PermissionDenied},
+	{Err: ErrWarrant, Code: codes.PermissionDenied},
 }
 
 // keys is the party's key material for one ceremony.
@@ -118,6 +121,9 @@ type Server struct {
 	witness  *witness.Witness
 	// decrypted records, durably, which packed totals were given shares.
 	decrypted *decryptLog
+	// gov is the party's policy, warrants' revocations and budgets.
+	gov     *governance
+	certPEM []byte
 
 	mu       sync.Mutex
 	keys     *keys
@@ -189,6 +195,10 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if s.decrypted, err = openDecryptLog(s.store.path(decryptLogFile)); err != nil {
 		return nil, fmt.Errorf("decryption log: %w", err)
 	}
+	if s.gov, err = openGovernance(cfg.Name, cfg.Policy, t, s.store); err != nil {
+		return nil, err
+	}
+	s.certPEM = certPEM
 	if err := s.loadState(); err != nil {
 		return nil, fmt.Errorf("saved state in %s: %w", cfg.DataDir, err)
 	}
@@ -286,6 +296,8 @@ func (s *Server) Status(ctx context.Context, _ *pb.PartyStatusRequest) (*pb.Part
 	if a != nil {
 		st.EpochId, st.Entities = a.state.ID, a.state.Entities
 	}
+	h := s.gov.current.Hash()
+	st.PolicyVersion, st.PolicyHash, st.PolicyPublished = uint64(s.gov.current.Version), h[:], s.gov.isPublished()
 	return st, nil
 }
 
