@@ -8,6 +8,7 @@ import (
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/entry"
+	"github.com/mpcq/mpcq/ledger/request"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -22,7 +23,7 @@ type gateProof struct {
 
 // commitQuery archives the openings, appends the QUERY entry and returns
 // its inclusion proof against the cosigned checkpoint that holds it.
-func (s *Server) commitQuery(ctx context.Context, queryID, analyst, canonical string, req *pb.QueryRequest, planPB *pb.Plan, env queryEnv) (*gateProof, error) {
+func (s *Server) commitQuery(ctx context.Context, queryID, analyst, canonical string, req *pb.QueryRequest, planPB *pb.Plan, env queryEnv, pr request.Privacy) (*gateProof, error) {
 	l, a, err := s.ledgerLog()
 	if err != nil {
 		return nil, err
@@ -48,12 +49,13 @@ func (s *Server) commitQuery(ctx context.Context, queryID, analyst, canonical st
 		return nil, err
 	}
 	qe := entry.Query{QueryID: queryID, QueryCommitment: qOpen.Commitment(), Analyst: analyst, PurposeCommitment: pOpen.Commitment(),
-		AnalystKeyHash: hash(req.AnalystPublicKey), PlanHash: planHash, EpochID: epochNum, ParamSet: env.keys.params.Set.Name, Time: time.Now().Unix()}
+		AnalystKeyHash: hash(req.AnalystPublicKey), PlanHash: planHash, EpochID: epochNum, ParamSet: env.keys.params.Set.Name, Time: time.Now().Unix(),
+		EpsilonMilli: pr.EpsilonMilli, Collusion: pr.Collusion, WarrantHash: pr.WarrantHash}
 	var signed archive.SignedRequest
 	if sr := req.GetSigned(); sr != nil {
 		signed = archive.SignedRequest{Request: sr.Request, Signature: sr.Signature, Certificate: sr.Certificate}
 	}
-	if err := a.Put(queryID, archive.Record{QueryID: queryID, QueryText: qOpen, Purpose: pOpen, Signed: signed}); err != nil {
+	if err := a.Put(queryID, archive.Record{QueryID: queryID, QueryText: qOpen, Purpose: pOpen, Signed: signed, Warrant: req.Warrant}); err != nil {
 		return nil, fmt.Errorf("%w: archive: %w", ErrLedger, err)
 	}
 	idx, cp, raw, err := s.appendEntry(ctx, qe)

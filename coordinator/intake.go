@@ -11,6 +11,7 @@ import (
 	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 	"github.com/mpcq/mpcq/schema"
+	"github.com/mpcq/mpcq/warrant"
 )
 
 // queryEnv is the consortium state a query runs against: the keys of the
@@ -99,24 +100,69 @@ func intake(req *pb.QueryRequest, env queryEnv) (*plannedQuery, error) {
 // basis sent and the hash of the public key sent. The parties check it
 // again; the coordinator checks first so as not to commit a request no
 // party will run. Pure; errors wrap ErrUnsigned (PermissionDenied).
-func checkSigned(req *pb.QueryRequest, canonical string, caPEM []byte, caller pki.Identity, now time.Time) error {
+func checkSigned(req *pb.QueryRequest, canonical string, caPEM []byte, caller pki.Identity, now time.Time) (request.Verified, error) {
 	sr := req.GetSigned()
 	if sr == nil {
-		return fmt.Errorf("%w: the request carries no analyst signature (mpcq signs every request; update it)", ErrUnsigned)
+		return request.Verified{}, fmt.Errorf("%w: the request carries no analyst signature (mpcq signs every request; update it)", ErrUnsigned)
 	}
 	v, err := request.Verify(sr.Request, sr.Signature, sr.Certificate, caPEM, now)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnsigned, err)
+		return request.Verified{}, fmt.Errorf("%w: %w", ErrUnsigned, err)
 	}
 	switch {
 	case v.Analyst.Role != caller.Role || v.Analyst.Name != caller.Name:
-		return fmt.Errorf("%w: signed by %s, sent by %s", ErrUnsigned, v.Analyst, caller)
+		return request.Verified{}, fmt.Errorf("%w: signed by %s, sent by %s", ErrUnsigned, v.Analyst, caller)
 	case v.Canonical != canonical:
-		return fmt.Errorf("%w: the signed query is %q, the request's SQL plans as %q", ErrUnsigned, v.Canonical, canonical)
+		return request.Verified{}, fmt.Errorf("%w: the signed query is %q, the request's SQL plans as %q", ErrUnsigned, v.Canonical, canonical)
 	case v.Purpose != req.Purpose || v.LegalBasis != req.LegalBasis:
-		return fmt.Errorf("%w: the purpose or legal basis differs from the signed one", ErrUnsigned)
+		return request.Verified{}, fmt.Errorf("%w: the purpose or legal basis differs from the signed one", ErrUnsigned)
 	case v.KeyHash != request.KeyHash(req.AnalystPublicKey):
-		return fmt.Errorf("%w: the analyst public key differs from the signed one", ErrUnsigned)
+		return request.Verified{}, fmt.Errorf("%w: the analyst public key differs from the signed one", ErrUnsigned)
+	}
+	return v, nil
+}
+
+// checkPrivacy checks what a signed request asks to reveal before it is
+// committed: the collusion tolerance fits the consortium (at most N−1 of
+// N parties), and a warrant named by its hash is sent, is that warrant,
+// verifies against the consortium CA, names the analyst and covers the
+// query's tables and columns (and exactness). Every party checks again,
+// with its own policy; the coordinator checks first so that a query no
+// party would run is not committed. Pure; errors wrap ErrUnsigned or
+// ErrWarrant (PermissionDenied) or ErrBadQuery.
+func checkPrivacy(v request.Verified, warrantBytes []byte, p *plan.Plan, caPEM []byte, parties int, now time.Time) error {
+	pr := v.Privacy
+	if pr.EpsilonMilli > 0 && int(pr.Collusion) > parties-1 {
+		return fmt.Errorf("%w: collusion tolerance %d, but the consortium has %d parties (at most %d)", ErrBadQuery, pr.Collusion, parties, parties-1)
+	}
+	if pr.WarrantHash == ([32]byte{}) {
+		if len(warrantBytes) > 0 {
+			return fmt.Errorf("%w: a warrant is attached but the signed request names none", ErrUnsigned)
+		}
+		return nil
+	}
+	if len(warrantBytes) == 0 {
+		return fmt.Errorf("%w: the signed request names a warrant, none is attached", ErrWarrant)
+	}
+	sw, err := warrant.ParseSigned(warrantBytes)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrWarrant, err)
+	}
+	if warrant.Hash(sw) != pr.WarrantHash {
+		return fmt.Errorf("%w: the attached warrant is not the one the analyst signed for", ErrUnsigned)
+	}
+	w, err := warrant.Verify(sw, caPEM, now)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrWarrant, err)
+	}
+	var cols []string
+	for _, t := range p.Tables {
+		for _, c := range p.ColumnsFor(t) {
+			cols = append(cols, t+"."+c)
+		}
+	}
+	if err := w.Check(v.Analyst.String(), p.Tables, cols, pr.EpsilonMilli == 0, now, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrWarrant, err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/mpc/chainsig"
 	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
@@ -51,6 +52,8 @@ type queryRun struct {
 	names   []string
 	header  *pb.QueryHeader
 	log     zerolog.Logger
+	// privacy is what the analyst signed: ε, collusion tolerance, warrant.
+	privacy request.Privacy
 }
 
 // admit checks the caller's role and the consortium's readiness, runs
@@ -72,10 +75,15 @@ func (s *Server) admit(ctx context.Context, req *pb.QueryRequest) (*queryRun, er
 	if err != nil {
 		return nil, fmt.Errorf("CA certificate: %w", err)
 	}
-	if err := checkSigned(req, pq.plan.Canonical, caPEM, analyst, time.Now()); err != nil {
+	now := time.Now()
+	v, err := checkSigned(req, pq.plan.Canonical, caPEM, analyst, now)
+	if err != nil {
 		return nil, err
 	}
-	q := &queryRun{id: newID("q-"), analyst: analyst.String(), req: req, env: env, pq: pq}
+	if err := checkPrivacy(v, req.Warrant, pq.plan, caPEM, len(s.parties), now); err != nil {
+		return nil, err
+	}
+	q := &queryRun{id: newID("q-"), analyst: analyst.String(), req: req, env: env, pq: pq, privacy: v.Privacy}
 	for _, t := range pq.tables {
 		pc, err := s.partyOfTable(t)
 		if err != nil {
@@ -85,7 +93,7 @@ func (s *Server) admit(ctx context.Context, req *pb.QueryRequest) (*queryRun, er
 		q.names = append(q.names, pc.name)
 	}
 	q.header = &pb.QueryHeader{QueryId: q.id, Plan: pq.planPB, Chain: q.names, EpochId: env.epoch.ID,
-		Entities: env.epoch.Entities, CeremonyId: env.keys.state.ID, Request: req.Signed}
+		Entities: env.epoch.Entities, CeremonyId: env.keys.state.ID, Request: req.Signed, Warrant: req.Warrant}
 	q.log = s.log.With().Str("query", q.id).Str("analyst", analyst.Name).Logger()
 	return q, nil
 }
@@ -113,7 +121,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		q.id, q.names, params.Blocks(int(q.env.epoch.Entities)), params.Slots(), layout.Terms, layout.Groups, layout.Sums))
 
 	// Commit the query on the ledger before any party works on it.
-	gate, err := s.commitQuery(ctx, q.id, q.analyst, q.pq.plan.Canonical, req, q.header.Plan, q.env)
+	gate, err := s.commitQuery(ctx, q.id, q.analyst, q.pq.plan.Canonical, req, q.header.Plan, q.env, q.privacy)
 	if err != nil {
 		q.log.Warn().Err(err).Msg("query not committed on the ledger; not run")
 		return err
@@ -154,7 +162,7 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 	dreq := &pb.DecryptShareRequest{QueryId: q.id, Plan: q.header.Plan, ChainLen: uint32(len(q.parties)),
 		AnalystPublicKey: q.req.AnalystPublicKey, CeremonyId: q.env.keys.state.ID,
 		LedgerEntry: gate.LedgerEntry, LedgerIndex: gate.LedgerIndex, InclusionProof: gate.InclusionProof, Checkpoint: gate.Checkpoint,
-		Request: q.req.Signed, Chain: q.names}
+		Request: q.req.Signed, Chain: q.names, Warrant: q.req.Warrant}
 	totals := cr.packed
 	shares, err := s.collectShares(ctx, dreq, cr.raw, cr.sigs, cr.sent)
 	if err != nil {
@@ -171,7 +179,7 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 	}
 	result := &pb.QueryResult{QueryId: q.id, ChainLen: uint32(len(q.parties)), ParamSet: params.Set.Name, Chain: q.names,
 		Sums: q.pq.planPB.Sums, Groups: uint32(layout.Groups), SumCiphertexts: switched, BytesPerParty: cr.sent.of(q.names),
-		LedgerIndex: gate.LedgerIndex}
+		LedgerIndex: gate.LedgerIndex, EpsilonMilli: q.privacy.EpsilonMilli, Collusion: uint32(q.privacy.Collusion)}
 	return resultParts(result), nil
 }
 

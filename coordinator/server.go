@@ -40,6 +40,9 @@ var (
 	// ErrUnsigned means the request is not signed, or not as sent, by the
 	// analyst who sends it.
 	ErrUnsigned = errors.New("request not signed by the calling analyst")
+	// ErrWarrant means the query's warrant is missing, forged, expired,
+	// for another analyst or out of scope.
+	ErrWarrant = errors.New("warrant refused")
 )
 
 // codeMap registers the coordinator's own sentinels with rpc.Code, the one
@@ -50,6 +53,7 @@ var codeMap = []rpc.Mapping{
 	{Err: ErrParty, Code: codes.Unavailable},
 	{Err: ErrBadQuery, Code: codes.InvalidArgument},
 	{Err: ErrUnsigned, Code: codes.PermissionDenied},
+	{Err: ErrWarrant, Code: codes.PermissionDenied},
 	{Err: ErrNotReady, Code: codes.Unavailable},
 	{Err: ErrLedger, Code: codes.Unavailable},
 	{Err: ErrTooLarge, Code: codes.InvalidArgument},

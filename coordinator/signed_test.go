@@ -66,7 +66,7 @@ func TestCheckSigned(t *testing.T) {
 		{"other key", req(signed(alice, aliceKey, []byte("another key")), "l"), canonical, ErrUnsigned},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkSigned(tc.r, tc.canonical, ca.CertPEM(), aliceID, now)
+			_, err := checkSigned(tc.r, tc.canonical, ca.CertPEM(), aliceID, now)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
