@@ -375,6 +375,14 @@ func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.Consortiu
 		st.EpochId, st.Entities = s.epoch.ID, s.epoch.Entities
 	}
 	st.Ready = allUp && s.phase == "ready" && s.keys != nil && s.epoch != nil
+	// A consortium whose ledger cannot publish (a party refuses to cosign,
+	// the log is unreadable) cannot commit a query: not ready, and why.
+	if reason := ledgerUnready(lh); reason != "" {
+		st.Ready = false
+		if s.phase == "ready" {
+			st.Error = joinErrors(st.Error, reason)
+		}
+	}
 	return st, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/mpcq/mpcq/ledger"
@@ -63,6 +64,37 @@ func (s *Server) ledgerHealth(ctx context.Context) *pb.LedgerHealth {
 		return &pb.LedgerHealth{Error: "ledger not open yet (waiting for every party to cosign)"}
 	}
 	return healthToProto(l.Health(ctx), names)
+}
+
+// ledgerUnready says why the ledger keeps the consortium from being
+// ready: not open, unreadable, or parties refusing to cosign (so no QUERY
+// entry can be committed); "" when it is healthy. Pure.
+func ledgerUnready(h *pb.LedgerHealth) string {
+	switch {
+	case h == nil || h.Healthy:
+		return ""
+	case !h.Open:
+		return "ledger not open: " + h.Error
+	}
+	var parts []string
+	if h.Error != "" {
+		parts = append(parts, h.Error)
+	}
+	for _, r := range h.Refusals {
+		parts = append(parts, fmt.Sprintf("party %s refuses to cosign: %s", r.Party, r.Error))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "not healthy")
+	}
+	return "ledger not healthy: " + strings.Join(parts, "; ")
+}
+
+// joinErrors joins two status texts with "; ", either of which may be "".
+func joinErrors(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "; " + b
 }
 
 // healthToProto converts a ledger.Health, naming cosigners by party. Pure.

@@ -112,3 +112,41 @@ func TestHealthToProto(t *testing.T) {
 		t.Fatalf("healthy log reported as %v", ok)
 	}
 }
+
+// TestLedgerUnready: the ledger keeps the consortium from being ready
+// while it is not open, unreadable or a party refuses to cosign, and the
+// reason names the refusing party.
+func TestLedgerUnready(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    *pb.LedgerHealth
+		want string // "" : no reason
+	}{
+		{"healthy", &pb.LedgerHealth{Open: true, Healthy: true}, ""},
+		{"not reported", nil, ""},
+		{"not open", &pb.LedgerHealth{Error: "ledger not open yet"}, "ledger not open: ledger not open yet"},
+		{"a party refuses", &pb.LedgerHealth{Open: true, Refusals: []*pb.CosignerRefusal{{Party: "utility", Error: "no space left on device"}}},
+			"ledger not healthy: party utility refuses to cosign: no space left on device"},
+		{"unreadable", &pb.LedgerHealth{Open: true, Error: "reading checkpoint: EIO"}, "ledger not healthy: reading checkpoint: EIO"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ledgerUnready(tc.h); got != tc.want {
+				t.Fatalf("ledgerUnready = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestStatusNotReadyWithoutLedger: set-up done (phase ready, keys, epoch,
+// every party up) is not ready while the ledger cannot publish; the
+// status text says why.
+func TestStatusNotReadyWithoutLedger(t *testing.T) {
+	s := &Server{cfg: &Config{}, phase: "ready", keys: &keySet{}, epoch: &epochState{}, status: map[string]*pb.PartyState{}}
+	st, err := s.Status(context.Background(), &pb.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ready || st.Ledger.GetHealthy() || !strings.Contains(st.Error, "ledger not open") {
+		t.Fatalf("status with no ledger: ready %v, error %q, ledger %v", st.Ready, st.Error, st.Ledger)
+	}
+}

@@ -116,8 +116,9 @@ type Server struct {
 	workers int
 	steps   *semaphore.Weighted // bounds concurrent query steps (bounds.go)
 	maxStep int64               // max_step_memory_mb in bytes (0: no check)
-	// requests binds each signed analyst request to the one query it is for.
-	requests requestMemory
+	// requests binds each signed analyst request to the one query it is
+	// for, durably (requestsFile in the data directory).
+	requests *requestMemory
 	witness  *witness.Witness
 	// decrypted records, durably, which packed totals were given shares.
 	decrypted *decryptLog
@@ -199,6 +200,9 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.certPEM = certPEM
+	if s.requests, err = openRequestMemory(s.store.path(requestsFile), time.Now()); err != nil {
+		return nil, err
+	}
 	if err := s.loadState(); err != nil {
 		return nil, fmt.Errorf("saved state in %s: %w", cfg.DataDir, err)
 	}

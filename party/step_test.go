@@ -579,7 +579,7 @@ func (s *fakeStream) Send(m *pb.BlockMessage) error {
 func (f *fixture) server(name string, workers int) *Server {
 	priv, pub := chainKeys()
 	return &Server{log: zerolog.Nop(), data: f.data[name], name: name, workers: workers, keys: f.keys, aligned: f.aligned[name],
-		priv: priv[name], peers: pub}
+		priv: priv[name], peers: pub, requests: &requestMemory{}}
 }
 
 // admitted stands for the ledger gate and the analyst's signature (tested

@@ -185,11 +185,15 @@ func cmdStatus(dir string, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "  last error: %s\n", st.Error)
 	}
 	healthy := printLedgerHealth(stdout, st.Ledger, time.Now())
-	if !st.Ready {
+	// Ready includes the ledger's health: set up but with a ledger that
+	// cannot publish is not ready, for the ledger's reason.
+	switch {
+	case !st.Ready && st.Phase != "ready":
 		return fmt.Errorf("not ready (phase %s)", st.Phase)
-	}
-	if !healthy {
+	case !healthy:
 		return errors.New("not ready: the ledger cannot record queries (see above); no query can be committed until every party cosigns")
+	case !st.Ready:
+		return fmt.Errorf("not ready (phase %s): %s", st.Phase, orNone(st.Error))
 	}
 	fmt.Fprintln(stdout, "ready")
 	return nil

@@ -48,6 +48,9 @@ type Profile struct {
 	Config    ProfileConfig
 	LogV      note.Verifier
 	Cosigners []note.Verifier
+	// CAPEM is the consortium CA certificate (DIR/ca.pem): archived
+	// analysts' signed requests are checked against it.
+	CAPEM []byte
 }
 
 // WriteProfile creates an auditor profile directory.
@@ -75,6 +78,9 @@ func Load(dir string) (*Profile, error) {
 		return nil, fmt.Errorf("auditor profile: %w", err)
 	}
 	p := &Profile{Dir: dir, Config: cfg}
+	if p.CAPEM, err = os.ReadFile(filepath.Join(dir, "ca.pem")); err != nil {
+		return nil, fmt.Errorf("auditor profile: consortium CA certificate: %w", err)
+	}
 	if p.LogV, err = note.NewVerifier(strings.TrimSpace(cfg.Ledger.PublicKey)); err != nil {
 		return nil, fmt.Errorf("auditor profile: ledger log key: %w", err)
 	}
@@ -151,7 +157,11 @@ func (p *Profile) Archive(ctx context.Context) (audit.Openings, error) {
 		copy(q.Salt[:], rec.QuerySalt)
 		copy(pp.Salt[:], rec.PurposeSalt)
 		q.Data, pp.Data = []byte(rec.QueryText), rec.PurposeData
-		out.recs[rec.QueryId] = archive.Record{QueryID: rec.QueryId, QueryText: q, Purpose: pp}
+		r := archive.Record{QueryID: rec.QueryId, QueryText: q, Purpose: pp}
+		if sr := rec.Request; sr != nil {
+			r.Signed = archive.SignedRequest{Request: sr.Request, Signature: sr.Signature, Certificate: sr.Certificate}
+		}
+		out.recs[rec.QueryId] = r
 	}
 	return out, nil
 }
@@ -170,8 +180,11 @@ type QueryRow struct {
 	Reason     string   `json:"reason,omitempty"`
 }
 
-// Verify checks the whole log (and every opening when openings is given)
-// and lists the queries.
+// Verify checks the whole log and lists the queries. Given openings, it
+// also opens every QUERY's commitments and checks who asked: the archived
+// signed request must verify under the profile's consortium CA and sign
+// what the QUERY entry commits (a failure names the entry index and the
+// query id).
 func (p *Profile) Verify(ctx context.Context, fetch audit.Fetcher, openings audit.Openings) (audit.Report, []QueryRow, error) {
 	var rows []QueryRow
 	byID := map[string]int{}
@@ -202,7 +215,7 @@ func (p *Profile) Verify(ctx context.Context, fetch audit.Fetcher, openings audi
 	}
 	opts := []audit.Option{audit.WithVisitor(visit)}
 	if openings != nil {
-		opts = append(opts, audit.WithOpenings(openings))
+		opts = append(opts, audit.WithOpenings(openings), audit.WithRequestCA(p.CAPEM))
 	}
 	rep, err := audit.Verify(ctx, fetch, p.LogV, p.Cosigners, p.LogV.Name(), opts...)
 	return rep, rows, err

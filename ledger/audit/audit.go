@@ -8,7 +8,8 @@
 // own), compares every stored tile with the recomputed hashes, parses
 // every entry, checks the order rules (a RESULT follows its QUERY, no
 // query ID is reused) and, given the archive, opens every QUERY's
-// commitments. The first problem is returned as an *Error naming the file
+// commitments and, given the consortium CA, checks who asked: each
+// archived analyst's signed request. The first problem is returned as an *Error naming the file
 // and entry index at fault.
 //
 // Receipt and CheckReceipt produce and verify C2SP tlog-proof receipts
@@ -56,6 +57,10 @@ var (
 	// ErrOpening means an archived opening is missing or does not open the
 	// QUERY's commitments.
 	ErrOpening = errors.New("query commitment not opened")
+	// ErrRequest means an archived analyst's signed request does not verify
+	// under the consortium CA or does not sign what the QUERY entry commits
+	// (archive.Record.CheckRequest): another analyst, key, text or purpose.
+	ErrRequest = errors.New("archived signed request does not verify")
 )
 
 // Error locates an audit failure. errors.Is(err, ErrCorrupt) etc. work
@@ -105,6 +110,7 @@ type Option func(*options)
 
 type options struct {
 	openings Openings
+	caPEM    []byte
 	visit    func(index uint64, e entry.Entry)
 }
 
@@ -117,6 +123,14 @@ func WithVisitor(visit func(index uint64, e entry.Entry)) Option {
 
 // WithOpenings makes Verify open every QUERY's commitments from o.
 func WithOpenings(o Openings) Option { return func(opts *options) { opts.openings = o } }
+
+// WithRequestCA makes Verify, with WithOpenings, check every opened
+// QUERY's archived signed request against the consortium CA certificate
+// caPEM (archive.Record.CheckRequest): one that does not verify, or signs
+// for another analyst, key, text or purpose, fails the audit at the
+// QUERY's index. A record without a signed request (from before analysts
+// signed, or stripped) is a warning.
+func WithRequestCA(caPEM []byte) Option { return func(opts *options) { opts.caPEM = caPEM } }
 
 // Cosignature is one verified cosignature on the audited checkpoint.
 type Cosignature struct {
@@ -175,6 +189,7 @@ func Verify(ctx context.Context, fetch Fetcher, logVerifier note.Verifier, cosig
 
 	t := newTreeCheck(fetch, cp.Size)
 	rules := newRules(o.openings)
+	rules.caPEM = o.caPEM
 	for ri := range layout.Range(0, cp.Size, cp.Size) {
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
@@ -445,6 +460,7 @@ type queryState struct {
 // first violation.
 type rules struct {
 	openings Openings
+	caPEM    []byte // checks archived signed requests when set
 	counts   map[entry.Type]uint64
 	queries  map[string]*queryState
 	epochs   map[uint64]bool
@@ -496,6 +512,14 @@ func (r *rules) check(index uint64, path string, raw []byte) {
 				return
 			}
 			r.opened++
+			if r.caPEM != nil {
+				if len(rec.Signed.Request) == 0 {
+					r.warnings = append(r.warnings, fmt.Sprintf("entry %d: QUERY %q has no signed request archived: who asked is not proven", index, v.QueryID))
+				} else if err := rec.CheckRequest(v, r.caPEM); err != nil {
+					r.err = failAt(index, path, fmt.Errorf("%w: QUERY %q: %w", ErrRequest, v.QueryID, err))
+					return
+				}
+			}
 		}
 	case entry.Result:
 		q, ok := r.queries[v.QueryID]

@@ -2,7 +2,10 @@ package chainsig
 
 import (
 	"crypto/rand"
+	"fmt"
 	"testing"
+
+	"github.com/mpcq/mpcq/mpc"
 )
 
 // A logN 14 block at the first party's output level (chain of 3): 2 polynomials × 4
@@ -63,5 +66,49 @@ func BenchmarkSignPacked(b *testing.B) {
 	b.SetBytes(packedBytes)
 	for b.Loop() {
 		SignPacked(priv, bd, 0, 1, ct)
+	}
+}
+
+// BenchmarkChainBlock is the per-block work chain signatures add to a
+// query of a chain of three parties (the demo's spine query) at the
+// production parameters, with ciphertexts of the real wire size at each
+// position's output level: the first party signs its level-3 block (1 MiB),
+// the second verifies it and signs its level-2 block (768 KiB), the last
+// verifies that. One message per block: a block's ciphertexts go in one
+// message while they fit transport.MaxBatchBytes. With the packed
+// signature (SignPacked, VerifyPacked) this is everything the checks add
+// per query: `go test ./mpc/chainsig -run '^$' -bench 'ChainBlock|Packed'`.
+func BenchmarkChainBlock(b *testing.B) {
+	p, err := mpc.NewParams(mpc.DefaultSetName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const chainLen = 3
+	fresh, err := p.FreshLevel(chainLen)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, priv := keys(b)
+	for pos := range chainLen - 1 {
+		level := fresh - pos
+		cts := [][]byte{make([]byte, p.CiphertextSize(level))}
+		_, _ = rand.Read(cts[0])
+		bd := Binding{QueryID: "q-bench", Position: uint32(pos)}
+		ref := Ref{Block: 7, Total: 1}
+		b.Run(fmt.Sprintf("sign/level=%d", level), func(b *testing.B) {
+			b.SetBytes(int64(len(cts[0])))
+			for b.Loop() {
+				Sign(priv, bd, ref, cts)
+			}
+		})
+		sig := Sign(priv, bd, ref, cts)
+		b.Run(fmt.Sprintf("verify/level=%d", level), func(b *testing.B) {
+			b.SetBytes(int64(len(cts[0])))
+			for b.Loop() {
+				if err := Verify(pub, bd, ref, cts, sig); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
