@@ -287,7 +287,7 @@ func (s *Server) Archive(ctx context.Context, req *pb.ArchiveRequest) (*pb.Archi
 		}
 		reply.Records = append(reply.Records, &pb.ArchiveRecord{QueryId: r.QueryID, QueryText: string(r.QueryText.Data),
 			QuerySalt: r.QueryText.Salt[:], PurposeData: r.Purpose.Data, PurposeSalt: r.Purpose.Salt[:],
-			Request: signedPB(r.Signed)})
+			Request: signedPB(r.Signed), Warrant: r.Warrant})
 	}
 	return reply, nil
 }

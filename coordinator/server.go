@@ -175,7 +175,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gs := grpc.NewServer(rpc.ServerOptions(tc, s.log, pki.RoleAnalyst, pki.RoleAuditor)...)
+	gs := grpc.NewServer(rpc.ServerOptions(tc, s.log, pki.RoleAnalyst, pki.RoleAuditor, pki.RoleAuthorizer)...)
 	pb.RegisterCoordinatorServer(gs, s)
 	s.log.Info().Str("listen", lis.Addr().String()).Msg("serving")
 	ctx, cancel := context.WithCancel(ctx)
@@ -244,6 +244,10 @@ func (s *Server) setupOnce(ctx context.Context) error {
 	}
 	if err := s.openLedger(ctx); err != nil {
 		s.setPhase("opening the ledger", err)
+		return err
+	}
+	if err := s.publishPolicies(ctx, sts); err != nil {
+		s.setPhase("publishing the parties' policies", err)
 		return err
 	}
 	s.mu.Lock()

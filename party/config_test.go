@@ -20,7 +20,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	base := `"name": "bank", "listen": "127.0.0.1:7101", "data_dir": "state", "csv": "bank.csv",
 		"schema": "bank.schema.json", "tls": {"ca": "ca.pem", "cert": "cert.pem", "key": "key.pem"},
-		"witness_key": "witness.key", "ledger_public_key": "` + vkey + `"`
+		"witness_key": "witness.key", "policy": "policy.json", "ledger_public_key": "` + vkey + `"`
 	for _, tc := range []struct {
 		name, body string
 		is         error

@@ -447,35 +447,12 @@ func (s *Server) Revoke(ctx context.Context, req *pb.RevokeRequest) (*pb.RevokeR
 }
 
 func (s *Server) revoke(req *pb.RevokeRequest, now time.Time) ([32]byte, error) {
-	w, r, err := VerifyRevocation(req, s.caPEM, now)
+	w, r, err := warrant.VerifyRevocationFiles(req.Warrant, req.Revocation, s.caPEM, now)
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	why := fmt.Sprintf("revoked by %s at %s: %s", r.Authorizer, time.Unix(r.Revocation.Time, 0).UTC().Format(time.RFC3339), r.Revocation.Reason)
 	return w.Hash, s.gov.revoke(w.Hash, why)
-}
-
-// VerifyRevocation decodes and verifies a revocation request: the signed
-// warrant's signature (at any time of its validity) and the revocation,
-// which its authorizer must have signed.
-func VerifyRevocation(req *pb.RevokeRequest, caPEM []byte, now time.Time) (warrant.Verified, warrant.VerifiedRevocation, error) {
-	sw, err := warrant.ParseSigned(req.Warrant)
-	if err != nil {
-		return warrant.Verified{}, warrant.VerifiedRevocation{}, fmt.Errorf("warrant: %w", err)
-	}
-	w, err := warrant.VerifySignature(sw, caPEM, now)
-	if err != nil {
-		return warrant.Verified{}, warrant.VerifiedRevocation{}, err
-	}
-	sr, err := warrant.ParseSignedRevocation(req.Revocation)
-	if err != nil {
-		return warrant.Verified{}, warrant.VerifiedRevocation{}, fmt.Errorf("revocation: %w", err)
-	}
-	r, err := warrant.VerifyRevocation(sr, caPEM, w, now)
-	if err != nil {
-		return warrant.Verified{}, warrant.VerifiedRevocation{}, err
-	}
-	return w, r, nil
 }
 
 // CheckPolicy is EXPLAIN's dry run: which rule would apply to a plan for

@@ -181,3 +181,28 @@ func VerifyRevocation(s SignedRevocation, caPEM []byte, warrant Verified, now ti
 	}
 	return VerifiedRevocation{Revocation: r, Authorizer: id}, nil
 }
+
+// VerifyRevocationFiles verifies a revocation from the two files an
+// authorizer sends: the signed warrant (its signature, at any time of its
+// validity window: an expired warrant can still be revoked) and the
+// signed revocation of it, which the warrant's authorizer must have
+// signed (VerifyRevocation).
+func VerifyRevocationFiles(warrantFile, revocationFile, caPEM []byte, now time.Time) (Verified, VerifiedRevocation, error) {
+	sw, err := ParseSigned(warrantFile)
+	if err != nil {
+		return Verified{}, VerifiedRevocation{}, err
+	}
+	w, err := VerifySignature(sw, caPEM, now)
+	if err != nil {
+		return Verified{}, VerifiedRevocation{}, err
+	}
+	sr, err := ParseSignedRevocation(revocationFile)
+	if err != nil {
+		return Verified{}, VerifiedRevocation{}, err
+	}
+	r, err := VerifyRevocation(sr, caPEM, w, now)
+	if err != nil {
+		return Verified{}, VerifiedRevocation{}, err
+	}
+	return w, r, nil
+}
