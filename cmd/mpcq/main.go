@@ -29,7 +29,24 @@ Commands:
   query "SQL"   run a joint query; prints a table (or --json)
                 flags: --purpose TEXT --legal-basis TEXT (warrant or case
                 reference; defaults from the profile), --json, --quiet,
-                --timeout DURATION
+                --timeout DURATION, and the privacy flags:
+                --epsilon E     differential privacy budget ε to spend, a
+                                decimal with at most 3 decimals (0: exact
+                                totals, which the warrant and the parties'
+                                policies must allow). Default: exact if the
+                                warrant allows it, else the profile's
+                                default_epsilon, else 1
+                --collusion K   the noise protects against you colluding
+                                with up to K parties (K+1 parties add noise;
+                                at most the number of parties − 1, the
+                                default unless the profile sets collusion)
+                --warrant FILE  attach this signed warrant instead of the
+                                profile's
+                --no-warrant    attach no warrant
+                A noisy result prints each value with its 95% interval,
+                "1234 ±56" for COUNT and SUM; AVG, VARIANCE and STDDEV
+                are computed from the noisy parts, with a conservative
+                interval "[low, high]".
   explain "SQL" show the plan per institution, ciphertexts and bytes each
                 party sends, depth, worst cases against the modulus and an
                 estimated time; runs nothing (same as query --dry-run or
@@ -50,6 +67,31 @@ SQL:
 
 Example:
   mpcq --profile demo/analyst query "SELECT COUNT(*) FROM telecom JOIN bank USING (person_id) WHERE telecom.flagged_calls_30d > 20"
+`
+
+const queryUsage = `Usage: mpcq --profile DIR query [flags] "SQL"
+
+Runs a joint query and prints its result (a table, or JSON with --json).
+
+Privacy: a query's totals are exact (ε 0) or get differential-privacy
+noise of budget ε, which the parties add when decrypting, so no one knows
+the total noise. With --epsilon unset, the query is exact if the attached
+warrant allows exact results, else it uses the profile's default_epsilon,
+else ε = 1. The noise protects against you colluding with up to K parties
+(--collusion K; K+1 parties add noise; the default is the number of
+parties − 1, the strongest, unless the profile sets "collusion"). The
+warrant attached is the profile's ("warrant" in profile.json), the one
+--warrant names, or none with --no-warrant; the request you sign names ε,
+K and the warrant's hash.
+
+A noisy result shows each COUNT and SUM as "value ±h": h is the 95%
+half-width of its noise. AVG, VARIANCE and STDDEV are computed from the
+noisy COUNT, SUM and sum of squares, with a conservative interval
+"[low, high]" that holds the true value with probability at least 90%
+(AVG) or 85% (VARIANCE, STDDEV). A noisy count may be negative; AVG is
+NULL when it is below 1, VARIANCE and STDDEV when it is below 2.
+
+Flags:
 `
 
 func main() {
@@ -113,15 +155,40 @@ func (u usageError) Error() string { return u.msg }
 func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, `print {"query_id":..., "columns":[...], "rows":[[...]]}`)
+	fs.Usage = func() { fmt.Fprint(stderr, queryUsage); fs.PrintDefaults() }
+	asJSON := fs.Bool("json", false, `print {"query_id":..., "columns":[...], "rows":[[...]]} (a noisy result adds "epsilon", "collusion" and "intervals")`)
 	purpose := fs.String("purpose", "", "why the query is asked (recorded, salted and hashed, on the ledger)")
 	basis := fs.String("legal-basis", "", "warrant or case reference")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	dryRun := fs.Bool("dry-run", false, "show the plan (as explain) and run nothing")
+	epsilon := fs.String("epsilon", "", "privacy budget ε to spend, e.g. 0.5 (0: exact totals); default: exact if the warrant allows it, else the profile's default_epsilon, else 1")
+	collusion := fs.Int("collusion", 0, "collusion tolerance K: the noise protects against you colluding with up to K parties (default: number of parties − 1, or the profile's)")
+	warrantFile := fs.String("warrant", "", "signed warrant `FILE` to attach instead of the profile's")
+	noWarrant := fs.Bool("no-warrant", false, "attach no warrant, not even the profile's")
 	// Flags may come before or after the SQL.
-	if err := cli.ParseInterspersed(fs, args); err != nil || fs.NArg() != 1 {
+	err := cli.ParseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil || fs.NArg() != 1 {
 		return usageError{`query takes exactly one SQL argument, in quotes: mpcq --profile DIR query "SELECT ..."`}
+	}
+	req := analyst.Request{SQL: fs.Arg(0), Purpose: *purpose, LegalBasis: *basis, Epsilon: *epsilon, NoWarrant: *noWarrant}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "collusion" {
+			req.Collusion = collusion
+		}
+	})
+	if *warrantFile != "" {
+		if *noWarrant {
+			return usageError{"--warrant and --no-warrant exclude each other"}
+		}
+		b, err := os.ReadFile(*warrantFile)
+		if err != nil {
+			return fmt.Errorf("reading the --warrant file: %w", err)
+		}
+		req.Warrant = b
 	}
 	if *dryRun || isExplain(fs.Arg(0)) {
 		return cmdExplain(dir, fs.Arg(0), stdout)
@@ -139,7 +206,7 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "[%5.1fs] %s: %s\n", time.Since(start).Seconds(), pr.Stage, pr.Detail)
 		}
 	}
-	res, err := p.Query(ctx, client, analyst.Request{SQL: fs.Arg(0), Purpose: *purpose, LegalBasis: *basis}, progress)
+	res, err := p.Query(ctx, client, req, progress)
 	if err != nil {
 		return err
 	}
@@ -150,12 +217,26 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 		enc := json.NewEncoder(stdout)
 		return enc.Encode(res)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	return printResult(stdout, res)
+}
+
+// printResult prints a result as a table: exact values, or noisy values
+// with their 95% intervals and a legend under the table.
+func printResult(w io.Writer, res *analyst.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join(res.Columns, "\t")+"\t")
-	for _, row := range res.Rows {
-		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	for i, row := range res.Rows {
+		cells := make([]string, len(row))
+		for j := range row {
+			cells[j] = res.Cell(i, j)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprint(w, res.Legend())
+	return err
 }
 
 func cmdStatus(dir string, args []string, stdout io.Writer) error {

@@ -29,6 +29,7 @@ import (
 	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 	"github.com/mpcq/mpcq/schema"
+	"github.com/mpcq/mpcq/warrant"
 )
 
 // Files of a profile directory.
@@ -51,6 +52,17 @@ type ProfileConfig struct {
 	// Defaults for queries that do not give them on the command line.
 	Purpose    string `json:"default_purpose,omitempty"`
 	LegalBasis string `json:"default_legal_basis,omitempty"`
+	// Warrant names the signed warrant file (as warrant.Signed.Marshal
+	// writes it, e.g. "warrant.pem") inside the profile directory that
+	// queries attach unless told otherwise; empty: none.
+	Warrant string `json:"warrant,omitempty"`
+	// DefaultEpsilon is the ε (a decimal, e.g. "1") of queries that give
+	// none, unless the warrant allows exact results; empty:
+	// DefaultEpsilon.
+	DefaultEpsilon string `json:"default_epsilon,omitempty"`
+	// Collusion is the collusion tolerance k of noisy queries that give
+	// none; nil: the number of parties − 1, the strongest.
+	Collusion *int `json:"collusion,omitempty"`
 }
 
 // Profile is a loaded analyst profile.
@@ -108,6 +120,9 @@ func Load(dir string) (*Profile, error) {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrProfile, ProfileFile, err)
 	}
+	if err := cfg.checkConfig(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProfile, err)
+	}
 	params, err := mpc.NewParams(cfg.ParamSet)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProfile, err)
@@ -145,21 +160,37 @@ func (p *Profile) Dial() (*grpc.ClientConn, pb.CoordinatorClient, error) {
 }
 
 // Result is a decrypted query result: one row per group (one row without
-// GROUP BY), group values first, then the aggregates as exact decimals
-// ("NULL" for an empty group's average or variance).
+// GROUP BY), group values first, then the aggregates as decimals ("NULL"
+// for an empty group's average or variance): exact, or for a noisy query
+// (EpsilonMilli > 0) the values computed from the noisy totals, with
+// their 95% intervals in Intervals (plan.Plan.FinishNoisy).
 type Result struct {
-	QueryID       string
-	Columns       []string
-	Rows          [][]string
-	Groups        int // number of GROUP BY columns at the start of each row
+	QueryID string
+	Columns []string
+	Rows    [][]string
+	Groups  int // number of GROUP BY columns at the start of each row
+	// EpsilonMilli (ε×1000, 0: exact) and Collusion (k) are what the
+	// query ran with.
+	EpsilonMilli uint64
+	Collusion    int
+	// Intervals are parallel to Rows (nil for an exact result): the 95%
+	// interval of each cell, zero for group values and NULL.
+	Intervals     [][]plan.Interval
 	Chain         []string
 	BytesPerParty []uint64
 	Elapsed       float64
 	LedgerIndex   uint64
 }
 
+// Noisy reports a result of noisy totals (ε > 0).
+func (r *Result) Noisy() bool { return r.EpsilonMilli > 0 }
+
 // MarshalJSON renders {"query_id":..., "columns":[...], "rows":[[...]]}
 // with numbers as JSON numbers, group values as strings and NULL as null.
+// A noisy result adds "epsilon" (a decimal string), "collusion" (k) and
+// "intervals": per cell [low, high] (its 95% interval; for AVG, VARIANCE
+// and STDDEV derived, see plan.Plan.FinishNoisy), null for group values
+// and NULL cells.
 func (r *Result) MarshalJSON() ([]byte, error) {
 	rows := make([][]any, len(r.Rows))
 	for i, row := range r.Rows {
@@ -174,17 +205,83 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 			}
 		}
 	}
-	return json.Marshal(struct {
-		QueryID     string   `json:"query_id"`
-		Columns     []string `json:"columns"`
-		Rows        [][]any  `json:"rows"`
-		LedgerIndex uint64   `json:"ledger_index"`
-	}{r.QueryID, r.Columns, rows, r.LedgerIndex})
+	out := struct {
+		QueryID     string              `json:"query_id"`
+		Columns     []string            `json:"columns"`
+		Rows        [][]any             `json:"rows"`
+		Epsilon     string              `json:"epsilon,omitempty"`
+		Collusion   *int                `json:"collusion,omitempty"`
+		Intervals   [][]*[2]json.Number `json:"intervals,omitempty"`
+		LedgerIndex uint64              `json:"ledger_index"`
+	}{QueryID: r.QueryID, Columns: r.Columns, Rows: rows, LedgerIndex: r.LedgerIndex}
+	if r.Noisy() {
+		k := r.Collusion
+		out.Epsilon, out.Collusion = warrant.FormatEpsilon(r.EpsilonMilli), &k
+		out.Intervals = make([][]*[2]json.Number, len(r.Intervals))
+		for i, row := range r.Intervals {
+			out.Intervals[i] = make([]*[2]json.Number, len(row))
+			for j, iv := range row {
+				if !iv.IsZero() {
+					out.Intervals[i][j] = &[2]json.Number{json.Number(iv.Low), json.Number(iv.High)}
+				}
+			}
+		}
+	}
+	return json.Marshal(out)
+}
+
+// Cell renders cell j of row i for a table: the value, and for a noisy
+// result its interval: "1234 ±56" for COUNT and SUM, "12.5 [10.1, 14.9]"
+// for the derived AVG, VARIANCE and STDDEV.
+func (r *Result) Cell(i, j int) string {
+	v := r.Rows[i][j]
+	if !r.Noisy() || i >= len(r.Intervals) || j >= len(r.Intervals[i]) || r.Intervals[i][j].IsZero() {
+		return v
+	}
+	iv := r.Intervals[i][j]
+	if iv.HalfWidth != "" {
+		return v + " ±" + iv.HalfWidth
+	}
+	return v + " [" + iv.Low + ", " + iv.High + "]"
+}
+
+// Legend explains a noisy result's numbers in a few lines (empty for an
+// exact result).
+func (r *Result) Legend() string {
+	if !r.Noisy() {
+		return ""
+	}
+	parties := "parties"
+	if r.Collusion == 1 {
+		parties = "party"
+	}
+	s := fmt.Sprintf("noisy result: ε=%s (k=%d: the guarantee holds against the analyst colluding with up to %d %s); ± is a 95%% interval\n",
+		warrant.FormatEpsilon(r.EpsilonMilli), r.Collusion, r.Collusion, parties)
+	derived := false
+	for _, row := range r.Intervals {
+		for _, iv := range row {
+			derived = derived || (!iv.IsZero() && iv.HalfWidth == "")
+		}
+	}
+	if derived {
+		s += "[low, high] (AVG, VARIANCE, STDDEV) is computed from the noisy parts' 95% intervals: it holds the true value\n" +
+			"with probability at least 90% (AVG) or 85% (VARIANCE, STDDEV) by the union bound, and is conservative\n"
+	}
+	return s
 }
 
 // Request is one query.
 type Request struct {
 	SQL, Purpose, LegalBasis string
+	// Epsilon is the ε to spend, a decimal ("0": exact totals); empty
+	// for the default (ResolvePrivacy).
+	Epsilon string
+	// Collusion is the collusion tolerance k; nil for the default.
+	Collusion *int
+	// Warrant is a signed warrant file to attach instead of the
+	// profile's; NoWarrant attaches none.
+	Warrant   []byte
+	NoWarrant bool
 }
 
 // Plan parses a query locally against the consortium's schema, as the
@@ -195,13 +292,9 @@ func (p *Profile) Plan(ctx context.Context, client pb.CoordinatorClient, sql str
 	if err != nil {
 		return nil, nil, err
 	}
-	var cs schema.Consortium
-	for _, t := range sr.Tables {
-		tt, err := wire.TableFromProto(t)
-		if err != nil {
-			return nil, nil, err
-		}
-		cs.Tables = append(cs.Tables, tt)
+	cs, err := consortiumOf(sr)
+	if err != nil {
+		return nil, nil, err
 	}
 	pl, err := plan.Parse(sql, cs)
 	if err != nil {
@@ -210,9 +303,38 @@ func (p *Profile) Plan(ctx context.Context, client pb.CoordinatorClient, sql str
 	return pl, sr, nil
 }
 
-// Query sends a query, reports progress, and decrypts the result.
+// consortiumOf reads the consortium's schema from a schema reply.
+func consortiumOf(sr *pb.SchemaReply) (schema.Consortium, error) {
+	var cs schema.Consortium
+	for _, t := range sr.Tables {
+		tt, err := wire.TableFromProto(t)
+		if err != nil {
+			return schema.Consortium{}, fmt.Errorf("consortium schema: %w", err)
+		}
+		cs.Tables = append(cs.Tables, tt)
+	}
+	return cs, nil
+}
+
+// Parties asks the coordinator how many parties the consortium has (N,
+// which bounds the collusion tolerance).
+func Parties(ctx context.Context, client pb.CoordinatorClient) (int, error) {
+	st, err := client.Status(ctx, &pb.StatusRequest{})
+	if err != nil {
+		return 0, fmt.Errorf("asking the coordinator for the consortium's parties: %w", err)
+	}
+	return len(st.Parties), nil
+}
+
+// Query sends a query, reports progress, and decrypts the result. Its ε,
+// collusion tolerance and warrant are resolved by ResolvePrivacy, with the
+// number of parties from the coordinator, and signed with the request.
 func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Request, progress func(*pb.Progress)) (*Result, error) {
-	pl, _, err := p.Plan(ctx, client, req.SQL)
+	pl, sr, err := p.Plan(ctx, client, req.SQL)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := consortiumOf(sr)
 	if err != nil {
 		return nil, err
 	}
@@ -225,12 +347,21 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 	if req.LegalBasis == "" {
 		req.LegalBasis = p.Config.LegalBasis
 	}
-	start := time.Now()
-	signed, err := p.Sign(pl.Canonical, req.Purpose, req.LegalBasis)
+	n, err := Parties(ctx, client)
 	if err != nil {
 		return nil, err
 	}
-	stream, err := client.Query(ctx, &pb.QueryRequest{Sql: req.SQL, Purpose: req.Purpose, LegalBasis: req.LegalBasis, AnalystPublicKey: p.pkRaw, Signed: signed})
+	priv, err := p.ResolvePrivacy(req, n)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	signed, err := p.Sign(pl.Canonical, req.Purpose, req.LegalBasis, priv.Signed())
+	if err != nil {
+		return nil, err
+	}
+	stream, err := client.Query(ctx, &pb.QueryRequest{Sql: req.SQL, Purpose: req.Purpose, LegalBasis: req.LegalBasis, AnalystPublicKey: p.pkRaw,
+		Signed: signed, Warrant: priv.Warrant})
 	if err != nil {
 		return nil, err
 	}
@@ -275,30 +406,42 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 		}
 	}
 	res.SumCiphertexts = all
-	return p.Decrypt(pl, res, time.Since(start).Seconds())
+	if res.EpsilonMilli != priv.EpsilonMilli || int(res.Collusion) != priv.Collusion {
+		return nil, fmt.Errorf("result ran with ε=%s k=%d, the request signed ε=%s k=%d",
+			warrant.FormatEpsilon(res.EpsilonMilli), res.Collusion, priv.Epsilon(), priv.Collusion)
+	}
+	return p.Decrypt(pl, cs, res, time.Since(start).Seconds())
 }
 
-// Sign signs a request (its canonical SQL, purpose, legal basis and this
-// profile's RLWE public key) with the key of the profile's certificate,
-// now and with a fresh nonce: every party checks it before it works.
-func (p *Profile) Sign(canonical, purpose, legalBasis string) (*pb.SignedRequest, error) {
+// Sign signs a request (its canonical SQL, purpose, legal basis, privacy
+// — ε, collusion tolerance and warrant hash — and this profile's RLWE
+// public key) with the key of the profile's certificate, now and with a
+// fresh nonce: every party checks it before it works.
+func (p *Profile) Sign(canonical, purpose, legalBasis string, privacy request.Privacy) (*pb.SignedRequest, error) {
 	certPEM, keyPEM, err := pki.LoadKeyPair(filepath.Join(p.Dir, CertFile), filepath.Join(p.Dir, KeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProfile, err)
 	}
-	return SignRequest(canonical, purpose, legalBasis, p.pkRaw, certPEM, keyPEM, time.Now())
+	return SignRequestPrivacy(canonical, purpose, legalBasis, privacy, p.pkRaw, certPEM, keyPEM, time.Now())
 }
 
-// SignRequest is Sign with explicit key material.
+// SignRequest is Sign of an exact query without a warrant (the zero
+// request.Privacy), with explicit key material.
 func SignRequest(canonical, purpose, legalBasis string, publicKey, certPEM, keyPEM []byte, now time.Time) (*pb.SignedRequest, error) {
+	return SignRequestPrivacy(canonical, purpose, legalBasis, request.Privacy{}, publicKey, certPEM, keyPEM, now)
+}
+
+// SignRequestPrivacy is Sign with explicit key material and time.
+func SignRequestPrivacy(canonical, purpose, legalBasis string, privacy request.Privacy, publicKey, certPEM, keyPEM []byte, now time.Time) (*pb.SignedRequest, error) {
 	priv, err := pki.PrivateKey(keyPEM)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing the request: analyst key: %w", err)
 	}
 	r, err := request.New(canonical, purpose, legalBasis, publicKey, now)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing the request: %w", err)
 	}
+	r.Privacy = privacy
 	enc, sig, err := request.Sign(r, priv)
 	if err != nil {
 		return nil, err
@@ -307,8 +450,11 @@ func SignRequest(canonical, purpose, legalBasis string, publicKey, certPEM, keyP
 }
 
 // Decrypt opens a result with the analyst's secret key: every per-group
-// sum, then the output columns computed from them by the plan.
-func (p *Profile) Decrypt(pl *plan.Plan, res *pb.QueryResult, elapsed float64) (*Result, error) {
+// sum, then the output columns computed from them by the plan: exactly
+// (plan.Plan.Finish), or for a noisy result (res.EpsilonMilli > 0) from
+// the noisy totals with 95% intervals (plan.Plan.FinishNoisy), the noise
+// scales calibrated to the consortium cs as the parties did (dp.Scales).
+func (p *Profile) Decrypt(pl *plan.Plan, cs schema.Consortium, res *pb.QueryResult, elapsed float64) (*Result, error) {
 	if res.ParamSet != p.params.Set.Name {
 		return nil, fmt.Errorf("result under parameter set %s, the profile's keys are for %s", res.ParamSet, p.params.Set.Name)
 	}
@@ -358,12 +504,19 @@ func (p *Profile) Decrypt(pl *plan.Plan, res *pb.QueryResult, elapsed float64) (
 		}
 		sums[want[si]][g] = v
 	}
-	rows, cols, err := pl.Finish(sums)
-	if err != nil {
+	out := &Result{QueryID: res.QueryId, Groups: len(pl.GroupBy), Chain: res.Chain,
+		BytesPerParty: res.BytesPerParty, Elapsed: elapsed, LedgerIndex: res.LedgerIndex}
+	if res.EpsilonMilli == 0 {
+		if out.Rows, out.Columns, err = pl.Finish(sums); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	out.EpsilonMilli, out.Collusion = res.EpsilonMilli, int(res.Collusion)
+	if out.Rows, out.Columns, out.Intervals, err = finishNoisy(pl, cs, sums, p.params.T(), res.EpsilonMilli, out.Collusion); err != nil {
 		return nil, err
 	}
-	return &Result{QueryID: res.QueryId, Columns: cols, Rows: rows, Groups: len(pl.GroupBy), Chain: res.Chain,
-		BytesPerParty: res.BytesPerParty, Elapsed: elapsed, LedgerIndex: res.LedgerIndex}, nil
+	return out, nil
 }
 
 // Explain shows how a query would run, without running it or touching
@@ -373,13 +526,9 @@ func (p *Profile) Explain(ctx context.Context, client pb.CoordinatorClient, sql 
 	if err != nil {
 		return nil, err
 	}
-	var cs schema.Consortium
-	for _, t := range sr.Tables {
-		tt, err := wire.TableFromProto(t)
-		if err != nil {
-			return nil, err
-		}
-		cs.Tables = append(cs.Tables, tt)
+	cs, err := consortiumOf(sr)
+	if err != nil {
+		return nil, err
 	}
 	params, err := mpc.NewParams(sr.ParamSet)
 	if err != nil {
