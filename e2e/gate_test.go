@@ -17,11 +17,13 @@ import (
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/entry"
+	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/chainsig"
 	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/warrant"
 )
 
 // ledgerGate plays a coordinator that asks real party daemons for
@@ -84,9 +86,10 @@ func ledgerGate(t *testing.T, l *demo.Layout) {
 		req   *pb.DecryptShareRequest
 		wants string
 	}
+	demoWarrantBytes, _ := demoWarrant(t, l)
 	base := func() *pb.DecryptShareRequest {
 		return &pb.DecryptShareRequest{QueryId: res.QueryID, Plan: other, ChainLen: 2, AnalystPublicKey: apk, Ciphertexts: [][]byte{ct},
-			LedgerEntry: rc.Raw, LedgerIndex: rc.Index, InclusionProof: rc.Proof, Checkpoint: rc.Checkpoint.Raw}
+			LedgerEntry: rc.Raw, LedgerIndex: rc.Index, InclusionProof: rc.Proof, Checkpoint: rc.Checkpoint.Raw, Warrant: demoWarrantBytes}
 	}
 	var attempts []attempt
 	{
@@ -156,7 +159,7 @@ func ledgerGate(t *testing.T, l *demo.Layout) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Request, err = analyst.SignRequest(planPB.Canonical, "e2e", "TEST", apk, certPEM, keyPEM, time.Now()); err != nil {
+	if r.Request, err = signDemo(t, l, planPB.Canonical, apk, certPEM, keyPEM, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	bank := asCoordinator(t, l, "bank")
@@ -177,5 +180,31 @@ func committedPlan(_ context.Context, _ *demo.Layout, sql string) (*pb.Plan, err
 	if err != nil {
 		return nil, err
 	}
-	return wire.PlanToProto(p)
+	pp, err := wire.PlanToProto(p)
+	if err != nil {
+		return nil, err
+	}
+	return pp, wire.DeclareBounds(pp, gen.Consortium())
+}
+
+// demoWarrant is the demo analyst's signed warrant (exact answers on
+// every table) and the privacy of the requests it signs with it.
+func demoWarrant(t *testing.T, l *demo.Layout) ([]byte, request.Privacy) {
+	t.Helper()
+	b, err := os.ReadFile(l.Path("analyst", demo.WarrantFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := warrant.ParseSigned(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, request.Privacy{WarrantHash: warrant.Hash(sw)}
+}
+
+// signDemo signs a request as the demo analyst does: exact, under the
+// demo warrant.
+func signDemo(t *testing.T, l *demo.Layout, canonical string, apk, certPEM, keyPEM []byte, now time.Time) (*pb.SignedRequest, error) {
+	_, pr := demoWarrant(t, l)
+	return analyst.SignRequestPrivacy(canonical, "e2e", "TEST", pr, apk, certPEM, keyPEM, now)
 }

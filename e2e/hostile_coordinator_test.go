@@ -42,6 +42,7 @@ type committed struct {
 	cp      []byte
 	request *pb.SignedRequest
 	keyHash [32]byte
+	warrant []byte
 }
 
 // committedEntry reads a query's QUERY entry, its inclusion proof and the
@@ -97,7 +98,7 @@ func commitGenuine(ctx context.Context, t *testing.T, l *demo.Layout, p *analyst
 		t.Fatalf("archived signed request of %s: %v", res.QueryID, err)
 	}
 	return committed{id: res.QueryID, chain: res.Chain, plan: planPB, entry: rc.Raw, index: rc.Index, proof: rc.Proof,
-		cp: rc.Checkpoint.Raw, request: ar.Records[0].Request, keyHash: q.AnalystKeyHash}
+		cp: rc.Checkpoint.Raw, request: ar.Records[0].Request, keyHash: q.AnalystKeyHash, warrant: ar.Records[0].Warrant}
 }
 
 // hostileCoordinator plays a coordinator that holds its own certificate,
@@ -138,7 +139,7 @@ func hostileCoordinator(t *testing.T, l *demo.Layout) {
 	header := func(q committed, pos int, inMap []uint32) *pb.QueryHeader {
 		return &pb.QueryHeader{QueryId: q.id, Plan: q.plan, Chain: q.chain, Position: uint32(pos), EpochId: st.EpochId,
 			Entities: st.Entities, CeremonyId: st.CeremonyId, InMap: inMap,
-			LedgerEntry: q.entry, LedgerIndex: q.index, InclusionProof: q.proof, Checkpoint: q.cp, Request: q.request}
+			LedgerEntry: q.entry, LedgerIndex: q.index, InclusionProof: q.proof, Checkpoint: q.cp, Request: q.request, Warrant: q.warrant}
 	}
 	// step runs one party's step with header h and incoming msgs: its
 	// error and the ciphertext messages it sent (the first party's blocks).
@@ -284,11 +285,11 @@ func hostileCoordinator(t *testing.T, l *demo.Layout) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bobSigned, err := analyst.SignRequest(q1.plan.Canonical, "e2e", "TEST", apk, bobCert, bobKey, time.Now())
+	bobSigned, err := signDemo(t, l, q1.plan.Canonical, apk, bobCert, bobKey, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	stale, err := analyst.SignRequest(q1.plan.Canonical, "e2e", "TEST", apk, aliceCert, aliceKey, time.Now().Add(-time.Hour))
+	stale, err := signDemo(t, l, q1.plan.Canonical, apk, aliceCert, aliceKey, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +326,7 @@ func hostileCoordinator(t *testing.T, l *demo.Layout) {
 			for _, name := range l.Parties {
 				req := &pb.DecryptShareRequest{QueryId: a.q.id, Plan: a.q.plan, ChainLen: uint32(len(a.q.chain)), AnalystPublicKey: apk,
 					Ciphertexts: [][]byte{make([]byte, params.CiphertextSize(mpc.DecryptLevel))}, CeremonyId: st.CeremonyId,
-					LedgerEntry: a.q.entry, LedgerIndex: a.q.index, InclusionProof: a.q.proof, Checkpoint: a.q.cp, Request: a.q.request}
+					LedgerEntry: a.q.entry, LedgerIndex: a.q.index, InclusionProof: a.q.proof, Checkpoint: a.q.cp, Request: a.q.request, Warrant: a.q.warrant}
 				reply, err := parties[name].DecryptShare(ctx, req)
 				if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), a.say) || reply != nil {
 					t.Errorf("decryption share at %s: got %v, want PermissionDenied saying %q", name, err, a.say)
@@ -339,12 +340,12 @@ func hostileCoordinator(t *testing.T, l *demo.Layout) {
 		for _, name := range l.Parties {
 			_, err := parties[name].DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: q1.id, Plan: q1.plan, ChainLen: 2, AnalystPublicKey: zero,
 				Ciphertexts: [][]byte{make([]byte, params.CiphertextSize(mpc.DecryptLevel))}, CeremonyId: st.CeremonyId,
-				LedgerEntry: q1.entry, LedgerIndex: q1.index, InclusionProof: q1.proof, Checkpoint: q1.cp, Request: q1.request})
+				LedgerEntry: q1.entry, LedgerIndex: q1.index, InclusionProof: q1.proof, Checkpoint: q1.cp, Request: q1.request, Warrant: q1.warrant})
 			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "degenerate public key") {
 				t.Errorf("decryption share at %s for an all-zero key: got %v", name, err)
 			}
 		}
-		signed, err := analyst.SignRequest(q1.plan.Canonical, "e2e", "TEST", zero, aliceCert, aliceKey, time.Now())
+		signed, err := signDemo(t, l, q1.plan.Canonical, zero, aliceCert, aliceKey, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,7 +363,7 @@ func hostileCoordinator(t *testing.T, l *demo.Layout) {
 	})
 
 	t.Run("coordinator intake refuses what the analyst did not sign", func(t *testing.T) {
-		signed, err := analyst.SignRequest(q1.plan.Canonical, "e2e", "TEST", apk, aliceCert, aliceKey, time.Now())
+		signed, err := signDemo(t, l, q1.plan.Canonical, apk, aliceCert, aliceKey, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -442,7 +443,7 @@ func decryptAttacks(ctx context.Context, t *testing.T, params *mpc.Params, parti
 		}
 		return &pb.DecryptShareRequest{QueryId: q.id, Plan: q.plan, ChainLen: uint32(len(q.chain)), AnalystPublicKey: apk,
 			Ciphertexts: [][]byte{ct}, PackedSignatures: sigs, Chain: chain, CeremonyId: st.CeremonyId,
-			LedgerEntry: q.entry, LedgerIndex: q.index, InclusionProof: q.proof, Checkpoint: q.cp, Request: q.request}
+			LedgerEntry: q.entry, LedgerIndex: q.index, InclusionProof: q.proof, Checkpoint: q.cp, Request: q.request, Warrant: q.warrant}
 	}
 	attacks := []struct {
 		name string

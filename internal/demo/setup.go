@@ -18,7 +18,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/mpcq/mpcq/coordinator"
-	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/party"
@@ -66,6 +65,17 @@ func (l *Layout) AuditorDir() string { return l.Path("auditor") }
 
 // AnalystDir is the analyst's profile.
 func (l *Layout) AnalystDir() string { return l.Path("analyst") }
+
+// AnalystDPDir is the profile of the demo's second analyst, who has no
+// warrant and gets noisy answers (ε 1 each, ε 10 per day).
+func (l *Layout) AnalystDPDir() string { return l.Path("analyst-dp") }
+
+// AuthorizerDir is the demo authorizer's (a judge's) profile: its
+// certificate and key, for mpcwarrant.
+func (l *Layout) AuthorizerDir() string { return l.Path("authorizer") }
+
+// WarrantFile is the name of the demo warrant in the analyst's profile.
+const WarrantFile = "warrant.pem"
 
 func freePort() (string, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -222,13 +232,7 @@ func Setup(dir string, o Options) (*Layout, error) {
 	if err := writeJSON(l.CoordinatorConfig(), ccfg.WithDefaults()); err != nil {
 		return nil, err
 	}
-	acert, akey, err := ca.Issue(pki.RoleAnalyst, "analyst-demo", nil, now, 30*24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	err = analyst.WriteProfile(l.AnalystDir(), analyst.ProfileConfig{Coordinator: l.CoordinatorAddr, ParamSet: o.ParamSet,
-		Purpose: "demo: synthetic data walkthrough", LegalBasis: "DEMO-CASE-0001"}, ca.CertPEM(), acert, akey)
-	if err != nil {
+	if err := writeAnalysts(l, ca, o.ParamSet, now); err != nil {
 		return nil, err
 	}
 	ucert, ukey, err := ca.Issue(pki.RoleAuditor, "auditor-demo", nil, now, 30*24*time.Hour)
@@ -238,6 +242,7 @@ func Setup(dir string, o Options) (*Layout, error) {
 	if err := auditor.WriteProfile(l.AuditorDir(), auditor.ProfileConfig{Coordinator: l.CoordinatorAddr, Ledger: ledgerInfo}, ca.CertPEM(), ucert, ukey); err != nil {
 		return nil, err
 	}
-	say("configs in %s, analyst profile in %s, auditor profile in %s", l.Dir, l.AnalystDir(), l.AuditorDir())
+	say("configs in %s; analyst profiles in %s (with a warrant: exact answers) and %s (no warrant: noisy answers, ε %s per query, %s per day); authorizer in %s; auditor in %s",
+		l.Dir, l.AnalystDir(), l.AnalystDPDir(), DemoMaxEpsilon, DemoDailyBudget, l.AuthorizerDir(), l.AuditorDir())
 	return l, nil
 }
