@@ -50,6 +50,10 @@ type Record struct {
 	// signature, certificate PEM), so that auditors can check who asked;
 	// empty in records from before analysts signed.
 	Signed SignedRequest
+	// Warrant is the signed warrant the query ran under (its file bytes,
+	// package warrant; warrant.Hash of it is the QUERY's WarrantHash);
+	// empty for a query without a warrant and in older records.
+	Warrant []byte
 }
 
 // SignedRequest is an analyst's signed request as archived.
@@ -98,6 +102,7 @@ type storedRecord struct {
 	Request     []byte `json:"request,omitempty"`
 	Signature   []byte `json:"request_signature,omitempty"`
 	Certificate []byte `json:"analyst_certificate,omitempty"`
+	Warrant     []byte `json:"warrant,omitempty"`
 }
 
 func encode(r Record) ([]byte, error) {
@@ -110,6 +115,7 @@ func encode(r Record) ([]byte, error) {
 		QuerySalt: r.QueryText.Salt[:], QueryText: text,
 		PurposeSalt: r.Purpose.Salt[:], PurposeData: r.Purpose.Data,
 		Request: r.Signed.Request, Signature: r.Signed.Signature, Certificate: r.Signed.Certificate,
+		Warrant: r.Warrant,
 	})
 }
 
@@ -138,6 +144,7 @@ func decode(raw []byte) (Record, error) {
 	}
 	r.Purpose.Data = s.PurposeData
 	r.Signed = SignedRequest{Request: s.Request, Signature: s.Signature, Certificate: s.Certificate}
+	r.Warrant = s.Warrant
 	if err := r.validate(); err != nil {
 		return Record{}, err
 	}
