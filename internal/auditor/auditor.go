@@ -160,22 +160,22 @@ func (p *Profile) Archive(ctx context.Context) (audit.Openings, error) {
 
 // QueryRow is one line of mpcaudit show.
 type QueryRow struct {
-	Index      uint64   `json:"index"`
-	QueryID    string   `json:"query_id"`
-	Time       string   `json:"time"`
-	Analyst    string   `json:"analyst"`
-	Purpose    string   `json:"purpose,omitempty"`
-	LegalBasis string   `json:"legal_basis,omitempty"`
-	Query      string   `json:"query,omitempty"`
-	Status     string   `json:"status"`
+	Index      uint64 `json:"index"`
+	QueryID    string `json:"query_id"`
+	Time       string `json:"time"`
+	Analyst    string `json:"analyst"`
+	Purpose    string `json:"purpose,omitempty"`
+	LegalBasis string `json:"legal_basis,omitempty"`
+	Query      string `json:"query,omitempty"`
+	Status     string `json:"status"`
 	// Epsilon is the query's ε ("exact" for a noise-free query) and
 	// Collusion its collusion tolerance k (0 when exact).
 	Epsilon   string `json:"epsilon"`
 	Collusion uint16 `json:"collusion,omitempty"`
 	// Warrant is the hex hash of the warrant the query ran under, "" for none.
-	Warrant string `json:"warrant,omitempty"`
-	Parties    []string `json:"parties,omitempty"`
-	Reason     string   `json:"reason,omitempty"`
+	Warrant string   `json:"warrant,omitempty"`
+	Parties []string `json:"parties,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
 }
 
 // Verify checks the whole log (and every opening when openings is given)
