@@ -21,6 +21,7 @@ import (
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
+	"github.com/mpcq/mpcq/policy"
 )
 
 const usage = `Usage: mpcaudit --profile DIR COMMAND [flags] [args]
@@ -34,16 +35,46 @@ Commands:
                       the log extends the checkpoint this profile verified
                       last (kept in DIR/ledger-state.json): a rollback or a
                       fork fails
+                      Also verifies every POLICY entry (signed by the
+                      party it names, certificate from the consortium CA in
+                      DIR/ca.pem, canonical content, increasing versions),
+                      every REVOCATION (signed by the warrant's authorizer)
+                      and every archived warrant (hash and signature)
   show                list the queries: time, analyst, purpose, legal basis,
-                      query, status, parties (--json for JSON); text from
-                      the ledger is printed with control characters escaped
+                      ε ("exact" for noise-free), warrant hash, query,
+                      status, parties (--json for JSON), then the POLICY and
+                      REVOCATION entries; text from the ledger is printed
+                      with control characters escaped
+  policies            each party's policy versions as logged: ledger index,
+                      version, SHA-256 of the canonical policy
+  budget              the ε each analyst and each case spent with each party
+                      in the party's current budget window, recomputed from
+                      the log: spent (queries with a RESULT), limit and
+                      remaining under the policy in force, and "possibly
+                      spent" (queries with neither RESULT nor FAILURE)
   prove QUERY_ID      write the query's receipt (C2SP tlog-proof) to --out
   check-receipt FILE  verify a receipt offline with the profile's keys
 
-Flags of verify, show and prove:
+Every command but check-receipt verifies the whole log first.
+
+Flags of verify, show, policies, budget and prove:
   --log-dir PATH   read a copy of the log directory instead of the coordinator
-  --archive PATH   read a copy of the query archive (archive.db) for the openings
-  --no-archive     do not check openings at all
+  --archive PATH   read a copy of the query archive (archive.db) for the
+                   openings, warrants and (budget) the cases of queries
+  --no-archive     do not check openings at all (budget then knows no cases)
+  --json           JSON output (show, policies, budget)
+
+Flags of policies:
+  --party NAME     only this party's policy versions
+  --show           also print each version's canonical policy (escaped)
+
+Flags of budget:
+  --analyst URI    only this analyst (mpcq://analyst/NAME), listed even if
+                   it spent nothing, and only the cases of its queries
+  --case REF       only this case reference, listed even if nothing was spent
+  --at RFC3339     compute the budget as of this time instead of now: the
+                   window ends then, and the policy in force is the last one
+                   logged before the first query dated after it
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -71,7 +102,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logDir := sub.String("log-dir", "", "read a copy of the log directory instead of the coordinator")
 	noArchive := sub.Bool("no-archive", false, "do not fetch the query archive from the coordinator")
 	archivePath := sub.String("archive", "", "read a copy of the query archive (archive.db) instead of the coordinator's")
-	asJSON := sub.Bool("json", false, "JSON output (show)")
+	asJSON := sub.Bool("json", false, "JSON output (show, policies, budget)")
+	party := sub.String("party", "", "only this party's policy versions (policies)")
+	showContent := sub.Bool("show", false, "print each policy version's canonical content (policies)")
+	analyst := sub.String("analyst", "", "only this analyst's spending, an identity URI mpcq://analyst/NAME (budget)")
+	caseRef := sub.String("case", "", "only this case's spending (budget)")
+	atFlag := sub.String("at", "", "RFC 3339 time to compute the budget at instead of now (budget)")
+	sub.Usage = func() { fmt.Fprint(stderr, usage, "\nFlags of ", cmd, ":\n"); sub.PrintDefaults() }
 	out := sub.String("out", "", "receipt file (prove); default QUERY_ID.receipt")
 	// Flags may come before or after the positional argument.
 	if err := cli.ParseInterspersed(sub, rest); err != nil {
@@ -80,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	switch cmd {
-	case "verify", "show", "prove":
+	case "verify", "show", "prove", "policies", "budget":
 	case "check-receipt":
 		if sub.NArg() != 1 {
 			fmt.Fprintln(stderr, "mpcaudit: check-receipt takes one FILE")
@@ -145,7 +182,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "receipt for %s written to %s\n", sub.Arg(0), path)
 		return 0
 	}
-	rep, rows, err := p.Verify(ctx, fetch, openings)
+	at := time.Now()
+	if *atFlag != "" {
+		if at, err = time.Parse(time.RFC3339, *atFlag); err != nil {
+			fmt.Fprintf(stderr, "mpcaudit: --at %q: want an RFC 3339 time such as 2026-11-30T12:00:00Z: %v\n", *atFlag, err)
+			return 2
+		}
+	}
+	rep, rows, all, err := p.VerifyEntries(ctx, fetch, openings)
 	if err != nil {
 		var ae *audit.Error
 		if errors.As(err, &ae) {
@@ -170,7 +214,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	if cmd == "show" {
+	switch cmd {
+	case "show":
 		if *asJSON {
 			if rows == nil {
 				rows = []auditor.QueryRow{}
@@ -179,13 +224,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tQUERY\tANALYST\tPURPOSE\tLEGAL BASIS\tSTATUS\tPARTIES\tSQL")
+		fmt.Fprintln(tw, "TIME\tQUERY\tANALYST\tPURPOSE\tLEGAL BASIS\tε\tWARRANT\tSTATUS\tPARTIES\tSQL")
 		for _, r := range rows {
 			r = auditor.EscapeRow(r) // ledger and archive text may hold control characters
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time, r.QueryID, r.Analyst, r.Purpose, r.LegalBasis, r.Status, strings.Join(r.Parties, ","), r.Query)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time, r.QueryID, r.Analyst, r.Purpose, r.LegalBasis,
+				r.Epsilon, prefix(r.Warrant), r.Status, strings.Join(r.Parties, ","), r.Query)
 		}
 		_ = tw.Flush()
+		for _, l := range all {
+			switch l.Entry.(type) {
+			case entry.Policy, entry.Revocation:
+				fmt.Fprintf(stdout, "entry %d: %s\n", l.Index, describe(l.Entry))
+			}
+		}
 		return 0
+	case "policies":
+		return printPolicies(stdout, auditor.Policies(all, *party, *showContent), *asJSON)
+	case "budget":
+		var recs audit.Openings
+		if openings != nil {
+			recs = openings
+		}
+		return printBudget(stdout, auditor.Budget(all, recs, at, auditor.BudgetFilter{Analyst: *analyst, Case: *caseRef}), *asJSON)
 	}
 	fmt.Fprintf(stdout, "ledger %s verifies: %d entries, root %x\n", auditor.Escape(rep.Origin), rep.Size, rep.Root)
 	switch {
@@ -203,6 +263,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  %-8s %d\n", t, rep.Counts[t])
 	}
 	fmt.Fprintf(stdout, "  openings checked: %d\n", rep.OpeningsChecked)
+	fmt.Fprintf(stdout, "  warrants checked: %d\n", rep.WarrantsChecked)
 	for _, id := range rep.OpenQueries {
 		fmt.Fprintf(stdout, "  open: QUERY %s has neither RESULT nor FAILURE yet (running, or recorded as interrupted when the coordinator restarts)\n", auditor.Escape(id))
 	}
@@ -215,7 +276,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 func describe(e entry.Entry) string {
 	switch v := e.(type) {
 	case entry.Query:
-		return fmt.Sprintf("QUERY %s by %s at %s", auditor.Escape(v.QueryID), auditor.Escape(v.Analyst), time.Unix(v.Time, 0).UTC().Format(time.RFC3339))
+		s := fmt.Sprintf("QUERY %s by %s at %s, ε %s", auditor.Escape(v.QueryID), auditor.Escape(v.Analyst),
+			time.Unix(v.Time, 0).UTC().Format(time.RFC3339), auditor.Epsilon(v.EpsilonMilli))
+		if v.Collusion != 0 {
+			s += fmt.Sprintf(" (k=%d)", v.Collusion)
+		}
+		if v.WarrantHash != (entry.Hash{}) {
+			s += fmt.Sprintf(", warrant %x", v.WarrantHash[:8])
+		}
+		return s
+	case entry.Policy:
+		return fmt.Sprintf("POLICY of party %s, version %d, hash %x", auditor.Escape(v.Party), v.Version, v.PolicyHash[:8])
+	case entry.Revocation:
+		return fmt.Sprintf("REVOCATION of warrant %x", v.WarrantHash[:8])
 	case entry.Result:
 		if v.PackedHash != (entry.Hash{}) {
 			return fmt.Sprintf("RESULT %s (decrypted packed output %x)", auditor.Escape(v.QueryID), v.PackedHash[:8])
@@ -224,4 +297,94 @@ func describe(e entry.Entry) string {
 	default:
 		return e.Type().String()
 	}
+}
+
+// prefix shortens a hex hash for a table column ("-" for none).
+func prefix(h string) string {
+	if h == "" {
+		return "-"
+	}
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}
+
+// printPolicies prints the policy versions as a table (with --show, each
+// version's canonical content under it) or as JSON.
+func printPolicies(w io.Writer, versions []auditor.PolicyVersion, asJSON bool) int {
+	if asJSON {
+		_ = json.NewEncoder(w).Encode(versions)
+		return 0
+	}
+	if len(versions) == 0 {
+		fmt.Fprintln(w, "no POLICY entry in the ledger")
+		return 0
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARTY\tVERSION\tINDEX\tHASH")
+	for _, v := range versions {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", auditor.Escape(v.Party), v.Version, v.Index, v.Hash)
+		if v.Content != "" {
+			_ = tw.Flush()
+			fmt.Fprintf(w, "  %s\n", auditor.Escape(v.Content))
+		}
+	}
+	_ = tw.Flush()
+	return 0
+}
+
+// printBudget prints a budget report as a table, or as JSON.
+func printBudget(w io.Writer, rep auditor.BudgetReport, asJSON bool) int {
+	if asJSON {
+		_ = json.NewEncoder(w).Encode(rep)
+		return 0
+	}
+	fmt.Fprintf(w, "ε budgets at %s (charged: queries with a RESULT, at their QUERY time)\n", rep.At.Format(time.RFC3339))
+	if len(rep.Parties) == 0 {
+		fmt.Fprintln(w, "no POLICY entry in force: no budget to report")
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, pb := range rep.Parties {
+		window := "no limit"
+		if pb.Period != "" {
+			window = fmt.Sprintf("window %s, since %s", pb.Period, pb.WindowStart.Format(time.RFC3339))
+		}
+		fmt.Fprintf(tw, "party %s, policy version %d (entry %d), %s\n", auditor.Escape(pb.Party), pb.PolicyVersion, pb.PolicyIndex, window)
+		fmt.Fprintln(tw, "  \tWHO\tSPENT\tLIMIT\tREMAINING\tPOSSIBLY SPENT\tQUERIES")
+		for _, group := range []struct {
+			kind string
+			rows []auditor.Spending
+		}{{"analyst", pb.Analysts}, {"case", pb.Cases}} {
+			for _, s := range group.rows {
+				limit, remaining := "unlimited", "-"
+				if s.Limited {
+					limit, remaining = policy.FormatEpsilon(s.LimitMilli), policy.FormatEpsilon(s.RemainingMilli)
+				}
+				possibly := "-"
+				if len(s.Possibly) > 0 {
+					possibly = fmt.Sprintf("%s (%s)", policy.FormatEpsilon(s.PossiblyMilli), escapeList(s.Possibly))
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", group.kind, auditor.Escape(s.Who), policy.FormatEpsilon(s.SpentMilli),
+					limit, remaining, possibly, escapeList(s.Queries))
+			}
+		}
+	}
+	_ = tw.Flush()
+	for _, warn := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", auditor.Escape(warn))
+	}
+	return 0
+}
+
+// escapeList joins escaped query IDs ("-" for none).
+func escapeList(ids []string) string {
+	if len(ids) == 0 {
+		return "-"
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = auditor.Escape(id)
+	}
+	return strings.Join(out, ",")
 }

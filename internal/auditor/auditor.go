@@ -8,6 +8,7 @@ package auditor
 import (
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -25,6 +26,7 @@ import (
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/pki"
+	"github.com/mpcq/mpcq/policy"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -157,7 +159,7 @@ func (p *Profile) Archive(ctx context.Context) (audit.Openings, error) {
 		copy(q.Salt[:], rec.QuerySalt)
 		copy(pp.Salt[:], rec.PurposeSalt)
 		q.Data, pp.Data = []byte(rec.QueryText), rec.PurposeData
-		r := archive.Record{QueryID: rec.QueryId, QueryText: q, Purpose: pp}
+		r := archive.Record{QueryID: rec.QueryId, QueryText: q, Purpose: pp, Warrant: rec.Warrant}
 		if sr := rec.Request; sr != nil {
 			r.Signed = archive.SignedRequest{Request: sr.Request, Signature: sr.Signature, Certificate: sr.Certificate}
 		}
@@ -168,16 +170,22 @@ func (p *Profile) Archive(ctx context.Context) (audit.Openings, error) {
 
 // QueryRow is one line of mpcaudit show.
 type QueryRow struct {
-	Index      uint64   `json:"index"`
-	QueryID    string   `json:"query_id"`
-	Time       string   `json:"time"`
-	Analyst    string   `json:"analyst"`
-	Purpose    string   `json:"purpose,omitempty"`
-	LegalBasis string   `json:"legal_basis,omitempty"`
-	Query      string   `json:"query,omitempty"`
-	Status     string   `json:"status"`
-	Parties    []string `json:"parties,omitempty"`
-	Reason     string   `json:"reason,omitempty"`
+	Index      uint64 `json:"index"`
+	QueryID    string `json:"query_id"`
+	Time       string `json:"time"`
+	Analyst    string `json:"analyst"`
+	Purpose    string `json:"purpose,omitempty"`
+	LegalBasis string `json:"legal_basis,omitempty"`
+	Query      string `json:"query,omitempty"`
+	Status     string `json:"status"`
+	// Epsilon is the query's ε ("exact" for a noise-free query) and
+	// Collusion its collusion tolerance k (0 when exact).
+	Epsilon   string `json:"epsilon"`
+	Collusion uint16 `json:"collusion,omitempty"`
+	// Warrant is the hex hash of the warrant the query ran under, "" for none.
+	Warrant string   `json:"warrant,omitempty"`
+	Parties []string `json:"parties,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
 }
 
 // Verify checks the whole log and lists the queries. Given openings, it
@@ -186,12 +194,44 @@ type QueryRow struct {
 // what the QUERY entry commits (a failure names the entry index and the
 // query id).
 func (p *Profile) Verify(ctx context.Context, fetch audit.Fetcher, openings audit.Openings) (audit.Report, []QueryRow, error) {
+	rep, rows, _, err := p.VerifyEntries(ctx, fetch, openings)
+	return rep, rows, err
+}
+
+// CA returns the consortium CA certificate of the profile (DIR/ca.pem).
+func (p *Profile) CA() ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(p.Dir, "ca.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("auditor profile: consortium CA: %w", err)
+	}
+	return b, nil
+}
+
+// Epsilon renders a query's ε for people: "exact" for 0, else the decimal.
+func Epsilon(milli uint64) string {
+	if milli == 0 {
+		return "exact"
+	}
+	return policy.FormatEpsilon(milli)
+}
+
+// VerifyEntries is Verify that also returns every entry of the log, in
+// order, for the computations done on a verified log (Budget, Policies).
+// The certificates of POLICY entries, warrants and revocations are checked
+// against the profile's CA (ca.pem).
+func (p *Profile) VerifyEntries(ctx context.Context, fetch audit.Fetcher, openings audit.Openings) (audit.Report, []QueryRow, []Logged, error) {
 	var rows []QueryRow
+	var all []Logged
 	byID := map[string]int{}
 	visit := func(index uint64, e entry.Entry) {
+		all = append(all, Logged{Index: index, Entry: e})
 		switch v := e.(type) {
 		case entry.Query:
-			row := QueryRow{Index: index, QueryID: v.QueryID, Time: time.Unix(v.Time, 0).UTC().Format(time.RFC3339), Analyst: v.Analyst, Status: "committed"}
+			row := QueryRow{Index: index, QueryID: v.QueryID, Time: time.Unix(v.Time, 0).UTC().Format(time.RFC3339), Analyst: v.Analyst, Status: "committed",
+				Epsilon: Epsilon(v.EpsilonMilli), Collusion: v.Collusion}
+			if v.WarrantHash != (entry.Hash{}) {
+				row.Warrant = hex.EncodeToString(v.WarrantHash[:])
+			}
 			if openings != nil {
 				if rec, err := openings.Get(v.QueryID); err == nil {
 					row.Query = string(rec.QueryText.Data)
@@ -217,8 +257,11 @@ func (p *Profile) Verify(ctx context.Context, fetch audit.Fetcher, openings audi
 	if openings != nil {
 		opts = append(opts, audit.WithOpenings(openings), audit.WithRequestCA(p.CAPEM))
 	}
+	if ca, err := p.CA(); err == nil {
+		opts = append(opts, audit.WithCA(ca))
+	}
 	rep, err := audit.Verify(ctx, fetch, p.LogV, p.Cosigners, p.LogV.Name(), opts...)
-	return rep, rows, err
+	return rep, rows, all, err
 }
 
 // Prove writes the receipt (C2SP tlog-proof) of a query's QUERY entry.

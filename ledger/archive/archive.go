@@ -50,8 +50,9 @@ type Record struct {
 	// signature, certificate PEM), so that auditors can check who asked;
 	// empty in records from before analysts signed.
 	Signed SignedRequest
-	// Warrant is the signed warrant (package warrant, its file bytes) the
-	// query ran under, whose hash the QUERY entry commits; nil for none.
+	// Warrant is the signed warrant the query ran under (its file bytes,
+	// package warrant; warrant.Hash of it is the QUERY's WarrantHash);
+	// empty for a query without a warrant and in older records.
 	Warrant []byte
 }
 

@@ -8,8 +8,13 @@
 // own), compares every stored tile with the recomputed hashes, parses
 // every entry, checks the order rules (a RESULT follows its QUERY, no
 // query ID is reused) and, given the archive, opens every QUERY's
-// commitments and, given the consortium CA, checks who asked: each
-// archived analyst's signed request. The first problem is returned as an *Error naming the file
+// commitments and, given the consortium CA (WithRequestCA), checks who
+// asked: each archived analyst's signed request. Given the consortium CA
+// (WithCA), it also verifies every POLICY entry (a party's signed policy:
+// certificate, signature, canonical content, increasing versions), every
+// REVOCATION (signed by the revoked warrant's authorizer) and, given the
+// archive, every QUERY's archived warrant (its hash and signature). The
+// first problem is returned as an *Error naming the file
 // and entry index at fault.
 //
 // Receipt and CheckReceipt produce and verify C2SP tlog-proof receipts
@@ -110,8 +115,9 @@ type Option func(*options)
 
 type options struct {
 	openings Openings
-	caPEM    []byte
 	visit    func(index uint64, e entry.Entry)
+	// caPEM is the consortium CA (WithCA or WithRequestCA).
+	caPEM []byte
 }
 
 // WithVisitor calls visit for every entry that parses, in index order, as
@@ -130,7 +136,7 @@ func WithOpenings(o Openings) Option { return func(opts *options) { opts.opening
 // for another analyst, key, text or purpose, fails the audit at the
 // QUERY's index. A record without a signed request (from before analysts
 // signed, or stripped) is a warning.
-func WithRequestCA(caPEM []byte) Option { return func(opts *options) { opts.caPEM = caPEM } }
+func WithRequestCA(caPEM []byte) Option { return WithCA(caPEM) }
 
 // Cosignature is one verified cosignature on the audited checkpoint.
 type Cosignature struct {
@@ -153,6 +159,9 @@ type Report struct {
 	OpenQueries []string
 	// OpeningsChecked counts QUERY entries whose commitments were opened.
 	OpeningsChecked int
+	// WarrantsChecked counts QUERY entries whose archived warrant was
+	// checked against the entry's warrant hash and verified.
+	WarrantsChecked int
 	// Warnings lists findings that are not violations: a QUERY on an epoch
 	// or parameter set not logged before it, a FAILURE naming an unlogged query.
 	Warnings []string
@@ -219,6 +228,7 @@ func Verify(ctx context.Context, fetch Fetcher, logVerifier note.Verifier, cosig
 	}
 	rep.Counts = rules.counts
 	rep.OpeningsChecked = rules.opened
+	rep.WarrantsChecked = rules.warrantsChecked
 	rep.Warnings = rules.warnings
 	for id, st := range rules.queries {
 		if !st.done {
@@ -460,7 +470,6 @@ type queryState struct {
 // first violation.
 type rules struct {
 	openings Openings
-	caPEM    []byte // checks archived signed requests when set
 	counts   map[entry.Type]uint64
 	queries  map[string]*queryState
 	epochs   map[uint64]bool
@@ -468,11 +477,17 @@ type rules struct {
 	opened   int
 	warnings []string
 	err      error
+
+	// caPEM is the consortium CA (nil: certificates are not chained, and
+	// archived signed requests are not checked).
+	caPEM           []byte
+	priv            privacyState
+	warrantsChecked int
 }
 
 func newRules(o Openings) *rules {
 	return &rules{openings: o, counts: make(map[entry.Type]uint64), queries: make(map[string]*queryState),
-		epochs: make(map[uint64]bool), params: make(map[string]bool)}
+		epochs: make(map[uint64]bool), params: make(map[string]bool), priv: newPrivacyState()}
 }
 
 func (r *rules) check(index uint64, path string, raw []byte) {
@@ -502,6 +517,7 @@ func (r *rules) check(index uint64, path string, raw []byte) {
 		if !r.params[v.ParamSet] {
 			r.warnings = append(r.warnings, fmt.Sprintf("entry %d: QUERY %q uses parameter set %q, no CEREMONY for it logged before", index, v.QueryID, v.ParamSet))
 		}
+		var archived *archive.Record
 		if r.openings != nil {
 			rec, err := r.openings.Get(v.QueryID)
 			if err == nil {
@@ -520,7 +536,9 @@ func (r *rules) check(index uint64, path string, raw []byte) {
 					return
 				}
 			}
+			archived = &rec
 		}
+		r.checkQueryWarrant(index, path, v, archived)
 	case entry.Result:
 		q, ok := r.queries[v.QueryID]
 		switch {
@@ -541,5 +559,9 @@ func (r *rules) check(index uint64, path string, raw []byte) {
 		} else {
 			r.warnings = append(r.warnings, fmt.Sprintf("entry %d: FAILURE names query %q, not logged before it", index, v.QueryID))
 		}
+	case entry.Policy:
+		r.checkPolicy(index, path, v)
+	case entry.Revocation:
+		r.checkRevocation(index, path, v)
 	}
 }

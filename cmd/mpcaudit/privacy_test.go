@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/mpcq/mpcq/internal/auditor"
+	"github.com/mpcq/mpcq/ledger"
+	"github.com/mpcq/mpcq/ledger/entry"
+	"github.com/mpcq/mpcq/ledger/witness"
+	"github.com/mpcq/mpcq/pki"
+	"github.com/mpcq/mpcq/policy"
+)
+
+// writeLedger logs entries in a fresh cosigned ledger and returns the log
+// directory and an auditor profile whose ca.pem is caPEM.
+func writeLedger(t *testing.T, caPEM []byte, entries []entry.Entry) (logDir, profile string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	const origin = "mpcq.test/privacy"
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	wskey, wvkey, err := note.GenerateKey(rand.Reader, "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := fnote.NewSignerForCosignatureV1(wskey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := witness.New(witness.Config{Origin: origin, LogVerifier: verifier, Signer: ws,
+		Store: witness.NewFileStore(filepath.Join(dir, "witness.json"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logDir = filepath.Join(dir, "ledger")
+	l, shutdown, err := ledger.Open(ctx, ledger.Config{Dir: logDir, Origin: origin, Signer: signer, Verifier: verifier,
+		Cosigners: []ledger.Cosigner{ledger.LocalCosigner(w)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := entry.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := l.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	profile = filepath.Join(dir, "profile")
+	cfg := auditor.ProfileConfig{Coordinator: "127.0.0.1:1", Ledger: auditor.LedgerInfo{URL: "https://127.0.0.1:1/", PublicKey: vkey,
+		Witnesses: map[string]string{"bank": wvkey}}}
+	if err := auditor.WriteProfile(profile, cfg, caPEM, []byte("cert"), []byte("key")); err != nil {
+		t.Fatal(err)
+	}
+	return logDir, profile
+}
+
+// A signed POLICY, an answered noisy query and an open one: verify
+// accepts them, policies lists the version, budget counts the ε.
+func TestPoliciesAndBudget(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	ca, err := pki.NewCA("test CA", now.Add(-time.Hour), 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.Issue(pki.RoleParty, "bank", nil, now.Add(-time.Hour), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := pki.PrivateKey(keyPEM)
+	cert, _ := pki.ParseCertificate(certPEM)
+	p, err := policy.Parse("bank.json", []byte(`{"version": 1, "party": "bank", "rules": [{"name": "r\u001b[2J", "analysts": ["*"]}],
+		"budget": {"period": "24h", "per_analyst": 2, "per_case": 3}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := p.Canonical()
+	h := sha256.Sum256(content)
+	pol := entry.Policy{Party: "bank", Version: 1, PolicyHash: h, Content: content,
+		Signature: ed25519.Sign(key, entry.PolicySigned("bank", 1, h)), Certificate: cert.Raw}
+	q := func(id string, eps uint64) entry.Query {
+		return entry.Query{QueryID: id, Analyst: "mpcq://analyst/alice", ParamSet: "test", Time: now.Add(-time.Minute).Unix(), EpsilonMilli: eps, Collusion: 1}
+	}
+	logDir, profile := writeLedger(t, ca.CertPEM(), []entry.Entry{
+		entry.Ceremony{ParamSet: "test"}, pol, q("q-1", 500), entry.Result{QueryID: "q-1", Parties: []string{"bank"}}, q("q-2", 250),
+	})
+	cmd := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		args = append([]string{"--profile", profile}, append(args, "--log-dir", logDir, "--no-archive")...)
+		if code := run(args, &out, &errb); code != 0 {
+			t.Fatalf("mpcaudit %v: exit %d\n%s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	if out := cmd("verify"); !strings.Contains(out, "POLICY   1") {
+		t.Fatalf("verify:\n%s", out)
+	}
+	out := cmd("policies", "--show")
+	if !strings.Contains(out, "bank") || !strings.Contains(out, `r\\u001b[2J`) || strings.Contains(out, "\x1b") {
+		t.Fatalf("policies --show:\n%q", out)
+	}
+	if out := cmd("show"); !strings.Contains(out, "entry 1: POLICY of party bank, version 1") || !strings.Contains(out, "0.5") {
+		t.Fatalf("show:\n%s", out)
+	}
+	var rep auditor.BudgetReport
+	if err := json.Unmarshal([]byte(cmd("budget", "--json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Parties) != 1 || len(rep.Parties[0].Analysts) != 1 {
+		t.Fatalf("budget: %+v", rep)
+	}
+	if a := rep.Parties[0].Analysts[0]; a.SpentMilli != 500 || a.RemainingMilli != 1500 || a.PossiblyMilli != 250 {
+		t.Fatalf("budget of alice: %+v", a)
+	}
+	if out := cmd("budget", "--at", now.Add(-time.Hour).Format(time.RFC3339)); !strings.Contains(out, "party bank") || strings.Contains(out, "q-1") {
+		t.Fatalf("budget --at an hour ago:\n%s", out)
+	}
+}
