@@ -328,7 +328,8 @@ func Parties(ctx context.Context, client pb.CoordinatorClient) (int, error) {
 
 // Query sends a query, reports progress, and decrypts the result. Its ε,
 // collusion tolerance and warrant are resolved by ResolvePrivacy, with the
-// number of parties from the coordinator, and signed with the request.
+// number of parties from the coordinator (asked only for a noisy query),
+// and signed with the request.
 func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Request, progress func(*pb.Progress)) (*Result, error) {
 	pl, sr, err := p.Plan(ctx, client, req.SQL)
 	if err != nil {
@@ -347,11 +348,7 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 	if req.LegalBasis == "" {
 		req.LegalBasis = p.Config.LegalBasis
 	}
-	n, err := Parties(ctx, client)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := p.ResolvePrivacy(req, n)
+	priv, err := p.resolvePrivacy(req, func() (int, error) { return Parties(ctx, client) })
 	if err != nil {
 		return nil, err
 	}

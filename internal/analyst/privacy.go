@@ -104,6 +104,12 @@ func (p *Profile) warrantFile(req Request) ([]byte, string, error) {
 //
 // Errors wrap ErrPrivacy or, for the profile's files, ErrProfile.
 func (p *Profile) ResolvePrivacy(req Request, parties int) (Privacy, error) {
+	return p.resolvePrivacy(req, func() (int, error) { return parties, nil })
+}
+
+// resolvePrivacy is ResolvePrivacy asking for the number of parties only
+// for a noisy query.
+func (p *Profile) resolvePrivacy(req Request, numParties func() (int, error)) (Privacy, error) {
 	var out Privacy
 	wb, where, err := p.warrantFile(req)
 	if err != nil {
@@ -140,6 +146,10 @@ func (p *Profile) ResolvePrivacy(req Request, parties int) (Privacy, error) {
 			return Privacy{}, fmt.Errorf("%w: collusion tolerance %d given for an exact query (ε 0): it applies to noisy queries only", ErrPrivacy, *req.Collusion)
 		}
 		return out, nil
+	}
+	parties, err := numParties()
+	if err != nil {
+		return Privacy{}, err
 	}
 	if parties < 1 {
 		return Privacy{}, fmt.Errorf("%w: the coordinator lists no parties: cannot choose a collusion tolerance", ErrPrivacy)
