@@ -143,3 +143,41 @@ func (s *Server) revoke(ctx context.Context, req *pb.RevokeRequest) (*pb.RevokeR
 	}
 	return reply, nil
 }
+
+// ExplainPolicy asks every party how its policy would decide a query for
+// the calling analyst (EXPLAIN): the rule that applies or refuses, the
+// largest ε, the budget left. The parties take the analyst's identity on
+// the coordinator's word here, as nothing runs; the real check is at the
+// query's steps, on the analyst's signature.
+func (s *Server) ExplainPolicy(ctx context.Context, req *pb.ExplainPolicyRequest) (*pb.PolicyReport, error) {
+	rep, err := s.explainPolicy(ctx, req)
+	return rep, rpc.ToStatus(err, codeMap...)
+}
+
+func (s *Server) explainPolicy(ctx context.Context, req *pb.ExplainPolicyRequest) (*pb.PolicyReport, error) {
+	caller, err := pki.RequireRole(ctx, pki.RoleAnalyst)
+	if err != nil {
+		return nil, err
+	}
+	env, err := s.env()
+	if err != nil {
+		return nil, err
+	}
+	pq, err := planQuery(req.Sql, env)
+	if err != nil {
+		return nil, err
+	}
+	rep := &pb.PolicyReport{}
+	for _, p := range s.parties {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout())
+		r, err := p.client.CheckPolicy(cctx, &pb.PolicyCheckRequest{Plan: pq.planPB, Analyst: caller.String(), Groups: caller.Groups,
+			EpsilonMilli: req.EpsilonMilli, Collusion: req.Collusion, Warrant: req.Warrant})
+		cancel()
+		pp := &pb.PartyPolicy{Party: p.name, Check: r}
+		if err != nil {
+			pp.Error = err.Error()
+		}
+		rep.Parties = append(rep.Parties, pp)
+	}
+	return rep, nil
+}

@@ -57,11 +57,18 @@ func intake(req *pb.QueryRequest, env queryEnv) (*plannedQuery, error) {
 	if err := checkPurpose(req.Purpose, req.LegalBasis); err != nil {
 		return nil, err
 	}
-	params := env.keys.params
-	if _, err := params.UnmarshalPublicKey(req.AnalystPublicKey); err != nil {
+	if _, err := env.keys.params.UnmarshalPublicKey(req.AnalystPublicKey); err != nil {
 		return nil, fmt.Errorf("%w: analyst public key: %w", ErrBadQuery, err)
 	}
-	p, err := plan.Parse(req.Sql, env.schema)
+	return planQuery(req.Sql, env)
+}
+
+// planQuery plans a query's SQL as intake does, without a request: the
+// plan, its bounds and memory checks, and the plan message with the
+// columns' declared maxima (what EXPLAIN's policy check sends).
+func planQuery(sql string, env queryEnv) (*plannedQuery, error) {
+	params := env.keys.params
+	p, err := plan.Parse(sql, env.schema)
 	if err != nil {
 		return nil, err
 	}

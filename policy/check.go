@@ -310,7 +310,9 @@ func (p *Policy) Check(u Use) error {
 	} else if r.MaxEpsilonMilli > 0 && u.EpsilonMilli > r.MaxEpsilonMilli {
 		return refuse(r.Name, "ε %s is above max_epsilon %s", FormatEpsilon(u.EpsilonMilli), FormatEpsilon(r.MaxEpsilonMilli))
 	}
-	if u.Collusion < r.MinCollusion {
+	if u.EpsilonMilli > 0 && u.Collusion < r.MinCollusion {
+		// An exact answer has no noise for colluders to remove: the
+		// tolerance is a property of noisy answers only.
 		return refuse(r.Name, "collusion tolerance k=%d is below min_collusion %d", u.Collusion, r.MinCollusion)
 	}
 	return nil

@@ -49,8 +49,12 @@ Commands:
                 interval "[low, high]".
   explain "SQL" show the plan per institution, ciphertexts and bytes each
                 party sends, depth, worst cases against the modulus and an
-                estimated time; runs nothing (same as query --dry-run or
-                "EXPLAIN SELECT ...")
+                estimated time; then the privacy: ε, collusion tolerance and
+                warrant, each total's noise and 95% half-width, and how
+                every party's policy decides the query with the ε budget
+                left; runs nothing and charges nothing (same as query
+                --dry-run, which also takes --epsilon, --collusion,
+                --warrant, or "EXPLAIN SELECT ...")
   status        exit 0 when the coordinator and every party are up and ready
                 and every party cosigns the ledger
   schema        list the consortium's tables, columns, types, bounds and
@@ -124,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = usageError{`explain takes exactly one SQL argument, in quotes`}
 			break
 		}
-		err = cmdExplain(*profileDir, rest[0], stdout)
+		err = cmdExplain(*profileDir, analyst.Request{SQL: rest[0]}, stdout)
 	case "keygen":
 		err = cmdKeygen(*profileDir)
 	default:
@@ -191,7 +195,7 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 		req.Warrant = b
 	}
 	if *dryRun || isExplain(fs.Arg(0)) {
-		return cmdExplain(dir, fs.Arg(0), stdout)
+		return cmdExplain(dir, req, stdout)
 	}
 	p, client, closeFn, err := connect(dir)
 	if err != nil {
@@ -337,7 +341,7 @@ func isExplain(sql string) bool {
 	return len(f) > 0 && strings.EqualFold(f[0], "explain")
 }
 
-func cmdExplain(dir, sql string, stdout io.Writer) error {
+func cmdExplain(dir string, req analyst.Request, stdout io.Writer) error {
 	p, client, closeFn, err := connect(dir)
 	if err != nil {
 		return err
@@ -345,11 +349,22 @@ func cmdExplain(dir, sql string, stdout io.Writer) error {
 	defer closeFn()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	e, err := p.Explain(ctx, client, sql)
+	e, err := p.Explain(ctx, client, req.SQL)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprint(stdout, e.String())
+	if _, err := fmt.Fprint(stdout, e.String()); err != nil {
+		return err
+	}
+	if isExplain(req.SQL) {
+		// The privacy part plans the query itself, without EXPLAIN.
+		req.SQL = strings.TrimSpace(req.SQL)[len("explain"):]
+	}
+	priv, err := p.ExplainPrivacy(ctx, client, req)
+	if err != nil {
+		return fmt.Errorf("privacy and policies: %w", err)
+	}
+	_, err = fmt.Fprint(stdout, priv)
 	return err
 }
 

@@ -192,6 +192,178 @@ func (ArithOp) EnumDescriptor() ([]byte, []int) {
 	return file_mpcq_proto_rawDescGZIP(), []int{2}
 }
 
+type ExplainPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sql           string                 `protobuf:"bytes,1,opt,name=sql,proto3" json:"sql,omitempty"`
+	EpsilonMilli  uint64                 `protobuf:"varint,2,opt,name=epsilon_milli,json=epsilonMilli,proto3" json:"epsilon_milli,omitempty"`
+	Collusion     uint32                 `protobuf:"varint,3,opt,name=collusion,proto3" json:"collusion,omitempty"`
+	Warrant       []byte                 `protobuf:"bytes,4,opt,name=warrant,proto3" json:"warrant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainPolicyRequest) Reset() {
+	*x = ExplainPolicyRequest{}
+	mi := &file_mpcq_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainPolicyRequest) ProtoMessage() {}
+
+func (x *ExplainPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainPolicyRequest.ProtoReflect.Descriptor instead.
+func (*ExplainPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ExplainPolicyRequest) GetSql() string {
+	if x != nil {
+		return x.Sql
+	}
+	return ""
+}
+
+func (x *ExplainPolicyRequest) GetEpsilonMilli() uint64 {
+	if x != nil {
+		return x.EpsilonMilli
+	}
+	return 0
+}
+
+func (x *ExplainPolicyRequest) GetCollusion() uint32 {
+	if x != nil {
+		return x.Collusion
+	}
+	return 0
+}
+
+func (x *ExplainPolicyRequest) GetWarrant() []byte {
+	if x != nil {
+		return x.Warrant
+	}
+	return nil
+}
+
+type PolicyReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Parties       []*PartyPolicy         `protobuf:"bytes,1,rep,name=parties,proto3" json:"parties,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyReport) Reset() {
+	*x = PolicyReport{}
+	mi := &file_mpcq_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyReport) ProtoMessage() {}
+
+func (x *PolicyReport) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyReport.ProtoReflect.Descriptor instead.
+func (*PolicyReport) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PolicyReport) GetParties() []*PartyPolicy {
+	if x != nil {
+		return x.Parties
+	}
+	return nil
+}
+
+type PartyPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Party         string                 `protobuf:"bytes,1,opt,name=party,proto3" json:"party,omitempty"`
+	Check         *PolicyCheckReply      `protobuf:"bytes,2,opt,name=check,proto3" json:"check,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"` // the party could not be asked
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartyPolicy) Reset() {
+	*x = PartyPolicy{}
+	mi := &file_mpcq_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyPolicy) ProtoMessage() {}
+
+func (x *PartyPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyPolicy.ProtoReflect.Descriptor instead.
+func (*PartyPolicy) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PartyPolicy) GetParty() string {
+	if x != nil {
+		return x.Party
+	}
+	return ""
+}
+
+func (x *PartyPolicy) GetCheck() *PolicyCheckReply {
+	if x != nil {
+		return x.Check
+	}
+	return nil
+}
+
+func (x *PartyPolicy) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type PolicyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -200,7 +372,7 @@ type PolicyRequest struct {
 
 func (x *PolicyRequest) Reset() {
 	*x = PolicyRequest{}
-	mi := &file_mpcq_proto_msgTypes[0]
+	mi := &file_mpcq_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -212,7 +384,7 @@ func (x *PolicyRequest) String() string {
 func (*PolicyRequest) ProtoMessage() {}
 
 func (x *PolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[0]
+	mi := &file_mpcq_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -225,7 +397,7 @@ func (x *PolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyRequest.ProtoReflect.Descriptor instead.
 func (*PolicyRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{0}
+	return file_mpcq_proto_rawDescGZIP(), []int{3}
 }
 
 // SignedPolicy is a party's policy version: its canonical content, signed
@@ -243,7 +415,7 @@ type SignedPolicy struct {
 
 func (x *SignedPolicy) Reset() {
 	*x = SignedPolicy{}
-	mi := &file_mpcq_proto_msgTypes[1]
+	mi := &file_mpcq_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +427,7 @@ func (x *SignedPolicy) String() string {
 func (*SignedPolicy) ProtoMessage() {}
 
 func (x *SignedPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[1]
+	mi := &file_mpcq_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +440,7 @@ func (x *SignedPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedPolicy.ProtoReflect.Descriptor instead.
 func (*SignedPolicy) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{1}
+	return file_mpcq_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SignedPolicy) GetParty() string {
@@ -319,7 +491,7 @@ type PolicyPublishedRequest struct {
 
 func (x *PolicyPublishedRequest) Reset() {
 	*x = PolicyPublishedRequest{}
-	mi := &file_mpcq_proto_msgTypes[2]
+	mi := &file_mpcq_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +503,7 @@ func (x *PolicyPublishedRequest) String() string {
 func (*PolicyPublishedRequest) ProtoMessage() {}
 
 func (x *PolicyPublishedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[2]
+	mi := &file_mpcq_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +516,7 @@ func (x *PolicyPublishedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyPublishedRequest.ProtoReflect.Descriptor instead.
 func (*PolicyPublishedRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{2}
+	return file_mpcq_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PolicyPublishedRequest) GetVersion() uint64 {
@@ -390,7 +562,7 @@ type PolicyPublishedReply struct {
 
 func (x *PolicyPublishedReply) Reset() {
 	*x = PolicyPublishedReply{}
-	mi := &file_mpcq_proto_msgTypes[3]
+	mi := &file_mpcq_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +574,7 @@ func (x *PolicyPublishedReply) String() string {
 func (*PolicyPublishedReply) ProtoMessage() {}
 
 func (x *PolicyPublishedReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[3]
+	mi := &file_mpcq_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +587,7 @@ func (x *PolicyPublishedReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyPublishedReply.ProtoReflect.Descriptor instead.
 func (*PolicyPublishedReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{3}
+	return file_mpcq_proto_rawDescGZIP(), []int{6}
 }
 
 // RevokeRequest carries an authorizer's signed revocation and the signed
@@ -431,7 +603,7 @@ type RevokeRequest struct {
 
 func (x *RevokeRequest) Reset() {
 	*x = RevokeRequest{}
-	mi := &file_mpcq_proto_msgTypes[4]
+	mi := &file_mpcq_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +615,7 @@ func (x *RevokeRequest) String() string {
 func (*RevokeRequest) ProtoMessage() {}
 
 func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[4]
+	mi := &file_mpcq_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +628,7 @@ func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{4}
+	return file_mpcq_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RevokeRequest) GetRevocation() []byte {
@@ -483,7 +655,7 @@ type RevokeReply struct {
 
 func (x *RevokeReply) Reset() {
 	*x = RevokeReply{}
-	mi := &file_mpcq_proto_msgTypes[5]
+	mi := &file_mpcq_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +667,7 @@ func (x *RevokeReply) String() string {
 func (*RevokeReply) ProtoMessage() {}
 
 func (x *RevokeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[5]
+	mi := &file_mpcq_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +680,7 @@ func (x *RevokeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeReply.ProtoReflect.Descriptor instead.
 func (*RevokeReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{5}
+	return file_mpcq_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevokeReply) GetLedgerIndex() uint64 {
@@ -541,7 +713,7 @@ type PolicyCheckRequest struct {
 
 func (x *PolicyCheckRequest) Reset() {
 	*x = PolicyCheckRequest{}
-	mi := &file_mpcq_proto_msgTypes[6]
+	mi := &file_mpcq_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +725,7 @@ func (x *PolicyCheckRequest) String() string {
 func (*PolicyCheckRequest) ProtoMessage() {}
 
 func (x *PolicyCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[6]
+	mi := &file_mpcq_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +738,7 @@ func (x *PolicyCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyCheckRequest.ProtoReflect.Descriptor instead.
 func (*PolicyCheckRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{6}
+	return file_mpcq_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PolicyCheckRequest) GetPlan() *Plan {
@@ -627,7 +799,7 @@ type PolicyCheckReply struct {
 
 func (x *PolicyCheckReply) Reset() {
 	*x = PolicyCheckReply{}
-	mi := &file_mpcq_proto_msgTypes[7]
+	mi := &file_mpcq_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +811,7 @@ func (x *PolicyCheckReply) String() string {
 func (*PolicyCheckReply) ProtoMessage() {}
 
 func (x *PolicyCheckReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[7]
+	mi := &file_mpcq_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +824,7 @@ func (x *PolicyCheckReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyCheckReply.ProtoReflect.Descriptor instead.
 func (*PolicyCheckReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{7}
+	return file_mpcq_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PolicyCheckReply) GetAllowed() bool {
@@ -719,7 +891,7 @@ type PartyStatusRequest struct {
 
 func (x *PartyStatusRequest) Reset() {
 	*x = PartyStatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[8]
+	mi := &file_mpcq_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +903,7 @@ func (x *PartyStatusRequest) String() string {
 func (*PartyStatusRequest) ProtoMessage() {}
 
 func (x *PartyStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[8]
+	mi := &file_mpcq_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +916,7 @@ func (x *PartyStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyStatusRequest.ProtoReflect.Descriptor instead.
 func (*PartyStatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{8}
+	return file_mpcq_proto_rawDescGZIP(), []int{11}
 }
 
 type PartyStatus struct {
@@ -765,7 +937,7 @@ type PartyStatus struct {
 
 func (x *PartyStatus) Reset() {
 	*x = PartyStatus{}
-	mi := &file_mpcq_proto_msgTypes[9]
+	mi := &file_mpcq_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +949,7 @@ func (x *PartyStatus) String() string {
 func (*PartyStatus) ProtoMessage() {}
 
 func (x *PartyStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[9]
+	mi := &file_mpcq_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +962,7 @@ func (x *PartyStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyStatus.ProtoReflect.Descriptor instead.
 func (*PartyStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{9}
+	return file_mpcq_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PartyStatus) GetName() string {
@@ -874,7 +1046,7 @@ type TableSchema struct {
 
 func (x *TableSchema) Reset() {
 	*x = TableSchema{}
-	mi := &file_mpcq_proto_msgTypes[10]
+	mi := &file_mpcq_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1058,7 @@ func (x *TableSchema) String() string {
 func (*TableSchema) ProtoMessage() {}
 
 func (x *TableSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[10]
+	mi := &file_mpcq_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1071,7 @@ func (x *TableSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableSchema.ProtoReflect.Descriptor instead.
 func (*TableSchema) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{10}
+	return file_mpcq_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TableSchema) GetName() string {
@@ -936,7 +1108,7 @@ type ColumnSchema struct {
 
 func (x *ColumnSchema) Reset() {
 	*x = ColumnSchema{}
-	mi := &file_mpcq_proto_msgTypes[11]
+	mi := &file_mpcq_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1120,7 @@ func (x *ColumnSchema) String() string {
 func (*ColumnSchema) ProtoMessage() {}
 
 func (x *ColumnSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[11]
+	mi := &file_mpcq_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1133,7 @@ func (x *ColumnSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ColumnSchema.ProtoReflect.Descriptor instead.
 func (*ColumnSchema) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{11}
+	return file_mpcq_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ColumnSchema) GetName() string {
@@ -1011,7 +1183,7 @@ type CeremonyNonceRequest struct {
 
 func (x *CeremonyNonceRequest) Reset() {
 	*x = CeremonyNonceRequest{}
-	mi := &file_mpcq_proto_msgTypes[12]
+	mi := &file_mpcq_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1195,7 @@ func (x *CeremonyNonceRequest) String() string {
 func (*CeremonyNonceRequest) ProtoMessage() {}
 
 func (x *CeremonyNonceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[12]
+	mi := &file_mpcq_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1208,7 @@ func (x *CeremonyNonceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyNonceRequest.ProtoReflect.Descriptor instead.
 func (*CeremonyNonceRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{12}
+	return file_mpcq_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CeremonyNonceRequest) GetConsortium() string {
@@ -1076,7 +1248,7 @@ type CeremonyNonceReply struct {
 
 func (x *CeremonyNonceReply) Reset() {
 	*x = CeremonyNonceReply{}
-	mi := &file_mpcq_proto_msgTypes[13]
+	mi := &file_mpcq_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1260,7 @@ func (x *CeremonyNonceReply) String() string {
 func (*CeremonyNonceReply) ProtoMessage() {}
 
 func (x *CeremonyNonceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[13]
+	mi := &file_mpcq_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1273,7 @@ func (x *CeremonyNonceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyNonceReply.ProtoReflect.Descriptor instead.
 func (*CeremonyNonceReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{13}
+	return file_mpcq_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CeremonyNonceReply) GetNonce() []byte {
@@ -1121,7 +1293,7 @@ type CeremonySharesRequest struct {
 
 func (x *CeremonySharesRequest) Reset() {
 	*x = CeremonySharesRequest{}
-	mi := &file_mpcq_proto_msgTypes[14]
+	mi := &file_mpcq_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1305,7 @@ func (x *CeremonySharesRequest) String() string {
 func (*CeremonySharesRequest) ProtoMessage() {}
 
 func (x *CeremonySharesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[14]
+	mi := &file_mpcq_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1318,7 @@ func (x *CeremonySharesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonySharesRequest.ProtoReflect.Descriptor instead.
 func (*CeremonySharesRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{14}
+	return file_mpcq_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CeremonySharesRequest) GetCeremonyId() string {
@@ -1178,7 +1350,7 @@ type KeyShare struct {
 
 func (x *KeyShare) Reset() {
 	*x = KeyShare{}
-	mi := &file_mpcq_proto_msgTypes[15]
+	mi := &file_mpcq_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1362,7 @@ func (x *KeyShare) String() string {
 func (*KeyShare) ProtoMessage() {}
 
 func (x *KeyShare) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[15]
+	mi := &file_mpcq_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1375,7 @@ func (x *KeyShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyShare.ProtoReflect.Descriptor instead.
 func (*KeyShare) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{15}
+	return file_mpcq_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KeyShare) GetPublicKey() bool {
@@ -1244,7 +1416,7 @@ type CeremonyFinishRequest struct {
 
 func (x *CeremonyFinishRequest) Reset() {
 	*x = CeremonyFinishRequest{}
-	mi := &file_mpcq_proto_msgTypes[16]
+	mi := &file_mpcq_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1428,7 @@ func (x *CeremonyFinishRequest) String() string {
 func (*CeremonyFinishRequest) ProtoMessage() {}
 
 func (x *CeremonyFinishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[16]
+	mi := &file_mpcq_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1441,7 @@ func (x *CeremonyFinishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyFinishRequest.ProtoReflect.Descriptor instead.
 func (*CeremonyFinishRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{16}
+	return file_mpcq_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CeremonyFinishRequest) GetCeremonyId() string {
@@ -1295,7 +1467,7 @@ type CeremonyFinishReply struct {
 
 func (x *CeremonyFinishReply) Reset() {
 	*x = CeremonyFinishReply{}
-	mi := &file_mpcq_proto_msgTypes[17]
+	mi := &file_mpcq_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1479,7 @@ func (x *CeremonyFinishReply) String() string {
 func (*CeremonyFinishReply) ProtoMessage() {}
 
 func (x *CeremonyFinishReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[17]
+	mi := &file_mpcq_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1492,7 @@ func (x *CeremonyFinishReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CeremonyFinishReply.ProtoReflect.Descriptor instead.
 func (*CeremonyFinishReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{17}
+	return file_mpcq_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CeremonyFinishReply) GetPublicKeyHash() []byte {
@@ -1345,7 +1517,7 @@ type RotationKey struct {
 
 func (x *RotationKey) Reset() {
 	*x = RotationKey{}
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1529,7 @@ func (x *RotationKey) String() string {
 func (*RotationKey) ProtoMessage() {}
 
 func (x *RotationKey) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[18]
+	mi := &file_mpcq_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1542,7 @@ func (x *RotationKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotationKey.ProtoReflect.Descriptor instead.
 func (*RotationKey) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{18}
+	return file_mpcq_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RotationKey) GetCeremonyId() string {
@@ -1417,7 +1589,7 @@ type RotationKeysReply struct {
 
 func (x *RotationKeysReply) Reset() {
 	*x = RotationKeysReply{}
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1601,7 @@ func (x *RotationKeysReply) String() string {
 func (*RotationKeysReply) ProtoMessage() {}
 
 func (x *RotationKeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[19]
+	mi := &file_mpcq_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1614,7 @@ func (x *RotationKeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotationKeysReply.ProtoReflect.Descriptor instead.
 func (*RotationKeysReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{19}
+	return file_mpcq_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RotationKeysReply) GetReceived() uint32 {
@@ -1462,7 +1634,7 @@ type AlignOwnRequest struct {
 
 func (x *AlignOwnRequest) Reset() {
 	*x = AlignOwnRequest{}
-	mi := &file_mpcq_proto_msgTypes[20]
+	mi := &file_mpcq_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1646,7 @@ func (x *AlignOwnRequest) String() string {
 func (*AlignOwnRequest) ProtoMessage() {}
 
 func (x *AlignOwnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[20]
+	mi := &file_mpcq_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1659,7 @@ func (x *AlignOwnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignOwnRequest.ProtoReflect.Descriptor instead.
 func (*AlignOwnRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{20}
+	return file_mpcq_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AlignOwnRequest) GetEpochId() string {
@@ -1515,7 +1687,7 @@ type AlignHop struct {
 
 func (x *AlignHop) Reset() {
 	*x = AlignHop{}
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1699,7 @@ func (x *AlignHop) String() string {
 func (*AlignHop) ProtoMessage() {}
 
 func (x *AlignHop) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[21]
+	mi := &file_mpcq_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1712,7 @@ func (x *AlignHop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignHop.ProtoReflect.Descriptor instead.
 func (*AlignHop) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{21}
+	return file_mpcq_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AlignHop) GetSigner() string {
@@ -1576,7 +1748,7 @@ type AlignProvenance struct {
 
 func (x *AlignProvenance) Reset() {
 	*x = AlignProvenance{}
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1760,7 @@ func (x *AlignProvenance) String() string {
 func (*AlignProvenance) ProtoMessage() {}
 
 func (x *AlignProvenance) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[22]
+	mi := &file_mpcq_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1773,7 @@ func (x *AlignProvenance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignProvenance.ProtoReflect.Descriptor instead.
 func (*AlignProvenance) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{22}
+	return file_mpcq_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AlignProvenance) GetEpochId() string {
@@ -1644,7 +1816,7 @@ type AlignChunk struct {
 
 func (x *AlignChunk) Reset() {
 	*x = AlignChunk{}
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1828,7 @@ func (x *AlignChunk) String() string {
 func (*AlignChunk) ProtoMessage() {}
 
 func (x *AlignChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[23]
+	mi := &file_mpcq_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1841,7 @@ func (x *AlignChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignChunk.ProtoReflect.Descriptor instead.
 func (*AlignChunk) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{23}
+	return file_mpcq_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AlignChunk) GetProvenance() *AlignProvenance {
@@ -1698,7 +1870,7 @@ type RanksChunk struct {
 
 func (x *RanksChunk) Reset() {
 	*x = RanksChunk{}
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1882,7 @@ func (x *RanksChunk) String() string {
 func (*RanksChunk) ProtoMessage() {}
 
 func (x *RanksChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[24]
+	mi := &file_mpcq_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1895,7 @@ func (x *RanksChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RanksChunk.ProtoReflect.Descriptor instead.
 func (*RanksChunk) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{24}
+	return file_mpcq_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RanksChunk) GetEpochId() string {
@@ -1763,7 +1935,7 @@ type AlignRanksReply struct {
 
 func (x *AlignRanksReply) Reset() {
 	*x = AlignRanksReply{}
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1947,7 @@ func (x *AlignRanksReply) String() string {
 func (*AlignRanksReply) ProtoMessage() {}
 
 func (x *AlignRanksReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[25]
+	mi := &file_mpcq_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1960,7 @@ func (x *AlignRanksReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlignRanksReply.ProtoReflect.Descriptor instead.
 func (*AlignRanksReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{25}
+	return file_mpcq_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AlignRanksReply) GetRows() uint64 {
@@ -1822,7 +1994,7 @@ type Plan struct {
 
 func (x *Plan) Reset() {
 	*x = Plan{}
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +2006,7 @@ func (x *Plan) String() string {
 func (*Plan) ProtoMessage() {}
 
 func (x *Plan) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[26]
+	mi := &file_mpcq_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +2019,7 @@ func (x *Plan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plan.ProtoReflect.Descriptor instead.
 func (*Plan) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{26}
+	return file_mpcq_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Plan) GetTables() []string {
@@ -1910,7 +2082,7 @@ type Term struct {
 
 func (x *Term) Reset() {
 	*x = Term{}
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1922,7 +2094,7 @@ func (x *Term) String() string {
 func (*Term) ProtoMessage() {}
 
 func (x *Term) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[27]
+	mi := &file_mpcq_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1935,7 +2107,7 @@ func (x *Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Term.ProtoReflect.Descriptor instead.
 func (*Term) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{27}
+	return file_mpcq_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Term) GetSign() int32 {
@@ -1967,7 +2139,7 @@ type Local struct {
 
 func (x *Local) Reset() {
 	*x = Local{}
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2151,7 @@ func (x *Local) String() string {
 func (*Local) ProtoMessage() {}
 
 func (x *Local) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[28]
+	mi := &file_mpcq_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2164,7 @@ func (x *Local) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Local.ProtoReflect.Descriptor instead.
 func (*Local) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{28}
+	return file_mpcq_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Local) GetTable() string {
@@ -2035,7 +2207,7 @@ type Cond struct {
 
 func (x *Cond) Reset() {
 	*x = Cond{}
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2219,7 @@ func (x *Cond) String() string {
 func (*Cond) ProtoMessage() {}
 
 func (x *Cond) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[29]
+	mi := &file_mpcq_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2232,7 @@ func (x *Cond) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cond.ProtoReflect.Descriptor instead.
 func (*Cond) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{29}
+	return file_mpcq_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Cond) GetNode() isCond_Node {
@@ -2158,7 +2330,7 @@ type Junction struct {
 
 func (x *Junction) Reset() {
 	*x = Junction{}
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2342,7 @@ func (x *Junction) String() string {
 func (*Junction) ProtoMessage() {}
 
 func (x *Junction) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[30]
+	mi := &file_mpcq_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2355,7 @@ func (x *Junction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Junction.ProtoReflect.Descriptor instead.
 func (*Junction) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{30}
+	return file_mpcq_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Junction) GetTerms() []*Cond {
@@ -2206,7 +2378,7 @@ type Compare struct {
 
 func (x *Compare) Reset() {
 	*x = Compare{}
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2390,7 @@ func (x *Compare) String() string {
 func (*Compare) ProtoMessage() {}
 
 func (x *Compare) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[31]
+	mi := &file_mpcq_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2403,7 @@ func (x *Compare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Compare.ProtoReflect.Descriptor instead.
 func (*Compare) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{31}
+	return file_mpcq_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Compare) GetOp() CompareOp {
@@ -2268,7 +2440,7 @@ type InList struct {
 
 func (x *InList) Reset() {
 	*x = InList{}
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2452,7 @@ func (x *InList) String() string {
 func (*InList) ProtoMessage() {}
 
 func (x *InList) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[32]
+	mi := &file_mpcq_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2465,7 @@ func (x *InList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InList.ProtoReflect.Descriptor instead.
 func (*InList) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{32}
+	return file_mpcq_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *InList) GetArg() *Arith {
@@ -2334,7 +2506,7 @@ type Arith struct {
 
 func (x *Arith) Reset() {
 	*x = Arith{}
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2346,7 +2518,7 @@ func (x *Arith) String() string {
 func (*Arith) ProtoMessage() {}
 
 func (x *Arith) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[33]
+	mi := &file_mpcq_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2359,7 +2531,7 @@ func (x *Arith) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arith.ProtoReflect.Descriptor instead.
 func (*Arith) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{33}
+	return file_mpcq_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Arith) GetNode() isArith_Node {
@@ -2429,7 +2601,7 @@ type BinArith struct {
 
 func (x *BinArith) Reset() {
 	*x = BinArith{}
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +2613,7 @@ func (x *BinArith) String() string {
 func (*BinArith) ProtoMessage() {}
 
 func (x *BinArith) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[34]
+	mi := &file_mpcq_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +2626,7 @@ func (x *BinArith) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinArith.ProtoReflect.Descriptor instead.
 func (*BinArith) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{34}
+	return file_mpcq_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BinArith) GetOp() ArithOp {
@@ -2490,7 +2662,7 @@ type GroupColumn struct {
 
 func (x *GroupColumn) Reset() {
 	*x = GroupColumn{}
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +2674,7 @@ func (x *GroupColumn) String() string {
 func (*GroupColumn) ProtoMessage() {}
 
 func (x *GroupColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[35]
+	mi := &file_mpcq_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2687,7 @@ func (x *GroupColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupColumn.ProtoReflect.Descriptor instead.
 func (*GroupColumn) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{35}
+	return file_mpcq_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GroupColumn) GetTable() string {
@@ -2561,7 +2733,7 @@ type SumSpec struct {
 
 func (x *SumSpec) Reset() {
 	*x = SumSpec{}
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2573,7 +2745,7 @@ func (x *SumSpec) String() string {
 func (*SumSpec) ProtoMessage() {}
 
 func (x *SumSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[36]
+	mi := &file_mpcq_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2586,7 +2758,7 @@ func (x *SumSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SumSpec.ProtoReflect.Descriptor instead.
 func (*SumSpec) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{36}
+	return file_mpcq_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SumSpec) GetKind() string {
@@ -2629,7 +2801,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2641,7 +2813,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[37]
+	mi := &file_mpcq_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2654,7 +2826,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{37}
+	return file_mpcq_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Aggregate) GetKind() string {
@@ -2714,7 +2886,7 @@ type QueryHeader struct {
 
 func (x *QueryHeader) Reset() {
 	*x = QueryHeader{}
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2726,7 +2898,7 @@ func (x *QueryHeader) String() string {
 func (*QueryHeader) ProtoMessage() {}
 
 func (x *QueryHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[38]
+	mi := &file_mpcq_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2739,7 +2911,7 @@ func (x *QueryHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHeader.ProtoReflect.Descriptor instead.
 func (*QueryHeader) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{38}
+	return file_mpcq_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *QueryHeader) GetQueryId() string {
@@ -2856,7 +3028,7 @@ type SignedRequest struct {
 
 func (x *SignedRequest) Reset() {
 	*x = SignedRequest{}
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2868,7 +3040,7 @@ func (x *SignedRequest) String() string {
 func (*SignedRequest) ProtoMessage() {}
 
 func (x *SignedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[39]
+	mi := &file_mpcq_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2881,7 +3053,7 @@ func (x *SignedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedRequest.ProtoReflect.Descriptor instead.
 func (*SignedRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{39}
+	return file_mpcq_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SignedRequest) GetRequest() []byte {
@@ -2931,7 +3103,7 @@ type BlockMessage struct {
 
 func (x *BlockMessage) Reset() {
 	*x = BlockMessage{}
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3115,7 @@ func (x *BlockMessage) String() string {
 func (*BlockMessage) ProtoMessage() {}
 
 func (x *BlockMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[40]
+	mi := &file_mpcq_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3128,7 @@ func (x *BlockMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockMessage.ProtoReflect.Descriptor instead.
 func (*BlockMessage) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{40}
+	return file_mpcq_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *BlockMessage) GetHeader() *QueryHeader {
@@ -3042,7 +3214,7 @@ type DecryptShareRequest struct {
 
 func (x *DecryptShareRequest) Reset() {
 	*x = DecryptShareRequest{}
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3054,7 +3226,7 @@ func (x *DecryptShareRequest) String() string {
 func (*DecryptShareRequest) ProtoMessage() {}
 
 func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[41]
+	mi := &file_mpcq_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3067,7 +3239,7 @@ func (x *DecryptShareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareRequest.ProtoReflect.Descriptor instead.
 func (*DecryptShareRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{41}
+	return file_mpcq_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DecryptShareRequest) GetQueryId() string {
@@ -3186,7 +3358,7 @@ type CosignRequest struct {
 
 func (x *CosignRequest) Reset() {
 	*x = CosignRequest{}
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3198,7 +3370,7 @@ func (x *CosignRequest) String() string {
 func (*CosignRequest) ProtoMessage() {}
 
 func (x *CosignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[42]
+	mi := &file_mpcq_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3211,7 +3383,7 @@ func (x *CosignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
 func (*CosignRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{42}
+	return file_mpcq_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CosignRequest) GetOldSize() uint64 {
@@ -3246,7 +3418,7 @@ type CosignReply struct {
 
 func (x *CosignReply) Reset() {
 	*x = CosignReply{}
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3258,7 +3430,7 @@ func (x *CosignReply) String() string {
 func (*CosignReply) ProtoMessage() {}
 
 func (x *CosignReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[43]
+	mi := &file_mpcq_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3271,7 +3443,7 @@ func (x *CosignReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignReply.ProtoReflect.Descriptor instead.
 func (*CosignReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{43}
+	return file_mpcq_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CosignReply) GetCosignature() []byte {
@@ -3304,7 +3476,7 @@ type ArchiveRequest struct {
 
 func (x *ArchiveRequest) Reset() {
 	*x = ArchiveRequest{}
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3316,7 +3488,7 @@ func (x *ArchiveRequest) String() string {
 func (*ArchiveRequest) ProtoMessage() {}
 
 func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[44]
+	mi := &file_mpcq_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3329,7 +3501,7 @@ func (x *ArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{44}
+	return file_mpcq_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ArchiveRequest) GetQueryId() string {
@@ -3357,7 +3529,7 @@ type ArchiveRecord struct {
 
 func (x *ArchiveRecord) Reset() {
 	*x = ArchiveRecord{}
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3369,7 +3541,7 @@ func (x *ArchiveRecord) String() string {
 func (*ArchiveRecord) ProtoMessage() {}
 
 func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[45]
+	mi := &file_mpcq_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3382,7 +3554,7 @@ func (x *ArchiveRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveRecord.ProtoReflect.Descriptor instead.
 func (*ArchiveRecord) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{45}
+	return file_mpcq_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ArchiveRecord) GetQueryId() string {
@@ -3450,7 +3622,7 @@ type ArchiveReply struct {
 
 func (x *ArchiveReply) Reset() {
 	*x = ArchiveReply{}
-	mi := &file_mpcq_proto_msgTypes[46]
+	mi := &file_mpcq_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3462,7 +3634,7 @@ func (x *ArchiveReply) String() string {
 func (*ArchiveReply) ProtoMessage() {}
 
 func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[46]
+	mi := &file_mpcq_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3475,7 +3647,7 @@ func (x *ArchiveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveReply.ProtoReflect.Descriptor instead.
 func (*ArchiveReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{46}
+	return file_mpcq_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ArchiveReply) GetRecords() []*ArchiveRecord {
@@ -3494,7 +3666,7 @@ type DecryptShareReply struct {
 
 func (x *DecryptShareReply) Reset() {
 	*x = DecryptShareReply{}
-	mi := &file_mpcq_proto_msgTypes[47]
+	mi := &file_mpcq_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3506,7 +3678,7 @@ func (x *DecryptShareReply) String() string {
 func (*DecryptShareReply) ProtoMessage() {}
 
 func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[47]
+	mi := &file_mpcq_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3519,7 +3691,7 @@ func (x *DecryptShareReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptShareReply.ProtoReflect.Descriptor instead.
 func (*DecryptShareReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{47}
+	return file_mpcq_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DecryptShareReply) GetShares() [][]byte {
@@ -3537,7 +3709,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mpcq_proto_msgTypes[48]
+	mi := &file_mpcq_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3549,7 +3721,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[48]
+	mi := &file_mpcq_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3562,7 +3734,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{48}
+	return file_mpcq_proto_rawDescGZIP(), []int{51}
 }
 
 type PartyState struct {
@@ -3579,7 +3751,7 @@ type PartyState struct {
 
 func (x *PartyState) Reset() {
 	*x = PartyState{}
-	mi := &file_mpcq_proto_msgTypes[49]
+	mi := &file_mpcq_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3591,7 +3763,7 @@ func (x *PartyState) String() string {
 func (*PartyState) ProtoMessage() {}
 
 func (x *PartyState) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[49]
+	mi := &file_mpcq_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3604,7 +3776,7 @@ func (x *PartyState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartyState.ProtoReflect.Descriptor instead.
 func (*PartyState) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{49}
+	return file_mpcq_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *PartyState) GetName() string {
@@ -3667,7 +3839,7 @@ type ConsortiumStatus struct {
 
 func (x *ConsortiumStatus) Reset() {
 	*x = ConsortiumStatus{}
-	mi := &file_mpcq_proto_msgTypes[50]
+	mi := &file_mpcq_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3679,7 +3851,7 @@ func (x *ConsortiumStatus) String() string {
 func (*ConsortiumStatus) ProtoMessage() {}
 
 func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[50]
+	mi := &file_mpcq_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3692,7 +3864,7 @@ func (x *ConsortiumStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsortiumStatus.ProtoReflect.Descriptor instead.
 func (*ConsortiumStatus) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{50}
+	return file_mpcq_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ConsortiumStatus) GetReady() bool {
@@ -3779,7 +3951,7 @@ type LedgerHealth struct {
 
 func (x *LedgerHealth) Reset() {
 	*x = LedgerHealth{}
-	mi := &file_mpcq_proto_msgTypes[51]
+	mi := &file_mpcq_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3791,7 +3963,7 @@ func (x *LedgerHealth) String() string {
 func (*LedgerHealth) ProtoMessage() {}
 
 func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[51]
+	mi := &file_mpcq_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3804,7 +3976,7 @@ func (x *LedgerHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerHealth.ProtoReflect.Descriptor instead.
 func (*LedgerHealth) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{51}
+	return file_mpcq_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LedgerHealth) GetOpen() bool {
@@ -3870,7 +4042,7 @@ type CosignerRefusal struct {
 
 func (x *CosignerRefusal) Reset() {
 	*x = CosignerRefusal{}
-	mi := &file_mpcq_proto_msgTypes[52]
+	mi := &file_mpcq_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3882,7 +4054,7 @@ func (x *CosignerRefusal) String() string {
 func (*CosignerRefusal) ProtoMessage() {}
 
 func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[52]
+	mi := &file_mpcq_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3895,7 +4067,7 @@ func (x *CosignerRefusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CosignerRefusal.ProtoReflect.Descriptor instead.
 func (*CosignerRefusal) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{52}
+	return file_mpcq_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CosignerRefusal) GetParty() string {
@@ -3948,7 +4120,7 @@ type SchemaRequest struct {
 
 func (x *SchemaRequest) Reset() {
 	*x = SchemaRequest{}
-	mi := &file_mpcq_proto_msgTypes[53]
+	mi := &file_mpcq_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3960,7 +4132,7 @@ func (x *SchemaRequest) String() string {
 func (*SchemaRequest) ProtoMessage() {}
 
 func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[53]
+	mi := &file_mpcq_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3973,7 +4145,7 @@ func (x *SchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaRequest.ProtoReflect.Descriptor instead.
 func (*SchemaRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{53}
+	return file_mpcq_proto_rawDescGZIP(), []int{56}
 }
 
 type SchemaReply struct {
@@ -3988,7 +4160,7 @@ type SchemaReply struct {
 
 func (x *SchemaReply) Reset() {
 	*x = SchemaReply{}
-	mi := &file_mpcq_proto_msgTypes[54]
+	mi := &file_mpcq_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4000,7 +4172,7 @@ func (x *SchemaReply) String() string {
 func (*SchemaReply) ProtoMessage() {}
 
 func (x *SchemaReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[54]
+	mi := &file_mpcq_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4013,7 +4185,7 @@ func (x *SchemaReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaReply.ProtoReflect.Descriptor instead.
 func (*SchemaReply) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{54}
+	return file_mpcq_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SchemaReply) GetTables() []*TableSchema {
@@ -4062,7 +4234,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_mpcq_proto_msgTypes[55]
+	mi := &file_mpcq_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4074,7 +4246,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[55]
+	mi := &file_mpcq_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4087,7 +4259,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{55}
+	return file_mpcq_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -4143,7 +4315,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_mpcq_proto_msgTypes[56]
+	mi := &file_mpcq_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4155,7 +4327,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[56]
+	mi := &file_mpcq_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4168,7 +4340,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{56}
+	return file_mpcq_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Progress) GetStage() string {
@@ -4224,7 +4396,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_mpcq_proto_msgTypes[57]
+	mi := &file_mpcq_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4236,7 +4408,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[57]
+	mi := &file_mpcq_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4249,7 +4421,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{57}
+	return file_mpcq_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -4356,7 +4528,7 @@ type QueryEvent struct {
 
 func (x *QueryEvent) Reset() {
 	*x = QueryEvent{}
-	mi := &file_mpcq_proto_msgTypes[58]
+	mi := &file_mpcq_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4368,7 +4540,7 @@ func (x *QueryEvent) String() string {
 func (*QueryEvent) ProtoMessage() {}
 
 func (x *QueryEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mpcq_proto_msgTypes[58]
+	mi := &file_mpcq_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4381,7 +4553,7 @@ func (x *QueryEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEvent.ProtoReflect.Descriptor instead.
 func (*QueryEvent) Descriptor() ([]byte, []int) {
-	return file_mpcq_proto_rawDescGZIP(), []int{58}
+	return file_mpcq_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *QueryEvent) GetEvent() isQueryEvent_Event {
@@ -4430,7 +4602,18 @@ var File_mpcq_proto protoreflect.FileDescriptor
 const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"mpcq.proto\x12\ampcq.v1\"\x0f\n" +
+	"mpcq.proto\x12\ampcq.v1\"\x85\x01\n" +
+	"\x14ExplainPolicyRequest\x12\x10\n" +
+	"\x03sql\x18\x01 \x01(\tR\x03sql\x12#\n" +
+	"\repsilon_milli\x18\x02 \x01(\x04R\fepsilonMilli\x12\x1c\n" +
+	"\tcollusion\x18\x03 \x01(\rR\tcollusion\x12\x18\n" +
+	"\awarrant\x18\x04 \x01(\fR\awarrant\">\n" +
+	"\fPolicyReport\x12.\n" +
+	"\aparties\x18\x01 \x03(\v2\x14.mpcq.v1.PartyPolicyR\aparties\"j\n" +
+	"\vPartyPolicy\x12\x14\n" +
+	"\x05party\x18\x01 \x01(\tR\x05party\x12/\n" +
+	"\x05check\x18\x02 \x01(\v2\x19.mpcq.v1.PolicyCheckReplyR\x05check\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\x0f\n" +
 	"\rPolicyRequest\"\x98\x01\n" +
 	"\fSignedPolicy\x12\x14\n" +
 	"\x05party\x18\x01 \x01(\tR\x05party\x12\x18\n" +
@@ -4812,13 +4995,14 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06Policy\x12\x16.mpcq.v1.PolicyRequest\x1a\x15.mpcq.v1.SignedPolicy\x12Q\n" +
 	"\x0fPolicyPublished\x12\x1f.mpcq.v1.PolicyPublishedRequest\x1a\x1d.mpcq.v1.PolicyPublishedReply\x126\n" +
 	"\x06Revoke\x12\x16.mpcq.v1.RevokeRequest\x1a\x14.mpcq.v1.RevokeReply\x12E\n" +
-	"\vCheckPolicy\x12\x1b.mpcq.v1.PolicyCheckRequest\x1a\x19.mpcq.v1.PolicyCheckReply2\xac\x02\n" +
+	"\vCheckPolicy\x12\x1b.mpcq.v1.PolicyCheckRequest\x1a\x19.mpcq.v1.PolicyCheckReply2\xf3\x02\n" +
 	"\vCoordinator\x12;\n" +
 	"\x06Status\x12\x16.mpcq.v1.StatusRequest\x1a\x19.mpcq.v1.ConsortiumStatus\x126\n" +
 	"\x06Schema\x12\x16.mpcq.v1.SchemaRequest\x1a\x14.mpcq.v1.SchemaReply\x125\n" +
 	"\x05Query\x12\x15.mpcq.v1.QueryRequest\x1a\x13.mpcq.v1.QueryEvent0\x01\x129\n" +
 	"\aArchive\x12\x17.mpcq.v1.ArchiveRequest\x1a\x15.mpcq.v1.ArchiveReply\x126\n" +
-	"\x06Revoke\x12\x16.mpcq.v1.RevokeRequest\x1a\x14.mpcq.v1.RevokeReplyB*Z(github.com/mpcq/mpcq/proto/mpcqv1;mpcqv1b\x06proto3"
+	"\x06Revoke\x12\x16.mpcq.v1.RevokeRequest\x1a\x14.mpcq.v1.RevokeReply\x12E\n" +
+	"\rExplainPolicy\x12\x1d.mpcq.v1.ExplainPolicyRequest\x1a\x15.mpcq.v1.PolicyReportB*Z(github.com/mpcq/mpcq/proto/mpcqv1;mpcqv1b\x06proto3"
 
 var (
 	file_mpcq_proto_rawDescOnce sync.Once
@@ -4833,160 +5017,167 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 }
 
 var file_mpcq_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_mpcq_proto_goTypes = []any{
 	(Presence)(0),                  // 0: mpcq.v1.Presence
 	(CompareOp)(0),                 // 1: mpcq.v1.CompareOp
 	(ArithOp)(0),                   // 2: mpcq.v1.ArithOp
-	(*PolicyRequest)(nil),          // 3: mpcq.v1.PolicyRequest
-	(*SignedPolicy)(nil),           // 4: mpcq.v1.SignedPolicy
-	(*PolicyPublishedRequest)(nil), // 5: mpcq.v1.PolicyPublishedRequest
-	(*PolicyPublishedReply)(nil),   // 6: mpcq.v1.PolicyPublishedReply
-	(*RevokeRequest)(nil),          // 7: mpcq.v1.RevokeRequest
-	(*RevokeReply)(nil),            // 8: mpcq.v1.RevokeReply
-	(*PolicyCheckRequest)(nil),     // 9: mpcq.v1.PolicyCheckRequest
-	(*PolicyCheckReply)(nil),       // 10: mpcq.v1.PolicyCheckReply
-	(*PartyStatusRequest)(nil),     // 11: mpcq.v1.PartyStatusRequest
-	(*PartyStatus)(nil),            // 12: mpcq.v1.PartyStatus
-	(*TableSchema)(nil),            // 13: mpcq.v1.TableSchema
-	(*ColumnSchema)(nil),           // 14: mpcq.v1.ColumnSchema
-	(*CeremonyNonceRequest)(nil),   // 15: mpcq.v1.CeremonyNonceRequest
-	(*CeremonyNonceReply)(nil),     // 16: mpcq.v1.CeremonyNonceReply
-	(*CeremonySharesRequest)(nil),  // 17: mpcq.v1.CeremonySharesRequest
-	(*KeyShare)(nil),               // 18: mpcq.v1.KeyShare
-	(*CeremonyFinishRequest)(nil),  // 19: mpcq.v1.CeremonyFinishRequest
-	(*CeremonyFinishReply)(nil),    // 20: mpcq.v1.CeremonyFinishReply
-	(*RotationKey)(nil),            // 21: mpcq.v1.RotationKey
-	(*RotationKeysReply)(nil),      // 22: mpcq.v1.RotationKeysReply
-	(*AlignOwnRequest)(nil),        // 23: mpcq.v1.AlignOwnRequest
-	(*AlignHop)(nil),               // 24: mpcq.v1.AlignHop
-	(*AlignProvenance)(nil),        // 25: mpcq.v1.AlignProvenance
-	(*AlignChunk)(nil),             // 26: mpcq.v1.AlignChunk
-	(*RanksChunk)(nil),             // 27: mpcq.v1.RanksChunk
-	(*AlignRanksReply)(nil),        // 28: mpcq.v1.AlignRanksReply
-	(*Plan)(nil),                   // 29: mpcq.v1.Plan
-	(*Term)(nil),                   // 30: mpcq.v1.Term
-	(*Local)(nil),                  // 31: mpcq.v1.Local
-	(*Cond)(nil),                   // 32: mpcq.v1.Cond
-	(*Junction)(nil),               // 33: mpcq.v1.Junction
-	(*Compare)(nil),                // 34: mpcq.v1.Compare
-	(*InList)(nil),                 // 35: mpcq.v1.InList
-	(*Arith)(nil),                  // 36: mpcq.v1.Arith
-	(*BinArith)(nil),               // 37: mpcq.v1.BinArith
-	(*GroupColumn)(nil),            // 38: mpcq.v1.GroupColumn
-	(*SumSpec)(nil),                // 39: mpcq.v1.SumSpec
-	(*Aggregate)(nil),              // 40: mpcq.v1.Aggregate
-	(*QueryHeader)(nil),            // 41: mpcq.v1.QueryHeader
-	(*SignedRequest)(nil),          // 42: mpcq.v1.SignedRequest
-	(*BlockMessage)(nil),           // 43: mpcq.v1.BlockMessage
-	(*DecryptShareRequest)(nil),    // 44: mpcq.v1.DecryptShareRequest
-	(*CosignRequest)(nil),          // 45: mpcq.v1.CosignRequest
-	(*CosignReply)(nil),            // 46: mpcq.v1.CosignReply
-	(*ArchiveRequest)(nil),         // 47: mpcq.v1.ArchiveRequest
-	(*ArchiveRecord)(nil),          // 48: mpcq.v1.ArchiveRecord
-	(*ArchiveReply)(nil),           // 49: mpcq.v1.ArchiveReply
-	(*DecryptShareReply)(nil),      // 50: mpcq.v1.DecryptShareReply
-	(*StatusRequest)(nil),          // 51: mpcq.v1.StatusRequest
-	(*PartyState)(nil),             // 52: mpcq.v1.PartyState
-	(*ConsortiumStatus)(nil),       // 53: mpcq.v1.ConsortiumStatus
-	(*LedgerHealth)(nil),           // 54: mpcq.v1.LedgerHealth
-	(*CosignerRefusal)(nil),        // 55: mpcq.v1.CosignerRefusal
-	(*SchemaRequest)(nil),          // 56: mpcq.v1.SchemaRequest
-	(*SchemaReply)(nil),            // 57: mpcq.v1.SchemaReply
-	(*QueryRequest)(nil),           // 58: mpcq.v1.QueryRequest
-	(*Progress)(nil),               // 59: mpcq.v1.Progress
-	(*QueryResult)(nil),            // 60: mpcq.v1.QueryResult
-	(*QueryEvent)(nil),             // 61: mpcq.v1.QueryEvent
-	nil,                            // 62: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(*ExplainPolicyRequest)(nil),   // 3: mpcq.v1.ExplainPolicyRequest
+	(*PolicyReport)(nil),           // 4: mpcq.v1.PolicyReport
+	(*PartyPolicy)(nil),            // 5: mpcq.v1.PartyPolicy
+	(*PolicyRequest)(nil),          // 6: mpcq.v1.PolicyRequest
+	(*SignedPolicy)(nil),           // 7: mpcq.v1.SignedPolicy
+	(*PolicyPublishedRequest)(nil), // 8: mpcq.v1.PolicyPublishedRequest
+	(*PolicyPublishedReply)(nil),   // 9: mpcq.v1.PolicyPublishedReply
+	(*RevokeRequest)(nil),          // 10: mpcq.v1.RevokeRequest
+	(*RevokeReply)(nil),            // 11: mpcq.v1.RevokeReply
+	(*PolicyCheckRequest)(nil),     // 12: mpcq.v1.PolicyCheckRequest
+	(*PolicyCheckReply)(nil),       // 13: mpcq.v1.PolicyCheckReply
+	(*PartyStatusRequest)(nil),     // 14: mpcq.v1.PartyStatusRequest
+	(*PartyStatus)(nil),            // 15: mpcq.v1.PartyStatus
+	(*TableSchema)(nil),            // 16: mpcq.v1.TableSchema
+	(*ColumnSchema)(nil),           // 17: mpcq.v1.ColumnSchema
+	(*CeremonyNonceRequest)(nil),   // 18: mpcq.v1.CeremonyNonceRequest
+	(*CeremonyNonceReply)(nil),     // 19: mpcq.v1.CeremonyNonceReply
+	(*CeremonySharesRequest)(nil),  // 20: mpcq.v1.CeremonySharesRequest
+	(*KeyShare)(nil),               // 21: mpcq.v1.KeyShare
+	(*CeremonyFinishRequest)(nil),  // 22: mpcq.v1.CeremonyFinishRequest
+	(*CeremonyFinishReply)(nil),    // 23: mpcq.v1.CeremonyFinishReply
+	(*RotationKey)(nil),            // 24: mpcq.v1.RotationKey
+	(*RotationKeysReply)(nil),      // 25: mpcq.v1.RotationKeysReply
+	(*AlignOwnRequest)(nil),        // 26: mpcq.v1.AlignOwnRequest
+	(*AlignHop)(nil),               // 27: mpcq.v1.AlignHop
+	(*AlignProvenance)(nil),        // 28: mpcq.v1.AlignProvenance
+	(*AlignChunk)(nil),             // 29: mpcq.v1.AlignChunk
+	(*RanksChunk)(nil),             // 30: mpcq.v1.RanksChunk
+	(*AlignRanksReply)(nil),        // 31: mpcq.v1.AlignRanksReply
+	(*Plan)(nil),                   // 32: mpcq.v1.Plan
+	(*Term)(nil),                   // 33: mpcq.v1.Term
+	(*Local)(nil),                  // 34: mpcq.v1.Local
+	(*Cond)(nil),                   // 35: mpcq.v1.Cond
+	(*Junction)(nil),               // 36: mpcq.v1.Junction
+	(*Compare)(nil),                // 37: mpcq.v1.Compare
+	(*InList)(nil),                 // 38: mpcq.v1.InList
+	(*Arith)(nil),                  // 39: mpcq.v1.Arith
+	(*BinArith)(nil),               // 40: mpcq.v1.BinArith
+	(*GroupColumn)(nil),            // 41: mpcq.v1.GroupColumn
+	(*SumSpec)(nil),                // 42: mpcq.v1.SumSpec
+	(*Aggregate)(nil),              // 43: mpcq.v1.Aggregate
+	(*QueryHeader)(nil),            // 44: mpcq.v1.QueryHeader
+	(*SignedRequest)(nil),          // 45: mpcq.v1.SignedRequest
+	(*BlockMessage)(nil),           // 46: mpcq.v1.BlockMessage
+	(*DecryptShareRequest)(nil),    // 47: mpcq.v1.DecryptShareRequest
+	(*CosignRequest)(nil),          // 48: mpcq.v1.CosignRequest
+	(*CosignReply)(nil),            // 49: mpcq.v1.CosignReply
+	(*ArchiveRequest)(nil),         // 50: mpcq.v1.ArchiveRequest
+	(*ArchiveRecord)(nil),          // 51: mpcq.v1.ArchiveRecord
+	(*ArchiveReply)(nil),           // 52: mpcq.v1.ArchiveReply
+	(*DecryptShareReply)(nil),      // 53: mpcq.v1.DecryptShareReply
+	(*StatusRequest)(nil),          // 54: mpcq.v1.StatusRequest
+	(*PartyState)(nil),             // 55: mpcq.v1.PartyState
+	(*ConsortiumStatus)(nil),       // 56: mpcq.v1.ConsortiumStatus
+	(*LedgerHealth)(nil),           // 57: mpcq.v1.LedgerHealth
+	(*CosignerRefusal)(nil),        // 58: mpcq.v1.CosignerRefusal
+	(*SchemaRequest)(nil),          // 59: mpcq.v1.SchemaRequest
+	(*SchemaReply)(nil),            // 60: mpcq.v1.SchemaReply
+	(*QueryRequest)(nil),           // 61: mpcq.v1.QueryRequest
+	(*Progress)(nil),               // 62: mpcq.v1.Progress
+	(*QueryResult)(nil),            // 63: mpcq.v1.QueryResult
+	(*QueryEvent)(nil),             // 64: mpcq.v1.QueryEvent
+	nil,                            // 65: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
-	29, // 0: mpcq.v1.PolicyCheckRequest.plan:type_name -> mpcq.v1.Plan
-	13, // 1: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
-	14, // 2: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	62, // 3: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
-	24, // 4: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
-	25, // 5: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
-	40, // 6: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
-	30, // 7: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
-	38, // 8: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
-	39, // 9: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
-	31, // 10: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
-	0,  // 11: mpcq.v1.Local.presence:type_name -> mpcq.v1.Presence
-	32, // 12: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
-	33, // 13: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
-	33, // 14: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
-	32, // 15: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
-	34, // 16: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
-	35, // 17: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
-	32, // 18: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
-	1,  // 19: mpcq.v1.Compare.op:type_name -> mpcq.v1.CompareOp
-	36, // 20: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
-	36, // 21: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
-	36, // 22: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
-	37, // 23: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
-	2,  // 24: mpcq.v1.BinArith.op:type_name -> mpcq.v1.ArithOp
-	36, // 25: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
-	36, // 26: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
-	29, // 27: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
-	42, // 28: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
-	41, // 29: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
-	29, // 30: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
-	42, // 31: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
-	42, // 32: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
-	48, // 33: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
-	52, // 34: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	54, // 35: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
-	55, // 36: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
-	13, // 37: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	42, // 38: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
-	39, // 39: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
-	59, // 40: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	60, // 41: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	11, // 42: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	15, // 43: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	17, // 44: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	21, // 45: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
-	19, // 46: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	23, // 47: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	26, // 48: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	27, // 49: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	43, // 50: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	44, // 51: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	45, // 52: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	3,  // 53: mpcq.v1.Party.Policy:input_type -> mpcq.v1.PolicyRequest
-	5,  // 54: mpcq.v1.Party.PolicyPublished:input_type -> mpcq.v1.PolicyPublishedRequest
-	7,  // 55: mpcq.v1.Party.Revoke:input_type -> mpcq.v1.RevokeRequest
-	9,  // 56: mpcq.v1.Party.CheckPolicy:input_type -> mpcq.v1.PolicyCheckRequest
-	51, // 57: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	56, // 58: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	58, // 59: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	47, // 60: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	7,  // 61: mpcq.v1.Coordinator.Revoke:input_type -> mpcq.v1.RevokeRequest
-	12, // 62: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	16, // 63: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	18, // 64: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	22, // 65: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
-	20, // 66: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	26, // 67: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	26, // 68: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	28, // 69: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	43, // 70: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	50, // 71: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	46, // 72: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	4,  // 73: mpcq.v1.Party.Policy:output_type -> mpcq.v1.SignedPolicy
-	6,  // 74: mpcq.v1.Party.PolicyPublished:output_type -> mpcq.v1.PolicyPublishedReply
-	8,  // 75: mpcq.v1.Party.Revoke:output_type -> mpcq.v1.RevokeReply
-	10, // 76: mpcq.v1.Party.CheckPolicy:output_type -> mpcq.v1.PolicyCheckReply
-	53, // 77: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	57, // 78: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	61, // 79: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	49, // 80: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	8,  // 81: mpcq.v1.Coordinator.Revoke:output_type -> mpcq.v1.RevokeReply
-	62, // [62:82] is the sub-list for method output_type
-	42, // [42:62] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	5,  // 0: mpcq.v1.PolicyReport.parties:type_name -> mpcq.v1.PartyPolicy
+	13, // 1: mpcq.v1.PartyPolicy.check:type_name -> mpcq.v1.PolicyCheckReply
+	32, // 2: mpcq.v1.PolicyCheckRequest.plan:type_name -> mpcq.v1.Plan
+	16, // 3: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
+	17, // 4: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
+	65, // 5: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	27, // 6: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
+	28, // 7: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
+	43, // 8: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
+	33, // 9: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
+	41, // 10: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
+	42, // 11: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
+	34, // 12: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
+	0,  // 13: mpcq.v1.Local.presence:type_name -> mpcq.v1.Presence
+	35, // 14: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
+	36, // 15: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
+	36, // 16: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
+	35, // 17: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
+	37, // 18: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
+	38, // 19: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
+	35, // 20: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
+	1,  // 21: mpcq.v1.Compare.op:type_name -> mpcq.v1.CompareOp
+	39, // 22: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
+	39, // 23: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
+	39, // 24: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
+	40, // 25: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
+	2,  // 26: mpcq.v1.BinArith.op:type_name -> mpcq.v1.ArithOp
+	39, // 27: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
+	39, // 28: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
+	32, // 29: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
+	45, // 30: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
+	44, // 31: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
+	32, // 32: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
+	45, // 33: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
+	45, // 34: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
+	51, // 35: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
+	55, // 36: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
+	57, // 37: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
+	58, // 38: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
+	16, // 39: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
+	45, // 40: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
+	42, // 41: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
+	62, // 42: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	63, // 43: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	14, // 44: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	18, // 45: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	20, // 46: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	24, // 47: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
+	22, // 48: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	26, // 49: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	29, // 50: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	30, // 51: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	46, // 52: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	47, // 53: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	48, // 54: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	6,  // 55: mpcq.v1.Party.Policy:input_type -> mpcq.v1.PolicyRequest
+	8,  // 56: mpcq.v1.Party.PolicyPublished:input_type -> mpcq.v1.PolicyPublishedRequest
+	10, // 57: mpcq.v1.Party.Revoke:input_type -> mpcq.v1.RevokeRequest
+	12, // 58: mpcq.v1.Party.CheckPolicy:input_type -> mpcq.v1.PolicyCheckRequest
+	54, // 59: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	59, // 60: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	61, // 61: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	50, // 62: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	10, // 63: mpcq.v1.Coordinator.Revoke:input_type -> mpcq.v1.RevokeRequest
+	3,  // 64: mpcq.v1.Coordinator.ExplainPolicy:input_type -> mpcq.v1.ExplainPolicyRequest
+	15, // 65: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	19, // 66: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	21, // 67: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	25, // 68: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
+	23, // 69: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	29, // 70: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	29, // 71: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	31, // 72: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	46, // 73: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	53, // 74: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	49, // 75: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	7,  // 76: mpcq.v1.Party.Policy:output_type -> mpcq.v1.SignedPolicy
+	9,  // 77: mpcq.v1.Party.PolicyPublished:output_type -> mpcq.v1.PolicyPublishedReply
+	11, // 78: mpcq.v1.Party.Revoke:output_type -> mpcq.v1.RevokeReply
+	13, // 79: mpcq.v1.Party.CheckPolicy:output_type -> mpcq.v1.PolicyCheckReply
+	56, // 80: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	60, // 81: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	64, // 82: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	52, // 83: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	11, // 84: mpcq.v1.Coordinator.Revoke:output_type -> mpcq.v1.RevokeReply
+	4,  // 85: mpcq.v1.Coordinator.ExplainPolicy:output_type -> mpcq.v1.PolicyReport
+	65, // [65:86] is the sub-list for method output_type
+	44, // [44:65] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
@@ -4994,19 +5185,19 @@ func file_mpcq_proto_init() {
 	if File_mpcq_proto != nil {
 		return
 	}
-	file_mpcq_proto_msgTypes[29].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[32].OneofWrappers = []any{
 		(*Cond_And)(nil),
 		(*Cond_Or)(nil),
 		(*Cond_Not)(nil),
 		(*Cond_Cmp)(nil),
 		(*Cond_In)(nil),
 	}
-	file_mpcq_proto_msgTypes[33].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[36].OneofWrappers = []any{
 		(*Arith_Col)(nil),
 		(*Arith_Constant)(nil),
 		(*Arith_Bin)(nil),
 	}
-	file_mpcq_proto_msgTypes[58].OneofWrappers = []any{
+	file_mpcq_proto_msgTypes[61].OneofWrappers = []any{
 		(*QueryEvent_Progress)(nil),
 		(*QueryEvent_Result)(nil),
 	}
@@ -5016,7 +5207,7 @@ func file_mpcq_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   60,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -676,11 +676,12 @@ var Party_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Coordinator_Status_FullMethodName  = "/mpcq.v1.Coordinator/Status"
-	Coordinator_Schema_FullMethodName  = "/mpcq.v1.Coordinator/Schema"
-	Coordinator_Query_FullMethodName   = "/mpcq.v1.Coordinator/Query"
-	Coordinator_Archive_FullMethodName = "/mpcq.v1.Coordinator/Archive"
-	Coordinator_Revoke_FullMethodName  = "/mpcq.v1.Coordinator/Revoke"
+	Coordinator_Status_FullMethodName        = "/mpcq.v1.Coordinator/Status"
+	Coordinator_Schema_FullMethodName        = "/mpcq.v1.Coordinator/Schema"
+	Coordinator_Query_FullMethodName         = "/mpcq.v1.Coordinator/Query"
+	Coordinator_Archive_FullMethodName       = "/mpcq.v1.Coordinator/Archive"
+	Coordinator_Revoke_FullMethodName        = "/mpcq.v1.Coordinator/Revoke"
+	Coordinator_ExplainPolicy_FullMethodName = "/mpcq.v1.Coordinator/ExplainPolicy"
 )
 
 // CoordinatorClient is the client API for Coordinator service.
@@ -697,6 +698,10 @@ type CoordinatorClient interface {
 	// Authorizers only: revoke a warrant (a REVOCATION ledger entry, then
 	// forwarded to every party).
 	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeReply, error)
+	// EXPLAIN's privacy part: every party's policy decision on a query for
+	// the calling analyst, the ε it would cost and the budget left. Nothing
+	// runs, nothing is committed or charged.
+	ExplainPolicy(ctx context.Context, in *ExplainPolicyRequest, opts ...grpc.CallOption) (*PolicyReport, error)
 }
 
 type coordinatorClient struct {
@@ -766,6 +771,16 @@ func (c *coordinatorClient) Revoke(ctx context.Context, in *RevokeRequest, opts 
 	return out, nil
 }
 
+func (c *coordinatorClient) ExplainPolicy(ctx context.Context, in *ExplainPolicyRequest, opts ...grpc.CallOption) (*PolicyReport, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PolicyReport)
+	err := c.cc.Invoke(ctx, Coordinator_ExplainPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoordinatorServer is the server API for Coordinator service.
 // All implementations must embed UnimplementedCoordinatorServer
 // for forward compatibility.
@@ -780,6 +795,10 @@ type CoordinatorServer interface {
 	// Authorizers only: revoke a warrant (a REVOCATION ledger entry, then
 	// forwarded to every party).
 	Revoke(context.Context, *RevokeRequest) (*RevokeReply, error)
+	// EXPLAIN's privacy part: every party's policy decision on a query for
+	// the calling analyst, the ε it would cost and the budget left. Nothing
+	// runs, nothing is committed or charged.
+	ExplainPolicy(context.Context, *ExplainPolicyRequest) (*PolicyReport, error)
 	mustEmbedUnimplementedCoordinatorServer()
 }
 
@@ -804,6 +823,9 @@ func (UnimplementedCoordinatorServer) Archive(context.Context, *ArchiveRequest) 
 }
 func (UnimplementedCoordinatorServer) Revoke(context.Context, *RevokeRequest) (*RevokeReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Revoke not implemented")
+}
+func (UnimplementedCoordinatorServer) ExplainPolicy(context.Context, *ExplainPolicyRequest) (*PolicyReport, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ExplainPolicy not implemented")
 }
 func (UnimplementedCoordinatorServer) mustEmbedUnimplementedCoordinatorServer() {}
 func (UnimplementedCoordinatorServer) testEmbeddedByValue()                     {}
@@ -909,6 +931,24 @@ func _Coordinator_Revoke_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Coordinator_ExplainPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinatorServer).ExplainPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Coordinator_ExplainPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinatorServer).ExplainPolicy(ctx, req.(*ExplainPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Coordinator_ServiceDesc is the grpc.ServiceDesc for Coordinator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -931,6 +971,10 @@ var Coordinator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Revoke",
 			Handler:    _Coordinator_Revoke_Handler,
+		},
+		{
+			MethodName: "ExplainPolicy",
+			Handler:    _Coordinator_ExplainPolicy_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
