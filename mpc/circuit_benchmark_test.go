@@ -2,6 +2,7 @@ package mpc
 
 import (
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 
@@ -77,14 +78,26 @@ func BenchmarkStepPack(b *testing.B) {
 	}
 }
 
+// BenchmarkStepDecryptShare is one party's decryption share of the spine
+// query's packed totals (4 totals, the bench's spine query), exact and
+// with its share of differential-privacy noise (the noise values
+// themselves come from dp: BenchmarkDiscreteLaplace).
 func BenchmarkStepDecryptShare(b *testing.B) {
 	c, w, _ := benchSetup(b)
-	cts, _ := chainOutputs(b, c, w, rand.New(rand.NewPCG(1, 2)), 1, 1)
+	cts, _ := chainOutputs(b, c, w, rand.New(rand.NewPCG(1, 2)), 4, 1)
 	total, _ := w.Pack(cts)
 	apk := rlwe.NewKeyGenerator(c.p.BGV).GenPublicKeyNew(c.p.NewSecretKey())
-	for b.Loop() {
-		if _, err := c.p.DecryptShare(c.sks["a"], apk, total, nil); err != nil {
-			b.Fatal(err)
-		}
+	noise := []*big.Int{big.NewInt(-123456789), big.NewInt(42), big.NewInt(7), big.NewInt(-1)}
+	for _, bc := range []struct {
+		name  string
+		noise []*big.Int
+	}{{"exact", nil}, {"noisy", noise}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.p.DecryptShare(c.sks["a"], apk, total, bc.noise); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/big"
 	"os"
 	"sort"
@@ -41,7 +42,15 @@ const (
 	policiesFile    = "policies.json"    // the published policy versions
 	budgetFile      = "budget.json"      // the charges (policy.Book)
 	revocationsFile = "revocations.json" // the revoked warrants
+	warrantUseFile  = "warrants.json"    // queries and ε spent under each warrant
 )
+
+// warrantUse is what was spent under one warrant at this party: the
+// queries it gave a decryption share for, and their ε.
+type warrantUse struct {
+	Queries      uint32 `json:"queries"`
+	EpsilonMilli uint64 `json:"epsilon_milli"`
+}
 
 // ErrWarrant is wrapped when a query's warrant is missing, malformed,
 // forged, expired, revoked, for another analyst or out of scope.
@@ -65,6 +74,7 @@ type governance struct {
 	published []publishedVersion
 	book      *policy.Book
 	revoked   map[[32]byte]string // warrant hash → who revoked it, when
+	used      map[string]warrantUse // hex warrant hash → spent under it
 }
 
 // openGovernance loads the policy file and the saved state. A policy file
@@ -81,7 +91,7 @@ func openGovernance(party, file string, t schema.Table, st store) (*governance, 
 	if err := cur.Validate([]schema.Table{t}); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	g := &governance{party: party, st: st, current: cur, book: &policy.Book{}, revoked: map[[32]byte]string{}}
+	g := &governance{party: party, st: st, current: cur, book: &policy.Book{}, revoked: map[[32]byte]string{}, used: map[string]warrantUse{}}
 	var pubs []publishedVersion
 	if _, err := st.readJSON(policiesFile, &pubs); err != nil {
 		return nil, fmt.Errorf("%s: %w", policiesFile, err)
@@ -114,6 +124,12 @@ func openGovernance(party, file string, t schema.Table, st store) (*governance, 
 		if g.book, err = policy.DecodeBook(st.path(budgetFile), b); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := st.readJSON(warrantUseFile, &g.used); err != nil {
+		return nil, fmt.Errorf("%s: %w", warrantUseFile, err)
+	}
+	if g.used == nil {
+		g.used = map[string]warrantUse{}
 	}
 	var rev map[string]string
 	if _, err := st.readJSON(revocationsFile, &rev); err != nil {
@@ -209,6 +225,8 @@ func (g *governance) isRevoked(h [32]byte) bool {
 type decision struct {
 	use    policy.Use
 	policy *policy.Policy
+	// warrant is the hex hash of the query's warrant, "" for none.
+	warrant string
 }
 
 // decide checks a query against the warrant it names and the policy in
@@ -228,6 +246,7 @@ func (g *governance) decide(q entry.Query, index uint64, v request.Verified, wp 
 	}
 	u.Party, u.Analyst, u.Groups = g.party, v.Analyst.String(), v.Analyst.Groups
 	u.EpsilonMilli, u.Collusion, u.Time, u.QueryID = q.EpsilonMilli, int(q.Collusion), now, q.QueryID
+	var wv *warrant.Verified
 	if q.WarrantHash != (entry.Hash{}) {
 		w, err := g.checkWarrant(q, wp, u, warrantBytes, caPEM, now)
 		if err != nil {
@@ -235,9 +254,20 @@ func (g *governance) decide(q entry.Query, index uint64, v request.Verified, wp 
 		}
 		u.Warrant = &policy.Warrant{ID: w.Warrant.ID, Case: w.Warrant.Case, Exact: w.Warrant.Scope.Exact}
 		u.Case = w.Warrant.Case
+		wv = &w
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	d := &decision{use: u}
+	if wv != nil {
+		d.warrant = hex.EncodeToString(wv.Hash[:])
+		if _, charged := g.book.Get(q.QueryID); !charged {
+			spent := g.used[d.warrant]
+			if err := wv.CheckUsage(spent.Queries, spent.EpsilonMilli, q.EpsilonMilli); err != nil {
+				return nil, fmt.Errorf("%w: query %s: %w", ErrWarrant, q.QueryID, err)
+			}
+		}
+	}
 	pol, ok := g.history.At(index)
 	if !ok {
 		return nil, &policy.Refusal{Party: g.party, Rule: policy.RuleNone,
@@ -249,7 +279,8 @@ func (g *governance) decide(q entry.Query, index uint64, v request.Verified, wp 
 	if err := pol.CheckBudget(g.book.Charges(), u); err != nil {
 		return nil, err
 	}
-	return &decision{use: u, policy: pol}, nil
+	d.policy = pol
+	return d, nil
 }
 
 // checkWarrant verifies the warrant a query names: its bytes hash to the
@@ -287,8 +318,20 @@ func (g *governance) charge(d *decision, q entry.Query) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c := policy.Charge{QueryID: q.QueryID, Analyst: d.use.Analyst, Case: d.use.Case, EpsilonMilli: q.EpsilonMilli, Time: d.use.Time.Unix()}
+	_, already := g.book.Get(q.QueryID)
 	if err := g.book.Add(c); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if d.warrant != "" && !already {
+		used := maps.Clone(g.used)
+		u := used[d.warrant]
+		u.Queries++
+		u.EpsilonMilli += q.EpsilonMilli
+		used[d.warrant] = u
+		if err := g.st.writeJSON(warrantUseFile, used); err != nil {
+			return fmt.Errorf("saving %s: %w", warrantUseFile, err)
+		}
+		g.used = used
 	}
 	g.book.Prune(d.use.Time, g.history.LongestPeriod())
 	if err := atomicfile.Write(g.st.path(budgetFile), g.book.Encode(), 0o600); err != nil {

@@ -38,7 +38,7 @@ type governFixture struct {
 	now     time.Time
 }
 
-func newGovernFixture(t *testing.T) *governFixture {
+func newGovernFixture(t testing.TB) *governFixture {
 	t.Helper()
 	now := time.Now()
 	ca, err := pki.NewCA("test CA", now.Add(-time.Hour), 48*time.Hour)
@@ -91,7 +91,7 @@ func newGovernFixture(t *testing.T) *governFixture {
 		}}
 }
 
-func (f *governFixture) warrant(t *testing.T, analysts, tables []string, exact bool, nb, exp time.Time) []byte {
+func (f *governFixture) warrant(t testing.TB, analysts, tables []string, exact bool, nb, exp time.Time) []byte {
 	t.Helper()
 	w, err := warrant.New("CASE-1", analysts, warrant.Scope{Tables: tables, Exact: exact}, nb, exp)
 	if err != nil {
@@ -100,7 +100,7 @@ func (f *governFixture) warrant(t *testing.T, analysts, tables []string, exact b
 	return f.judge(w)
 }
 
-func hashOf(t *testing.T, b []byte) entry.Hash {
+func hashOf(t testing.TB, b []byte) entry.Hash {
 	t.Helper()
 	sw, err := warrant.ParseSigned(b)
 	if err != nil {
@@ -215,6 +215,32 @@ func TestDecide(t *testing.T) {
 		}
 	})
 
+	t.Run("a warrant's query limit", func(t *testing.T) {
+		w, err := warrant.New("CASE-2", alice, warrant.Scope{Tables: both, Exact: true, MaxQueries: 1}, f.now.Add(-hour), f.now.Add(hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wb := f.judge(w)
+		h := hashOf(t, wb)
+		v := request.Verified{Request: request.Request{Privacy: request.Privacy{WarrantHash: h}}, Analyst: f.analyst}
+		q1 := entry.Query{QueryID: "q-limit-1", WarrantHash: h}
+		d, err := f.g.decide(q1, 20, v, f.wp, mustTable(t), wb, f.caPEM, 3, f.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.g.charge(d, q1); err != nil {
+			t.Fatal(err)
+		}
+		// Asked again for the same query (its decryption after its step): allowed.
+		if _, err := f.g.decide(q1, 20, v, f.wp, mustTable(t), wb, f.caPEM, 3, f.now); err != nil {
+			t.Fatalf("the same query again: %v", err)
+		}
+		q2 := entry.Query{QueryID: "q-limit-2", WarrantHash: h}
+		if _, err := f.g.decide(q2, 20, v, f.wp, mustTable(t), wb, f.caPEM, 3, f.now); !errors.Is(err, warrant.ErrExhausted) {
+			t.Fatalf("a second query under a one-query warrant: got %v, want ErrExhausted", err)
+		}
+	})
+
 	t.Run("the budget is charged durably and then refuses", func(t *testing.T) {
 		v := request.Verified{Request: request.Request{Privacy: request.Privacy{EpsilonMilli: 1000, Collusion: 2}}, Analyst: f.analyst}
 		for i, want := range []bool{true, true, false} {
@@ -237,17 +263,41 @@ func TestDecide(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(g2.book.Charges()); n != 2 {
-			t.Fatalf("%d charges after reopening, want 2", n)
+		n := 0
+		for _, c := range g2.book.Charges() {
+			if strings.HasPrefix(c.QueryID, "q-budget-") {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d budget charges after reopening, want 2", n)
 		}
 	})
 }
 
-func mustTable(t *testing.T) schema.Table {
+func mustTable(t testing.TB) schema.Table {
 	t.Helper()
 	bank, ok := gen.Consortium().Table("bank")
 	if !ok {
 		t.Fatal("no bank table")
 	}
 	return bank
+}
+
+// BenchmarkDecide is a party's whole policy decision on an exact query
+// under a warrant (the warrant's signature and certificate chain, the
+// rules, the budget): what governance adds to each step and each
+// decryption share. go test ./party -run '^$' -bench Decide
+func BenchmarkDecide(b *testing.B) {
+	f := newGovernFixture(b)
+	w := f.warrant(b, []string{"mpcq://analyst/alice"}, []string{"bank", "telecom"}, true, f.now.Add(-time.Hour), f.now.Add(time.Hour))
+	h := hashOf(b, w)
+	q := entry.Query{QueryID: "q-bench", WarrantHash: h}
+	v := request.Verified{Request: request.Request{Privacy: request.Privacy{WarrantHash: h}}, Analyst: f.analyst}
+	table := mustTable(b)
+	for b.Loop() {
+		if _, err := f.g.decide(q, 20, v, f.wp, table, w, f.caPEM, 3, f.now); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

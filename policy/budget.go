@@ -217,6 +217,12 @@ func (b *Book) Add(c Charge) error {
 	return nil
 }
 
+// Get returns the charge recorded for a query, if any.
+func (b *Book) Get(queryID string) (Charge, bool) {
+	c, ok := b.byID[queryID]
+	return c, ok
+}
+
 // Len is the number of charges recorded.
 func (b *Book) Len() int { return len(b.byID) }
 
