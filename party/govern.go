@@ -73,7 +73,7 @@ type governance struct {
 	history   policy.History
 	published []publishedVersion
 	book      *policy.Book
-	revoked   map[[32]byte]string // warrant hash → who revoked it, when
+	revoked   map[[32]byte]string   // warrant hash → who revoked it, when
 	used      map[string]warrantUse // hex warrant hash → spent under it
 }
 
@@ -225,8 +225,14 @@ func (g *governance) isRevoked(h [32]byte) bool {
 type decision struct {
 	use    policy.Use
 	policy *policy.Policy
-	// warrant is the hex hash of the query's warrant, "" for none.
-	warrant string
+	// warrant is the hex hash of the query's warrant, "" for none, and
+	// verified the warrant itself.
+	warrant  string
+	verified *warrant.Verified
+	// pending is the party's policy file when its version is not on the
+	// ledger yet: it applies too (a stricter edit takes effect at once; a
+	// looser one only once the ledger shows it).
+	pending *policy.Policy
 }
 
 // decide checks a query against the warrant it names and the policy in
@@ -258,7 +264,7 @@ func (g *governance) decide(q entry.Query, index uint64, v request.Verified, wp 
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	d := &decision{use: u}
+	d := &decision{use: u, verified: wv}
 	if wv != nil {
 		d.warrant = hex.EncodeToString(wv.Hash[:])
 		if _, charged := g.book.Get(q.QueryID); !charged {
@@ -273,13 +279,21 @@ func (g *governance) decide(q entry.Query, index uint64, v request.Verified, wp 
 		return nil, &policy.Refusal{Party: g.party, Rule: policy.RuleNone,
 			Reason: fmt.Sprintf("no policy of party %s is on the ledger before index %d (query %s); the coordinator publishes it when the party starts", g.party, index, q.QueryID)}
 	}
-	if err := pol.Check(u); err != nil {
-		return nil, err
-	}
-	if err := pol.CheckBudget(g.book.Charges(), u); err != nil {
-		return nil, err
-	}
 	d.policy = pol
+	if last, ok := g.history.Latest(); ok && last.Version < g.current.Version {
+		d.pending = g.current
+	}
+	for _, p := range []*policy.Policy{d.policy, d.pending} {
+		if p == nil {
+			continue
+		}
+		if err := p.Check(u); err != nil {
+			return nil, err
+		}
+		if err := p.CheckBudget(g.book.Charges(), u); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
@@ -319,6 +333,24 @@ func (g *governance) charge(d *decision, q entry.Query) error {
 	defer g.mu.Unlock()
 	c := policy.Charge{QueryID: q.QueryID, Analyst: d.use.Analyst, Case: d.use.Case, EpsilonMilli: q.EpsilonMilli, Time: d.use.Time.Unix()}
 	_, already := g.book.Get(q.QueryID)
+	if !already {
+		// Checked again under the lock that records the charge: two
+		// queries decided at once cannot both spend the last of a budget.
+		for _, p := range []*policy.Policy{d.policy, d.pending} {
+			if p == nil {
+				continue
+			}
+			if err := p.CheckBudget(g.book.Charges(), d.use); err != nil {
+				return err
+			}
+		}
+		if d.verified != nil {
+			spent := g.used[d.warrant]
+			if err := d.verified.CheckUsage(spent.Queries, spent.EpsilonMilli, q.EpsilonMilli); err != nil {
+				return fmt.Errorf("%w: query %s: %w", ErrWarrant, q.QueryID, err)
+			}
+		}
+	}
 	if err := g.book.Add(c); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}

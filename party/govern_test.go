@@ -186,6 +186,27 @@ func TestDecide(t *testing.T) {
 		})
 	}
 
+	t.Run("a stricter policy not yet on the ledger applies at once", func(t *testing.T) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "policy.json")
+		v2 := strings.Replace(strings.Replace(testPolicy, `"version": 1`, `"version": 2`, 1), `"aggregate": ["*"]`, `"aggregate": ["accounts"]`, 1)
+		if err := os.WriteFile(file, []byte(v2), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g, err := openGovernance("bank", file, mustTable(t), store{dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.history.Add(policy.Version{Policy: f.g.current, LedgerIndex: 10}); err != nil { // version 1 is in force
+			t.Fatal(err)
+		}
+		v := request.Verified{Request: request.Request{Privacy: request.Privacy{EpsilonMilli: 1000, Collusion: 2}}, Analyst: f.analyst}
+		_, err = g.decide(entry.Query{QueryID: "q-pending", EpsilonMilli: 1000, Collusion: 2}, 20, v, f.wp, mustTable(t), nil, f.caPEM, 3, f.now)
+		if !errors.Is(err, policy.ErrRefused) || !strings.Contains(err.Error(), "bank.balance") {
+			t.Fatalf("SUM(bank.balance) under a pending stricter policy: got %v", err)
+		}
+	})
+
 	t.Run("privacy differs from the committed", func(t *testing.T) {
 		q := entry.Query{QueryID: "q-p", EpsilonMilli: 1000, Collusion: 2}
 		v := request.Verified{Request: request.Request{Privacy: request.Privacy{EpsilonMilli: 500, Collusion: 2}}, Analyst: f.analyst}

@@ -133,11 +133,11 @@ func TestDecodeRefuses(t *testing.T) {
 	long := append([]byte{}, good[:len(Domain)]...)
 	long = append(long, 0xff, 0xff, 0xff, 0xff)
 	for name, b := range map[string][]byte{
-		"empty":      nil,
-		"no domain":  good[len(Domain):],
-		"truncated":  good[:len(good)-1],
-		"trailing":   append(append([]byte{}, good...), 0),
-		"huge field": long,
+		"empty":              nil,
+		"no domain":          good[len(Domain):],
+		"truncated":          good[:len(good)-1],
+		"trailing":           append(append([]byte{}, good...), 0),
+		"huge field":         long,
 		"zero privacy block": append(append([]byte{}, good...), make([]byte, privacyLen)...),
 		"collusion on exact": append(append([]byte{}, good...), append(make([]byte, 9), append([]byte{1}, make([]byte, 32)...)...)...),
 	} {
