@@ -229,10 +229,16 @@ func TestInstitutionsDecide(t *testing.T) {
 		if len(vs) != 2 || vs[0].Version != 1 || vs[1].Version != 2 || vs[1].Index <= before.LedgerIndex {
 			t.Fatalf("bank's policy history %+v: want versions 1 and 2, version 2 logged after the query at index %d", vs, before.LedgerIndex)
 		}
-		_, err = exact.Query(ctx, client, analyst.Request{SQL: "SELECT SUM(bank.balance) FROM bank"}, nil)
+		var refusedID string
+		_, err = exact.Query(ctx, client, analyst.Request{SQL: "SELECT SUM(bank.balance) FROM bank"}, queryIDOf(&refusedID, nil))
 		if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), `party bank refused by rule "no-balances"`) ||
 			!strings.Contains(err.Error(), "bank.balance") {
 			t.Fatalf("SUM(bank.balance) after the bank forbade it: got %v", err)
+		}
+		// The ledger tells it: a FAILURE naming the party and the rule.
+		row := ledgerRow(t, l, refusedID, func(r auditor.QueryRow) bool { return r.Status == "failed" })
+		if !slices.Equal(row.Parties, []string{"bank"}) || !strings.Contains(row.Reason, `rule "no-balances"`) {
+			t.Fatalf("FAILURE of the refused query: parties %v, reason %q; want bank and the rule", row.Parties, row.Reason)
 		}
 		if _, err := exact.Query(ctx, client, analyst.Request{SQL: "SELECT SUM(bank.accounts) FROM bank"}, nil); err != nil {
 			t.Fatalf("an allowed aggregate after the change: %v", err)

@@ -182,6 +182,9 @@ func cmdRun(args []string) error {
 		return fmt.Errorf("%d result(s) differ from the plaintext oracle", failures)
 	}
 	fmt.Println("\nevery encrypted result equals the plaintext answer")
+	if err := noisyDemo(ctx, l, db); err != nil {
+		return err
+	}
 	return auditLedger(ctx, l, queryIDs)
 }
 
