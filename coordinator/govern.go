@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/ledger"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
@@ -52,13 +53,30 @@ func (s *Server) publishPolicy(ctx context.Context, p *partyConn) error {
 	if err := checkPolicyEntry(e, p.name, caPEM, time.Now()); err != nil {
 		return err
 	}
-	idx, cp, raw, err := s.appendEntry(ctx, e)
-	if err != nil {
-		return err
-	}
 	l, _, err := s.ledgerLog()
 	if err != nil {
 		return err
+	}
+	// A version already appended (the party did not get the proof last
+	// time) is not appended again: its entry's proof is sent again.
+	s.mu.Lock()
+	prev, again := s.published[p.name]
+	s.mu.Unlock()
+	var idx uint64
+	var cp ledger.Checkpoint
+	var raw []byte
+	if again && prev.version == e.Version && prev.hash == e.PolicyHash {
+		idx, raw = prev.index, prev.raw
+		if cp, err = l.Checkpoint(ctx); err != nil {
+			return fmt.Errorf("%w: checkpoint: %w", ErrLedger, err)
+		}
+	} else {
+		if idx, cp, raw, err = s.appendEntry(ctx, e); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.published[p.name] = publishedPolicy{version: e.Version, hash: e.PolicyHash, index: idx, raw: raw}
+		s.mu.Unlock()
 	}
 	proof, err := l.InclusionProof(ctx, idx, cp.Size)
 	if err != nil {
@@ -72,6 +90,14 @@ func (s *Server) publishPolicy(ctx context.Context, p *partyConn) error {
 	}
 	s.log.Info().Str("party", p.name).Uint64("version", sp.Version).Uint64("ledger_index", idx).Msg("policy published")
 	return nil
+}
+
+// publishedPolicy is a POLICY entry the coordinator appended.
+type publishedPolicy struct {
+	version uint64
+	hash    [32]byte
+	index   uint64
+	raw     []byte
 }
 
 // checkPolicyEntry checks a party's signed policy before it goes on the

@@ -90,11 +90,10 @@ func planQuery(sql string, env queryEnv) (*plannedQuery, error) {
 			return nil, err
 		}
 	}
-	planPB, err := wire.PlanToProto(p)
+	// The plan message is compiled from the canonical text, as every party
+	// recompiles it (wire.Recompiled).
+	_, planPB, err := wire.Compile(p.Canonical, env.schema)
 	if err != nil {
-		return nil, err
-	}
-	if err := wire.DeclareBounds(planPB, env.schema); err != nil {
 		return nil, err
 	}
 	return &plannedQuery{plan: p, tables: chain.Order(p), layout: chain.LayoutOf(p), planPB: planPB}, nil

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/mpcq/mpcq/dp"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/mpc/chainsig"
@@ -82,6 +83,9 @@ func (s *Server) admit(ctx context.Context, req *pb.QueryRequest) (*queryRun, er
 	}
 	if err := checkPrivacy(v, req.Warrant, pq.plan, caPEM, len(s.parties), now); err != nil {
 		return nil, err
+	}
+	if err := dp.FitsModulus(pq.plan, env.schema, env.epoch.Entities, env.keys.params.T(), v.Privacy.EpsilonMilli, int(v.Privacy.Collusion)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
 	}
 	q := &queryRun{id: newID("q-"), analyst: analyst.String(), req: req, env: env, pq: pq, privacy: v.Privacy}
 	for _, t := range pq.tables {

@@ -93,6 +93,8 @@ type Server struct {
 	phase   string
 	lastErr string
 	status  map[string]*pb.PartyState
+	// published is the POLICY entry appended for each party (govern.go).
+	published map[string]publishedPolicy
 
 	ledger         *ledger.Log
 	ledgerShutdown func(context.Context) error
@@ -128,7 +130,7 @@ func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, workers: cfg.Workers, phase: "starting", status: map[string]*pb.PartyState{},
+	s := &Server{cfg: cfg, log: log, workers: cfg.Workers, phase: "starting", status: map[string]*pb.PartyState{}, published: map[string]publishedPolicy{},
 		slots: newAdmission(cfg.MaxConcurrentQueries, cfg.MaxQueuedQueries)}
 	if s.workers <= 0 {
 		s.workers = runtime.NumCPU()

@@ -180,11 +180,8 @@ func committedPlan(_ context.Context, _ *demo.Layout, sql string) (*pb.Plan, err
 	if err != nil {
 		return nil, err
 	}
-	pp, err := wire.PlanToProto(p)
-	if err != nil {
-		return nil, err
-	}
-	return pp, wire.DeclareBounds(pp, gen.Consortium())
+	_, pp, err := wire.Compile(p.Canonical, gen.Consortium())
+	return pp, err
 }
 
 // demoWarrant is the demo analyst's signed warrant (exact answers on

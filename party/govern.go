@@ -176,11 +176,12 @@ func (g *governance) publish(e entry.Policy, index uint64) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if last, ok := g.history.Latest(); ok && last.Version == g.current.Version {
-		vs := g.history.Versions()
-		if vs[len(vs)-1].LedgerIndex == index {
+		// Published again (the coordinator retried after a failure): the
+		// first entry stays the one from which the version is in force.
+		if e.Version == uint64(last.Version) && e.PolicyHash == last.Hash() {
 			return nil
 		}
-		return fmt.Errorf("%w: policy version %d is already on the ledger at index %d, not %d", ErrBadRequest, last.Version, vs[len(vs)-1].LedgerIndex, index)
+		return fmt.Errorf("%w: the POLICY entry at index %d is version %d, this party's version %d is already on the ledger", ErrBadRequest, index, e.Version, last.Version)
 	}
 	if e.Version != uint64(g.current.Version) || e.PolicyHash != g.current.Hash() {
 		return fmt.Errorf("%w: the POLICY entry at index %d is version %d, this party's policy is version %d with another hash", ErrBadRequest, index, e.Version, g.current.Version)
@@ -229,10 +230,6 @@ type decision struct {
 	// verified the warrant itself.
 	warrant  string
 	verified *warrant.Verified
-	// pending is the party's policy file when its version is not on the
-	// ledger yet: it applies too (a stricter edit takes effect at once; a
-	// looser one only once the ledger shows it).
-	pending *policy.Policy
 }
 
 // decide checks a query against the warrant it names and the policy in
@@ -280,13 +277,7 @@ func (g *governance) decide(q entry.Query, index uint64, v request.Verified, wp 
 			Reason: fmt.Sprintf("no policy of party %s is on the ledger before index %d (query %s); the coordinator publishes it when the party starts", g.party, index, q.QueryID)}
 	}
 	d.policy = pol
-	if last, ok := g.history.Latest(); ok && last.Version < g.current.Version {
-		d.pending = g.current
-	}
-	for _, p := range []*policy.Policy{d.policy, d.pending} {
-		if p == nil {
-			continue
-		}
+	for _, p := range g.inForce(pol) {
 		if err := p.Check(u); err != nil {
 			return nil, err
 		}
@@ -295,6 +286,24 @@ func (g *governance) decide(q entry.Query, index uint64, v request.Verified, wp 
 		}
 	}
 	return d, nil
+}
+
+// inForce lists the policies a query must satisfy: the version in force
+// at its ledger index (at), the latest version on the ledger (a query
+// committed before a tightening but decided after it is held to it), and
+// the policy file when its version is not on the ledger yet (a tightening
+// takes effect at once; a loosening only once published). Each once.
+// The caller holds g.mu.
+func (g *governance) inForce(at *policy.Policy) []*policy.Policy {
+	out := []*policy.Policy{at}
+	latest, ok := g.history.Latest()
+	if ok && latest != at {
+		out = append(out, latest)
+	}
+	if !ok || latest.Version < g.current.Version {
+		out = append(out, g.current)
+	}
+	return out
 }
 
 // checkWarrant verifies the warrant a query names: its bytes hash to the
@@ -336,10 +345,7 @@ func (g *governance) charge(d *decision, q entry.Query) error {
 	if !already {
 		// Checked again under the lock that records the charge: two
 		// queries decided at once cannot both spend the last of a budget.
-		for _, p := range []*policy.Policy{d.policy, d.pending} {
-			if p == nil {
-				continue
-			}
+		for _, p := range g.inForce(d.policy) {
 			if err := p.CheckBudget(g.book.Charges(), d.use); err != nil {
 				return err
 			}
@@ -365,7 +371,11 @@ func (g *governance) charge(d *decision, q entry.Query) error {
 		}
 		g.used = used
 	}
-	g.book.Prune(d.use.Time, g.history.LongestPeriod())
+	// Charges are kept for the longest budget period of any version, the
+	// policy file's included, and at least as long as a request is valid
+	// (so a query decrypted in several batches is charged once).
+	keep := max(g.history.LongestPeriod(), g.current.Budget.Period, request.MaxAge+request.MaxSkew)
+	g.book.Prune(d.use.Time, keep)
 	if err := atomicfile.Write(g.st.path(budgetFile), g.book.Encode(), 0o600); err != nil {
 		return fmt.Errorf("saving %s: %w", budgetFile, err)
 	}
@@ -555,14 +565,11 @@ func (s *Server) CheckPolicy(ctx context.Context, req *pb.PolicyCheckRequest) (*
 	}
 	left, pol := s.gov.remaining(u.Analyst, u.Case, now)
 	reply := &pb.PolicyCheckReply{PolicyVersion: uint64(pol.Version), BudgetLimited: left.AnalystLimited || left.CaseLimited,
-		AnalystLeftMilli: left.Analyst, CaseLeftMilli: left.Case}
+		AnalystLeftMilli: left.Analyst, CaseLeftMilli: left.Case, AnalystLimited: left.AnalystLimited, CaseLimited: left.CaseLimited}
 	if r, ok := pol.Match(u.Analyst, u.Groups); ok {
 		reply.Rule, reply.MaxEpsilonMilli = r.Name, r.MaxEpsilonMilli
 	}
-	err = pol.Check(u)
-	if err == nil {
-		err = pol.CheckBudget(s.gov.charges(), u)
-	}
+	err = s.gov.dryRun(pol, u)
 	reply.Allowed = err == nil
 	if err != nil {
 		var r *policy.Refusal
@@ -574,10 +581,20 @@ func (s *Server) CheckPolicy(ctx context.Context, req *pb.PolicyCheckRequest) (*
 	return reply, nil
 }
 
-func (g *governance) charges() []policy.Charge {
+// dryRun checks a Use against every policy a query committed now would
+// have to satisfy (inForce), as EXPLAIN's answer.
+func (g *governance) dryRun(at *policy.Policy, u policy.Use) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.book.Charges()
+	for _, p := range g.inForce(at) {
+		if err := p.Check(u); err != nil {
+			return err
+		}
+		if err := p.CheckBudget(g.book.Charges(), u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func compactStrings(s []string) []string {

@@ -79,6 +79,9 @@ func (s *Server) govern(q entry.Query, index uint64, v request.Verified, planPB 
 	if err := wp.CheckOwnBounds(s.data.Table); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
+	if err := wire.Recompiled(planPB, s.data.Table); err != nil {
+		return nil, fmt.Errorf("%w: query %s: %w", ErrPlan, q.QueryID, err)
+	}
 	d, err := s.gov.decide(q, index, v, wp, s.data.Table, warrantBytes, s.caPEM, len(s.peers), now)
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(policyText(`, "max_epsilon": 0.001, "exact": "always"`, `, "budget": {"period": "90m", "per_case": 1}`)))
-	f.Add([]byte(`{"version": 1, "party": "p", "rules": [{"name": "r", "groups": ["g"], "where": ["t.c"]}]}`))
+	f.Add([]byte(`{"version": 1, "party": "p", "rules": [{"name": "r", "groups": ["g"], "where": ["t.c"], "max_epsilon": 1}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Parse("fuzz.json", b)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 
 func version(t *testing.T, v int64, party, period string) *Policy {
 	t.Helper()
-	p, err := Parse("p.json", fmt.Appendf(nil, `{"version": %d, "party": %q, "rules": [{"name": "r", "analysts": ["*"]}],
+	p, err := Parse("p.json", fmt.Appendf(nil, `{"version": %d, "party": %q, "rules": [{"name": "r", "analysts": ["*"], "max_epsilon": 1}],
 		"budget": {"period": %q, "per_analyst": 1}}`, v, party, period))
 	if err != nil {
 		t.Fatal(err)

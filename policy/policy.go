@@ -297,6 +297,11 @@ func ruleFromFile(fr fileRule) (Rule, error) {
 		}
 		*l.out = out
 	}
+	if r.MaxEpsilonMilli == 0 && r.Exact != ExactAlways {
+		// A noisy answer at a huge ε is an exact answer: without a cap,
+		// "exact": "never" or "warrant" would not hold.
+		return r, fmt.Errorf(`max_epsilon is required (a positive ε) unless "exact" is "always": a query with a huge ε gets an exact answer`)
+	}
 	return r, nil
 }
 

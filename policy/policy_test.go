@@ -83,7 +83,7 @@ func TestParseBank(t *testing.T) {
 
 // minimal is a valid policy's text with one rule; "@R" is replaced by
 // rule fields and "@B" by top-level fields.
-const minimal = `{"version": 1, "party": "bank", "rules": [{"name": "r", "analysts": ["*"]@R}]@B}`
+const minimal = `{"version": 1, "party": "bank", "rules": [{"name": "r", "analysts": ["*"], "max_epsilon": 1@R}]@B}`
 
 func policyText(rule, top string) string {
 	return strings.NewReplacer("@R", rule, "@B", top).Replace(minimal)
@@ -101,12 +101,14 @@ func TestParseErrors(t *testing.T) {
 		{name: "unknown top field", in: policyText("", `, "budgets": {}`), is: config.ErrUnknownField, want: []string{`"budgets"`}},
 		{name: "wrong type", in: policyText(`, "max_groups": "ten"`, ""), want: []string{"bank.json:1:", "max_groups"}},
 		{name: "trailing", in: policyText("", "") + " {}", is: config.ErrTrailingData},
-		{name: "version zero", in: `{"party": "bank", "rules": [{"name": "r", "analysts": ["*"]}]}`, is: ErrInvalid, want: []string{"version must be an integer > 0"}},
+		{name: "version zero", in: `{"party": "bank", "rules": [{"name": "r", "analysts": ["*"], "max_epsilon": 1}]}`, is: ErrInvalid, want: []string{"version must be an integer > 0"}},
 		{name: "version fraction", in: `{"version": 1.5, "party": "bank", "rules": []}`, want: []string{`"version"`}},
-		{name: "no party", in: `{"version": 1, "rules": [{"name": "r", "analysts": ["*"]}]}`, is: ErrInvalid, want: []string{`"party" is missing`}},
+		{name: "no party", in: `{"version": 1, "rules": [{"name": "r", "analysts": ["*"], "max_epsilon": 1}]}`, is: ErrInvalid, want: []string{`"party" is missing`}},
 		{name: "no rules", in: `{"version": 1, "party": "bank"}`, is: ErrInvalid, want: []string{"no rules"}},
 		{name: "rule without name", in: `{"version": 1, "party": "bank", "rules": [{"analysts": ["*"]}]}`, is: ErrInvalid, want: []string{"rule 1", `"name" is missing`}},
-		{name: "duplicate rule names", in: `{"version": 1, "party": "bank", "rules": [{"name": "r", "analysts": ["*"]}, {"name": "r", "groups": ["g"]}]}`,
+		{name: "no max_epsilon where exact is not always", in: `{"version": 1, "party": "bank", "rules": [{"name": "r", "analysts": ["*"], "exact": "warrant"}]}`,
+			is: ErrInvalid, want: []string{"max_epsilon is required"}},
+		{name: "duplicate rule names", in: `{"version": 1, "party": "bank", "rules": [{"name": "r", "analysts": ["*"], "max_epsilon": 1}, {"name": "r", "groups": ["g"], "max_epsilon": 1}]}`,
 			is: ErrInvalid, want: []string{`rule 2 "r": name already used by rule 1`}},
 		{name: "reserved name", in: `{"version": 1, "party": "bank", "rules": [{"name": "budget", "analysts": ["*"]}]}`, is: ErrInvalid, want: []string{"reserved"}},
 		{name: "matches no one", in: `{"version": 1, "party": "bank", "rules": [{"name": "r", "where": ["*"]}]}`, is: ErrInvalid, want: []string{"match no one"}},

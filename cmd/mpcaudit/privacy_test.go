@@ -91,7 +91,7 @@ func TestPoliciesAndBudget(t *testing.T) {
 	}
 	key, _ := pki.PrivateKey(keyPEM)
 	cert, _ := pki.ParseCertificate(certPEM)
-	p, err := policy.Parse("bank.json", []byte(`{"version": 1, "party": "bank", "rules": [{"name": "r\u001b[2J", "analysts": ["*"]}],
+	p, err := policy.Parse("bank.json", []byte(`{"version": 1, "party": "bank", "rules": [{"name": "r\u001b[2J", "analysts": ["*"], "max_epsilon": 1}],
 		"budget": {"period": "24h", "per_analyst": 2, "per_case": 3}}`))
 	if err != nil {
 		t.Fatal(err)

@@ -65,8 +65,11 @@ func (p *Profile) ExplainPrivacy(ctx context.Context, client pb.CoordinatorClien
 			fmt.Fprintf(&b, "  %s: could not be asked: %s\n", pp.Party, pp.Error)
 		case c.Allowed:
 			fmt.Fprintf(&b, "  %s: allowed by rule %q (policy version %d)", pp.Party, c.Rule, c.PolicyVersion)
-			if c.BudgetLimited {
-				fmt.Fprintf(&b, "; ε left: %s for you, %s for the case", policy.FormatEpsilon(c.AnalystLeftMilli), policy.FormatEpsilon(c.CaseLeftMilli))
+			if c.AnalystLimited {
+				fmt.Fprintf(&b, "; ε left: %s for you", policy.FormatEpsilon(c.AnalystLeftMilli))
+			}
+			if c.CaseLimited {
+				fmt.Fprintf(&b, "; ε left for the case: %s", policy.FormatEpsilon(c.CaseLeftMilli))
 			}
 			b.WriteString("\n")
 		default:

@@ -173,7 +173,7 @@ func (p *Profile) resolvePrivacy(req Request, numParties func() (int, error)) (P
 }
 
 // finishNoisy decodes noisy totals (values mod T, noise possibly making
-// them negative) and computes the output rows and their 95% intervals:
+// them negative; dp.Decode with each sum's noise bound) and computes the output rows and their 95% intervals:
 // each total of sum s carries the sum of k+1 DLap(t_s) noises, t_s from
 // dp.Scales for the plan, the consortium and ε.
 func finishNoisy(pl *plan.Plan, cs schema.Consortium, sums map[plan.Sum][]uint64, T, epsilonMilli uint64, k int) ([][]string, []string, [][]plan.Interval, error) {
@@ -182,14 +182,21 @@ func finishNoisy(pl *plan.Plan, cs schema.Consortium, sums map[plan.Sum][]uint64
 		return nil, nil, nil, fmt.Errorf("noise scales of the result: %w", err)
 	}
 	widths := map[plan.Sum]*big.Int{}
+	bounds := map[plan.Sum]*big.Int{}
 	for i, s := range pl.Sums() {
 		widths[s] = dp.HalfWidth95(scales[i], k+1)
+		bounds[s] = dp.NoiseBound(scales[i], k)
 	}
 	centered := make(map[plan.Sum][]int64, len(sums))
 	for s, vs := range sums {
+		b := bounds[s]
+		if b == nil {
+			return nil, nil, nil, fmt.Errorf("result sum %v is not the query's", s)
+		}
 		c := make([]int64, len(vs))
 		for i, v := range vs {
-			c[i] = dp.Center(v, T)
+			// The coordinator checked that total and noise fit (dp.FitsModulus).
+			c[i] = dp.Decode(v, T, b)
 		}
 		centered[s] = c
 	}

@@ -23,7 +23,7 @@ const (
 
 func policyEntry(t *testing.T, party string, version int, period string, perAnalyst, perCase string) entry.Policy {
 	t.Helper()
-	p, err := policy.Parse("test", fmt.Appendf(nil, `{"version": %d, "party": %q, "rules": [{"name": "r", "analysts": ["*"]}],
+	p, err := policy.Parse("test", fmt.Appendf(nil, `{"version": %d, "party": %q, "rules": [{"name": "r", "analysts": ["*"], "max_epsilon": 1}],
 		"budget": {"period": %q, "per_analyst": %s, "per_case": %s}}`, version, party, period, perAnalyst, perCase))
 	if err != nil {
 		t.Fatal(err)

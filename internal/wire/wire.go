@@ -5,6 +5,7 @@
 package wire
 
 import (
+	"errors"
 	"crypto/sha256"
 	"fmt"
 	"strconv"
@@ -177,6 +178,66 @@ func PlanFromProto(p *pb.Plan) (*WirePlan, error) {
 		w.SumMax = append(w.SumMax, s.Max)
 	}
 	return w, nil
+}
+
+// Compile is the one way a plan message is made from SQL: plan.Parse
+// against the consortium schema, PlanToProto, the declared bounds, and
+// the schemas of the joined tables. Parties run it again on the
+// committed canonical SQL and the plan's own schemas (Recompiled).
+func Compile(sql string, cs schema.Consortium) (*plan.Plan, *pb.Plan, error) {
+	p, err := plan.Parse(sql, cs)
+	if err != nil {
+		return nil, nil, err
+	}
+	pp, err := PlanToProto(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := DeclareBounds(pp, cs); err != nil {
+		return nil, nil, err
+	}
+	for _, name := range p.Tables {
+		t, ok := cs.Table(name)
+		if !ok {
+			return nil, nil, fmt.Errorf("plan: table %s is not in the consortium", name)
+		}
+		pp.Schema = append(pp.Schema, TableToProto(t))
+	}
+	return p, pp, nil
+}
+
+// ErrNotCompiled is wrapped when a plan message is not the compilation of
+// its own canonical SQL against its own schemas.
+var ErrNotCompiled = errors.New("the plan is not the compilation of its canonical SQL")
+
+// Recompiled checks that a plan received from the network is exactly what
+// Compile makes of its canonical SQL against the schemas it carries, and
+// that the schema it carries for own's table (if joined) is own: a party
+// runs it before it works or decrypts. Repeated terms or groups, altered
+// sums, conditions or bounds are refused.
+func Recompiled(p *pb.Plan, own schema.Table) error {
+	if p == nil || len(p.Schema) == 0 {
+		return fmt.Errorf("%w: the plan carries no schema", ErrNotCompiled)
+	}
+	var cs schema.Consortium
+	for i, m := range p.Schema {
+		t, err := TableFromProto(m)
+		if err != nil {
+			return fmt.Errorf("%w: schema %d: %v", ErrNotCompiled, i, err)
+		}
+		if t.Name == own.Name && !proto.Equal(m, TableToProto(own)) {
+			return fmt.Errorf("%w: the plan's schema of table %s is not this party's", ErrNotCompiled, own.Name)
+		}
+		cs.Tables = append(cs.Tables, t)
+	}
+	_, again, err := Compile(p.Canonical, cs)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotCompiled, err)
+	}
+	if !proto.Equal(again, p) {
+		return fmt.Errorf("%w: the terms, groups, sums or bounds differ from what the SQL compiles to", ErrNotCompiled)
+	}
+	return nil
 }
 
 // DeclareBounds sets each column sum's declared maximum in a plan message

@@ -58,6 +58,7 @@ type privacyState struct {
 type policySeen struct {
 	version uint64
 	index   uint64
+	hash    entry.Hash
 }
 
 type knownWarrant struct {
@@ -145,10 +146,16 @@ func (r *rules) checkPolicy(index uint64, path string, v entry.Policy) {
 		return
 	}
 	if prev, ok := r.priv.lastPolicy[v.Party]; ok && v.Version <= prev.version {
+		if v.Version == prev.version && v.PolicyHash == prev.hash {
+			// The same version published again (the coordinator retried):
+			// it stays in force from its first entry.
+			r.warnings = append(r.warnings, fmt.Sprintf("entry %d: POLICY of party %s version %d repeats the entry at index %d", index, v.Party, v.Version, prev.index))
+			return
+		}
 		bad("version does not increase on version %d at index %d", prev.version, prev.index)
 		return
 	}
-	r.priv.lastPolicy[v.Party] = policySeen{version: v.Version, index: index}
+	r.priv.lastPolicy[v.Party] = policySeen{version: v.Version, index: index, hash: v.PolicyHash}
 }
 
 // checkRevocation verifies a REVOCATION entry.

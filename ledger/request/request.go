@@ -80,6 +80,10 @@ type Privacy struct {
 	WarrantHash [32]byte
 }
 
+// MaxEpsilonMilli is the largest ε a request may ask (in thousandths):
+// 1,000,000, far beyond any useful privacy and far from overflow.
+const MaxEpsilonMilli = 1_000_000_000
+
 // IsZero reports an exact query without a warrant.
 func (p Privacy) IsZero() bool { return p == Privacy{} }
 
@@ -109,6 +113,8 @@ func (r Request) check() error {
 		return fmt.Errorf("%w: text is not valid UTF-8", ErrMalformed)
 	case r.Time <= 0:
 		return fmt.Errorf("%w: time %d", ErrMalformed, r.Time)
+	case r.Privacy.EpsilonMilli > MaxEpsilonMilli:
+		return fmt.Errorf("%w: ε of %d thousandths, at most %d", ErrMalformed, r.Privacy.EpsilonMilli, MaxEpsilonMilli)
 	case r.Privacy.EpsilonMilli == 0 && r.Privacy.Collusion != 0:
 		return fmt.Errorf("%w: collusion tolerance %d on an exact query", ErrMalformed, r.Privacy.Collusion)
 	}

@@ -793,6 +793,8 @@ type PolicyCheckReply struct {
 	BudgetLimited    bool                   `protobuf:"varint,6,opt,name=budget_limited,json=budgetLimited,proto3" json:"budget_limited,omitempty"`
 	AnalystLeftMilli uint64                 `protobuf:"varint,7,opt,name=analyst_left_milli,json=analystLeftMilli,proto3" json:"analyst_left_milli,omitempty"` // remaining ε of the analyst in the period
 	CaseLeftMilli    uint64                 `protobuf:"varint,8,opt,name=case_left_milli,json=caseLeftMilli,proto3" json:"case_left_milli,omitempty"`          // remaining ε of the warrant's case
+	AnalystLimited   bool                   `protobuf:"varint,9,opt,name=analyst_limited,json=analystLimited,proto3" json:"analyst_limited,omitempty"`         // the analyst's ε is limited
+	CaseLimited      bool                   `protobuf:"varint,10,opt,name=case_limited,json=caseLimited,proto3" json:"case_limited,omitempty"`                 // the case's ε is limited
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -881,6 +883,20 @@ func (x *PolicyCheckReply) GetCaseLeftMilli() uint64 {
 		return x.CaseLeftMilli
 	}
 	return 0
+}
+
+func (x *PolicyCheckReply) GetAnalystLimited() bool {
+	if x != nil {
+		return x.AnalystLimited
+	}
+	return false
+}
+
+func (x *PolicyCheckReply) GetCaseLimited() bool {
+	if x != nil {
+		return x.CaseLimited
+	}
+	return false
 }
 
 type PartyStatusRequest struct {
@@ -1984,10 +2000,16 @@ type Plan struct {
 	Canonical  string                 `protobuf:"bytes,4,opt,name=canonical,proto3" json:"canonical,omitempty"`
 	// The circuit: WHERE as a sum of signed products of per-table local
 	// conditions, the GROUP BY columns and the encrypted sums per group.
-	Terms         []*Term        `protobuf:"bytes,5,rep,name=terms,proto3" json:"terms,omitempty"`
-	GroupBy       []*GroupColumn `protobuf:"bytes,6,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
-	Sums          []*SumSpec     `protobuf:"bytes,7,rep,name=sums,proto3" json:"sums,omitempty"`
-	Joins         []string       `protobuf:"bytes,8,rep,name=joins,proto3" json:"joins,omitempty"`
+	Terms   []*Term        `protobuf:"bytes,5,rep,name=terms,proto3" json:"terms,omitempty"`
+	GroupBy []*GroupColumn `protobuf:"bytes,6,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	Sums    []*SumSpec     `protobuf:"bytes,7,rep,name=sums,proto3" json:"sums,omitempty"`
+	Joins   []string       `protobuf:"bytes,8,rep,name=joins,proto3" json:"joins,omitempty"`
+	// The schemas of the joined tables the plan was compiled against (in
+	// Tables order): every party recompiles the canonical SQL with them and
+	// requires this very plan, and the party holding a table checks its
+	// schema here is its own, so the coordinator can neither repeat terms
+	// or groups nor declare smaller bounds.
+	Schema        []*TableSchema `protobuf:"bytes,9,rep,name=schema,proto3" json:"schema,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2067,6 +2089,13 @@ func (x *Plan) GetSums() []*SumSpec {
 func (x *Plan) GetJoins() []string {
 	if x != nil {
 		return x.Joins
+	}
+	return nil
+}
+
+func (x *Plan) GetSchema() []*TableSchema {
+	if x != nil {
+		return x.Schema
 	}
 	return nil
 }
@@ -4644,7 +4673,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06groups\x18\x03 \x03(\tR\x06groups\x12#\n" +
 	"\repsilon_milli\x18\x04 \x01(\x04R\fepsilonMilli\x12\x1c\n" +
 	"\tcollusion\x18\x05 \x01(\rR\tcollusion\x12\x18\n" +
-	"\awarrant\x18\x06 \x01(\fR\awarrant\"\xa8\x02\n" +
+	"\awarrant\x18\x06 \x01(\fR\awarrant\"\xf4\x02\n" +
 	"\x10PolicyCheckReply\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x12\n" +
 	"\x04rule\x18\x02 \x01(\tR\x04rule\x12\x16\n" +
@@ -4653,7 +4682,10 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x11max_epsilon_milli\x18\x05 \x01(\x04R\x0fmaxEpsilonMilli\x12%\n" +
 	"\x0ebudget_limited\x18\x06 \x01(\bR\rbudgetLimited\x12,\n" +
 	"\x12analyst_left_milli\x18\a \x01(\x04R\x10analystLeftMilli\x12&\n" +
-	"\x0fcase_left_milli\x18\b \x01(\x04R\rcaseLeftMilli\"\x14\n" +
+	"\x0fcase_left_milli\x18\b \x01(\x04R\rcaseLeftMilli\x12'\n" +
+	"\x0fanalyst_limited\x18\t \x01(\bR\x0eanalystLimited\x12!\n" +
+	"\fcase_limited\x18\n" +
+	" \x01(\bR\vcaseLimited\"\x14\n" +
 	"\x12PartyStatusRequest\"\xd6\x02\n" +
 	"\vPartyStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -4747,7 +4779,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"union_hash\x18\x03 \x01(\fR\tunionHash\x12\x14\n" +
 	"\x05ranks\x18\x04 \x03(\rR\x05ranks\"%\n" +
 	"\x0fAlignRanksReply\x12\x12\n" +
-	"\x04rows\x18\x01 \x01(\x04R\x04rows\"\x8f\x02\n" +
+	"\x04rows\x18\x01 \x01(\x04R\x04rows\"\xbd\x02\n" +
 	"\x04Plan\x12\x16\n" +
 	"\x06tables\x18\x01 \x03(\tR\x06tables\x122\n" +
 	"\n" +
@@ -4757,7 +4789,8 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x05terms\x18\x05 \x03(\v2\r.mpcq.v1.TermR\x05terms\x12/\n" +
 	"\bgroup_by\x18\x06 \x03(\v2\x14.mpcq.v1.GroupColumnR\agroupBy\x12$\n" +
 	"\x04sums\x18\a \x03(\v2\x10.mpcq.v1.SumSpecR\x04sums\x12\x14\n" +
-	"\x05joins\x18\b \x03(\tR\x05joinsJ\x04\b\x02\x10\x03R\x05where\"H\n" +
+	"\x05joins\x18\b \x03(\tR\x05joins\x12,\n" +
+	"\x06schema\x18\t \x03(\v2\x14.mpcq.v1.TableSchemaR\x06schemaJ\x04\b\x02\x10\x03R\x05where\"H\n" +
 	"\x04Term\x12\x12\n" +
 	"\x04sign\x18\x01 \x01(\x11R\x04sign\x12&\n" +
 	"\x06locals\x18\x03 \x03(\v2\x0e.mpcq.v1.LocalR\x06localsJ\x04\b\x02\x10\x03\"o\n" +
@@ -5099,85 +5132,86 @@ var file_mpcq_proto_depIdxs = []int32{
 	33, // 9: mpcq.v1.Plan.terms:type_name -> mpcq.v1.Term
 	41, // 10: mpcq.v1.Plan.group_by:type_name -> mpcq.v1.GroupColumn
 	42, // 11: mpcq.v1.Plan.sums:type_name -> mpcq.v1.SumSpec
-	34, // 12: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
-	0,  // 13: mpcq.v1.Local.presence:type_name -> mpcq.v1.Presence
-	35, // 14: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
-	36, // 15: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
-	36, // 16: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
-	35, // 17: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
-	37, // 18: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
-	38, // 19: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
-	35, // 20: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
-	1,  // 21: mpcq.v1.Compare.op:type_name -> mpcq.v1.CompareOp
-	39, // 22: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
-	39, // 23: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
-	39, // 24: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
-	40, // 25: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
-	2,  // 26: mpcq.v1.BinArith.op:type_name -> mpcq.v1.ArithOp
-	39, // 27: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
-	39, // 28: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
-	32, // 29: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
-	45, // 30: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
-	44, // 31: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
-	32, // 32: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
-	45, // 33: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
-	45, // 34: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
-	51, // 35: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
-	55, // 36: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
-	57, // 37: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
-	58, // 38: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
-	16, // 39: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
-	45, // 40: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
-	42, // 41: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
-	62, // 42: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	63, // 43: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	14, // 44: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	18, // 45: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	20, // 46: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	24, // 47: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
-	22, // 48: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	26, // 49: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	29, // 50: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	30, // 51: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	46, // 52: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	47, // 53: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	48, // 54: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	6,  // 55: mpcq.v1.Party.Policy:input_type -> mpcq.v1.PolicyRequest
-	8,  // 56: mpcq.v1.Party.PolicyPublished:input_type -> mpcq.v1.PolicyPublishedRequest
-	10, // 57: mpcq.v1.Party.Revoke:input_type -> mpcq.v1.RevokeRequest
-	12, // 58: mpcq.v1.Party.CheckPolicy:input_type -> mpcq.v1.PolicyCheckRequest
-	54, // 59: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	59, // 60: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	61, // 61: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	50, // 62: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	10, // 63: mpcq.v1.Coordinator.Revoke:input_type -> mpcq.v1.RevokeRequest
-	3,  // 64: mpcq.v1.Coordinator.ExplainPolicy:input_type -> mpcq.v1.ExplainPolicyRequest
-	15, // 65: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	19, // 66: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	21, // 67: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	25, // 68: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
-	23, // 69: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	29, // 70: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	29, // 71: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	31, // 72: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	46, // 73: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	53, // 74: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	49, // 75: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	7,  // 76: mpcq.v1.Party.Policy:output_type -> mpcq.v1.SignedPolicy
-	9,  // 77: mpcq.v1.Party.PolicyPublished:output_type -> mpcq.v1.PolicyPublishedReply
-	11, // 78: mpcq.v1.Party.Revoke:output_type -> mpcq.v1.RevokeReply
-	13, // 79: mpcq.v1.Party.CheckPolicy:output_type -> mpcq.v1.PolicyCheckReply
-	56, // 80: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	60, // 81: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	64, // 82: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	52, // 83: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	11, // 84: mpcq.v1.Coordinator.Revoke:output_type -> mpcq.v1.RevokeReply
-	4,  // 85: mpcq.v1.Coordinator.ExplainPolicy:output_type -> mpcq.v1.PolicyReport
-	65, // [65:86] is the sub-list for method output_type
-	44, // [44:65] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	16, // 12: mpcq.v1.Plan.schema:type_name -> mpcq.v1.TableSchema
+	34, // 13: mpcq.v1.Term.locals:type_name -> mpcq.v1.Local
+	0,  // 14: mpcq.v1.Local.presence:type_name -> mpcq.v1.Presence
+	35, // 15: mpcq.v1.Local.cond:type_name -> mpcq.v1.Cond
+	36, // 16: mpcq.v1.Cond.and:type_name -> mpcq.v1.Junction
+	36, // 17: mpcq.v1.Cond.or:type_name -> mpcq.v1.Junction
+	35, // 18: mpcq.v1.Cond.not:type_name -> mpcq.v1.Cond
+	37, // 19: mpcq.v1.Cond.cmp:type_name -> mpcq.v1.Compare
+	38, // 20: mpcq.v1.Cond.in:type_name -> mpcq.v1.InList
+	35, // 21: mpcq.v1.Junction.terms:type_name -> mpcq.v1.Cond
+	1,  // 22: mpcq.v1.Compare.op:type_name -> mpcq.v1.CompareOp
+	39, // 23: mpcq.v1.Compare.left:type_name -> mpcq.v1.Arith
+	39, // 24: mpcq.v1.Compare.right:type_name -> mpcq.v1.Arith
+	39, // 25: mpcq.v1.InList.arg:type_name -> mpcq.v1.Arith
+	40, // 26: mpcq.v1.Arith.bin:type_name -> mpcq.v1.BinArith
+	2,  // 27: mpcq.v1.BinArith.op:type_name -> mpcq.v1.ArithOp
+	39, // 28: mpcq.v1.BinArith.left:type_name -> mpcq.v1.Arith
+	39, // 29: mpcq.v1.BinArith.right:type_name -> mpcq.v1.Arith
+	32, // 30: mpcq.v1.QueryHeader.plan:type_name -> mpcq.v1.Plan
+	45, // 31: mpcq.v1.QueryHeader.request:type_name -> mpcq.v1.SignedRequest
+	44, // 32: mpcq.v1.BlockMessage.header:type_name -> mpcq.v1.QueryHeader
+	32, // 33: mpcq.v1.DecryptShareRequest.plan:type_name -> mpcq.v1.Plan
+	45, // 34: mpcq.v1.DecryptShareRequest.request:type_name -> mpcq.v1.SignedRequest
+	45, // 35: mpcq.v1.ArchiveRecord.request:type_name -> mpcq.v1.SignedRequest
+	51, // 36: mpcq.v1.ArchiveReply.records:type_name -> mpcq.v1.ArchiveRecord
+	55, // 37: mpcq.v1.ConsortiumStatus.parties:type_name -> mpcq.v1.PartyState
+	57, // 38: mpcq.v1.ConsortiumStatus.ledger:type_name -> mpcq.v1.LedgerHealth
+	58, // 39: mpcq.v1.LedgerHealth.refusals:type_name -> mpcq.v1.CosignerRefusal
+	16, // 40: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
+	45, // 41: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
+	42, // 42: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
+	62, // 43: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	63, // 44: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	14, // 45: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	18, // 46: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	20, // 47: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	24, // 48: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
+	22, // 49: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	26, // 50: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	29, // 51: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	30, // 52: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	46, // 53: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	47, // 54: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	48, // 55: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	6,  // 56: mpcq.v1.Party.Policy:input_type -> mpcq.v1.PolicyRequest
+	8,  // 57: mpcq.v1.Party.PolicyPublished:input_type -> mpcq.v1.PolicyPublishedRequest
+	10, // 58: mpcq.v1.Party.Revoke:input_type -> mpcq.v1.RevokeRequest
+	12, // 59: mpcq.v1.Party.CheckPolicy:input_type -> mpcq.v1.PolicyCheckRequest
+	54, // 60: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	59, // 61: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	61, // 62: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	50, // 63: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	10, // 64: mpcq.v1.Coordinator.Revoke:input_type -> mpcq.v1.RevokeRequest
+	3,  // 65: mpcq.v1.Coordinator.ExplainPolicy:input_type -> mpcq.v1.ExplainPolicyRequest
+	15, // 66: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	19, // 67: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	21, // 68: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	25, // 69: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
+	23, // 70: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	29, // 71: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	29, // 72: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	31, // 73: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	46, // 74: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	53, // 75: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	49, // 76: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	7,  // 77: mpcq.v1.Party.Policy:output_type -> mpcq.v1.SignedPolicy
+	9,  // 78: mpcq.v1.Party.PolicyPublished:output_type -> mpcq.v1.PolicyPublishedReply
+	11, // 79: mpcq.v1.Party.Revoke:output_type -> mpcq.v1.RevokeReply
+	13, // 80: mpcq.v1.Party.CheckPolicy:output_type -> mpcq.v1.PolicyCheckReply
+	56, // 81: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	60, // 82: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	64, // 83: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	52, // 84: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	11, // 85: mpcq.v1.Coordinator.Revoke:output_type -> mpcq.v1.RevokeReply
+	4,  // 86: mpcq.v1.Coordinator.ExplainPolicy:output_type -> mpcq.v1.PolicyReport
+	66, // [66:87] is the sub-list for method output_type
+	45, // [45:66] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
