@@ -5,8 +5,8 @@
 package wire
 
 import (
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
