@@ -27,6 +27,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/ledger/audit"
 )
 
@@ -143,11 +144,11 @@ func (s *Server) Run(ctx context.Context) {
 
 // failureOf locates err in the log when it is an *audit.Error.
 func failureOf(err error, at time.Time) *Failure {
-	f := &Failure{Message: err.Error(), At: at}
+	f := &Failure{Message: auditor.Escape(err.Error()), At: at}
 	var ae *audit.Error
 	if errors.As(err, &ae) {
-		f.File, f.Entry, f.HasEntry = ae.Path, ae.Index, ae.HasIndex
-		f.Message = ae.Err.Error()
+		f.File, f.Entry, f.HasEntry = auditor.Escape(ae.Path), ae.Index, ae.HasIndex
+		f.Message = auditor.Escape(ae.Err.Error())
 	}
 	return f
 }

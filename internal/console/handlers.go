@@ -85,6 +85,8 @@ func (s *Server) render(w http.ResponseWriter, name, title string, code int, dat
 type timelineData struct {
 	Filter            auditor.RowFilter
 	Since, Until, Err string
+	// Text and Case are the search text and case, escaped for display.
+	Text, Case string
 	Queries           []Query
 	Total             int
 	Analysts, Cases   []string
@@ -97,20 +99,20 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	var errs []string
 	var err error
 	if f.Since, err = auditor.ParseTime(q.Get("since")); err != nil {
-		errs = append(errs, "since: "+err.Error())
+		errs = append(errs, "since: "+auditor.Escape(err.Error()))
 	}
 	if f.Until, err = auditor.ParseTime(q.Get("until")); err != nil {
-		errs = append(errs, "until: "+err.Error())
+		errs = append(errs, "until: "+auditor.Escape(err.Error()))
 	}
 	if err := f.Validate(); err != nil {
-		errs = append(errs, err.Error())
+		errs = append(errs, auditor.Escape(err.Error()))
 	}
 	code := http.StatusOK
 	if len(errs) > 0 {
 		code = http.StatusBadRequest
 	}
 	s.render(w, "timeline", "Queries", code, func(snap *Snapshot) any {
-		d := timelineData{Filter: f, Since: q.Get("since"), Until: q.Get("until"), Err: strings.Join(errs, "; "),
+		d := timelineData{Filter: f, Since: auditor.Escape(q.Get("since")), Until: auditor.Escape(q.Get("until")), Text: auditor.Escape(f.Text), Case: auditor.Escape(f.Case), Err: strings.Join(errs, "; "),
 			Total: len(snap.Queries), Analysts: snap.Analysts(), Cases: snap.Cases(), Statuses: auditor.Statuses}
 		if len(errs) == 0 {
 			d.Queries = snap.Filter(f)
@@ -152,7 +154,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			if st.Failure == nil {
 				hashes, size, err := s.cfg.Backend.Inclusion(ctx, e.Index)
 				if err != nil {
-					ep.Err = err.Error()
+					ep.Err = auditor.Escape(err.Error())
 				}
 				ep.Size = size
 				for _, h := range hashes {
@@ -214,14 +216,14 @@ type whoData struct {
 
 func (s *Server) analyst(w http.ResponseWriter, r *http.Request) {
 	who := r.URL.Query().Get("id")
-	s.render(w, "who", "Analyst "+who, http.StatusOK, func(snap *Snapshot) any {
+	s.render(w, "who", "Analyst "+auditor.Escape(who), http.StatusOK, func(snap *Snapshot) any {
 		return whoPage(snap, "Analyst", who, auditor.RowFilter{Analyst: who}, snap.FlagsOf(who))
 	})
 }
 
 func (s *Server) caseRef(w http.ResponseWriter, r *http.Request) {
 	ref := r.URL.Query().Get("ref")
-	s.render(w, "who", "Case "+ref, http.StatusOK, func(snap *Snapshot) any {
+	s.render(w, "who", "Case "+auditor.Escape(ref), http.StatusOK, func(snap *Snapshot) any {
 		d := whoPage(snap, "Case", ref, auditor.RowFilter{Case: ref}, nil)
 		ids := map[string]bool{}
 		for _, q := range d.Queries {
@@ -240,7 +242,7 @@ func (s *Server) caseRef(w http.ResponseWriter, r *http.Request) {
 }
 
 func whoPage(snap *Snapshot, kind, who string, f auditor.RowFilter, flags []Flag) whoData {
-	d := whoData{Kind: kind, Who: who, Flags: flags}
+	d := whoData{Kind: kind, Who: auditor.Escape(who), Flags: flags}
 	if who != "" {
 		d.Queries = snap.Filter(f)
 	}

@@ -68,19 +68,23 @@ type Other struct {
 }
 
 // Build makes a Snapshot from a verified log: rep, rows and all are what
-// auditor.Profile.VerifyEntries returned. Pure.
+// auditor.Profile.VerifyEntries returned. Every text from the ledger or
+// the archive is passed through auditor.Escape (control and format
+// characters, such as terminal escapes and bidirectional overrides, made
+// visible), and html/template escapes the rest when a page is rendered.
+// Pure.
 func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th Thresholds, at time.Time, copyOnly bool) *Snapshot {
 	s := &Snapshot{Origin: rep.Origin, Size: rep.Size, Root: rep.Root, VerifiedAt: at, Copy: copyOnly,
 		Policies: auditor.Policies(all, "", true), Warnings: rep.Warnings}
 	for _, c := range rep.Cosignatures {
-		s.Cosigners = append(s.Cosigners, c.Name)
+		s.Cosigners = append(s.Cosigners, esc(c.Name))
 	}
 	slices.Sort(s.Cosigners)
 	byID := map[string]int{}
 	for _, r := range rows {
-		q := Query{QueryRow: r}
+		q := Query{QueryRow: auditor.EscapeRow(r)}
 		q.At, _ = time.Parse(time.RFC3339, r.Time)
-		byID[r.QueryID] = len(s.Queries)
+		byID[r.QueryID] = len(s.Queries) // the raw ID, as entries name it
 		s.Queries = append(s.Queries, q)
 	}
 	for _, l := range all {
@@ -89,11 +93,11 @@ func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th T
 			if i, ok := byID[v.QueryID]; ok {
 				s.Queries[i].EpsilonMilli = v.EpsilonMilli
 				s.Queries[i].Entries = append(s.Queries[i].Entries, EntryRef{Index: l.Index, Type: "QUERY",
-					What: fmt.Sprintf("plan %x, epoch %d, parameters %s", v.PlanHash[:8], v.EpochID, v.ParamSet)})
+					What: fmt.Sprintf("plan %x, epoch %d, parameters %s", v.PlanHash[:8], v.EpochID, esc(v.ParamSet))})
 			}
 		case entry.Result:
 			if i, ok := byID[v.QueryID]; ok {
-				what := "parties " + strings.Join(v.Parties, ", ")
+				what := "parties " + esc(strings.Join(v.Parties, ", "))
 				if v.PackedHash != (entry.Hash{}) {
 					s.Queries[i].PackedHash = hex.EncodeToString(v.PackedHash[:])
 				}
@@ -101,27 +105,36 @@ func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th T
 			}
 		case entry.Failure:
 			if i, ok := byID[v.QueryID]; ok {
-				s.Queries[i].FailedParty = v.Party
-				s.Queries[i].Entries = append(s.Queries[i].Entries, EntryRef{Index: l.Index, Type: "FAILURE", What: v.Reason})
+				s.Queries[i].FailedParty = esc(v.Party)
+				s.Queries[i].Entries = append(s.Queries[i].Entries, EntryRef{Index: l.Index, Type: "FAILURE", What: esc(v.Reason)})
 			}
 		case entry.Ceremony:
-			s.Others = append(s.Others, Other{Index: l.Index, Type: "CEREMONY", What: "key ceremony, parameters " + v.ParamSet,
+			s.Others = append(s.Others, Other{Index: l.Index, Type: "CEREMONY", What: "key ceremony, parameters " + esc(v.ParamSet),
 				Parts: []string{fmt.Sprintf("public key %x", v.PublicKeyHash), fmt.Sprintf("relinearisation key %x", v.RelinKeyHash),
 					fmt.Sprintf("Galois keys %x", v.GaloisKeysHash)}})
 		case entry.Epoch:
 			o := Other{Index: l.Index, Type: "EPOCH", What: fmt.Sprintf("epoch %d, union of %d identifiers (hash %x)", v.EpochID, v.UnionSize, v.UnionHash[:8])}
 			for _, p := range v.SetSizes {
-				o.Parts = append(o.Parts, fmt.Sprintf("%s: %d identifiers", p.Party, p.Size))
+				o.Parts = append(o.Parts, fmt.Sprintf("%s: %d identifiers", esc(p.Party), p.Size))
 			}
 			s.Others = append(s.Others, o)
 		case entry.Revocation:
 			s.Others = append(s.Others, Other{Index: l.Index, Type: "REVOCATION", What: fmt.Sprintf("warrant %x revoked", v.WarrantHash)})
 		}
 	}
+	for i := range s.Policies {
+		s.Policies[i].Party, s.Policies[i].Content = esc(s.Policies[i].Party), esc(s.Policies[i].Content)
+	}
+	for i := range s.Warnings {
+		s.Warnings[i] = esc(s.Warnings[i])
+	}
 	s.Flags = Patterns(opened(s.Queries), th)
 	s.attachFlags()
 	return s
 }
+
+// esc is auditor.Escape, for ledger and archive text.
+func esc(s string) string { return auditor.Escape(s) }
 
 // opened is what the patterns read of the queries.
 func opened(qs []Query) []Opened {
