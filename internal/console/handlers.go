@@ -86,11 +86,11 @@ type timelineData struct {
 	Filter            auditor.RowFilter
 	Since, Until, Err string
 	// Text and Case are the search text and case, escaped for display.
-	Text, Case string
-	Queries           []Query
-	Total             int
-	Analysts, Cases   []string
-	Statuses          []string
+	Text, Case      string
+	Queries         []Query
+	Total           int
+	Analysts, Cases []string
+	Statuses        []string
 }
 
 func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
