@@ -98,7 +98,7 @@ func TestConsole(t *testing.T) {
 		if os.Getenv("MPCQ_SCREENSHOTS") != "1" {
 			return
 		}
-		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(90))
+		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)) // quality 100: PNG (below 100: JPEG)
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
