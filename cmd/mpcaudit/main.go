@@ -18,6 +18,7 @@ import (
 
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/cli"
+	"github.com/mpcq/mpcq/internal/console"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
@@ -54,6 +55,12 @@ Commands:
                       spent" (queries with neither RESULT nor FAILURE)
   prove QUERY_ID      write the query's receipt (C2SP tlog-proof) to --out
   check-receipt FILE  verify a receipt offline with the profile's keys
+  serve               a web console on --listen (loopback): verifies the
+                      log before it shows anything and again every
+                      --interval; timeline with filters, query pages with
+                      receipts, per analyst and per case charts and
+                      pattern flags, policies, ceremonies and epochs; a
+                      failure shows in red on every page until restart
 
 Every command but check-receipt verifies the whole log first.
 
@@ -63,6 +70,17 @@ Flags of verify, show, policies, budget and prove:
                    openings, warrants and (budget) the cases of queries
   --no-archive     do not check openings at all (budget then knows no cases)
   --json           JSON output (show, policies, budget)
+
+Flags of show (also --analyst, --case):
+  --since T, --until T  only queries at or after T, before T (RFC 3339 or
+                   a date 2006-01-02)
+  --status S       only committed, answered or failed queries
+
+Flags of serve (also --log-dir, --archive, --no-archive):
+  --listen ADDR    loopback address to serve on (default 127.0.0.1:8740)
+  --interval D     time between verifications (default 5s)
+  --burst N, --burst-window D  flag N queries by one analyst within D
+                   (default 5 within 10m)
 
 Flags of policies:
   --party NAME     only this party's policy versions
@@ -108,6 +126,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	analyst := sub.String("analyst", "", "only this analyst's spending, an identity URI mpcq://analyst/NAME (budget)")
 	caseRef := sub.String("case", "", "only this case's spending (budget)")
 	atFlag := sub.String("at", "", "RFC 3339 time to compute the budget at instead of now (budget)")
+	since := sub.String("since", "", "only queries at or after this time, RFC 3339 or 2006-01-02 (show)")
+	until := sub.String("until", "", "only queries before this time, RFC 3339 or 2006-01-02 (show)")
+	statusFlag := sub.String("status", "", "only queries with this status: committed, answered, failed (show)")
+	listen := sub.String("listen", "127.0.0.1:8740", "loopback address to serve the console on (serve)")
+	interval := sub.Duration("interval", 5*time.Second, "time between verifications (serve)")
+	burst := sub.Int("burst", console.DefaultThresholds.BurstCount, "flag this many queries by one analyst... (serve)")
+	burstWindow := sub.Duration("burst-window", console.DefaultThresholds.BurstWindow, "...within this time (serve)")
 	sub.Usage = func() { fmt.Fprint(stderr, usage, "\nFlags of ", cmd, ":\n"); sub.PrintDefaults() }
 	out := sub.String("out", "", "receipt file (prove); default QUERY_ID.receipt")
 	// Flags may come before or after the positional argument.
@@ -118,6 +143,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	switch cmd {
 	case "verify", "show", "prove", "policies", "budget":
+	case "serve":
+		return serve(p, serveFlags{listen: *listen, interval: *interval, logDir: *logDir, archive: *archivePath, noArchive: *noArchive,
+			th: console.Thresholds{BurstCount: *burst, BurstWindow: *burstWindow}}, stderr)
 	case "check-receipt":
 		if sub.NArg() != 1 {
 			fmt.Fprintln(stderr, "mpcaudit: check-receipt takes one FILE")
@@ -216,6 +244,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "show":
+		filter := auditor.RowFilter{Analyst: *analyst, Case: *caseRef, Status: *statusFlag}
+		if filter.Since, err = auditor.ParseTime(*since); err == nil {
+			filter.Until, err = auditor.ParseTime(*until)
+		}
+		if err == nil {
+			err = filter.Validate()
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "mpcaudit: show:", err)
+			return 2
+		}
+		rows = auditor.FilterRows(rows, filter)
 		if *asJSON {
 			if rows == nil {
 				rows = []auditor.QueryRow{}
@@ -224,11 +264,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tQUERY\tANALYST\tPURPOSE\tLEGAL BASIS\tε\tWARRANT\tSTATUS\tPARTIES\tSQL")
+		fmt.Fprintln(tw, "TIME\tQUERY\tANALYST\tPURPOSE\tLEGAL BASIS\tε\tWARRANT\tCASE\tSTATUS\tPARTIES\tREASON\tSQL")
 		for _, r := range rows {
 			r = auditor.EscapeRow(r) // ledger and archive text may hold control characters
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time, r.QueryID, r.Analyst, r.Purpose, r.LegalBasis,
-				r.Epsilon, prefix(r.Warrant), r.Status, strings.Join(r.Parties, ","), r.Query)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time, r.QueryID, r.Analyst, r.Purpose, r.LegalBasis,
+				r.Epsilon, prefix(r.Warrant), dash(r.Case), r.Status, strings.Join(r.Parties, ","), dash(r.Reason), r.Query)
 		}
 		_ = tw.Flush()
 		for _, l := range all {
@@ -297,6 +337,14 @@ func describe(e entry.Entry) string {
 	default:
 		return e.Type().String()
 	}
+}
+
+// dash is s, or "-" for nothing.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // prefix shortens a hex hash for a table column ("-" for none).

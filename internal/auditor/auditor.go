@@ -183,7 +183,9 @@ type QueryRow struct {
 	Epsilon   string `json:"epsilon"`
 	Collusion uint16 `json:"collusion,omitempty"`
 	// Warrant is the hex hash of the warrant the query ran under, "" for none.
-	Warrant string   `json:"warrant,omitempty"`
+	Warrant string `json:"warrant,omitempty"`
+	// Case is the case reference of that warrant, when the archive holds it.
+	Case    string   `json:"case,omitempty"`
 	Parties []string `json:"parties,omitempty"`
 	Reason  string   `json:"reason,omitempty"`
 }
@@ -236,6 +238,9 @@ func (p *Profile) VerifyEntries(ctx context.Context, fetch audit.Fetcher, openin
 				if rec, err := openings.Get(v.QueryID); err == nil {
 					row.Query = string(rec.QueryText.Data)
 					row.Purpose, row.LegalBasis, _ = entry.DecodePurposeData(rec.Purpose.Data)
+				}
+				if row.Warrant != "" {
+					row.Case, _ = warrantCase(openings, v.QueryID)
 				}
 			}
 			byID[v.QueryID] = len(rows)

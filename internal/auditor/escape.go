@@ -66,7 +66,7 @@ func EscapeRow(r QueryRow) QueryRow {
 	out.QueryID, out.Time, out.Analyst = Escape(r.QueryID), Escape(r.Time), Escape(r.Analyst)
 	out.Purpose, out.LegalBasis, out.Query = Escape(r.Purpose), Escape(r.LegalBasis), Escape(r.Query)
 	out.Status, out.Reason = Escape(r.Status), Escape(r.Reason)
-	out.Epsilon, out.Warrant = Escape(r.Epsilon), Escape(r.Warrant)
+	out.Epsilon, out.Warrant, out.Case = Escape(r.Epsilon), Escape(r.Warrant), Escape(r.Case)
 	out.Parties = make([]string, len(r.Parties))
 	for i, p := range r.Parties {
 		out.Parties[i] = Escape(p)
