@@ -400,7 +400,7 @@ func verifierOfSigner(skey string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("not a note signer key")
 	}
-	parts := strings.Split(rest, "+")
+	parts := strings.SplitN(rest, "+", 3) // the key data may hold '+'
 	if len(parts) != 3 {
 		return "", fmt.Errorf("not a note signer key")
 	}
