@@ -128,6 +128,9 @@ agreed with the member, then send CERT and CA_DIR/ca.pem back.`,
 			if err != nil {
 				return err
 			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
 			if err := pki.WritePublic(out, cert); err != nil {
 				return err
 			}
