@@ -100,8 +100,8 @@ func TestAdminOnboarding(t *testing.T) {
 		copyFile(signed, filepath.Join(m.dir, "cert.pem"))
 		copyFile(filepath.Join(caDir, "ca.pem"), filepath.Join(m.dir, "ca.pem"))
 	}
-	// A request made by one member is not another's key: the CA's key
-	// never left caDir and no member's key left its directory.
+	// Each member's key stayed in its directory, 0600; only requests and
+	// certificates moved.
 	for _, m := range members {
 		if fi, err := os.Stat(filepath.Join(m.dir, "key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s's key: %v %v", m.name, fi, err)

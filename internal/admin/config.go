@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -432,14 +431,4 @@ func publicAddr(given, listen, hostDefault string) (string, error) {
 		return "", fmt.Errorf("%w: %s listens on every interface; give the public address clients dial (a host in the coordinator's certificate)", ErrInput, listen)
 	}
 	return net.JoinHostPort(host, port), nil
-}
-
-// sortedKeys returns a map's keys, sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
