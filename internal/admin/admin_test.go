@@ -361,3 +361,52 @@ func TestPartyConfigChecksPeers(t *testing.T) {
 		}
 	}
 }
+
+// TestCoordinatorConfig: the consortium file carries the address clients
+// dial, which must be in the coordinator's certificate, and every party
+// needs its witness key.
+func TestCoordinatorConfig(t *testing.T) {
+	caDir, ca := newCA(t)
+	coord := member(t, caDir, ca, Request{Role: pki.RoleCoordinator, Name: "coordinator", Hosts: []string{"mpcq.example.net"}})
+	dir := filepath.Dir(coord.Key)
+	vkey, err := NewLedgerKey(dir, "test-ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wdir := t.TempDir()
+	wkey, err := NewWitnessKey(wdir, "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := func() CoordinatorOptions {
+		return CoordinatorOptions{Consortium: "test", Listen: "0.0.0.0:7000", PublicAddr: "mpcq.example.net:7000", LedgerListen: "0.0.0.0:7443",
+			DataDir: filepath.Join(dir, "state"), TLS: coord, LedgerKey: filepath.Join(dir, LedgerKeyFile),
+			Parties: map[string]string{"bank": "bank.example.net:7101"}, Witnesses: map[string]string{"bank": filepath.Join(wdir, WitnessPubFile)}}
+	}
+	c, cons, err := CoordinatorConfig(opts(), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LedgerPublicKey != vkey || cons.Ledger.PublicKey != vkey || cons.Ledger.Witnesses["bank"] != wkey {
+		t.Errorf("keys: config %q, consortium %q, witness %q", c.LedgerPublicKey, cons.Ledger.PublicKey, cons.Ledger.Witnesses["bank"])
+	}
+	if cons.Coordinator != "mpcq.example.net:7000" || cons.Ledger.URL != "https://mpcq.example.net:7443/" || cons.ParamSet == "" {
+		t.Errorf("consortium file %+v", cons)
+	}
+	for name, change := range map[string]func(*CoordinatorOptions){
+		"a public host not in the certificate": func(o *CoordinatorOptions) { o.PublicAddr = "other.example.net:7000" },
+		"no public address":                    func(o *CoordinatorOptions) { o.PublicAddr = "" },
+		"a party without a witness key":        func(o *CoordinatorOptions) { o.Parties["telecom"] = "telecom.example.net:7101" },
+		"a witness key of no party":            func(o *CoordinatorOptions) { o.Witnesses["telecom"] = wkey },
+		"an unknown parameter set":             func(o *CoordinatorOptions) { o.ParamSet = "bgv-n99" },
+		"the insecure set, not allowed":        func(o *CoordinatorOptions) { o.ParamSet = "insecure-test-n12" },
+	} {
+		o := opts()
+		change(&o)
+		_, _, err := CoordinatorConfig(o, testNow)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+}
