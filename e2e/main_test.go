@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/partyd", "../cmd/coordinatord", "../cmd/mpcq", "../cmd/mpcaudit")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/partyd", "../cmd/coordinatord", "../cmd/mpcq", "../cmd/mpcaudit", "../cmd/mpcwarrant", "../cmd/mpcadm")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building daemons:", err)

@@ -155,53 +155,86 @@ func WithGroups(groups ...string) IssueOption {
 // "127.0.0.1"); members that only dial out may give none. opts add to the
 // certificate (WithGroups). It returns the certificate and PKCS#8 private
 // key, PEM encoded.
+//
+// Issue is for set-ups where one machine makes every key (the demo, the
+// tests); in a consortium each member makes its own key and a certificate
+// request (CreateCSR), and the CA signs it with IssueForKey.
 func (ca *CA) Issue(role Role, name string, hosts []string, now time.Time, validity time.Duration, opts ...IssueOption) (certPEM, keyPEM []byte, err error) {
+	// Check the request before drawing a key, so that a bad one costs
+	// nothing.
+	if _, err := ca.template(role, name, hosts, now, validity, opts...); err != nil {
+		return nil, nil, err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: generating the key of %s/%s: %w", role, name, err)
+	}
+	certPEM, err = ca.IssueForKey(role, name, pub, hosts, now, validity, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err = encodeKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return certPEM, keyPEM, nil
+}
+
+// IssueForKey issues a certificate like Issue, but for a public key the
+// member generated itself (the key of its certificate request, see
+// ParseCSR): the private key never reaches the CA. It returns the
+// certificate, PEM encoded.
+func (ca *CA) IssueForKey(role Role, name string, pub ed25519.PublicKey, hosts []string, now time.Time, validity time.Duration, opts ...IssueOption) ([]byte, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: the public key of %s/%s is %d bytes, not an Ed25519 key", ErrBadRequest, role, name, len(pub))
+	}
+	tmpl, err := ca.template(role, name, hosts, now, validity, opts...)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: signing the certificate of %s/%s: %w", role, name, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+}
+
+// template checks a request and returns the certificate to sign for it.
+func (ca *CA) template(role Role, name string, hosts []string, now time.Time, validity time.Duration, opts ...IssueOption) (*x509.Certificate, error) {
 	var o issueOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if !role.Valid() {
-		return nil, nil, fmt.Errorf("%w: unknown role %q; roles are %v", ErrBadRequest, role, Roles())
+		return nil, fmt.Errorf("%w: unknown role %q; roles are %v", ErrBadRequest, role, Roles())
 	}
 	if !ValidName(name) {
-		return nil, nil, fmt.Errorf("%w: invalid member name %q; use 1-64 of a-z, 0-9, '.', '_', '-'", ErrBadRequest, name)
+		return nil, fmt.Errorf("%w: invalid member name %q; use 1-64 of a-z, 0-9, '.', '_', '-'", ErrBadRequest, name)
 	}
 	if validity <= 0 {
-		return nil, nil, fmt.Errorf("%w: validity %v of the certificate for %s/%s is not positive", ErrBadRequest, validity, role, name)
+		return nil, fmt.Errorf("%w: validity %v of the certificate for %s/%s is not positive", ErrBadRequest, validity, role, name)
 	}
 	ous := []string{string(role)}
 	for _, g := range o.groups {
 		ous = append(ous, GroupPrefix+g)
 	}
 	if _, err := groupsOf(ous, role); err != nil {
-		return nil, nil, fmt.Errorf("%w: certificate for %s/%s: %w", ErrBadRequest, role, name, err)
+		return nil, fmt.Errorf("%w: certificate for %s/%s: %w", ErrBadRequest, role, name, err)
 	}
 	notAfter := now.Add(validity)
 	if notAfter.After(ca.cert.NotAfter) {
-		return nil, nil, fmt.Errorf("%w: a certificate for %s/%s valid until %s would outlive the CA (valid until %s); shorten the validity or renew the CA",
+		return nil, fmt.Errorf("%w: a certificate for %s/%s valid until %s would outlive the CA (valid until %s); shorten the validity or renew the CA",
 			ErrBadRequest, role, name, notAfter.UTC().Format(time.RFC3339), ca.cert.NotAfter.UTC().Format(time.RFC3339))
 	}
-	var dns []string
-	var ips []net.IP
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			ips = append(ips, ip)
-			continue
-		}
-		if len(h) > 253 || !hostRE.MatchString(h) {
-			return nil, nil, fmt.Errorf("%w: host %q of %s/%s is neither an IP address nor a DNS name", ErrBadRequest, h, role, name)
-		}
-		dns = append(dns, h)
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	dns, ips, err := splitHosts(hosts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pki: generating the key of %s/%s: %w", role, name, err)
+		return nil, fmt.Errorf("%w: %s/%s: %w", ErrBadRequest, role, name, err)
 	}
 	serial, err := randomSerial(rand.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	tmpl := &x509.Certificate{
+	return &x509.Certificate{
 		SerialNumber: serial,
 		Subject: pkix.Name{
 			CommonName:         name,
@@ -216,16 +249,29 @@ func (ca *CA) Issue(role Role, name string, hosts []string, now time.Time, valid
 		DNSNames:              dns,
 		IPAddresses:           ips,
 		URIs:                  []*url.URL{identityURI(role, name)},
+	}, nil
+}
+
+// errBadHost is wrapped when a host is neither an IP address nor a DNS
+// name.
+var errBadHost = errors.New("bad host")
+
+// splitHosts sorts hosts into DNS names and IP addresses, refusing one
+// that is neither.
+func splitHosts(hosts []string) ([]string, []net.IP, error) {
+	var dns []string
+	var ips []net.IP
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip)
+			continue
+		}
+		if len(h) > 253 || !hostRE.MatchString(h) {
+			return nil, nil, fmt.Errorf("%w: host %q is neither an IP address nor a DNS name", errBadHost, h)
+		}
+		dns = append(dns, h)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pki: signing the certificate of %s/%s: %w", role, name, err)
-	}
-	keyPEM, err = encodeKey(priv)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
+	return dns, ips, nil
 }
 
 // randomSerial draws a random positive 128-bit serial number.
@@ -237,6 +283,10 @@ func randomSerial(r io.Reader) (*big.Int, error) {
 	}
 	return n.Add(n, big.NewInt(1)), nil
 }
+
+// EncodePrivateKey encodes an Ed25519 private key as PKCS#8 PEM, the
+// format PrivateKey reads. Store it with WritePrivate.
+func EncodePrivateKey(key ed25519.PrivateKey) ([]byte, error) { return encodeKey(key) }
 
 // encodeKey encodes an Ed25519 private key as PKCS#8 PEM.
 func encodeKey(key ed25519.PrivateKey) ([]byte, error) {

@@ -114,7 +114,7 @@ func GenerateKeys(dir string, params *mpc.Params) error {
 func Load(dir string) (*Profile, error) {
 	b, err := os.ReadFile(filepath.Join(dir, ProfileFile))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v (create one with mpcdemo serve, or by hand as the README explains)", ErrProfile, err)
+		return nil, fmt.Errorf("%w: %v (create one with mpcadm profile analyst, see docs/operations.md; or mpcdemo serve)", ErrProfile, err)
 	}
 	var cfg ProfileConfig
 	if err := json.Unmarshal(b, &cfg); err != nil {
