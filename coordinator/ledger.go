@@ -89,7 +89,7 @@ func (s *Server) openLedger(ctx context.Context) error {
 	octx, cancel := context.WithTimeout(ctx, s.cfg.LedgerOpenTimeout())
 	defer cancel()
 	l, shutdown, err := ledger.Open(octx, ledger.Config{Dir: s.path(ledgerDir), Origin: signer.Name(), Signer: signer, Verifier: verifier, Cosigners: cosigners,
-		Log: s.log.With().Str("component", "ledger").Logger()})
+		Log: s.log.With().Str("module", "ledger").Logger()})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrLedger, err)
 	}

@@ -147,7 +147,7 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.Name, err)
 	}
-	log.Info().Str("table", t.Name).Int("rows", data.Len()).Dur("elapsed", time.Since(start)).Msg("table loaded")
+	log.Info().Str("table", t.Name).Int("rows", data.Len()).Float64("elapsed_s", since(start)).Msg("table loaded")
 	certPEM, keyPEM, err := pki.LoadKeyPair(cfg.TLS.Cert, cfg.TLS.Key)
 	if err != nil {
 		return nil, err
@@ -272,7 +272,7 @@ func (s *Server) Serve(ctx context.Context) error {
 // ServeListener serves on lis with the given server until ctx is done.
 func (s *Server) ServeListener(ctx context.Context, lis net.Listener, gs *grpc.Server) error {
 	pb.RegisterPartyServer(gs, s)
-	s.log.Info().Str("listen", lis.Addr().String()).Str("party", s.name).Msg("serving")
+	s.log.Info().Str("listen", lis.Addr().String()).Msg("serving")
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()
 	select {
