@@ -56,6 +56,9 @@ type Config struct {
 	// MaxConcurrentSteps query steps run at once; one more is refused
 	// with ResourceExhausted.
 	MaxConcurrentSteps int `json:"max_concurrent_steps"`
+	// MetricsListen, when set, serves Prometheus metrics at /metrics
+	// (plain HTTP) on this host:port; empty, no metrics are served.
+	MetricsListen string `json:"metrics_listen"`
 }
 
 // Defaults is the configuration a file starts from: every optional field
