@@ -194,7 +194,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go s.setupLoop(ctx)
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- gs.Serve(lis) }()
 	go func() {
 		if err := s.serveLedgerHTTP(ctx); err != nil {
@@ -205,6 +205,16 @@ func (s *Server) Serve(ctx context.Context) error {
 		go func() {
 			err := metrics.Serve(ctx, s.cfg.MetricsListen, s.registry, s.cfg.ShutdownTimeout(), func(a net.Addr) {
 				s.log.Info().Str("metrics_listen", a.String()).Msg("serving metrics")
+			})
+			if err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if s.cfg.HealthListen != "" {
+		go func() {
+			err := rpc.ServeHealth(ctx, s.cfg.HealthListen, s.health, s.cfg.ShutdownTimeout(), func(a net.Addr) {
+				s.log.Info().Str("health_listen", a.String()).Msg("serving plaintext health")
 			})
 			if err != nil {
 				errc <- err

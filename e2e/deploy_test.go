@@ -173,6 +173,9 @@ func TestDeployExamples(t *testing.T) {
 		if pex.MetricsListen != "" {
 			c.MetricsListen = freeAddr(t)
 		}
+		if pex.HealthListen != "" {
+			c.HealthListen = freeAddr(t)
+		}
 		c.LedgerPublicKey = logVKey
 		l.PartyAddrs[name] = c.Listen
 		certs[name] = issue(pki.RoleParty, name, c.TLS.Cert, c.TLS.Key)
@@ -200,6 +203,9 @@ func TestDeployExamples(t *testing.T) {
 	l.CoordinatorAddr = cc.Listen
 	if cex.MetricsListen != "" {
 		cc.MetricsListen = freeAddr(t)
+	}
+	if cex.HealthListen != "" {
+		cc.HealthListen = freeAddr(t)
 	}
 	if cex.LedgerListen != "" {
 		cc.LedgerListen = freeAddr(t)

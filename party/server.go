@@ -291,12 +291,22 @@ func (s *Server) ServeListener(ctx context.Context, lis net.Listener, gs *grpc.S
 	s.log.Info().Str("listen", lis.Addr().String()).Msg("serving")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- gs.Serve(lis) }()
 	if s.cfg.MetricsListen != "" {
 		go func() {
 			err := metrics.Serve(ctx, s.cfg.MetricsListen, s.registry, shutdownGrace, func(a net.Addr) {
 				s.log.Info().Str("metrics_listen", a.String()).Msg("serving metrics")
+			})
+			if err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if s.cfg.HealthListen != "" {
+		go func() {
+			err := rpc.ServeHealth(ctx, s.cfg.HealthListen, s.health, shutdownGrace, func(a net.Addr) {
+				s.log.Info().Str("health_listen", a.String()).Msg("serving plaintext health")
 			})
 			if err != nil {
 				errc <- err

@@ -76,8 +76,9 @@ func run(path string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
 	err = s.Serve(ctx)
+	// The ledger's last lines (tessera's, through klog) come before ours.
+	s.Close()
 	log.Info().Msg("stopped")
 	return err
 }

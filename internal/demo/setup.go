@@ -48,6 +48,9 @@ type Layout struct {
 	// MetricsAddrs is where each daemon serves Prometheus metrics: party
 	// name → host:port, and "coordinator".
 	MetricsAddrs map[string]string
+	// HealthAddrs is where each daemon serves the plaintext health
+	// service (health_listen), keyed as MetricsAddrs.
+	HealthAddrs map[string]string
 }
 
 // Path joins elements under the demo directory.
@@ -198,9 +201,12 @@ func Setup(dir string, o Options) (*Layout, error) {
 	if l.LedgerAddr, err = freePort(); err != nil {
 		return nil, err
 	}
-	l.MetricsAddrs = map[string]string{}
+	l.MetricsAddrs, l.HealthAddrs = map[string]string{}, map[string]string{}
 	for _, name := range append(slices.Clone(l.Parties), "coordinator") {
 		if l.MetricsAddrs[name], err = freePort(); err != nil {
+			return nil, err
+		}
+		if l.HealthAddrs[name], err = freePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -227,7 +233,7 @@ func Setup(dir string, o Options) (*Layout, error) {
 			CSV: l.DataCSV(name), Schema: l.Path("data", name+".schema.json"),
 			TLS:   party.TLSFiles{CA: caFile, Cert: l.Path("parties", name, "cert.pem"), Key: l.Path("parties", name, "key.pem")},
 			Peers: peers, Workers: o.Workers, AllowInsecure: o.AllowInsecure,
-			WitnessKey: l.Path("parties", name, "witness.key"), LedgerPublicKey: logVKey, MetricsListen: l.MetricsAddrs[name]}
+			WitnessKey: l.Path("parties", name, "witness.key"), LedgerPublicKey: logVKey, MetricsListen: l.MetricsAddrs[name], HealthListen: l.HealthAddrs[name]}
 		if err := writeJSON(l.PartyConfig(name), cfg.WithDefaults()); err != nil {
 			return nil, err
 		}
@@ -236,7 +242,7 @@ func Setup(dir string, o Options) (*Layout, error) {
 		ParamSet: o.ParamSet, TLS: coordinator.TLSFiles{CA: caFile, Cert: l.Path("coordinator", "cert.pem"), Key: l.Path("coordinator", "key.pem")},
 		Workers: o.Workers, AllowInsecure: o.AllowInsecure,
 		LedgerKey: l.Path("coordinator", "ledger.key"), LedgerPublicKey: logVKey, Witnesses: witnesses, LedgerListen: l.LedgerAddr,
-		MetricsListen: l.MetricsAddrs["coordinator"]}
+		MetricsListen: l.MetricsAddrs["coordinator"], HealthListen: l.HealthAddrs["coordinator"]}
 	for _, name := range l.Parties {
 		ccfg.Parties = append(ccfg.Parties, coordinator.PartyAddr{Name: name, Addr: l.PartyAddrs[name]})
 	}

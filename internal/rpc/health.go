@@ -1,7 +1,11 @@
 package rpc
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -72,4 +76,30 @@ func (h *Health) Shutdown() { h.srv.Shutdown() }
 func RegisterOps(gs *grpc.Server, h *Health) {
 	healthpb.RegisterHealthServer(gs, h.srv)
 	reflection.Register(gs)
+}
+
+// ServeHealth serves only the health service h, without TLS, on addr
+// until ctx is done: for probes that cannot present a client certificate
+// (Kubernetes' gRPC probes speak plaintext). It reveals SERVING or
+// NOT_SERVING and nothing else; bind it to the pod or host network only.
+// ready, if not nil, receives the bound address once listening.
+func ServeHealth(ctx context.Context, addr string, h *Health, grace time.Duration, ready func(net.Addr)) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("health listener: %w", err)
+	}
+	if ready != nil {
+		ready(lis.Addr())
+	}
+	gs := grpc.NewServer()
+	healthpb.RegisterHealthServer(gs, h.srv)
+	errc := make(chan error, 1)
+	go func() { errc <- gs.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("health server: %w", err)
+	case <-ctx.Done():
+		StopGracefully(gs, grace)
+		return nil
+	}
 }
