@@ -16,7 +16,7 @@ STATICFLAGS   := $(BUILDFLAGS) -trimpath -tags netgo,osusergo -ldflags '-s -w -e
 CA_BUNDLE     ?= /etc/ssl/certs/ca-certificates.crt
 FUZZTIME      ?= 10s
 
-.PHONY: all build build-static image demo test test-short proto proto-check fuzz bench tools lint
+.PHONY: all build build-static image image-check demo test test-short proto proto-check fuzz bench tools lint
 
 all: build
 
@@ -30,6 +30,13 @@ build-static:
 # The image FROM scratch (Containerfile): nothing is pulled.
 image: build-static
 	$(PODMAN) build -f Containerfile -t $(IMAGE) .
+
+# Copies the binaries out of the image (no container is run) and runs
+# each with --version on the host.
+image-check:
+	@set -e; dir=$$(mktemp -d); id=$$($(PODMAN) create $(IMAGE)); \
+	  $(PODMAN) cp $$id:/usr/local/bin $$dir/; $(PODMAN) rm $$id >/dev/null; \
+	  for b in $$dir/bin/*; do $$b --version; done; rm -rf $$dir
 
 demo: build
 	$(BIN)/mpcdemo run --people $(PEOPLE)
