@@ -46,7 +46,7 @@ var durationBuckets = []float64{0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120
 type Coordinator struct {
 	// Queries counts finished queries by outcome (answered, refused,
 	// failed) and reason (refused: policy, warrant, unsigned, busy,
-	// too_large, invalid, not_ready, ledger; failed: party, coordinator,
+	// too_large, invalid, not_ready; failed: party, coordinator, ledger,
 	// analyst_cancel, timeout, shutdown; "" when answered).
 	Queries *prometheus.CounterVec
 	// PhaseSeconds is the duration of each phase of a query that reached it.
