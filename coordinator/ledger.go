@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
@@ -37,6 +39,8 @@ const (
 type partyCosigner struct {
 	p *partyConn
 	v note.Verifier
+	// refused counts this party's refusals (cosign_refusals_total).
+	refused prometheus.Counter
 }
 
 func (c partyCosigner) Name() string            { return c.v.Name() }
@@ -44,6 +48,7 @@ func (c partyCosigner) Verifier() note.Verifier { return c.v }
 func (c partyCosigner) AddCheckpoint(ctx context.Context, oldSize uint64, proof [][]byte, cp []byte) ([]byte, error) {
 	r, err := c.p.client.Cosign(ctx, &pb.CosignRequest{OldSize: oldSize, ConsistencyProof: proof, Checkpoint: cp})
 	if err != nil {
+		c.refused.Inc()
 		return nil, fmt.Errorf("party %s: %w", c.p.name, err)
 	}
 	if r.Conflict {
@@ -83,13 +88,13 @@ func (s *Server) openLedger(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: witness key of %s: %v", ErrConfig, p.name, err)
 		}
-		cosigners = append(cosigners, partyCosigner{p: p, v: v})
+		cosigners = append(cosigners, partyCosigner{p: p, v: v, refused: s.metrics.CosignRefusals.WithLabelValues(p.name)})
 		names[v.Name()] = p.name
 	}
 	octx, cancel := context.WithTimeout(ctx, s.cfg.LedgerOpenTimeout())
 	defer cancel()
 	l, shutdown, err := ledger.Open(octx, ledger.Config{Dir: s.path(ledgerDir), Origin: signer.Name(), Signer: signer, Verifier: verifier, Cosigners: cosigners,
-		Log: s.log.With().Str("component", "ledger").Logger()})
+		Log: s.log.With().Str("module", "ledger").Logger()})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrLedger, err)
 	}
@@ -156,7 +161,13 @@ func (s *Server) appendEntry(ctx context.Context, e entry.Entry) (uint64, ledger
 	}
 	actx, cancel := context.WithTimeout(ctx, s.cfg.LedgerAppendTimeout())
 	defer cancel()
+	start := time.Now()
 	idx, cp, err := l.Append(actx, b)
+	appendOutcome := "ok"
+	if err != nil {
+		appendOutcome = "error"
+	}
+	s.metrics.LedgerAppendSeconds.WithLabelValues(appendOutcome).Observe(time.Since(start).Seconds())
 	if err != nil {
 		err = fmt.Errorf("%w: %s entry: %w", ErrLedger, e.Type(), err)
 		if q, ok := e.(entry.Query); ok && sequenced(err) {

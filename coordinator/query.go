@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mpcq/mpcq/dp"
+	"github.com/mpcq/mpcq/internal/metrics"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/mpc/chainsig"
@@ -27,6 +28,8 @@ func (s *Server) Query(req *pb.QueryRequest, stream pb.Coordinator_QueryServer) 
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.QueryTimeout())
 	defer cancel()
 	err := s.query(ctx, req, stream)
+	outcome, reason := queryOutcome(err, s.stopping.Load(), stream.Context().Err() != nil)
+	s.metrics.Queries.WithLabelValues(outcome, reason).Inc()
 	if errors.Is(err, ErrBusy) {
 		return busyStatus(err)
 	}
@@ -111,6 +114,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	if err != nil {
 		return err
 	}
+	planned := time.Since(start)
 	release, err := s.slots.enter(ctx, func(pos int) {
 		progress("queued", fmt.Sprintf("queued: position %d; %d queries run at once", pos, s.cfg.MaxConcurrentQueries))
 	})
@@ -119,6 +123,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		return err
 	}
 	defer release()
+	committing := time.Now()
 	params, layout := q.env.keys.params, q.pq.layout
 	q.log.Info().Strs("chain", q.names).Int("aggregates", len(q.pq.plan.Aggregates)).Msg("query planned")
 	progress("planned", fmt.Sprintf("query %s: chain %v, %d blocks of %d slots, %d term(s) × %d group(s) × %d sum(s)",
@@ -130,6 +135,8 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		q.log.Warn().Err(err).Msg("query not committed on the ledger; not run")
 		return err
 	}
+	// Planning and committing, without the wait for a running slot.
+	s.metrics.PhaseSeconds.WithLabelValues(metrics.PhaseCommit).Observe((planned + time.Since(committing)).Seconds())
 	progress("committed", fmt.Sprintf("ledger entry %d in checkpoint %d, cosigned by every party", gate.LedgerIndex, gate.CheckpointSize))
 	// Every party checks the gate before it works, as before it decrypts.
 	q.header.LedgerEntry, q.header.LedgerIndex = gate.LedgerEntry, gate.LedgerIndex
@@ -155,11 +162,14 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, progress func(string, string)) ([]*pb.QueryResult, error) {
 	params, layout := q.env.keys.params, q.pq.layout
 	n := layout.Groups * layout.Sums
+	chainStart := time.Now()
 	cr, err := runChain(ctx, params, q.header, q.parties, layout.N(), params.PackedCount(n), progress)
 	if err != nil {
 		q.log.Warn().Err(err).Msg("query failed in the chain")
 		return nil, err
 	}
+	decryptStart := time.Now()
+	s.metrics.PhaseSeconds.WithLabelValues(metrics.PhaseChain).Observe(decryptStart.Sub(chainStart).Seconds())
 	// The last party combined and packed the totals and signed them;
 	// every party checks that signature before its decryption share.
 	progress("decrypting", fmt.Sprintf("collecting every party's decryption share of %d packed ciphertext(s) holding %d total(s)", len(cr.packed), n))
@@ -180,6 +190,10 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 	if _, _, _, err := s.appendEntry(ctx, resultEntry(q.id, s.cfg.PartyNames(), cr.raw, switched)); err != nil {
 		q.log.Warn().Err(err).Msg("RESULT not recorded; result withheld")
 		return nil, err
+	}
+	s.metrics.PhaseSeconds.WithLabelValues(metrics.PhaseDecrypt).Observe(time.Since(decryptStart).Seconds())
+	for i, b := range cr.sent.of(q.names) {
+		s.metrics.PartyBytes.WithLabelValues(q.names[i]).Add(float64(b))
 	}
 	result := &pb.QueryResult{QueryId: q.id, ChainLen: uint32(len(q.parties)), ParamSet: params.Set.Name, Chain: q.names,
 		Sums: q.pq.planPB.Sums, Groups: uint32(layout.Groups), SumCiphertexts: switched, BytesPerParty: cr.sent.of(q.names),

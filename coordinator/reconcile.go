@@ -76,7 +76,7 @@ func (s *Server) reconcileLoop(ctx context.Context, l *ledger.Log, logV note.Ver
 			return
 		}
 		if err.Error() != last {
-			s.log.Warn().Err(err).Dur("retry_in", wait).Msg("ledger reconciliation pending")
+			s.log.Warn().Err(err).Float64("retry_in_s", wait.Seconds()).Msg("ledger reconciliation pending")
 			last = err.Error()
 		}
 		select {

@@ -12,12 +12,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mpcq/mpcq/internal/metrics"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger"
@@ -105,6 +107,11 @@ type Server struct {
 	// stopping is set once Serve's context is done: queries failing from
 	// then on were interrupted by the shutdown, not cancelled by analysts.
 	stopping atomic.Bool
+
+	// health is SERVING in the "ready" phase only.
+	health   *rpc.Health
+	registry *prometheus.Registry
+	metrics  *metrics.Coordinator
 }
 
 // Option adjusts a Server.
@@ -131,7 +138,12 @@ func New(cfg *Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, workers: cfg.Workers, phase: "starting", status: map[string]*pb.PartyState{}, published: map[string]publishedPolicy{},
-		slots: newAdmission(cfg.MaxConcurrentQueries, cfg.MaxQueuedQueries)}
+		slots:  newAdmission(cfg.MaxConcurrentQueries, cfg.MaxQueuedQueries),
+		health: rpc.NewHealth(pb.Coordinator_ServiceDesc.ServiceName), registry: prometheus.NewRegistry()}
+	var err error
+	if s.metrics, err = metrics.NewCoordinator(s.registry); err != nil {
+		return nil, err
+	}
 	if s.workers <= 0 {
 		s.workers = runtime.NumCPU()
 	}
@@ -179,20 +191,43 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	gs := grpc.NewServer(rpc.ServerOptions(tc, s.log, pki.RoleAnalyst, pki.RoleAuditor, pki.RoleAuthorizer)...)
 	pb.RegisterCoordinatorServer(gs, s)
+	rpc.RegisterOps(gs, s.health)
 	s.log.Info().Str("listen", lis.Addr().String()).Msg("serving")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go s.setupLoop(ctx)
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	go func() { errc <- gs.Serve(lis) }()
 	go func() {
 		if err := s.serveLedgerHTTP(ctx); err != nil {
 			errc <- err
 		}
 	}()
+	if s.cfg.MetricsListen != "" {
+		go func() {
+			err := metrics.Serve(ctx, s.cfg.MetricsListen, s.registry, s.cfg.ShutdownTimeout(), func(a net.Addr) {
+				s.log.Info().Str("metrics_listen", a.String()).Msg("serving metrics")
+			})
+			if err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if s.cfg.HealthListen != "" {
+		go func() {
+			err := rpc.ServeHealth(ctx, s.cfg.HealthListen, s.health, s.cfg.ShutdownTimeout(), func(a net.Addr) {
+				s.log.Info().Str("health_listen", a.String()).Msg("serving plaintext health")
+			})
+			if err != nil {
+				errc <- err
+			}
+		}()
+	}
 	select {
 	case <-ctx.Done():
 		s.stopping.Store(true)
+		// Probes see NOT_SERVING while the calls in flight drain.
+		s.health.Shutdown()
 		rpc.StopGracefully(gs, s.cfg.ShutdownTimeout())
 		return nil
 	case err := <-errc:
@@ -204,11 +239,16 @@ func (s *Server) setPhase(phase string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.phase = phase
+	s.health.SetReady(phase == phaseReady)
 	s.lastErr = ""
 	if err != nil {
 		s.lastErr = err.Error()
 	}
 }
+
+// phaseReady is the phase in which the consortium answers queries: keys
+// and alignment done.
+const phaseReady = "ready"
 
 // setupLoop polls the parties; when all are up it runs the ceremony and
 // the alignment if they are missing or stale, then keeps watching.
@@ -285,7 +325,7 @@ func (s *Server) setupOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	s.setPhase("ready", nil)
+	s.setPhase(phaseReady, nil)
 	return nil
 }
 

@@ -170,6 +170,12 @@ func TestDeployExamples(t *testing.T) {
 			}
 		}
 		c.Listen = freeAddr(t)
+		if pex.MetricsListen != "" {
+			c.MetricsListen = freeAddr(t)
+		}
+		if pex.HealthListen != "" {
+			c.HealthListen = freeAddr(t)
+		}
 		c.LedgerPublicKey = logVKey
 		l.PartyAddrs[name] = c.Listen
 		certs[name] = issue(pki.RoleParty, name, c.TLS.Cert, c.TLS.Key)
@@ -195,6 +201,12 @@ func TestDeployExamples(t *testing.T) {
 	issue(pki.RoleCoordinator, "coordinator", cc.TLS.Cert, cc.TLS.Key)
 	cc.Listen = freeAddr(t)
 	l.CoordinatorAddr = cc.Listen
+	if cex.MetricsListen != "" {
+		cc.MetricsListen = freeAddr(t)
+	}
+	if cex.HealthListen != "" {
+		cc.HealthListen = freeAddr(t)
+	}
 	if cex.LedgerListen != "" {
 		cc.LedgerListen = freeAddr(t)
 		l.LedgerAddr = cc.LedgerListen

@@ -184,12 +184,12 @@ func (r *refusals) record(name string, size uint64, err error) {
 	switch {
 	case changed:
 		r.summary[name] = now
-		r.log.Warn().Str("cosigner", name).Uint64("size", size).Err(err).Dur("retry_in", Backoff(f.Count)).
+		r.log.Warn().Str("cosigner", name).Uint64("size", size).Err(err).Float64("retry_in_s", Backoff(f.Count).Seconds()).
 			Msg("cosigner refuses to cosign; checkpoints are not published until it does")
 	case now.Sub(r.summary[name]) >= RefusalSummaryEvery:
 		r.summary[name] = now
 		r.log.Warn().Str("cosigner", name).Uint64("size", size).Err(err).Int("refusals", f.Count).
-			Time("since", f.Since).Dur("retry_in", Backoff(f.Count)).Msg("cosigner still refuses to cosign")
+			Time("since", f.Since).Float64("retry_in_s", Backoff(f.Count).Seconds()).Msg("cosigner still refuses to cosign")
 	}
 }
 

@@ -44,6 +44,7 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 	if err := align.Sign(&chain, s.name, s.priv, elems); err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
+	s.metrics.AlignBlinded.Add(float64(len(elems)))
 	s.log.Info().Str("epoch", req.EpochId).Int("elements", len(elems)).Msg("own list blinded")
 	return transport.SendList(stream, chain, elems)
 }
@@ -87,6 +88,7 @@ func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
 	if err := align.Sign(&chain, s.name, s.priv, out); err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
+	s.metrics.AlignBlinded.Add(float64(len(out)))
 	s.log.Info().Str("origin", chain.Origin).Int("elements", len(out)).Msg("list blinded")
 	return transport.SendList(stream, chain, out)
 }
@@ -134,6 +136,7 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 	}
 	s.mu.Lock()
 	s.aligned = &alignment{state: st, ranks: ranks}
+	s.syncHealthLocked()
 	if s.aligning == sess {
 		sess.retire()
 		s.aligning = nil

@@ -140,6 +140,7 @@ func (s *Server) CeremonyFinish(ctx context.Context, req *pb.CeremonyFinishReque
 	s.mu.Lock()
 	s.keys = &keys{params: params, sk: sk, pk: pk, evk: evk, state: st}
 	s.pending = nil
+	s.syncHealthLocked()
 	s.mu.Unlock()
 	s.log.Info().Str("ceremony", st.ID).Msg("ceremony finished; keys stored")
 	return &pb.CeremonyFinishReply{PublicKeyHash: st.PKHash}, nil

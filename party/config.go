@@ -56,6 +56,13 @@ type Config struct {
 	// MaxConcurrentSteps query steps run at once; one more is refused
 	// with ResourceExhausted.
 	MaxConcurrentSteps int `json:"max_concurrent_steps"`
+	// MetricsListen, when set, serves Prometheus metrics at /metrics
+	// (plain HTTP) on this host:port; empty, no metrics are served.
+	MetricsListen string `json:"metrics_listen"`
+	// HealthListen, when set, serves the gRPC health service alone,
+	// without TLS, on this host:port, for probes that cannot present a
+	// certificate (Kubernetes' gRPC probes); empty, it is not served.
+	HealthListen string `json:"health_listen"`
 }
 
 // Defaults is the configuration a file starts from: every optional field

@@ -35,7 +35,12 @@ func (s *Server) QueryStep(stream pb.Party_QueryStepServer) error {
 	defer s.steps.Release(1)
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.QueryTimeout())
 	defer cancel()
+	start := time.Now()
 	err := s.queryStep(ctx, stream)
+	s.observe(s.metrics.Steps, err, "ok")
+	if err == nil && s.metrics != nil {
+		s.metrics.StepSeconds.Observe(since(start))
+	}
 	if errors.Is(err, ErrGate) || errors.Is(err, ErrUnauthorized) || errors.Is(err, chainsig.ErrBadSignature) || errors.Is(err, ErrChain) || errors.Is(err, ErrWiring) {
 		s.log.Warn().Err(err).Msg("query step refused")
 	}
@@ -241,6 +246,7 @@ func receiveBlocks(stream pb.Party_QueryStepServer, ib *inbox) func(context.Cont
 // noise flooding.
 func (s *Server) DecryptShare(ctx context.Context, req *pb.DecryptShareRequest) (*pb.DecryptShareReply, error) {
 	reply, err := s.decryptShare(ctx, req)
+	s.observe(s.metrics.DecryptShares, err, "sent")
 	if errors.Is(err, ErrGate) || errors.Is(err, ErrUnauthorized) || errors.Is(err, mpc.ErrDegenerateKey) || errors.Is(err, chainsig.ErrNotPackedOutput) {
 		s.log.Warn().Str("query", req.QueryId).Err(err).Msg("decryption share refused")
 	}

@@ -12,12 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/mpcq/mpcq/internal/metrics"
 	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/internal/transport"
@@ -131,6 +133,11 @@ type Server struct {
 	pending  *pendingCeremony
 	aligned  *alignment
 	aligning *alignSession
+
+	// health is SERVING while the party holds keys and an alignment.
+	health   *rpc.Health
+	registry *prometheus.Registry
+	metrics  *metrics.Party
 }
 
 // New loads the table, identity and saved state.
@@ -147,7 +154,7 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.Name, err)
 	}
-	log.Info().Str("table", t.Name).Int("rows", data.Len()).Dur("elapsed", time.Since(start)).Msg("table loaded")
+	log.Info().Str("table", t.Name).Int("rows", data.Len()).Float64("elapsed_s", since(start)).Msg("table loaded")
 	certPEM, keyPEM, err := pki.LoadKeyPair(cfg.TLS.Cert, cfg.TLS.Key)
 	if err != nil {
 		return nil, err
@@ -206,6 +213,14 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if err := s.loadState(); err != nil {
 		return nil, fmt.Errorf("saved state in %s: %w", cfg.DataDir, err)
 	}
+	s.health = rpc.NewHealth(pb.Party_ServiceDesc.ServiceName)
+	s.registry = prometheus.NewRegistry()
+	if s.metrics, err = metrics.NewParty(s.registry); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.syncHealthLocked()
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -272,12 +287,37 @@ func (s *Server) Serve(ctx context.Context) error {
 // ServeListener serves on lis with the given server until ctx is done.
 func (s *Server) ServeListener(ctx context.Context, lis net.Listener, gs *grpc.Server) error {
 	pb.RegisterPartyServer(gs, s)
-	s.log.Info().Str("listen", lis.Addr().String()).Str("party", s.name).Msg("serving")
-	errc := make(chan error, 1)
+	rpc.RegisterOps(gs, s.health)
+	s.log.Info().Str("listen", lis.Addr().String()).Msg("serving")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
 	go func() { errc <- gs.Serve(lis) }()
+	if s.cfg.MetricsListen != "" {
+		go func() {
+			err := metrics.Serve(ctx, s.cfg.MetricsListen, s.registry, shutdownGrace, func(a net.Addr) {
+				s.log.Info().Str("metrics_listen", a.String()).Msg("serving metrics")
+			})
+			if err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if s.cfg.HealthListen != "" {
+		go func() {
+			err := rpc.ServeHealth(ctx, s.cfg.HealthListen, s.health, shutdownGrace, func(a net.Addr) {
+				s.log.Info().Str("health_listen", a.String()).Msg("serving plaintext health")
+			})
+			if err != nil {
+				errc <- err
+			}
+		}()
+	}
 	select {
 	case <-ctx.Done():
-		rpc.StopGracefully(gs, 10*time.Second)
+		// Probes see NOT_SERVING while the calls in flight drain.
+		s.health.Shutdown()
+		rpc.StopGracefully(gs, shutdownGrace)
 		return nil
 	case err := <-errc:
 		return err
@@ -321,3 +361,42 @@ func (s *Server) checkParties(parties []string) error {
 }
 
 func since(start time.Time) float64 { return time.Since(start).Seconds() }
+
+// shutdownGrace is how long calls in flight may finish on stop.
+const shutdownGrace = 10 * time.Second
+
+// syncHealthLocked sets the health service from the state: SERVING once
+// the party holds keys and an alignment. s.mu is held.
+func (s *Server) syncHealthLocked() {
+	if s.health != nil {
+		s.health.SetReady(s.keys != nil && s.aligned != nil)
+	}
+}
+
+// observe counts a finished request in c by outcome: okLabel when err is
+// nil, "refused" when the party refused it (the caller's or the
+// analyst's request is not allowed, invalid or not now), "failed"
+// otherwise; a policy refusal also counts in policy_refusals_total by
+// its rule.
+func (s *Server) observe(c *prometheus.CounterVec, err error, okLabel string) {
+	if s.metrics == nil {
+		return
+	}
+	c.WithLabelValues(outcomeOf(err, okLabel)).Inc()
+	var r *policy.Refusal
+	if errors.As(err, &r) {
+		s.metrics.PolicyRefusals.WithLabelValues(r.Rule).Inc()
+	}
+}
+
+// outcomeOf is observe's classification. Pure.
+func outcomeOf(err error, okLabel string) string {
+	if err == nil {
+		return okLabel
+	}
+	switch rpc.Code(err, append(ledgerCodes, codeMap...)...) {
+	case codes.PermissionDenied, codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted, codes.Unauthenticated:
+		return "refused"
+	}
+	return "failed"
+}

@@ -13,17 +13,22 @@ import (
 	"syscall"
 	"time"
 
-	"k8s.io/klog/v2"
+	"github.com/mpcq/mpcq/internal/cli"
 
 	"github.com/mpcq/mpcq/coordinator"
 	"github.com/mpcq/mpcq/internal/logx"
 )
 
 func main() {
+	if cli.WantsVersion(os.Args[1:]) {
+		fmt.Println(cli.Version("coordinatord"))
+		return
+	}
 	fs := flag.NewFlagSet("coordinatord", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "path of the coordinator's JSON config file (required)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: coordinatord --config FILE
+       coordinatord --version
 
 Runs the coordinator. The config (JSON) names the consortium, the listen
 address, the data directory, the parameter set, the TLS files and every
@@ -63,18 +68,17 @@ func run(path string) error {
 	if err != nil {
 		return err
 	}
-	// tessera logs through klog, to stderr, once per checkpoint interval
-	// while a party refuses to cosign; the ledger logs refusals itself.
-	klog.LogToStderr(false)
-	klog.SetOutput(logx.NewThrottled(log.With().Str("library", "tessera").Logger(), time.Minute))
+	// tessera logs through klog; its lines become JSON events too.
+	logx.RouteKlog(log, time.Minute)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := coordinator.New(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
 	err = s.Serve(ctx)
+	// The ledger's last lines (tessera's, through klog) come before ours.
+	s.Close()
 	log.Info().Msg("stopped")
 	return err
 }

@@ -95,7 +95,13 @@ Flags of budget:
                    logged before the first query dated after it
 `
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	if cli.WantsVersion(os.Args[1:]) {
+		fmt.Println(cli.Version("mpcaudit"))
+		return
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mpcaudit", flag.ContinueOnError)

@@ -19,6 +19,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mpcq/mpcq/internal/cli"
+
 	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/demo"
@@ -31,7 +33,9 @@ const usage = `Usage: mpcdemo COMMAND [flags]
 Commands:
   run    set up a local consortium (coordinator + telecom, bank, utility),
          run sample queries, print each result beside the plaintext answer
-         computed independently from the CSVs; exit 1 if any differs
+         computed independently from the CSVs; exit 1 if any differs.
+         Its temporary directory is removed at the end unless --keep
+         (kept when a query fails, for its logs)
   serve  set up into --dir and keep serving until interrupted; use mpcq
          with --profile DIR/analyst
   bench  run the whole flow and print ceremony, alignment and query times,
@@ -41,6 +45,10 @@ Run 'mpcdemo COMMAND --help' for the flags of a command.
 `
 
 func main() {
+	if cli.WantsVersion(os.Args[1:]) {
+		fmt.Println(cli.Version("mpcdemo"))
+		return
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -130,14 +138,35 @@ func cmdRun(args []string) error {
 	var c common
 	fs := flags("run", &c, 20000)
 	all := fs.Bool("all", false, "run every sample query, not only the demo's selection")
+	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (data, keys, configs, logs) after a successful run; a --dir is always kept")
 	_ = fs.Parse(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	temporary := c.dir == ""
 	l, cl, _, err := up(ctx, c)
 	if err != nil {
 		return err
 	}
-	defer cl.Stop()
+	err = runSamples(ctx, l, *all)
+	cl.Stop()
+	switch {
+	case err != nil:
+		logf("the demo's directory is kept for inspection: %s (logs in %s)", l.Dir, l.Path("logs"))
+	case temporary && !c.keep:
+		if rerr := os.RemoveAll(l.Dir); rerr != nil {
+			return fmt.Errorf("removing the demo's directory %s: %w", l.Dir, rerr)
+		}
+		logf("removed the demo's directory %s (--keep keeps it)", l.Dir)
+	default:
+		logf("the demo's directory is kept: %s", l.Dir)
+	}
+	return err
+}
+
+// runSamples runs the demo's sample queries (every one with all) on a
+// ready consortium, compares each result with the plaintext oracle and
+// audits the ledger.
+func runSamples(ctx context.Context, l *demo.Layout, all bool) error {
 	db, err := demo.LoadDB(l)
 	if err != nil {
 		return err
@@ -150,7 +179,7 @@ func cmdRun(args []string) error {
 	failures := 0
 	var queryIDs []string
 	for _, s := range demo.Samples() {
-		if !s.Demo && !*all {
+		if !s.Demo && !all {
 			continue
 		}
 		fmt.Printf("\n== %s\n%s\n", s.Name, strings.Join(strings.Fields(s.SQL), " "))

@@ -12,10 +12,16 @@ import (
 	"io"
 	"os"
 
+	"github.com/mpcq/mpcq/internal/cli"
+
 	"github.com/mpcq/mpcq/internal/gen"
 )
 
 func main() {
+	if cli.WantsVersion(os.Args[1:]) {
+		fmt.Println(cli.Version("mpcgen"))
+		return
+	}
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 

@@ -47,6 +47,10 @@ Example:
 `
 
 func main() {
+	if cli.WantsVersion(os.Args[1:]) {
+		fmt.Println(cli.Version("mpcwarrant"))
+		return
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

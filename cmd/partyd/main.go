@@ -11,16 +11,24 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/mpcq/mpcq/internal/cli"
 
 	"github.com/mpcq/mpcq/internal/logx"
 	"github.com/mpcq/mpcq/party"
 )
 
 func main() {
+	if cli.WantsVersion(os.Args[1:]) {
+		fmt.Println(cli.Version("partyd"))
+		return
+	}
 	fs := flag.NewFlagSet("partyd", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "path of the party's JSON config file (required)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: partyd --config FILE
+       partyd --version
 
 Serves one institution's table to the consortium. The config (JSON) names
 the party, its listen address, data directory (keys and alignment, 0700),
@@ -61,6 +69,8 @@ func run(path string) error {
 		return err
 	}
 	log = log.With().Str("party", cfg.Name).Logger()
+	// The witness and ledger libraries log through klog; JSON here too.
+	logx.RouteKlog(log, time.Minute)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := party.New(cfg, log)

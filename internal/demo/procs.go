@@ -182,7 +182,12 @@ func WaitReady(ctx context.Context, client pb.CoordinatorClient, report func(str
 			if st.Phase != lastPhase {
 				if report != nil {
 					msg := fmt.Sprintf("[%6.1fs] coordinator: %s", time.Since(start).Seconds(), st.Phase)
-					if st.Error != "" {
+					switch {
+					case st.Phase == "waiting for parties":
+						// The parties are still starting: their
+						// "connection refused" is no failure.
+						msg = fmt.Sprintf("[%6.1fs] waiting for parties to start…", time.Since(start).Seconds())
+					case st.Error != "":
 						msg += " (" + st.Error + ")"
 					}
 					report(msg)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -44,6 +45,12 @@ type Layout struct {
 	PartyAddrs      map[string]string // name → host:port
 	CoordinatorAddr string
 	LedgerAddr      string // the coordinator's read-only ledger (HTTPS)
+	// MetricsAddrs is where each daemon serves Prometheus metrics: party
+	// name → host:port, and "coordinator".
+	MetricsAddrs map[string]string
+	// HealthAddrs is where each daemon serves the plaintext health
+	// service (health_listen), keyed as MetricsAddrs.
+	HealthAddrs map[string]string
 }
 
 // Path joins elements under the demo directory.
@@ -194,6 +201,15 @@ func Setup(dir string, o Options) (*Layout, error) {
 	if l.LedgerAddr, err = freePort(); err != nil {
 		return nil, err
 	}
+	l.MetricsAddrs, l.HealthAddrs = map[string]string{}, map[string]string{}
+	for _, name := range append(slices.Clone(l.Parties), "coordinator") {
+		if l.MetricsAddrs[name], err = freePort(); err != nil {
+			return nil, err
+		}
+		if l.HealthAddrs[name], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
 	ledgerInfo := auditor.LedgerInfo{URL: "https://" + l.LedgerAddr + "/", PublicKey: logVKey, Witnesses: witnesses}
 	if err := writeJSON(l.Path("pki", "ledger.json"), ledgerInfo); err != nil {
 		return nil, err
@@ -217,7 +233,7 @@ func Setup(dir string, o Options) (*Layout, error) {
 			CSV: l.DataCSV(name), Schema: l.Path("data", name+".schema.json"),
 			TLS:   party.TLSFiles{CA: caFile, Cert: l.Path("parties", name, "cert.pem"), Key: l.Path("parties", name, "key.pem")},
 			Peers: peers, Workers: o.Workers, AllowInsecure: o.AllowInsecure,
-			WitnessKey: l.Path("parties", name, "witness.key"), LedgerPublicKey: logVKey}
+			WitnessKey: l.Path("parties", name, "witness.key"), LedgerPublicKey: logVKey, MetricsListen: l.MetricsAddrs[name], HealthListen: l.HealthAddrs[name]}
 		if err := writeJSON(l.PartyConfig(name), cfg.WithDefaults()); err != nil {
 			return nil, err
 		}
@@ -225,7 +241,8 @@ func Setup(dir string, o Options) (*Layout, error) {
 	ccfg := coordinator.Config{Consortium: "mpcq-demo", Listen: l.CoordinatorAddr, DataDir: l.Path("coordinator", "state"),
 		ParamSet: o.ParamSet, TLS: coordinator.TLSFiles{CA: caFile, Cert: l.Path("coordinator", "cert.pem"), Key: l.Path("coordinator", "key.pem")},
 		Workers: o.Workers, AllowInsecure: o.AllowInsecure,
-		LedgerKey: l.Path("coordinator", "ledger.key"), LedgerPublicKey: logVKey, Witnesses: witnesses, LedgerListen: l.LedgerAddr}
+		LedgerKey: l.Path("coordinator", "ledger.key"), LedgerPublicKey: logVKey, Witnesses: witnesses, LedgerListen: l.LedgerAddr,
+		MetricsListen: l.MetricsAddrs["coordinator"], HealthListen: l.HealthAddrs["coordinator"]}
 	for _, name := range l.Parties {
 		ccfg.Parties = append(ccfg.Parties, coordinator.PartyAddr{Name: name, Addr: l.PartyAddrs[name]})
 	}

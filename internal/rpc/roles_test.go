@@ -9,17 +9,19 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/mpcq/mpcq/pki"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
 // TestServerOptionsRoles serves over ServerOptions with the roles each
 // daemon allows and calls it with every role's certificate: only the
-// allowed roles get through the interceptor, and a server given no roles
-// admits nobody.
+// allowed roles get through the interceptor to a business service (the
+// party service, unimplemented here: Unimplemented means admitted), a
+// server given no roles admits nobody to it, and the health service
+// answers every role.
 func TestServerOptionsRoles(t *testing.T) {
 	now := time.Now()
 	ca, err := pki.NewCA("rpc test CA", now, 2*time.Hour)
@@ -48,7 +50,10 @@ func TestServerOptionsRoles(t *testing.T) {
 	}
 	for _, srv := range servers {
 		gs := grpc.NewServer(ServerOptions(srvTLS, zerolog.Nop(), srv.allowed...)...)
-		healthpb.RegisterHealthServer(gs, health.NewServer())
+		pb.RegisterPartyServer(gs, pb.UnimplementedPartyServer{})
+		h := NewHealth(pb.Party_ServiceDesc.ServiceName)
+		h.SetReady(true)
+		RegisterOps(gs, h)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -72,11 +77,15 @@ func TestServerOptionsRoles(t *testing.T) {
 				defer conn.Close()
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+				hr, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+				if err != nil || hr.Status != healthpb.HealthCheckResponse_SERVING {
+					t.Errorf("%s: health check: %v %v", c.role, hr, err)
+				}
+				_, err = pb.NewPartyClient(conn).Status(ctx, &pb.PartyStatusRequest{})
 				want := codes.PermissionDenied
 				for _, r := range srv.allowed {
 					if r == c.role {
-						want = codes.OK
+						want = codes.Unimplemented
 					}
 				}
 				if got := status.Code(err); got != want {
@@ -85,4 +94,28 @@ func TestServerOptionsRoles(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestHealthTransitions: NewHealth starts NOT_SERVING, SetReady moves the
+// server ("") and the named service together, Shutdown ends at
+// NOT_SERVING.
+func TestHealthTransitions(t *testing.T) {
+	h := NewHealth("mpcq.v1.Party")
+	check := func(want healthpb.HealthCheckResponse_ServingStatus) {
+		t.Helper()
+		for _, svc := range []string{"", "mpcq.v1.Party"} {
+			r, err := h.Server().Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
+			if err != nil || r.Status != want {
+				t.Fatalf("service %q: %v %v, want %v", svc, r, err, want)
+			}
+		}
+	}
+	check(healthpb.HealthCheckResponse_NOT_SERVING)
+	h.SetReady(true)
+	check(healthpb.HealthCheckResponse_SERVING)
+	h.SetReady(false)
+	check(healthpb.HealthCheckResponse_NOT_SERVING)
+	h.SetReady(true)
+	h.Shutdown()
+	check(healthpb.HealthCheckResponse_NOT_SERVING)
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -96,9 +97,11 @@ func ToStatus(err error, mappings ...Mapping) error {
 }
 
 // ServerOptions returns the options of a daemon's gRPC server: mutual TLS,
-// message limits, keepalive, and the interceptor chain. Every call, to
-// every service registered on the server, must come from a certificate
-// with one of the allowed roles; with none allowed, every call is refused.
+// message limits, keepalive, and the interceptor chain. Every call to the
+// daemon's business services must come from a certificate with one of the
+// allowed roles; with none allowed, every such call is refused. The health
+// service and server reflection (RegisterOps) admit a certificate of any
+// consortium role, and nothing else.
 func ServerOptions(tc *tls.Config, log zerolog.Logger, allowed ...pki.Role) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(tc)),
@@ -133,13 +136,23 @@ func caller(ctx context.Context) string {
 	return id.String()
 }
 
+// logCall logs one finished call: a failure as a warning; a success at
+// info, except polls (status, health, reflection), which run every few
+// seconds and are logged at debug.
 func logCall(log zerolog.Logger, ctx context.Context, method string, start time.Time, err error) {
 	ev := log.Info()
+	if isPoll(method) {
+		ev = log.Debug()
+	}
 	if err != nil {
 		ev = log.Warn().Str("code", status.Code(err).String()).Str("error", status.Convert(err).Message())
 	}
-	ev.Str("method", method).Str("caller", caller(ctx)).Dur("elapsed", time.Since(start)).Msg("rpc")
+	ev.Str("method", method).Str("caller", caller(ctx)).Float64("elapsed_s", time.Since(start).Seconds()).Msg("rpc")
 }
+
+// isPoll reports whether method is polled: a Status method, or an open
+// service (health, reflection).
+func isPoll(method string) bool { return strings.HasSuffix(method, "/Status") || isOpen(method) }
 
 func unaryLog(log zerolog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -183,9 +196,15 @@ func streamRecover(log zerolog.Logger) grpc.StreamServerInterceptor {
 	}
 }
 
-// checkRole admits a caller whose role is one of allowed. It fails closed:
-// a server given no roles admits nobody rather than everybody.
-func checkRole(ctx context.Context, allowed []pki.Role) error {
+// checkRole admits a caller of method whose role is one of allowed, or of
+// any consortium role when method belongs to an open service (health,
+// reflection). It fails closed: a server given no roles admits nobody
+// rather than everybody to its business services.
+func checkRole(ctx context.Context, method string, allowed []pki.Role) error {
+	if isOpen(method) {
+		_, err := pki.RequireRole(ctx, pki.Roles()...)
+		return ToStatus(err)
+	}
 	if len(allowed) == 0 {
 		return status.Error(codes.PermissionDenied, "this server admits no role; it was started without its allowed roles")
 	}
@@ -195,7 +214,7 @@ func checkRole(ctx context.Context, allowed []pki.Role) error {
 
 func unaryRole(allowed []pki.Role) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if err := checkRole(ctx, allowed); err != nil {
+		if err := checkRole(ctx, info.FullMethod, allowed); err != nil {
 			return nil, err
 		}
 		return h(ctx, req)
@@ -204,7 +223,7 @@ func unaryRole(allowed []pki.Role) grpc.UnaryServerInterceptor {
 
 func streamRole(allowed []pki.Role) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		if err := checkRole(ss.Context(), allowed); err != nil {
+		if err := checkRole(ss.Context(), info.FullMethod, allowed); err != nil {
 			return err
 		}
 		return h(srv, ss)
