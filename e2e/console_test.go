@@ -140,6 +140,10 @@ func TestConsole(t *testing.T) {
 	if sql := text("#sql"); !strings.Contains(sql, "bank.cash_deposits_30d > 50000") {
 		t.Errorf("query page SQL: %q", sql)
 	}
+	// The plan per institution, compiled again, is the committed one.
+	if pc := text("#plan-check"); !strings.Contains(pc, "hashes to the plan hash the QUERY entry commits") {
+		t.Errorf("the query page's plan check says %q", pc)
+	}
 	href, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS("#receipt"), "href"))
 	if err != nil || href.Value == "" {
 		t.Fatalf("receipt link: %v %+v", err, href)

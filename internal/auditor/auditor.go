@@ -22,12 +22,14 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/policy"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/schema"
 )
 
 // LedgerInfo is what anyone needs to verify the ledger: its public key,
@@ -129,6 +131,37 @@ func (a archiveClient) Get(id string) (archive.Record, error) {
 		return archive.Record{}, fmt.Errorf("query %s: %w", id, archive.ErrNotFound)
 	}
 	return r, nil
+}
+
+// Schema fetches the consortium schema from the coordinator (with the
+// auditor's certificate): what compiling an archived query's SQL needs.
+func (p *Profile) Schema(ctx context.Context) (schema.Consortium, error) {
+	host, _, err := net.SplitHostPort(p.Config.Coordinator)
+	if err != nil {
+		return schema.Consortium{}, err
+	}
+	tc, err := p.tls(host)
+	if err != nil {
+		return schema.Consortium{}, err
+	}
+	conn, err := rpc.Dial(p.Config.Coordinator, tc)
+	if err != nil {
+		return schema.Consortium{}, err
+	}
+	defer conn.Close()
+	r, err := pb.NewCoordinatorClient(conn).Schema(ctx, &pb.SchemaRequest{})
+	if err != nil {
+		return schema.Consortium{}, fmt.Errorf("schema from %s: %w", p.Config.Coordinator, err)
+	}
+	var cs schema.Consortium
+	for _, t := range r.Tables {
+		tt, err := wire.TableFromProto(t)
+		if err != nil {
+			return schema.Consortium{}, fmt.Errorf("schema from %s: %w", p.Config.Coordinator, err)
+		}
+		cs.Tables = append(cs.Tables, tt)
+	}
+	return cs, nil
 }
 
 // Archive fetches every archived opening from the coordinator.

@@ -133,6 +133,10 @@ type entryProof struct {
 type queryData struct {
 	Q       Query
 	Entries []entryProof
+	// Plan is the plan per institution (nil when it cannot be shown,
+	// PlanErr then says why).
+	Plan    *PlanView
+	PlanErr string
 }
 
 func (s *Server) query(w http.ResponseWriter, r *http.Request) {
@@ -149,6 +153,15 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "query", "Query "+id, http.StatusOK, func(snap *Snapshot) any {
 		q, _ := snap.Query(id)
 		d := queryData{Q: q}
+		if src, ok := s.cfg.Backend.(SchemaSource); ok && q.sql != "" {
+			cs, err := src.Schema(ctx)
+			if err == nil {
+				d.Plan, err = planView(q.sql, q.PlanHash, cs)
+			}
+			if err != nil {
+				d.PlanErr = auditor.Escape(err.Error())
+			}
+		}
 		for _, e := range q.Entries {
 			ep := entryProof{EntryRef: e}
 			if st.Failure == nil {

@@ -49,6 +49,11 @@ type Query struct {
 	FailedParty string
 	// Flags are the patterns this query is part of.
 	Flags []Flag
+	// PlanHash is the plan hash the QUERY entry commits; sql the opened
+	// canonical SQL, unescaped ("" when not opened), which the query page
+	// compiles again to show the plan per institution.
+	PlanHash [32]byte
+	sql      string
 }
 
 // EntryRef is one ledger entry of a query.
@@ -82,7 +87,7 @@ func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th T
 	slices.Sort(s.Cosigners)
 	byID := map[string]int{}
 	for _, r := range rows {
-		q := Query{QueryRow: auditor.EscapeRow(r)}
+		q := Query{QueryRow: auditor.EscapeRow(r), sql: r.Query}
 		q.At, _ = time.Parse(time.RFC3339, r.Time)
 		byID[r.QueryID] = len(s.Queries) // the raw ID, as entries name it
 		s.Queries = append(s.Queries, q)
@@ -92,6 +97,7 @@ func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th T
 		case entry.Query:
 			if i, ok := byID[v.QueryID]; ok {
 				s.Queries[i].EpsilonMilli = v.EpsilonMilli
+				s.Queries[i].PlanHash = v.PlanHash
 				s.Queries[i].Entries = append(s.Queries[i].Entries, EntryRef{Index: l.Index, Type: "QUERY",
 					What: fmt.Sprintf("plan %x, epoch %d, parameters %s", v.PlanHash[:8], v.EpochID, esc(v.ParamSet))})
 			}
