@@ -172,7 +172,7 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	rows, err := src.Keys(ctx)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+		return nil, fmt.Errorf("party %s: %w", cfg.Name, err)
 	}
 	log.Info().Str("table", t.Name).Str("source", sourceKind(cfg)).Int("rows", rows.Len()).Dur("elapsed", time.Since(start)).Msg("table loaded")
 	certPEM, keyPEM, err := pki.LoadKeyPair(cfg.TLS.Cert, cfg.TLS.Key)

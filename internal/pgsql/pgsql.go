@@ -180,7 +180,8 @@ func Build(t schema.Table, rel Relation, conds []plan.Expr, columns []string) (Q
 // KeysSQL is the query reading rel's person keys in a fixed order (byte
 // order, whatever the database's collation).
 func KeysSQL(rel Relation) string {
-	return "SELECT " + pgx.Identifier{rel.Key}.Sanitize() + "::text FROM " + rel.Ident() + " ORDER BY 1 COLLATE \"C\""
+	k := pgx.Identifier{rel.Key}.Sanitize() + "::text"
+	return "SELECT " + k + " FROM " + rel.Ident() + " ORDER BY " + k + " COLLATE \"C\""
 }
 
 // ProbeSQL is a query returning no rows whose result columns are rel's key
