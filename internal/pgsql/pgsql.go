@@ -48,7 +48,9 @@ type Relation struct {
 func (r Relation) Ident() string { return pgx.Identifier(strings.Split(r.Name, ".")).Sanitize() }
 
 // Query is one SELECT and its arguments. Its result columns are: the key
-// (text), the first out-of-schema column's name or NULL ("bad"), one
+// (text), the name of the row's first column outside its declared bounds
+// or domain (every declared column is checked, in the database) or NULL
+// ("bad"), one
 // boolean per pushed-down condition (Pushed), then one bigint per
 // requested column (Columns, then the columns of conditions not pushed
 // down, Extra).
@@ -164,6 +166,13 @@ func Build(t schema.Table, rel Relation, conds []plan.Expr, columns []string) (Q
 			return Query{}, err
 		}
 		vals = append(vals, fmt.Sprintf("COALESCE(%s, 0)", s))
+	}
+	// The other declared columns are checked too: the whole row must be
+	// within the contract, though only the columns above are returned.
+	for _, c := range t.Columns {
+		if err := addCheck(c.Name); err != nil {
+			return Query{}, err
+		}
 	}
 	bad := "NULL::text"
 	if len(check) > 0 {
