@@ -6,7 +6,8 @@
 // The server binaries are found under /usr/lib/postgresql/*/bin (where
 // Debian's postgresql package puts initdb, which is not on PATH), or in
 // $PG_BIN. PostgreSQL refuses to run as root: as root the cluster runs as
-// the "postgres" user, which then owns the directory's postgres files.
+// the "postgres" user, which then owns the directory's files, and its
+// ancestors get search permission (o+x) if they lack it.
 package pgserver
 
 import (
