@@ -172,6 +172,12 @@ func cellMatches(got string, want any) bool {
 // every row and column, every declared group included.
 func TestCorpusMatchesSQLite(t *testing.T) {
 	l, _ := startCluster(t, 2500)
+	runCorpus(t, l)
+}
+
+// runCorpus runs the corpus on a ready consortium and compares with
+// SQLite on its pooled CSVs.
+func runCorpus(t *testing.T, l *demo.Layout) {
 	db, err := demo.LoadDB(l)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,12 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 	if err != nil {
 		return rpc.ToStatus(err)
 	}
-	sess := &alignSession{epoch: req.EpochId, parties: req.Parties, key: key, blinded: map[string]bool{}}
+	keys, err := s.src.Keys(stream.Context())
+	if err != nil {
+		s.log.Error().Err(err).Str("epoch", req.EpochId).Msg("cannot read the table's keys")
+		return rpc.ToStatus(fmt.Errorf("party %s: %w", s.name, err), codeMap...)
+	}
+	sess := &alignSession{epoch: req.EpochId, parties: req.Parties, key: key, blinded: map[string]bool{}, keys: keys}
 	s.mu.Lock()
 	if old := s.aligning; old != nil {
 		old.retire()
@@ -35,7 +40,7 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 	s.aligning = sess
 	sess.inUse.Add(1)
 	s.mu.Unlock()
-	elems, err := align.BlindIDs(stream.Context(), key, s.data.IDs, s.workers)
+	elems, err := align.BlindIDs(stream.Context(), key, keys.IDs, s.workers)
 	sess.inUse.Done()
 	if err != nil {
 		return rpc.ToStatus(err, codeMap...)
@@ -98,7 +103,13 @@ func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
 func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 	var st epochState
 	var ranks []uint32
-	rows := s.data.Len()
+	s.mu.Lock()
+	sess := s.aligning
+	s.mu.Unlock()
+	if sess == nil {
+		return rpc.ToStatus(fmt.Errorf("%w: ranks, but this party is not aligning", ErrBadRequest), codeMap...)
+	}
+	rows := sess.keys.Len()
 	for i := 0; ; i++ {
 		m, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -108,7 +119,7 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 			return err
 		}
 		if i == 0 {
-			st = epochState{ID: m.EpochId, Entities: m.Entities, UnionHash: m.UnionHash, Rows: rows}
+			st = epochState{ID: m.EpochId, Entities: m.Entities, UnionHash: m.UnionHash, Rows: rows, KeysHash: sess.keys.Hash()}
 			ranks = make([]uint32, 0, rows)
 		}
 		if len(ranks)+len(m.Ranks) > rows {
@@ -116,13 +127,10 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 		}
 		ranks = append(ranks, m.Ranks...)
 	}
-	s.mu.Lock()
-	sess := s.aligning
-	s.mu.Unlock()
 	if _, err := wire.EpochNumber(st.ID); err != nil {
 		return rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
 	}
-	if sess == nil || sess.epoch != st.ID {
+	if sess.epoch != st.ID {
 		return rpc.ToStatus(fmt.Errorf("%w: ranks for epoch %q, which this party is not aligning", ErrBadRequest, st.ID), codeMap...)
 	}
 	if len(ranks) != rows {
@@ -135,7 +143,7 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 		return rpc.ToStatus(err)
 	}
 	s.mu.Lock()
-	s.aligned = &alignment{state: st, ranks: ranks}
+	s.aligned = &alignment{state: st, ranks: ranks, keys: sess.keys}
 	s.syncHealthLocked()
 	if s.aligning == sess {
 		sess.retire()

@@ -22,7 +22,7 @@ func TestStepMemoryCap(t *testing.T) {
 	pl, order := f.plan(t, `SELECT ta.region, COUNT(*), SUM(tb.balance) FROM ta JOIN tb USING (person_id) GROUP BY ta.region`)
 	var inMap []uint32
 	for pos, name := range order {
-		st, err := newStep(f.header(pl, order, pos, inMap), name, f.keys, f.aligned[name], f.data[name])
+		st, err := newStep(f.header(pl, order, pos, inMap), name, f.keys, f.aligned[name], f.data[name].Table, readData(f.data[name]))
 		if err != nil {
 			t.Fatal(err)
 		}

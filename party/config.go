@@ -10,6 +10,7 @@ package party
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ type Config struct {
 	Name            string   `json:"name"`                  // party name, must match its certificate
 	Listen          string   `json:"listen"`                // e.g. 0.0.0.0:7101
 	DataDir         string   `json:"data_dir"`              // keys and alignment state, created 0700
-	CSV             string   `json:"csv"`                   // the table's rows
+	CSV             string   `json:"csv"`                   // the table's rows (or postgres)
 	Schema          string   `json:"schema"`                // the table's schema (JSON)
 	TLS             TLSFiles `json:"tls"`                   //
 	Peers           []string `json:"peers"`                 // certificate files of the other parties (for alignment signatures)
@@ -63,6 +64,64 @@ type Config struct {
 	// without TLS, on this host:port, for probes that cannot present a
 	// certificate (Kubernetes' gRPC probes); empty, it is not served.
 	HealthListen string `json:"health_listen"`
+	// Postgres reads the table from PostgreSQL at query time instead of
+	// from csv (docs/postgres.md).
+	Postgres *PostgresSource `json:"postgres,omitempty"`
+}
+
+// PostgresSource is where a party's table lives in PostgreSQL.
+type PostgresSource struct {
+	// Conn is a libpq connection string or URL; ConnFile names a file
+	// holding one (for a password kept out of the config). One of them.
+	Conn     string `json:"conn"`
+	ConnFile string `json:"conn_file"`
+	// Tables maps consortium tables to relations; the party uses the
+	// entry of its own table (its schema's name).
+	Tables []PostgresTable `json:"tables"`
+}
+
+// PostgresTable is one consortium table's relation.
+type PostgresTable struct {
+	Table    string `json:"table"`    // the consortium table (schema name)
+	Relation string `json:"relation"` // table or view, optionally schema-qualified
+	Key      string `json:"key"`      // column holding the person key
+}
+
+// ConnString returns the connection string, reading ConnFile if set.
+func (p *PostgresSource) ConnString() (string, error) {
+	if p.ConnFile == "" {
+		return p.Conn, nil
+	}
+	b, err := os.ReadFile(p.ConnFile)
+	if err != nil {
+		return "", fmt.Errorf("%w: postgres.conn_file: %w", ErrConfig, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Relation returns table's entry.
+func (p *PostgresSource) Relation(table string) (PostgresTable, error) {
+	for _, t := range p.Tables {
+		if t.Table == table {
+			return t, nil
+		}
+	}
+	return PostgresTable{}, fmt.Errorf("%w: postgres.tables has no entry for table %s", ErrConfig, table)
+}
+
+func (p *PostgresSource) validate() error {
+	if (p.Conn == "") == (p.ConnFile == "") {
+		return fmt.Errorf("%w: postgres: set exactly one of conn and conn_file", ErrConfig)
+	}
+	if len(p.Tables) == 0 {
+		return fmt.Errorf("%w: postgres.tables is empty", ErrConfig)
+	}
+	for i, t := range p.Tables {
+		if t.Table == "" || t.Relation == "" || t.Key == "" {
+			return fmt.Errorf("%w: postgres.tables[%d]: table, relation and key are required", ErrConfig, i)
+		}
+	}
+	return nil
 }
 
 // Defaults is the configuration a file starts from: every optional field
@@ -109,7 +168,7 @@ func (c *Config) Validate() error {
 		config.Field{Name: "name", Set: c.Name != ""},
 		config.Field{Name: "listen", Set: c.Listen != ""},
 		config.Field{Name: "data_dir", Set: c.DataDir != ""},
-		config.Field{Name: "csv", Set: c.CSV != ""},
+		config.Field{Name: "csv", Set: c.CSV != "" || c.Postgres != nil},
 		config.Field{Name: "schema", Set: c.Schema != ""},
 		config.Field{Name: "tls.ca", Set: c.TLS.CA != ""},
 		config.Field{Name: "tls.cert", Set: c.TLS.Cert != ""},
@@ -119,6 +178,14 @@ func (c *Config) Validate() error {
 		config.Field{Name: "policy", Set: c.Policy != ""},
 	); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if c.CSV != "" && c.Postgres != nil {
+		return fmt.Errorf("%w: set csv or postgres, not both", ErrConfig)
+	}
+	if c.Postgres != nil {
+		if err := c.Postgres.validate(); err != nil {
+			return err
+		}
 	}
 	if c.Workers < 0 {
 		return fmt.Errorf("%w: workers %d is negative", ErrConfig, c.Workers)

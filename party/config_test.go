@@ -50,6 +50,23 @@ func TestLoadConfig(t *testing.T) {
 		{name: "negative concurrent steps", body: `{` + base + `, "max_concurrent_steps": -2}`, want: []string{"max_concurrent_steps"}},
 		{name: "bad log level", body: `{` + base + `, "log_level": "loud"}`, want: []string{"log_level"}},
 		{name: "trailing data", body: `{` + base + `}}`, is: config.ErrTrailingData},
+		{name: "postgres instead of csv", body: `{` + strings.Replace(base, `"csv": "bank.csv",`, `"postgres": {"conn": "host=db dbname=core",
+			"tables": [{"table": "bank", "relation": "core.bank_v", "key": "ref"}]},`, 1) + `}`,
+			check: func(t *testing.T, c *Config) {
+				rel, err := c.Postgres.Relation("bank")
+				if err != nil || rel.Relation != "core.bank_v" || rel.Key != "ref" {
+					t.Errorf("relation %+v, %v", rel, err)
+				}
+				if _, err := c.Postgres.Relation("telecom"); !errors.Is(err, ErrConfig) {
+					t.Errorf("missing table: %v", err)
+				}
+			}},
+		{name: "csv and postgres", body: `{` + base + `, "postgres": {"conn": "host=db", "tables": [{"table": "bank", "relation": "bank", "key": "id"}]}}`,
+			want: []string{"csv or postgres"}},
+		{name: "postgres conn and conn_file", body: `{` + strings.Replace(base, `"csv": "bank.csv",`, `"postgres": {"conn": "host=db", "conn_file": "pg.conn",
+			"tables": [{"table": "bank", "relation": "bank", "key": "id"}]},`, 1) + `}`, want: []string{"conn and conn_file"}},
+		{name: "postgres table without key", body: `{` + strings.Replace(base, `"csv": "bank.csv",`, `"postgres": {"conn": "host=db",
+			"tables": [{"table": "bank", "relation": "bank"}]},`, 1) + `}`, want: []string{"postgres.tables[0]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "party.json")

@@ -549,7 +549,7 @@ func (s *Server) CheckPolicy(ctx context.Context, req *pb.PolicyCheckRequest) (*
 	if err != nil {
 		return nil, rpc.ToStatus(fmt.Errorf("%w: %v", ErrPlan, err), codeMap...)
 	}
-	u, err := useOf(wp, s.data.Table)
+	u, err := useOf(wp, s.table)
 	if err != nil {
 		return nil, rpc.ToStatus(err, codeMap...)
 	}

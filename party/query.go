@@ -15,6 +15,7 @@ import (
 
 	"github.com/mpcq/mpcq/internal/pool"
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/source"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/ledger/request"
@@ -81,13 +82,13 @@ func (s *Server) govern(q entry.Query, index uint64, v request.Verified, planPB 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
-	if err := wp.CheckOwnBounds(s.data.Table); err != nil {
+	if err := wp.CheckOwnBounds(s.table); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
-	if err := wire.Recompiled(planPB, s.data.Table); err != nil {
+	if err := wire.Recompiled(planPB, s.table); err != nil {
 		return nil, fmt.Errorf("%w: query %s: %w", ErrPlan, q.QueryID, err)
 	}
-	d, err := s.gov.decide(q, index, v, wp, s.data.Table, warrantBytes, s.caPEM, len(s.peers), now)
+	d, err := s.gov.decide(q, index, v, wp, s.table, warrantBytes, s.caPEM, len(s.peers), now)
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +116,14 @@ func (s *Server) runStep(ctx context.Context, stream pb.Party_QueryStepServer, a
 	if err != nil {
 		return err
 	}
-	st, err := newStep(h, s.name, k, a, s.data)
+	st, err := newStep(h, s.name, k, a, s.table, func(req source.Request) (*source.Rows, error) {
+		return s.src.Read(ctx, a.keys, req)
+	})
 	if err != nil {
+		if errors.Is(err, source.ErrDatabase) || errors.Is(err, source.ErrRow) {
+			s.log.Error().Err(err).Str("query", h.QueryId).Msg("cannot read the table")
+			return fmt.Errorf("party %s: %w", s.name, err)
+		}
 		return err
 	}
 	if err := st.checkMemory(s.workers, s.maxStep); err != nil {

@@ -1,6 +1,7 @@
 package party
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -20,7 +21,10 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/mpcq/mpcq/internal/metrics"
+	"github.com/mpcq/mpcq/internal/pgsource"
+	"github.com/mpcq/mpcq/internal/pgsql"
 	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/internal/source"
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
@@ -32,6 +36,7 @@ import (
 	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/policy"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/schema"
 )
 
 // Sentinel errors mapped to gRPC codes at the boundary.
@@ -65,6 +70,8 @@ var codeMap = []rpc.Mapping{
 	{Err: ErrWiring, Code: codes.PermissionDenied},
 	{Err: policy.ErrRefused, Code: codes.PermissionDenied},
 	{Err: ErrWarrant, Code: codes.PermissionDenied},
+	{Err: source.ErrDatabase, Code: codes.Unavailable},
+	{Err: source.ErrRow, Code: codes.FailedPrecondition},
 }
 
 // keys is the party's key material for one ceremony.
@@ -94,6 +101,9 @@ type pendingCeremony struct {
 type alignment struct {
 	state epochState
 	ranks []uint32
+	// keys is the snapshot of person keys the epoch aligned: row i of
+	// every read is keys.IDs[i], ranks[i] its slot.
+	keys *source.Keys
 }
 
 type alignSession struct {
@@ -101,15 +111,20 @@ type alignSession struct {
 	parties []string
 	key     *align.Key
 	blinded map[string]bool
+	keys    *source.Keys   // the keys blinded, read when the epoch started
 	inUse   sync.WaitGroup // blindings in progress with key
 }
 
 // Server is a party daemon.
 type Server struct {
 	pb.UnimplementedPartyServer
-	cfg     *Config
-	log     zerolog.Logger
-	data    *table.Data
+	cfg *Config
+	log zerolog.Logger
+	// src is the table's rows (CSV in memory or PostgreSQL) and table its
+	// declared schema; rows is the snapshot of keys read at startup.
+	src     source.Source
+	table   schema.Table
+	rows    *source.Keys
 	store   store
 	name    string
 	priv    ed25519.PrivateKey
@@ -150,11 +165,23 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
 	start := time.Now()
-	data, err := table.LoadFile(cfg.CSV, t)
+	src, err := openSource(cfg, t)
 	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+		return nil, err
 	}
-	log.Info().Str("table", t.Name).Int("rows", data.Len()).Float64("elapsed_s", since(start)).Msg("table loaded")
+	ok := false
+	defer func() {
+		if !ok {
+			src.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.QueryTimeout())
+	rows, err := src.Keys(ctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("party %s: %w", cfg.Name, err)
+	}
+	log.Info().Str("table", t.Name).Str("source", sourceKind(cfg)).Int("rows", rows.Len()).Float64("elapsed_s", since(start)).Msg("table loaded")
 	certPEM, keyPEM, err := pki.LoadKeyPair(cfg.TLS.Cert, cfg.TLS.Key)
 	if err != nil {
 		return nil, err
@@ -174,7 +201,7 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, data: data, store: store{cfg.DataDir}, name: cfg.Name, priv: priv,
+	s := &Server{cfg: cfg, log: log, src: src, table: t, rows: rows, store: store{cfg.DataDir}, name: cfg.Name, priv: priv,
 		peers: map[string]ed25519.PublicKey{cfg.Name: id.PublicKey}, caPEM: caPEM, workers: cfg.Workers,
 		steps: semaphore.NewWeighted(int64(cfg.MaxConcurrentSteps)), maxStep: cfg.MaxStepMemory()}
 	if s.workers == 0 {
@@ -221,8 +248,46 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	s.mu.Lock()
 	s.syncHealthLocked()
 	s.mu.Unlock()
+	ok = true
 	return s, nil
 }
+
+// openSource opens the table's rows: the CSV file loaded into memory, or
+// the PostgreSQL relation read at query time.
+func openSource(cfg *Config, t schema.Table) (source.Source, error) {
+	if cfg.Postgres == nil {
+		data, err := table.LoadFile(cfg.CSV, t)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", t.Name, err)
+		}
+		return source.FromData(data), nil
+	}
+	conn, err := cfg.Postgres.ConnString()
+	if err != nil {
+		return nil, err
+	}
+	rel, err := cfg.Postgres.Relation(t.Name)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.QueryTimeout())
+	defer cancel()
+	src, err := pgsource.Open(ctx, conn, t, pgsql.Relation{Name: rel.Relation, Key: rel.Key})
+	if err != nil {
+		return nil, fmt.Errorf("party %s: %w", cfg.Name, err)
+	}
+	return src, nil
+}
+
+func sourceKind(cfg *Config) string {
+	if cfg.Postgres != nil {
+		return "postgres"
+	}
+	return "csv"
+}
+
+// Close releases the party's data source (database connections).
+func (s *Server) Close() { s.src.Close() }
 
 func (s *Server) loadState() error {
 	var cs ceremonyState
@@ -262,11 +327,12 @@ func (s *Server) loadState() error {
 		}
 		return nil
 	}
-	if len(ranks) != s.data.Len() || es.Rows != s.data.Len() || checkRanks(ranks, es.Entities) != nil {
-		s.log.Warn().Int("ranks", len(ranks)).Int("rows", s.data.Len()).Msg("saved alignment does not match the table; waiting for a new epoch")
+	if len(ranks) != s.rows.Len() || es.Rows != s.rows.Len() || checkRanks(ranks, es.Entities) != nil ||
+		(es.KeysHash != nil && !bytes.Equal(es.KeysHash, s.rows.Hash())) {
+		s.log.Warn().Int("ranks", len(ranks)).Int("rows", s.rows.Len()).Msg("saved alignment does not match the table's keys; waiting for a new epoch")
 		return nil
 	}
-	s.aligned = &alignment{state: es, ranks: ranks}
+	s.aligned = &alignment{state: es, ranks: ranks, keys: s.rows}
 	s.log.Info().Str("epoch", es.ID).Uint64("entities", es.Entities).Msg("alignment loaded")
 	return nil
 }
@@ -333,11 +399,12 @@ func (s *Server) snapshot() (*keys, *alignment) {
 // Status reports the party's table schema and readiness.
 func (s *Server) Status(ctx context.Context, _ *pb.PartyStatusRequest) (*pb.PartyStatus, error) {
 	k, a := s.snapshot()
-	st := &pb.PartyStatus{Name: s.name, Schema: wire.TableToProto(s.data.Table), Rows: uint64(s.data.Len())}
+	st := &pb.PartyStatus{Name: s.name, Schema: wire.TableToProto(s.table), Rows: uint64(s.rows.Len())}
 	if k != nil {
 		st.CeremonyId, st.PublicKeyHash = k.state.ID, k.state.PKHash
 	}
 	if a != nil {
+		st.Rows = uint64(a.keys.Len())
 		st.EpochId, st.Entities = a.state.ID, a.state.Entities
 	}
 	h := s.gov.current.Hash()

@@ -8,12 +8,12 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
 	"github.com/mpcq/mpcq/internal/chain"
-	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/internal/transport"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/chainsig"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/schema"
 )
 
 // step is this party's part of one query's chain, built from the query's
@@ -131,7 +131,10 @@ func newLanes(base *mpc.Worker, n int) []*lane {
 // newStep checks a query's header against this party (named self) and
 // its keys and alignment, decodes the plan's parts that concern its table
 // and builds its vectors.
-func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, d *table.Data) (*step, error) {
+//
+// read returns the rows the step needs from the party's table (over the
+// alignment's keys); it is called once, after the plan is checked.
+func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, t schema.Table, read readFunc) (*step, error) {
 	if err := checkHeader(h, self, k, a); err != nil {
 		return nil, err
 	}
@@ -148,11 +151,11 @@ func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, d *table.Dat
 	for _, m := range h.InMap {
 		st.inCount = max(st.inCount, int(m)+1)
 	}
-	sp, err := newStepPlan(wp, d, a.ranks, st.entities)
+	sp, err := newStepPlan(wp, t, a.ranks, st.entities)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkWiring(wp, d.Table.Name, st.pos, h.InMap); err != nil {
+	if err := checkWiring(wp, t.Name, st.pos, h.InMap); err != nil {
 		return nil, err
 	}
 	if st.inCount > sp.layout.N() {
@@ -169,6 +172,9 @@ func newStep(h *pb.QueryHeader, self string, k *keys, a *alignment, d *table.Dat
 	st.layout = sp.layout
 	for _, term := range wp.Terms {
 		st.signs = append(st.signs, term.Sign)
+	}
+	if err := sp.read(read); err != nil {
+		return nil, err
 	}
 	if err := st.addVectors(sp, specs); err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mpcq/mpcq/internal/chain"
+	"github.com/mpcq/mpcq/internal/source"
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
@@ -143,7 +144,7 @@ func chainKeys() (map[string]ed25519.PrivateKey, map[string]ed25519.PublicKey) {
 func (f *fixture) newStep(t testing.TB, pl *pb.Plan, order []string, pos int, inMap []uint32) (*step, error) {
 	t.Helper()
 	h := f.header(pl, order, pos, inMap)
-	st, err := newStep(h, order[pos], f.keys, f.aligned[order[pos]], f.data[order[pos]])
+	st, err := newStep(h, order[pos], f.keys, f.aligned[order[pos]], f.data[order[pos]].Table, readData(f.data[order[pos]]))
 	if err != nil {
 		return nil, err
 	}
@@ -394,13 +395,13 @@ func TestNewStepRefuses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := tc.edit(good())
-			_, err := newStep(h, second, f.keys, f.aligned[second], f.data[second])
+			_, err := newStep(h, second, f.keys, f.aligned[second], f.data[second].Table, readData(f.data[second]))
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.substr) {
 				t.Fatalf("got %v, want %v with %q", err, tc.want, tc.substr)
 			}
 		})
 	}
-	if _, err := newStep(good(), second, f.keys, f.aligned[second], f.data[second]); err != nil {
+	if _, err := newStep(good(), second, f.keys, f.aligned[second], f.data[second].Table, readData(f.data[second])); err != nil {
 		t.Fatalf("the unedited header: %v", err)
 	}
 }
@@ -578,8 +579,14 @@ func (s *fakeStream) Send(m *pb.BlockMessage) error {
 
 func (f *fixture) server(name string, workers int) *Server {
 	priv, pub := chainKeys()
-	return &Server{log: zerolog.Nop(), data: f.data[name], name: name, workers: workers, keys: f.keys, aligned: f.aligned[name],
+	return &Server{log: zerolog.Nop(), src: source.FromData(f.data[name]), table: f.data[name].Table, name: name, workers: workers, keys: f.keys, aligned: f.aligned[name],
 		priv: priv[name], peers: pub, requests: &requestMemory{}}
+}
+
+// readData reads a step's rows from a table in memory, as a CSV party.
+func readData(d *table.Data) readFunc {
+	src := source.FromData(d)
+	return func(req source.Request) (*source.Rows, error) { return src.Read(context.Background(), nil, req) }
 }
 
 // admitted stands for the ledger gate and the analyst's signature (tested

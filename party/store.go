@@ -40,6 +40,10 @@ type epochState struct {
 	// first, then this file, so a crash between leaves a mismatch that
 	// loading detects.
 	RanksHash []byte `json:"ranks_hash"`
+	// KeysHash is source.Keys.Hash of the keys aligned: a restarted
+	// party whose source (a database) holds other keys waits for a new
+	// epoch. Absent in state written before it existed.
+	KeysHash []byte `json:"keys_hash,omitempty"`
 }
 
 type store struct{ dir string }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/mpcq/mpcq/internal/chain"
-	"github.com/mpcq/mpcq/internal/table"
+	"github.com/mpcq/mpcq/internal/source"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/plan"
 	"github.com/mpcq/mpcq/schema"
@@ -34,7 +34,7 @@ type stepPlan struct {
 	groupBy  []plan.GroupCol
 	sizes    []int
 	sums     []plan.Sum
-	data     *table.Data
+	rows     *source.Rows // read by read: masks per local, values per column
 	ranks    []uint32
 	entities int
 	cache    map[string][]uint64
@@ -43,16 +43,12 @@ type stepPlan struct {
 // newStepPlan decodes and checks the parts of a plan that concern this
 // party's table: its local condition in every term (decoded against its
 // own schema), the GROUP BY columns and sums it owns.
-func newStepPlan(wp *wire.WirePlan, d *table.Data, ranks []uint32, entities int) (*stepPlan, error) {
-	t := d.Table
+func newStepPlan(wp *wire.WirePlan, t schema.Table, ranks []uint32, entities int) (*stepPlan, error) {
 	idx := wp.TableIndex(t.Name)
 	if idx < 0 {
 		return nil, fmt.Errorf("%w: table %s is not in the plan's tables %v", ErrPlan, t.Name, wp.Tables)
 	}
-	if len(ranks) != d.Len() {
-		return nil, fmt.Errorf("alignment has %d ranks for %d rows", len(ranks), d.Len())
-	}
-	sp := &stepPlan{table: t, data: d, ranks: ranks, entities: entities, groupBy: wp.GroupBy, sizes: wp.GroupSizes(),
+	sp := &stepPlan{table: t, ranks: ranks, entities: entities, groupBy: wp.GroupBy, sizes: wp.GroupSizes(),
 		sums: wp.Sums, cache: map[string][]uint64{}}
 	sp.layout = chain.Layout{Terms: len(wp.Terms), Groups: wp.Groups(), Sums: len(wp.Sums)}
 	if err := sp.layout.Validate(); err != nil {
@@ -97,6 +93,53 @@ func newStepPlan(wp *wire.WirePlan, d *table.Data, ranks []uint32, entities int)
 	return sp, nil
 }
 
+// readFunc reads what a step needs from the party's table (see
+// source.Source.Read).
+type readFunc func(source.Request) (*source.Rows, error)
+
+// read asks for the step's rows: the required locals' conditions and the
+// GROUP BY and summed columns this party owns, and checks the answer's
+// shape against the alignment.
+func (sp *stepPlan) read(read readFunc) error {
+	var req source.Request
+	for _, l := range sp.locals {
+		req.Locals = append(req.Locals, l.Expr) // nil (true) for absent or any: unused
+	}
+	for _, g := range sp.groupBy {
+		if g.Table == sp.table.Name && !slices.Contains(req.Columns, g.Column) {
+			req.Columns = append(req.Columns, g.Column)
+		}
+	}
+	for _, s := range sp.sums {
+		if s.Table == sp.table.Name && s.Kind != plan.SumCount && !slices.Contains(req.Columns, s.Column) {
+			req.Columns = append(req.Columns, s.Column)
+		}
+	}
+	rows, err := read(req)
+	if err != nil {
+		if errors.Is(err, plan.ErrEval) {
+			return fmt.Errorf("%w: %w", ErrPlan, err)
+		}
+		return err
+	}
+	n := len(sp.ranks)
+	if len(rows.Masks) != len(req.Locals) {
+		return fmt.Errorf("table %s: read %d conditions for %d", sp.table.Name, len(rows.Masks), len(req.Locals))
+	}
+	for _, m := range rows.Masks {
+		if len(m) != n {
+			return fmt.Errorf("table %s: read %d rows for %d aligned", sp.table.Name, len(m), n)
+		}
+	}
+	for _, c := range req.Columns {
+		if len(rows.Cols[c]) != n {
+			return fmt.Errorf("table %s: read %d values of column %s for %d aligned rows", sp.table.Name, len(rows.Cols[c]), c, n)
+		}
+	}
+	sp.rows = rows
+	return nil
+}
+
 // spec returns the vector this party contributes to output o, and a key
 // that is equal for equal vectors.
 func (sp *stepPlan) spec(o int) (vecSpec, string) {
@@ -137,7 +180,7 @@ func (sp *stepPlan) vector(v vecSpec, key string) ([]uint64, error) {
 		out = make([]uint64, sp.entities)
 		var vals []int64
 		if v.sum != nil {
-			vals = sp.data.Cols[v.sum.Column]
+			vals = sp.rows.Cols[v.sum.Column]
 		}
 		for row, slot := range sp.ranks {
 			if base[slot] == 0 {
@@ -145,7 +188,7 @@ func (sp *stepPlan) vector(v vecSpec, key string) ([]uint64, error) {
 			}
 			ok := true
 			for i, g := range v.groups {
-				if g >= 0 && sp.data.Cols[sp.groupBy[i].Column][row] != int64(g) {
+				if g >= 0 && sp.rows.Cols[sp.groupBy[i].Column][row] != int64(g) {
 					ok = false
 					break
 				}
@@ -179,17 +222,11 @@ func (sp *stepPlan) base(i int) ([]uint64, error) {
 	out := make([]uint64, sp.entities)
 	switch l.Presence {
 	case plan.PresenceRequired:
+		mask := sp.rows.Masks[i]
 		for row, slot := range sp.ranks {
-			if l.Expr != nil {
-				ok, err := plan.Eval(l.Expr, func(col string) int64 { return sp.data.Cols[col][row] })
-				if err != nil {
-					return nil, fmt.Errorf("%w: row %d: %w", ErrPlan, row, err)
-				}
-				if !ok {
-					continue
-				}
+			if mask[row] {
+				out[slot] = 1
 			}
-			out[slot] = 1
 		}
 	case plan.PresenceAbsent, plan.PresenceAny:
 		for s := range out {

@@ -24,6 +24,7 @@ import (
 	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/demo"
+	"github.com/mpcq/mpcq/internal/pgserver"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -80,6 +81,10 @@ type common struct {
 	dir      string
 	paramSet string
 	keep     bool
+	// source is where the parties read their tables: csv or postgres
+	// (the demo's own server in DIR/postgres, for pgParties).
+	source    string
+	pgParties string
 }
 
 func flags(name string, c *common, defPeople int) *flag.FlagSet {
@@ -88,6 +93,8 @@ func flags(name string, c *common, defPeople int) *flag.FlagSet {
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the synthetic data")
 	fs.StringVar(&c.dir, "dir", "", "directory for data, keys, configs and logs (default: a new temporary directory)")
 	fs.StringVar(&c.paramSet, "params", mpc.DefaultSetName, "parameter set")
+	fs.StringVar(&c.source, "source", "csv", "where parties read their tables: csv, or postgres (a PostgreSQL server started in DIR/postgres, stopped at exit)")
+	fs.StringVar(&c.pgParties, "postgres-parties", "bank,telecom,utility", "with --source postgres: the parties reading from PostgreSQL (comma-separated)")
 	return fs
 }
 
@@ -112,6 +119,23 @@ func up(ctx context.Context, c common) (*demo.Layout, *demo.Cluster, demo.Phases
 		return nil, nil, demo.Phases{}, err
 	}
 	cl := demo.NewCluster(l, bin)
+	switch c.source {
+	case "csv":
+	case "postgres":
+		parties := strings.Split(c.pgParties, ",")
+		pg, err := demo.StartPostgres(ctx, l, parties)
+		if err != nil {
+			return nil, nil, demo.Phases{}, err
+		}
+		cl.AtStop(func() {
+			if err := pg.Stop(); err != nil {
+				logf("stopping PostgreSQL: %v", err)
+			}
+		})
+		logf("  PostgreSQL on 127.0.0.1:%d (data in %s) serves the tables of %v; connect as %s: %s", pg.Port, l.Path("postgres"), parties, pgserver.Role, pg.ConnString("postgres"))
+	default:
+		return nil, nil, demo.Phases{}, fmt.Errorf("--source %q: want csv or postgres", c.source)
+	}
 	if err := cl.StartAll(); err != nil {
 		cl.Stop()
 		return nil, nil, demo.Phases{}, err

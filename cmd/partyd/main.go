@@ -77,6 +77,7 @@ func run(path string) error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	err = s.Serve(ctx)
 	log.Info().Msg("stopped")
 	return err

@@ -60,6 +60,8 @@ func fields(prefix string, t reflect.Type, v reflect.Value) []field {
 		switch {
 		case f.Type.Kind() == reflect.Struct:
 			out = append(out, fields(path+".", f.Type, fv)...)
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
+			out = append(out, fields(path+".", f.Type.Elem(), reflect.Value{})...)
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
 			out = append(out, fields(path+"[].", f.Type.Elem(), reflect.Value{})...)
 		}

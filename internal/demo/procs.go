@@ -24,6 +24,15 @@ type Cluster struct {
 	mu    sync.Mutex
 	procs map[string]*exec.Cmd
 	done  map[string]chan struct{}
+	// atStop runs after the daemons stopped (the demo's PostgreSQL).
+	atStop []func()
+}
+
+// AtStop registers f to run once Stop has stopped the daemons.
+func (c *Cluster) AtStop(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.atStop = append(c.atStop, f)
 }
 
 // NewCluster prepares to run the daemons from binDir.
@@ -126,6 +135,13 @@ func (c *Cluster) Stop() {
 		go func() { defer wg.Done(); _ = c.signal(n, syscall.SIGTERM, 15*time.Second) }()
 	}
 	wg.Wait()
+	c.mu.Lock()
+	fs := c.atStop
+	c.atStop = nil
+	c.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
 }
 
 // PIDs returns the running processes' ids by name.
