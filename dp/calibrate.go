@@ -33,6 +33,9 @@ func Sensitivity(s plan.Sum, cs schema.Consortium) (*big.Int, error) {
 			plan.ErrUnknownName, s.Kind, s.Table, s.Column)
 	}
 	m := big.NewInt(col.Max)
+	if s.Clip > 0 && s.Clip < col.Max {
+		m = big.NewInt(s.Clip) // LEAST(t.c, clip): one person adds at most clip
+	}
 	switch s.Kind {
 	case plan.SumValue:
 		return m, nil

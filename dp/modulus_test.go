@@ -54,3 +54,26 @@ func TestDecode(t *testing.T) {
 		t.Errorf("NoiseBound(7/3, k=2) = %v, want ⌈40·3·7/3⌉ = 280", got)
 	}
 }
+
+func TestSensitivityClipped(t *testing.T) {
+	cs := gen.Consortium()
+	for _, tc := range []struct {
+		sql  string
+		want []int64
+	}{
+		{"SELECT SUM(bank.balance) FROM bank", []int64{20_000_000}},
+		{"SELECT SUM(LEAST(bank.balance, 50000)) FROM bank", []int64{50_000}},
+		{"SELECT STDDEV(LEAST(utility.kwh_30d, 5000)) FROM utility", []int64{1, 5000, 25_000_000}},
+	} {
+		p, err := plan.Parse(tc.sql, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range p.Sums() {
+			d, err := Sensitivity(s, cs)
+			if err != nil || d.Int64() != tc.want[i] {
+				t.Errorf("%s: sensitivity of %v = %v (%v), want %d", tc.sql, s, d, err, tc.want[i])
+			}
+		}
+	}
+}

@@ -88,6 +88,16 @@ func registerStats() {
 		_ = sqlite.RegisterFunction(name, &sqlite.FunctionImpl{NArgs: 1, Deterministic: true,
 			MakeAggregate: func(sqlite.FunctionContext) (sqlite.AggregateFunction, error) { return &sampleStats{stddev: sd}, nil }})
 	}
+	// PostgreSQL's LEAST of two integers (SQLite has none by that name).
+	_ = sqlite.RegisterFunction("least", &sqlite.FunctionImpl{NArgs: 2, Deterministic: true,
+		Scalar: func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			a, ok1 := args[0].(int64)
+			b, ok2 := args[1].(int64)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("least of %T and %T", args[0], args[1])
+			}
+			return min(a, b), nil
+		}})
 }
 
 // loadSQLite pools the three CSVs into an in-memory SQLite database with

@@ -59,8 +59,12 @@ func (p *Plan) CheckBounds(l Limits, cs schema.Consortium) error {
 						ErrUnknownName, aggLabel(a), s.Table, s.Column)
 				}
 				max := big.NewInt(col.Max)
-				worst.Mul(worst, max)
 				why = fmt.Sprintf("%d entities x declared max %d of %s.%s", l.Entities, col.Max, s.Table, s.Column)
+				if s.Clip > 0 && s.Clip < col.Max {
+					max = big.NewInt(s.Clip)
+					why = fmt.Sprintf("%d entities x %d (LEAST of %s.%s)", l.Entities, s.Clip, s.Table, s.Column)
+				}
+				worst.Mul(worst, max)
 				if s.Kind == SumSquares {
 					worst.Mul(worst, max)
 					why += " squared"
@@ -88,7 +92,7 @@ func aggOwnSum(a Aggregate) *Sum {
 	case AggCount:
 		return &Sum{Kind: SumCount}
 	case AggSum:
-		return &Sum{Kind: SumValue, Table: a.Table, Column: a.Column}
+		return &Sum{Kind: SumValue, Table: a.Table, Column: a.Column, Clip: a.Clip}
 	}
 	return nil
 }

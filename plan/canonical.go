@@ -1,6 +1,9 @@
 package plan
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // canonical renders the plan as SQL in one fixed spelling: upper-case
 // keywords, real table names (no aliases), single spaces, an AS only where
@@ -83,6 +86,9 @@ func (b *builder) canonical(p *Plan, c Expr) string {
 func aggText(a Aggregate) string {
 	if a.Kind == AggCount {
 		return "COUNT(*)"
+	}
+	if a.Clip > 0 {
+		return fmt.Sprintf("%s(LEAST(%s.%s, %d))", a.Kind, a.Table, a.Column, a.Clip)
 	}
 	return string(a.Kind) + "(" + a.Table + "." + a.Column + ")"
 }

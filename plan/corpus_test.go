@@ -80,7 +80,7 @@ func TestCorpusParses(t *testing.T) {
 	}
 	for _, f := range []string{"explain", "group by 1", "group by 2", "left join", "absent", "present", "any",
 		"COUNT", "SUM", "AVG", "VARIANCE", "STDDEV", "several terms", "negative term", "repeated term", "and", "or", "not",
-		"in", "not in", "column arithmetic", "column vs column"} {
+		"in", "not in", "column arithmetic", "column vs column", "least"} {
 		if !covered[f] {
 			t.Errorf("no corpus query covers %q", f)
 		}
@@ -121,6 +121,9 @@ func coverage(p *Plan) []string {
 	}
 	for _, a := range p.Aggregates {
 		add(string(a.Kind))
+		if a.Clip > 0 {
+			add("least")
+		}
 	}
 	if len(p.Terms) > 1 {
 		add("several terms")
@@ -363,6 +366,17 @@ func (o *sqlOracle) value(t *testing.T, n *pg.Node, p int) sqlVal {
 		case "*":
 			return sqlVal{i: l.i * r.i}
 		}
+	}
+	if mm := n.GetMinMaxExpr(); mm != nil && mm.GetOp() == pg.MinMaxOp_IS_LEAST {
+		// LEAST ignores NULLs in PostgreSQL; NULL only if all are.
+		out := sqlVal{null: true}
+		for _, a := range mm.GetArgs() {
+			v := o.value(t, a, p)
+			if !v.null && (out.null || v.i < out.i) {
+				out = v
+			}
+		}
+		return out
 	}
 	t.Fatalf("oracle: cannot evaluate %v", n)
 	return sqlVal{}
@@ -686,6 +700,9 @@ func simulateSums(t *testing.T, p *Plan, d dataset) map[Sum][]uint64 {
 				x := uint64(1)
 				if s.Kind != SumCount {
 					x = uint64(d.rows[s.Table][person][s.Column])
+					if s.Clip > 0 && x > uint64(s.Clip) {
+						x = uint64(s.Clip)
+					}
 					if s.Kind == SumSquares {
 						x *= x
 					}

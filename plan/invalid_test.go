@@ -40,6 +40,11 @@ var invalidCases = []struct {
 	{"fetch_first", "SELECT COUNT(*) FROM bank FETCH FIRST 3 ROWS ONLY", ErrUnsupported},
 	{"offset", "SELECT COUNT(*) FROM bank OFFSET 4", ErrUnsupported},
 	{"for_update", "SELECT COUNT(*) FROM bank FOR UPDATE", ErrUnsupported},
+	{"least_zero_bound", "SELECT SUM(LEAST(bank.balance, 0)) FROM bank", ErrInvalid},
+	{"greatest", "SELECT SUM(GREATEST(bank.balance, 5)) FROM bank", ErrUnsupported},
+	{"least_fraction", "SELECT AVG(LEAST(bank.balance, 1.5)) FROM bank", ErrType},
+	{"least_column_bound", "SELECT SUM(LEAST(bank.balance, bank.accounts)) FROM bank", ErrUnsupported},
+	{"least_three", "SELECT SUM(LEAST(bank.balance, 5, 6)) FROM bank", ErrUnsupported},
 	{"select_into", "SELECT COUNT(*) INTO t FROM bank", ErrUnsupported},
 	{"window_clause", "SELECT COUNT(*) FROM bank WINDOW w AS ()", ErrUnsupported},
 	// FROM.

@@ -97,7 +97,7 @@ func finishNoisyOne(a Aggregate, sums map[Sum][]int64, halfWidths map[Sum]*big.I
 	sumOf := func(k SumKind) Sum {
 		s := Sum{Kind: k}
 		if k != SumCount {
-			s.Table, s.Column = a.Table, a.Column
+			s.Table, s.Column, s.Clip = a.Table, a.Column, a.Clip
 		}
 		return s
 	}

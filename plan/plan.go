@@ -98,6 +98,11 @@ type Aggregate struct {
 	Kind          AggKind
 	Table, Column string
 	Name          string
+	// Clip, when positive, is the bound of LEAST(t.c, Clip): each
+	// person's value counts at most Clip (the SUM's sensitivity, for
+	// noisy answers). Zero: the value as it is (bounded by the column's
+	// declared maximum).
+	Clip int64
 }
 
 // Plan is a validated query.

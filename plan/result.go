@@ -39,6 +39,18 @@ const (
 type Sum struct {
 	Kind          SumKind
 	Table, Column string
+	// Clip is the aggregate's LEAST bound (0: none): the sum is over
+	// min(t.c, Clip), the sum of squares over min(t.c, Clip)².
+	Clip int64
+}
+
+// column renders the summed value: t.c, or LEAST(t.c, Clip).
+func (s Sum) column() string {
+	c := s.Table + "." + s.Column
+	if s.Clip > 0 {
+		return fmt.Sprintf("LEAST(%s, %d)", c, s.Clip)
+	}
+	return c
 }
 
 // label names a sum in messages.
@@ -47,16 +59,16 @@ func (s Sum) label() string {
 	case SumCount:
 		return "COUNT(*)"
 	case SumValue:
-		return "SUM(" + s.Table + "." + s.Column + ")"
+		return "SUM(" + s.column() + ")"
 	case SumSquares:
-		return "the sum of squares of " + s.Table + "." + s.Column
+		return "the sum of squares of " + s.column()
 	}
 	return fmt.Sprintf("sum %q of %s.%s", s.Kind, s.Table, s.Column)
 }
 
 // aggSums lists the sums an aggregate is computed from.
 func aggSums(a Aggregate) ([]Sum, error) {
-	v := Sum{Kind: SumValue, Table: a.Table, Column: a.Column}
+	v := Sum{Kind: SumValue, Table: a.Table, Column: a.Column, Clip: a.Clip}
 	switch a.Kind {
 	case AggCount:
 		return []Sum{{Kind: SumCount}}, nil
@@ -65,7 +77,7 @@ func aggSums(a Aggregate) ([]Sum, error) {
 	case AggAvg:
 		return []Sum{{Kind: SumCount}, v}, nil
 	case AggVariance, AggStddev:
-		return []Sum{{Kind: SumCount}, v, {Kind: SumSquares, Table: a.Table, Column: a.Column}}, nil
+		return []Sum{{Kind: SumCount}, v, {Kind: SumSquares, Table: a.Table, Column: a.Column, Clip: a.Clip}}, nil
 	}
 	return nil, fmt.Errorf("%w: aggregate %s: kind %q is not computed from sums", ErrUnsupported, aggLabel(a), a.Kind)
 }
@@ -180,7 +192,7 @@ func finishOne(a Aggregate, sums map[Sum][]uint64, i int) (string, error) {
 	get := func(k SumKind) *big.Int {
 		s := Sum{Kind: k}
 		if k != SumCount {
-			s.Table, s.Column = a.Table, a.Column
+			s.Table, s.Column, s.Clip = a.Table, a.Column, a.Clip
 		}
 		return new(big.Int).SetUint64(sums[s][i])
 	}

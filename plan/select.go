@@ -188,9 +188,17 @@ func (b *builder) aggregate(fc *pg.FuncCall) (Aggregate, *Error) {
 	case len(args) != 1:
 		return Aggregate{}, b.errAt(off, ErrInvalid, "%s takes exactly one column; write %s(table.column)", upper, upper)
 	}
-	ref := args[0].GetColumnRef()
+	arg := args[0]
+	var clip int64
+	if mm := arg.GetMinMaxExpr(); mm != nil {
+		var err *Error
+		if arg, clip, err = b.least(mm, upper, argOff); err != nil {
+			return Aggregate{}, err
+		}
+	}
+	ref := arg.GetColumnRef()
 	if ref == nil {
-		return Aggregate{}, b.errAt(argOff, ErrUnsupported, "%s of %s is not supported in this version; write %s(table.column)", upper, describe(args[0]), upper)
+		return Aggregate{}, b.errAt(argOff, ErrUnsupported, "%s of %s is not supported in this version; write %s(table.column) or %s(LEAST(table.column, bound))", upper, describe(arg), upper, upper)
 	}
 	e, col, err := b.resolve(ref)
 	if err != nil {
@@ -204,9 +212,48 @@ func (b *builder) aggregate(fc *pg.FuncCall) (Aggregate, *Error) {
 			"%s(%s) is not supported: %s is LEFT JOINed, so %s is NULL for people %s does not hold; write JOIN %s USING (%s) to aggregate over the people it holds",
 			upper, refText(ref), e.ref(), refText(ref), e.ref(), e.table.Name, e.table.Key)
 	}
-	a := Aggregate{Kind: kind, Table: e.table.Name, Column: col.Name}
-	a.Name = upper + "(" + a.Table + "." + a.Column + ")"
+	if clip > col.Max {
+		clip = 0 // LEAST with a bound above the declared maximum changes nothing
+	}
+	a := Aggregate{Kind: kind, Table: e.table.Name, Column: col.Name, Clip: clip}
+	a.Name = aggText(a)
+	if clip == 0 {
+		a.Name = upper + "(" + a.Table + "." + a.Column + ")"
+	}
 	return a, nil
+}
+
+// least reads LEAST(table.column, bound) inside an aggregate: the column
+// reference and a positive integer bound (the clipping bound, which bounds
+// each person's contribution and so the noise of a noisy answer).
+func (b *builder) least(mm *pg.MinMaxExpr, upper string, off int) (*pg.Node, int64, *Error) {
+	if mm.GetOp() != pg.MinMaxOp_IS_LEAST {
+		return nil, 0, b.errAt(off, ErrUnsupported, "GREATEST inside %s is not supported; clip values with %s(LEAST(table.column, bound))", upper, upper)
+	}
+	args := mm.GetArgs()
+	if len(args) != 2 || args[0].GetColumnRef() == nil {
+		return nil, 0, b.errAt(off, ErrUnsupported, "write %s(LEAST(table.column, bound)): a column, then a positive integer bound", upper)
+	}
+	c := constant(args[1])
+	var v int64
+	switch {
+	case c == nil:
+		return nil, 0, b.errAt(max(minLocation(args[1]), off), ErrUnsupported, "the bound of LEAST in %s must be an integer constant, not %s", upper, describe(args[1]))
+	case c.GetIval() != nil:
+		v = int64(c.GetIval().GetIval())
+	case c.GetFval() != nil:
+		n, err := parseInt(c.GetFval().GetFval())
+		if err != nil {
+			return nil, 0, b.errAt(max(minLocation(args[1]), off), ErrType, "the bound of LEAST in %s must be an integer, not %s", upper, c.GetFval().GetFval())
+		}
+		v = n
+	default:
+		return nil, 0, b.errAt(max(minLocation(args[1]), off), ErrType, "the bound of LEAST in %s must be an integer, not %s", upper, literal(c))
+	}
+	if v <= 0 {
+		return nil, 0, b.errAt(max(minLocation(args[1]), off), ErrInvalid, "the bound of LEAST in %s must be positive, not %d (values are non-negative)", upper, v)
+	}
+	return args[0], v, nil
 }
 
 // resolve finds the table and column a qualified column reference names.

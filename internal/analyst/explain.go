@@ -55,7 +55,7 @@ func (p *Profile) ExplainPrivacy(ctx context.Context, client pb.CoordinatorClien
 		for i, s := range pl.Sums() {
 			fs, _ := scales[i].Float64()
 			fmt.Fprintf(&b, "  noise of %s: discrete Laplace, scale %.4g per noisy party; 95%% of answers within ±%s\n",
-				sumLabel(string(s.Kind), s.Table, s.Column), fs, dp.HalfWidth95(scales[i], pr.Collusion+1))
+				sumLabel(string(s.Kind), s.Table, s.Column, s.Clip), fs, dp.HalfWidth95(scales[i], pr.Collusion+1))
 		}
 	}
 	for _, pp := range rep.Parties {
@@ -79,12 +79,16 @@ func (p *Profile) ExplainPrivacy(ctx context.Context, client pb.CoordinatorClien
 	return b.String(), nil
 }
 
-func sumLabel(kind, table, column string) string {
+func sumLabel(kind, table, column string, clip int64) string {
+	c := table + "." + column
+	if clip > 0 {
+		c = fmt.Sprintf("LEAST(%s, %d)", c, clip)
+	}
 	switch kind {
 	case "count":
 		return "COUNT(*)"
 	case "sum":
-		return "SUM(" + table + "." + column + ")"
+		return "SUM(" + c + ")"
 	}
-	return "the sum of squares of " + table + "." + column
+	return "the sum of squares of " + c
 }

@@ -195,6 +195,9 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 			t, _ := cs.Table(s.Table)
 			c, _ := t.Column(s.Column)
 			m := big.NewInt(c.Max)
+			if s.Clip > 0 && s.Clip < c.Max {
+				m = big.NewInt(s.Clip)
+			}
 			if s.Kind == plan.SumSquares {
 				m.Mul(m, m)
 				label = fmt.Sprintf("sum of squares of %s.%s", s.Table, s.Column)

@@ -81,7 +81,7 @@ func PlanToProto(p *plan.Plan) (*pb.Plan, error) {
 
 // SumToProto converts a sum spec.
 func SumToProto(s plan.Sum) *pb.SumSpec {
-	return &pb.SumSpec{Kind: string(s.Kind), Table: s.Table, Column: s.Column}
+	return &pb.SumSpec{Kind: string(s.Kind), Table: s.Table, Column: s.Column, Clip: s.Clip}
 }
 
 // SumFromProto converts a sum spec received from the network.
@@ -95,10 +95,16 @@ func SumFromProto(s *pb.SumSpec) (plan.Sum, error) {
 		if s.Table == "" || s.Column == "" {
 			return plan.Sum{}, fmt.Errorf("plan: sum %q needs a table and column", s.Kind)
 		}
+		if s.Clip < 0 {
+			return plan.Sum{}, fmt.Errorf("plan: sum %q of %s.%s has a negative LEAST bound %d", s.Kind, s.Table, s.Column, s.Clip)
+		}
 	default:
 		return plan.Sum{}, fmt.Errorf("plan: unknown sum kind %q", s.GetKind())
 	}
-	return plan.Sum{Kind: plan.SumKind(s.Kind), Table: s.Table, Column: s.Column}, nil
+	if plan.SumKind(s.Kind) == plan.SumCount && s.Clip != 0 {
+		return plan.Sum{}, fmt.Errorf("plan: a count sum has no LEAST bound")
+	}
+	return plan.Sum{Kind: plan.SumKind(s.Kind), Table: s.Table, Column: s.Column, Clip: s.Clip}, nil
 }
 
 // WireTerm is a term as received: its sign and each table's local

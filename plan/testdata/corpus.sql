@@ -231,3 +231,13 @@ SELECT COUNT(*), SUM(bank.transfers_abroad_30d)
 FROM telecom JOIN bank USING (person_id)
 WHERE (telecom.flagged_calls_30d > 20 AND NOT (telecom.flagged_calls_30d > 20 AND bank.transfers_abroad_30d > 5))
    OR (bank.transfers_abroad_30d > 5 AND NOT (telecom.flagged_calls_30d > 20 AND bank.transfers_abroad_30d > 5))
+
+-- name: clipped sums and average (LEAST bounds what one person adds)
+SELECT COUNT(*), SUM(LEAST(bank.balance, 500000)), AVG(LEAST(bank.cash_deposits_30d, 20000))
+FROM bank JOIN utility USING (person_id)
+WHERE utility.kwh_30d > 3000
+
+-- name: clipped standard deviation per district
+SELECT utility.district, STDDEV(LEAST(utility.kwh_30d, 5000)), SUM(utility.kwh_30d)
+FROM utility
+GROUP BY utility.district

@@ -2755,7 +2755,10 @@ type SumSpec struct {
 	// The column's declared maximum (sum and sumsq): what one person can add
 	// to the sum, so the sensitivity its noise is calibrated to. The party
 	// holding the column checks it against its own schema.
-	Max           int64 `protobuf:"varint,4,opt,name=max,proto3" json:"max,omitempty"`
+	Max int64 `protobuf:"varint,4,opt,name=max,proto3" json:"max,omitempty"`
+	// The LEAST bound of SUM(LEAST(t.c, clip)) (0: none): the party holding
+	// the column sums min(value, clip), and the noise is calibrated to it.
+	Clip          int64 `protobuf:"varint,5,opt,name=clip,proto3" json:"clip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2814,6 +2817,13 @@ func (x *SumSpec) GetColumn() string {
 func (x *SumSpec) GetMax() int64 {
 	if x != nil {
 		return x.Max
+	}
+	return 0
+}
+
+func (x *SumSpec) GetClip() int64 {
+	if x != nil {
+		return x.Clip
 	}
 	return 0
 }
@@ -4830,12 +4840,13 @@ const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"categories\x18\x03 \x03(\tR\n" +
 	"categories\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"]\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"q\n" +
 	"\aSumSpec\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
 	"\x06column\x18\x03 \x01(\tR\x06column\x12\x10\n" +
-	"\x03max\x18\x04 \x01(\x03R\x03max\"a\n" +
+	"\x03max\x18\x04 \x01(\x03R\x03max\x12\x12\n" +
+	"\x04clip\x18\x05 \x01(\x03R\x04clip\"a\n" +
 	"\tAggregate\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
