@@ -73,8 +73,15 @@ func TestInstitutionsDecide(t *testing.T) {
 	}
 	t.Logf("exact %v, noisy %v", truth.Rows[0], got.Rows[0])
 
+	// A clipping bound the query states sets the noise: scale 1000 for
+	// SUM(LEAST(bank.balance, 1000)) at ε 1, where the declared maximum
+	// would give 2·10^7.
+	out, err := runTool(t, "mpcq", "--profile", l.AnalystDPDir(), "explain", "SELECT SUM(LEAST(bank.balance, 1000)) FROM bank")
+	if err != nil || !strings.Contains(out, "noise of SUM(LEAST(bank.balance, 1000)): discrete Laplace, scale 1000 per noisy party") {
+		t.Errorf("mpcq explain of a clipped sum (%v):\n%s", err, out)
+	}
 	// EXPLAIN says, before anything runs, what the next one costs.
-	out, err := runTool(t, "mpcq", "--profile", l.AnalystDPDir(), "explain", isolate)
+	out, err = runTool(t, "mpcq", "--profile", l.AnalystDPDir(), "explain", isolate)
 	if err != nil {
 		t.Fatalf("mpcq explain: %v\n%s", err, out)
 	}
