@@ -162,6 +162,10 @@ func TestDeployExamples(t *testing.T) {
 		c.DataDir, c.CSV, c.Schema, c.WitnessKey = own(pex.DataDir), own(pex.CSV), own(pex.Schema), own(pex.WitnessKey)
 		c.Policy = own(pex.Policy)
 		write(c.Policy, demo.Policy(name), false)
+		c.RevocationsDir = own(pex.RevocationsDir)
+		if err := os.MkdirAll(c.RevocationsDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		c.TLS = party.TLSFiles{CA: rebase(pex.TLS.CA), Cert: own(pex.TLS.Cert), Key: own(pex.TLS.Key)}
 		c.Peers = nil
 		for _, other := range names {

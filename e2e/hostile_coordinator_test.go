@@ -19,7 +19,6 @@ import (
 	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/demo"
-	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
@@ -70,7 +69,14 @@ func committedEntry(ctx context.Context, t *testing.T, l *demo.Layout, queryID s
 
 func commitGenuine(ctx context.Context, t *testing.T, l *demo.Layout, p *analyst.Profile, client pb.CoordinatorClient, sql string) committed {
 	t.Helper()
-	res, err := p.Query(ctx, client, analyst.Request{SQL: sql}, nil)
+	return commitRequest(ctx, t, l, p, client, analyst.Request{SQL: sql})
+}
+
+// commitRequest is commitGenuine for any request (a warrant of its own).
+func commitRequest(ctx context.Context, t *testing.T, l *demo.Layout, p *analyst.Profile, client pb.CoordinatorClient, req analyst.Request) committed {
+	t.Helper()
+	sql := req.SQL
+	res, err := p.Query(ctx, client, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,16 +90,7 @@ func commitGenuine(ctx context.Context, t *testing.T, l *demo.Layout, p *analyst
 		t.Fatal("reconstructed plan does not hash to the committed plan hash")
 	}
 	// The analyst's signature, as the coordinator archived it.
-	tc, err := pki.LoadClientConfig(l.Path("auditor", "cert.pem"), l.Path("auditor", "key.pem"), l.Path("pki", "ca.pem"), "127.0.0.1", pki.ExpectRole(pki.RoleCoordinator))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := rpc.Dial(l.CoordinatorAddr, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ar, err := pb.NewCoordinatorClient(conn).Archive(ctx, &pb.ArchiveRequest{QueryId: res.QueryID})
+	ar, err := coordinatorAs(t, l, l.AuditorDir()).Archive(ctx, &pb.ArchiveRequest{QueryId: res.QueryID})
 	if err != nil || len(ar.Records) != 1 || ar.Records[0].Request == nil {
 		t.Fatalf("archived signed request of %s: %v", res.QueryID, err)
 	}

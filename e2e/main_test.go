@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/mpcq/mpcq/internal/demo"
+	"github.com/mpcq/mpcq/internal/rpc"
 	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -105,4 +107,21 @@ func coordinatorStatus(t *testing.T, client pb.CoordinatorClient) *pb.Consortium
 		t.Fatalf("coordinator status: %v", err)
 	}
 	return st
+}
+
+// coordinatorAs is a client of the coordinator holding the certificate
+// and key in dir (a profile's or a daemon's directory), checking that the
+// server is the coordinator; closed at the end of the test.
+func coordinatorAs(t *testing.T, l *demo.Layout, dir string) pb.CoordinatorClient {
+	t.Helper()
+	tc, err := pki.LoadClientConfig(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), l.Path("pki", "ca.pem"), "127.0.0.1", pki.ExpectRole(pki.RoleCoordinator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := rpc.Dial(l.CoordinatorAddr, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return pb.NewCoordinatorClient(conn)
 }

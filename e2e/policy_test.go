@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/demo"
-	"github.com/mpcq/mpcq/internal/rpc"
+	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/policy"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
@@ -158,25 +159,9 @@ func TestInstitutionsDecide(t *testing.T) {
 	})
 
 	t.Run("faulty warrants are refused", func(t *testing.T) {
-		judgeCert, judgeKey, err := pki.LoadKeyPair(l.Path("authorizer", "cert.pem"), l.Path("authorizer", "key.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		priv, err := pki.PrivateKey(judgeKey)
-		if err != nil {
-			t.Fatal(err)
-		}
 		now := time.Now()
 		issue := func(analysts []string, tables []string, nb, exp time.Time) []byte {
-			w, err := warrant.New(demo.DemoCase, analysts, warrant.Scope{Tables: tables, Exact: true}, nb, exp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sw, err := warrant.Sign(w, priv, judgeCert)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return sw.Marshal()
+			return issueWarrant(t, l, analysts, tables, nb, exp)
 		}
 		self := []string{"mpcq://analyst/analyst-demo"}
 		forged := issue(self, l.Parties, now.Add(-time.Minute), now.Add(time.Hour))
@@ -252,6 +237,15 @@ func TestInstitutionsDecide(t *testing.T) {
 		}
 	})
 
+	// Queries committed now, asked of every party directly afterwards (as
+	// a hostile coordinator would): one under a warrant that expires in
+	// seconds, one under the demo warrant (revoked below).
+	shortExpiry := time.Now().Add(15 * time.Second)
+	short := issueWarrant(t, l, []string{"mpcq://analyst/analyst-demo"}, l.Parties, time.Now().Add(-time.Minute), shortExpiry)
+	const sumSQL = "SELECT COUNT(*), SUM(bank.accounts) FROM telecom JOIN bank USING (person_id)"
+	underShort := commitRequest(ctx, t, l, exact, client, analyst.Request{SQL: sumSQL, Warrant: short})
+	underDemo := commitGenuine(ctx, t, l, exact, client, sumSQL)
+
 	t.Run("a revoked warrant stops working at every party", func(t *testing.T) {
 		wb, err := os.ReadFile(l.Path("analyst", demo.WarrantFile))
 		if err != nil {
@@ -261,32 +255,16 @@ func TestInstitutionsDecide(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		judgeCert, judgeKey, err := pki.LoadKeyPair(l.Path("authorizer", "cert.pem"), l.Path("authorizer", "key.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		priv, err := pki.PrivateKey(judgeKey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		judgeCert, priv := judge(t, l)
 		rev, err := warrant.SignRevocation(warrant.Revocation{WarrantHash: warrant.Hash(sw), Time: time.Now().Unix(), Reason: "case closed"}, priv, judgeCert)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tc, err := pki.LoadClientConfig(l.Path("authorizer", "cert.pem"), l.Path("authorizer", "key.pem"), l.Path("pki", "ca.pem"), "127.0.0.1", pki.ExpectRole(pki.RoleCoordinator))
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn, err := rpc.Dial(l.CoordinatorAddr, tc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
 		// An analyst cannot revoke; the authorizer can.
 		if _, err := client.Revoke(ctx, &pb.RevokeRequest{Warrant: wb, Revocation: rev.Marshal()}); status.Code(err) != codes.PermissionDenied {
 			t.Fatalf("an analyst's revocation: got %v, want PermissionDenied", err)
 		}
-		reply, err := pb.NewCoordinatorClient(conn).Revoke(ctx, &pb.RevokeRequest{Warrant: wb, Revocation: rev.Marshal()})
+		reply, err := coordinatorAs(t, l, l.AuthorizerDir()).Revoke(ctx, &pb.RevokeRequest{Warrant: wb, Revocation: rev.Marshal()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,6 +276,67 @@ func TestInstitutionsDecide(t *testing.T) {
 			t.Fatalf("a query under the revoked warrant: got %v, want PermissionDenied saying revoked", err)
 		}
 	})
+	t.Run("a revocation the operator drops in the bank's directory", func(t *testing.T) {
+		w2 := issueWarrant(t, l, []string{"mpcq://analyst/analyst-demo"}, l.Parties, time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
+		if _, err := exact.Query(ctx, client, analyst.Request{SQL: sumSQL, Warrant: w2}, nil); err != nil {
+			t.Fatalf("a query under a fresh warrant: %v", err)
+		}
+		sw, err := warrant.ParseSigned(w2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, priv := judge(t, l)
+		rev, err := warrant.SignRevocation(warrant.Revocation{WarrantHash: warrant.Hash(sw), Time: time.Now().Unix(), Reason: "out of band"}, priv, cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Not sent to the coordinator: only the bank's operator has it.
+		if err := os.WriteFile(l.Path("parties", "bank", "revocations", "w2.pem"), rev.Marshal(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err = exact.Query(ctx, client, analyst.Request{SQL: sumSQL, Warrant: w2}, nil)
+		if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "revocations directory") || !strings.Contains(err.Error(), "bank") {
+			t.Fatalf("a query under a warrant revoked in the bank's directory: got %v", err)
+		}
+	})
+
+	t.Run("every party refuses a committed query's faulty warrant", func(t *testing.T) {
+		apk, err := os.ReadFile(l.Path("analyst", analyst.PublicKeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		params, err := mpc.NewParams(mpc.DefaultSetName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := issueWarrant(t, l, []string{"mpcq://analyst/someone-else"}, l.Parties, time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
+		time.Sleep(time.Until(shortExpiry) + time.Second) // the short warrant has expired
+		for _, c := range []struct {
+			name, say string
+			q         committed
+			w         []byte
+		}{
+			{"missing", "comes without it", underDemo, nil},
+			{"another warrant than committed", "not the one committed", underDemo, other},
+			{"revoked", "revoked", underDemo, underDemo.warrant},
+			{"expired", "expired", underShort, underShort.warrant},
+		} {
+			for _, name := range l.Parties {
+				pc := asCoordinator(t, l, name)
+				st, err := pc.Status(ctx, &pb.PartyStatusRequest{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				reply, err := pc.DecryptShare(ctx, &pb.DecryptShareRequest{QueryId: c.q.id, Plan: c.q.plan, ChainLen: uint32(len(c.q.chain)), Chain: c.q.chain,
+					AnalystPublicKey: apk, Ciphertexts: [][]byte{make([]byte, params.CiphertextSize(mpc.DecryptLevel))}, CeremonyId: st.CeremonyId,
+					LedgerEntry: c.q.entry, LedgerIndex: c.q.index, InclusionProof: c.q.proof, Checkpoint: c.q.cp, Request: c.q.request, Warrant: c.w})
+				if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), c.say) || reply != nil {
+					t.Errorf("%s warrant at %s: got %v, want PermissionDenied saying %q", c.name, name, err, c.say)
+				}
+			}
+		}
+	})
+
 	// The whole story verifies: four POLICY entries (three parties, then
 	// the bank's version 2), one REVOCATION, every warrant archived.
 	out, err = runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "verify")
@@ -332,4 +371,34 @@ func firstTelecomRow(t *testing.T, l *demo.Layout) (string, string) {
 		return rows[1][i]
 	}
 	return col("calls_30d"), col("intl_minutes_30d")
+}
+
+// judge is the demo authorizer's certificate and key.
+func judge(t *testing.T, l *demo.Layout) ([]byte, ed25519.PrivateKey) {
+	t.Helper()
+	cert, key, err := pki.LoadKeyPair(l.Path("authorizer", "cert.pem"), l.Path("authorizer", "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := pki.PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, priv
+}
+
+// issueWarrant is a signed warrant of the demo judge for the demo case,
+// allowing exact answers on the given tables.
+func issueWarrant(t *testing.T, l *demo.Layout, analysts, tables []string, notBefore, expiry time.Time) []byte {
+	t.Helper()
+	cert, priv := judge(t, l)
+	w, err := warrant.New(demo.DemoCase, analysts, warrant.Scope{Tables: tables, Exact: true}, notBefore, expiry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := warrant.Sign(w, priv, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sw.Marshal()
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// Policy is the institution's policy file (docs/policy.md): which
 	// analysts may use which columns, exact results, ε and budgets.
 	Policy string `json:"policy"`
+	// RevocationsDir, when set, is a directory where the institution's
+	// operator drops authorizers' revocation files (mpcwarrant revoke):
+	// read at every warranted query, whatever the coordinator forwards.
+	RevocationsDir string `json:"revocations_dir"`
 	// MaxStepMemoryMB caps the planned peak memory of one query step
 	// (the coordinator's model, applied to the step's header); a step
 	// above it is refused.

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"math/big"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -75,6 +76,42 @@ type governance struct {
 	book      *policy.Book
 	revoked   map[[32]byte]string   // warrant hash → who revoked it, when
 	used      map[string]warrantUse // hex warrant hash → spent under it
+	// revDir is the operator's revocations directory ("" for none).
+	revDir string
+}
+
+// revokedInDir checks the revocations directory for a revocation of w
+// signed by w's authorizer: a channel the coordinator cannot block. Every
+// file is read at each warranted query (a few small files); unreadable or
+// foreign files are skipped, a valid revocation of w refuses it.
+func (g *governance) revokedInDir(w warrant.Verified, caPEM []byte, now time.Time) error {
+	if g.revDir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(g.revDir)
+	if err != nil {
+		return fmt.Errorf("revocations directory: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(g.revDir, e.Name()))
+		if err != nil {
+			continue
+		}
+		sr, err := warrant.ParseSignedRevocation(b)
+		if err != nil {
+			continue
+		}
+		r, err := warrant.VerifyRevocation(sr, caPEM, w, now)
+		if err != nil {
+			continue // another warrant's, or not its authorizer's
+		}
+		return fmt.Errorf("%w: %s revoked it at %s (file %s in the revocations directory): %s", warrant.ErrRevoked, r.Authorizer,
+			time.Unix(r.Revocation.Time, 0).UTC().Format(time.RFC3339), e.Name(), r.Revocation.Reason)
+	}
+	return nil
 }
 
 // openGovernance loads the policy file and the saved state. A policy file
@@ -323,6 +360,9 @@ func (g *governance) checkWarrant(q entry.Query, wp *wire.WirePlan, u policy.Use
 	}
 	w, err := warrant.Verify(sw, caPEM, now)
 	if err != nil {
+		return warrant.Verified{}, fmt.Errorf("%w: query %s: %w", ErrWarrant, q.QueryID, err)
+	}
+	if err := g.revokedInDir(w, caPEM, now); err != nil {
 		return warrant.Verified{}, fmt.Errorf("%w: query %s: %w", ErrWarrant, q.QueryID, err)
 	}
 	cols := append(append(append([]string(nil), u.Where...), u.Aggregate...), u.GroupBy...)

@@ -35,6 +35,7 @@ type governFixture struct {
 	wp      *wire.WirePlan
 	analyst pki.Identity
 	judge   func(w warrant.Warrant) []byte
+	revoke  func(t testing.TB, signed []byte) []byte
 	now     time.Time
 }
 
@@ -88,6 +89,13 @@ func newGovernFixture(t testing.TB) *governFixture {
 				t.Fatal(err)
 			}
 			return sw.Marshal()
+		},
+		revoke: func(t testing.TB, signed []byte) []byte {
+			r, err := warrant.SignRevocation(warrant.Revocation{WarrantHash: hashOf(t, signed), Time: now.Unix(), Reason: "test"}, priv, jcert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Marshal()
 		}}
 }
 
@@ -256,6 +264,28 @@ func TestDecide(t *testing.T) {
 		}
 		if !g2.isRevoked(h) {
 			t.Fatal("the revocation was lost on reopening")
+		}
+	})
+
+	t.Run("revoked in the operator's directory", func(t *testing.T) {
+		w := f.warrant(t, alice, both, true, f.now.Add(-hour), f.now.Add(hour))
+		h := hashOf(t, w)
+		v := request.Verified{Request: request.Request{Privacy: request.Privacy{WarrantHash: h}}, Analyst: f.analyst}
+		q := entry.Query{QueryID: "q-dir", WarrantHash: h}
+		dir := t.TempDir()
+		f.g.revDir = dir
+		defer func() { f.g.revDir = "" }()
+		if err := os.WriteFile(filepath.Join(dir, "junk.txt"), []byte("not a revocation"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.g.decide(q, 20, v, f.wp, mustTable(t), w, f.caPEM, 3, f.now); err != nil {
+			t.Fatalf("before the revocation (a junk file in the directory): %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "r.pem"), f.revoke(t, w), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.g.decide(q, 20, v, f.wp, mustTable(t), w, f.caPEM, 3, f.now); !errors.Is(err, warrant.ErrRevoked) || !strings.Contains(err.Error(), "r.pem") {
+			t.Fatalf("after the revocation: got %v, want ErrRevoked naming the file", err)
 		}
 	})
 

@@ -233,6 +233,12 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if s.gov, err = openGovernance(cfg.Name, cfg.Policy, t, s.store); err != nil {
 		return nil, err
 	}
+	if cfg.RevocationsDir != "" {
+		if fi, err := os.Stat(cfg.RevocationsDir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%w: revocations_dir %s is not a directory (create it, even empty): %v", ErrConfig, cfg.RevocationsDir, err)
+		}
+		s.gov.revDir = cfg.RevocationsDir
+	}
 	s.certPEM = certPEM
 	if s.requests, err = openRequestMemory(s.store.path(requestsFile), time.Now()); err != nil {
 		return nil, err

@@ -229,7 +229,11 @@ func Setup(dir string, o Options) (*Layout, error) {
 		if err := pki.WritePublic(l.Path("parties", name, "policy.json"), pol); err != nil {
 			return nil, err
 		}
+		if err := os.MkdirAll(l.Path("parties", name, "revocations"), 0o700); err != nil {
+			return nil, err
+		}
 		cfg := party.Config{Name: name, Listen: l.PartyAddrs[name], DataDir: l.Path("parties", name, "state"), Policy: l.Path("parties", name, "policy.json"),
+			RevocationsDir: l.Path("parties", name, "revocations"),
 			CSV: l.DataCSV(name), Schema: l.Path("data", name+".schema.json"),
 			TLS:   party.TLSFiles{CA: caFile, Cert: l.Path("parties", name, "cert.pem"), Key: l.Path("parties", name, "key.pem")},
 			Peers: peers, Workers: o.Workers, AllowInsecure: o.AllowInsecure,
