@@ -234,7 +234,7 @@ func Setup(dir string, o Options) (*Layout, error) {
 		}
 		cfg := party.Config{Name: name, Listen: l.PartyAddrs[name], DataDir: l.Path("parties", name, "state"), Policy: l.Path("parties", name, "policy.json"),
 			RevocationsDir: l.Path("parties", name, "revocations"),
-			CSV: l.DataCSV(name), Schema: l.Path("data", name+".schema.json"),
+			CSV:            l.DataCSV(name), Schema: l.Path("data", name+".schema.json"),
 			TLS:   party.TLSFiles{CA: caFile, Cert: l.Path("parties", name, "cert.pem"), Key: l.Path("parties", name, "key.pem")},
 			Peers: peers, Workers: o.Workers, AllowInsecure: o.AllowInsecure,
 			WitnessKey: l.Path("parties", name, "witness.key"), LedgerPublicKey: logVKey, MetricsListen: l.MetricsAddrs[name], HealthListen: l.HealthAddrs[name]}
