@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -137,6 +138,52 @@ func TestLedgerTellsTheWholeStory(t *testing.T) {
 		if r.Status != "failed" || !strings.HasPrefix(r.Reason, "cancelled by the analyst") || len(r.Parties) != 0 {
 			t.Fatalf("cancelled query on the ledger: %+v", r)
 		}
+	})
+
+	t.Run("Ctrl-C in mpcq cancels the query and says so", func(t *testing.T) {
+		// Interrupt once the query is committed; a query that still beats
+		// the signal (exit 0) is run again, a few times.
+		for attempt := 0; attempt < 3; attempt++ {
+			cmd := exec.Command(filepath.Join(binDir, "mpcq"), "--profile", l.AnalystDir(), "query", sql)
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var id string
+			var lines []string
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				line := sc.Text()
+				lines = append(lines, line)
+				if f := strings.Fields(line); len(f) > 4 && f[2] == "planned:" && f[3] == "query" {
+					id = strings.TrimSuffix(f[4], ":")
+				}
+				if strings.Contains(line, "] committed:") {
+					_ = cmd.Process.Signal(os.Interrupt)
+					break
+				}
+			}
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			err = cmd.Wait()
+			if err == nil {
+				continue // answered before the signal arrived
+			}
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(strings.Join(lines, "\n"), "interrupted: the query was cancelled") || id == "" {
+				t.Fatalf("mpcq after Ctrl-C: %v, query %q, stderr:\n%s", err, id, strings.Join(lines, "\n"))
+			}
+			r := ledgerRow(t, l, id, func(r auditor.QueryRow) bool { return r.Status != "committed" })
+			if r.Status != "failed" || !strings.HasPrefix(r.Reason, "cancelled by the analyst") {
+				t.Fatalf("the interrupted query on the ledger: %+v", r)
+			}
+			return
+		}
+		t.Fatal("three queries were answered before Ctrl-C reached mpcq")
 	})
 
 	t.Run("a coordinator killed mid-query leaves FAILURE interrupted", func(t *testing.T) {

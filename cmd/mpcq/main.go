@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -146,6 +148,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "mpcq:", err)
 			return 2
 		}
+		if errors.Is(err, errInterrupted) {
+			fmt.Fprintln(stderr, "mpcq:", err)
+			return 130 // 128 + SIGINT, as shells report it
+		}
 		if st, ok := status.FromError(err); ok {
 			fmt.Fprintf(stderr, "mpcq: %s: %s\n", st.Code(), st.Message())
 		} else {
@@ -206,7 +212,11 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeFn()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	// Ctrl-C cancels the query: the coordinator stops it and records the
+	// cancellation on the ledger as the analyst's, blaming no party.
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ctx, cancel := context.WithTimeout(sigCtx, *timeout)
 	defer cancel()
 	start := time.Now()
 	progress := func(pr *pb.Progress) {
@@ -216,6 +226,12 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 	}
 	res, err := p.Query(ctx, client, req, progress)
 	if err != nil {
+		if sigCtx.Err() != nil {
+			return errInterrupted
+		}
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("no answer within --timeout %s; the query was cancelled (the ledger records it): %w", *timeout, err)
+		}
 		return err
 	}
 	if !*quiet {
@@ -227,6 +243,9 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 	}
 	return printResult(stdout, res)
 }
+
+// errInterrupted is the error of a query cancelled with Ctrl-C.
+var errInterrupted = errors.New("interrupted: the query was cancelled; the coordinator records the cancellation on the ledger as yours")
 
 // printResult prints a result as a table: exact values, or noisy values
 // with their 95% intervals and a legend under the table.
