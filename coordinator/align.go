@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mpcq/mpcq/internal/transport"
@@ -15,7 +16,7 @@ import (
 )
 
 // blindAt sends a list to a party for blinding and returns its output.
-func blindAt(ctx context.Context, p *partyConn, chain align.Provenance, elems [][]byte) (align.Provenance, [][]byte, error) {
+func blindAt(ctx context.Context, p *partyConn, chain align.Provenance, elems [][]byte, progress func(int)) (align.Provenance, [][]byte, error) {
 	st, err := p.client.AlignBlind(ctx)
 	if err != nil {
 		return chain, nil, err
@@ -26,7 +27,63 @@ func blindAt(ctx context.Context, p *partyConn, chain align.Provenance, elems []
 	if err := st.CloseSend(); err != nil {
 		return chain, nil, err
 	}
-	return transport.RecvList(st)
+	return transport.RecvListProgress(st, progress)
+}
+
+// alignProgress counts the blindings of an alignment (every party blinds
+// every list once: rows × parties in all) and reports them, with an
+// estimate of the time left, in the log and the status every few seconds.
+type alignProgress struct {
+	done  atomic.Int64
+	total int64
+	start time.Time
+}
+
+func (a *alignProgress) add(n int) { a.done.Add(int64(n)) }
+
+// text is "45% of 7.35 M blindings, about 80 s left" (no estimate until
+// some work is done).
+func (a *alignProgress) text(now time.Time) string {
+	done := a.done.Load()
+	if a.total <= 0 {
+		return fmt.Sprintf("%d blindings", done)
+	}
+	pct := 100 * float64(done) / float64(a.total)
+	s := fmt.Sprintf("%.0f%% of %s blindings", pct, humanCount(a.total))
+	if el := now.Sub(a.start); done > 0 && el > time.Second && done < a.total {
+		left := time.Duration(float64(el) * float64(a.total-done) / float64(done))
+		s += fmt.Sprintf(", about %s left", left.Round(time.Second))
+	}
+	return s
+}
+
+func humanCount(n int64) string {
+	switch {
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.2f M", float64(n)/1e6)
+	case n >= 1_000:
+		return fmt.Sprintf("%.1f k", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// reportAlignment logs and publishes the progress every interval until
+// ctx is done.
+func (s *Server) reportAlignment(ctx context.Context, epoch string, a *alignProgress, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			text := a.text(now)
+			s.mu.Lock()
+			s.phaseDetail = text
+			s.mu.Unlock()
+			s.log.Info().Str("epoch", epoch).Int64("done", a.done.Load()).Int64("total", a.total).Str("progress", text).Msg("record alignment progress")
+		}
+	}
 }
 
 // runAlignment runs one epoch of private record alignment: every party
@@ -36,8 +93,17 @@ func (s *Server) runAlignment(ctx context.Context) error {
 	start := time.Now()
 	epoch := newID("e-")
 	names := s.cfg.PartyNames()
-	s.log.Info().Str("epoch", epoch).Msg("record alignment started")
 	n := len(s.parties)
+	prog := &alignProgress{start: start}
+	s.mu.Lock()
+	for _, ps := range s.status {
+		prog.total += int64(ps.Rows) * int64(n)
+	}
+	s.mu.Unlock()
+	s.log.Info().Str("epoch", epoch).Int64("blindings", prog.total).Msg("record alignment started")
+	pctx, stopReport := context.WithCancel(ctx)
+	defer stopReport()
+	go s.reportAlignment(pctx, epoch, prog, 5*time.Second)
 	chains := make([]align.Provenance, n)
 	lists := make([][][]byte, n)
 	// Each list then travels through the others in rotated order, so that
@@ -48,7 +114,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c, l, err := transport.RecvList(st)
+		c, l, err := transport.RecvListProgress(st, prog.add)
 		if err != nil {
 			return err
 		}
@@ -69,7 +135,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 			defer wg.Done()
 			for hop := 1; hop < n; hop++ {
 				blinder := s.parties[(i+hop)%n]
-				c, l, err := blindAt(ctx, blinder, chains[i], lists[i])
+				c, l, err := blindAt(ctx, blinder, chains[i], lists[i], prog.add)
 				if err != nil {
 					errs[i] = partyFailed(blinder.name, fmt.Errorf("blinding the list of %s: %w", s.parties[i].name, err))
 					return

@@ -94,6 +94,8 @@ type Server struct {
 	schema  schema.Consortium
 	phase   string
 	lastErr string
+	// phaseDetail is the progress of a long phase (alignment), "" else.
+	phaseDetail string
 	status  map[string]*pb.PartyState
 	// published is the POLICY entry appended for each party (govern.go).
 	published map[string]publishedPolicy
@@ -239,6 +241,7 @@ func (s *Server) setPhase(phase string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.phase = phase
+	s.phaseDetail = ""
 	s.health.SetReady(phase == phaseReady)
 	s.lastErr = ""
 	if err != nil {
@@ -402,7 +405,7 @@ func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.Consortiu
 	lh := s.ledgerHealth(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := &pb.ConsortiumStatus{Phase: s.phase, ParamSet: s.cfg.ParamSet, Error: s.lastErr, Ledger: lh}
+	st := &pb.ConsortiumStatus{Phase: s.phase, ParamSet: s.cfg.ParamSet, Error: s.lastErr, Ledger: lh, Detail: s.phaseDetail}
 	allUp := true
 	for _, p := range s.parties {
 		ps := s.status[p.name]

@@ -184,7 +184,7 @@ type Phases struct {
 // alignment took as seen from here.
 func WaitReady(ctx context.Context, client pb.CoordinatorClient, report func(string)) (Phases, error) {
 	var ph Phases
-	lastPhase := ""
+	lastPhase, lastDetail := "", ""
 	var ceremonyStart, alignStart time.Time
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -210,6 +210,10 @@ func WaitReady(ctx context.Context, client pb.CoordinatorClient, report func(str
 				}
 				lastPhase = st.Phase
 			}
+			if st.Detail != "" && st.Detail != lastDetail && report != nil {
+				report(fmt.Sprintf("[%6.1fs] coordinator: %s: %s", time.Since(start).Seconds(), st.Phase, st.Detail))
+			}
+			lastDetail = st.Detail
 			if st.Phase == "key ceremony" && ceremonyStart.IsZero() {
 				ceremonyStart = now
 			}

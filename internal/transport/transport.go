@@ -143,6 +143,12 @@ func SendList(st ListSender, chain align.Provenance, elems [][]byte) error {
 // RecvList reads a chunked list until the end of the stream, never
 // allocating by more than the announced size allows.
 func RecvList(st ListReceiver) (align.Provenance, [][]byte, error) {
+	return RecvListProgress(st, nil)
+}
+
+// RecvListProgress is RecvList that calls progress (when not nil) with the
+// number of elements of each chunk received.
+func RecvListProgress(st ListReceiver, progress func(n int)) (align.Provenance, [][]byte, error) {
 	var chain align.Provenance
 	var elems [][]byte
 	for i := 0; ; i++ {
@@ -170,5 +176,8 @@ func RecvList(st ListReceiver) (align.Provenance, [][]byte, error) {
 			return chain, nil, fmt.Errorf("%w: list is longer than the %d elements its origin announced", ErrBadList, chain.Size)
 		}
 		elems = append(elems, part...)
+		if progress != nil {
+			progress(len(part))
+		}
 	}
 }

@@ -3871,7 +3871,10 @@ type ConsortiumStatus struct {
 	Parties    []*PartyState          `protobuf:"bytes,7,rep,name=parties,proto3" json:"parties,omitempty"`
 	Error      string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
 	// The ledger's health: ready means little while parties refuse to cosign.
-	Ledger        *LedgerHealth `protobuf:"bytes,9,opt,name=ledger,proto3" json:"ledger,omitempty"`
+	Ledger *LedgerHealth `protobuf:"bytes,9,opt,name=ledger,proto3" json:"ledger,omitempty"`
+	// Progress of the phase, when it is long: record alignment's blindings
+	// done and an estimate of the time left.
+	Detail        string `protobuf:"bytes,10,opt,name=detail,proto3" json:"detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3967,6 +3970,13 @@ func (x *ConsortiumStatus) GetLedger() *LedgerHealth {
 		return x.Ledger
 	}
 	return nil
+}
+
+func (x *ConsortiumStatus) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
 }
 
 // LedgerHealth says whether new ledger entries get published: every party
@@ -4938,7 +4948,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x02up\x18\x03 \x01(\bR\x02up\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
 	"\x04rows\x18\x05 \x01(\x04R\x04rows\x12\x14\n" +
-	"\x05ready\x18\x06 \x01(\bR\x05ready\"\xa7\x02\n" +
+	"\x05ready\x18\x06 \x01(\bR\x05ready\"\xbf\x02\n" +
 	"\x10ConsortiumStatus\x12\x14\n" +
 	"\x05ready\x18\x01 \x01(\bR\x05ready\x12\x14\n" +
 	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1b\n" +
@@ -4949,7 +4959,9 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bentities\x18\x06 \x01(\x04R\bentities\x12-\n" +
 	"\aparties\x18\a \x03(\v2\x13.mpcq.v1.PartyStateR\aparties\x12\x14\n" +
 	"\x05error\x18\b \x01(\tR\x05error\x12-\n" +
-	"\x06ledger\x18\t \x01(\v2\x15.mpcq.v1.LedgerHealthR\x06ledger\"\xff\x01\n" +
+	"\x06ledger\x18\t \x01(\v2\x15.mpcq.v1.LedgerHealthR\x06ledger\x12\x16\n" +
+	"\x06detail\x18\n" +
+	" \x01(\tR\x06detail\"\xff\x01\n" +
 	"\fLedgerHealth\x12\x12\n" +
 	"\x04open\x18\x01 \x01(\bR\x04open\x12\x18\n" +
 	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12'\n" +
