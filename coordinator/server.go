@@ -96,7 +96,7 @@ type Server struct {
 	lastErr string
 	// phaseDetail is the progress of a long phase (alignment), "" else.
 	phaseDetail string
-	status  map[string]*pb.PartyState
+	status      map[string]*pb.PartyState
 	// published is the POLICY entry appended for each party (govern.go).
 	published map[string]publishedPolicy
 
