@@ -79,6 +79,12 @@ func (s *Server) reportAlignment(ctx context.Context, epoch string, a *alignProg
 		case now := <-t.C:
 			text := a.text(now)
 			s.mu.Lock()
+			if ctx.Err() != nil {
+				// The alignment ended (and the phase may have moved on,
+				// clearing the detail): leave it.
+				s.mu.Unlock()
+				return
+			}
 			s.phaseDetail = text
 			s.mu.Unlock()
 			s.log.Info().Str("epoch", epoch).Int64("done", a.done.Load()).Int64("total", a.total).Str("progress", text).Msg("record alignment progress")

@@ -62,7 +62,7 @@ func FitsModulus(p *plan.Plan, cs schema.Consortium, entities, T, epsilonMilli u
 		b := NoiseBound(scales[i], k)
 		if new(big.Int).Add(worst, new(big.Int).Lsh(b, 1)).Cmp(mod) >= 0 {
 			return fmt.Errorf("%w: %s at ε %s carries noise up to %s from %d parties, which with its largest possible total %s does not fit below the plaintext modulus %d; ask with a larger ε, or fewer sums",
-				ErrNoiseTooWide, sumName(s), formatMilli(epsilonMilli), b, k+1, worst, T)
+				ErrNoiseTooWide, s.Label(), formatMilli(epsilonMilli), b, k+1, worst, T)
 		}
 	}
 	return nil
@@ -70,14 +70,4 @@ func FitsModulus(p *plan.Plan, cs schema.Consortium, entities, T, epsilonMilli u
 
 func formatMilli(m uint64) string {
 	return new(big.Rat).SetFrac(new(big.Int).SetUint64(m), big.NewInt(1000)).FloatString(3)
-}
-
-func sumName(s plan.Sum) string {
-	switch s.Kind {
-	case plan.SumCount:
-		return "COUNT(*)"
-	case plan.SumValue:
-		return "SUM(" + s.Table + "." + s.Column + ")"
-	}
-	return "the sum of squares of " + s.Table + "." + s.Column
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,31 +83,35 @@ type governance struct {
 
 // revokedInDir checks the revocations directory for a revocation of w
 // signed by w's authorizer: a channel the coordinator cannot block. Every
-// file is read at each warranted query (a few small files); unreadable or
-// foreign files are skipped, a valid revocation of w refuses it.
+// file is read at each warranted query (a few small files; names starting
+// with a dot are skipped); a valid revocation of w refuses it, and so
+// does a file that is not a signed revocation (fail closed).
 func (g *governance) revokedInDir(w warrant.Verified, caPEM []byte, now time.Time) error {
 	if g.revDir == "" {
 		return nil
 	}
+	// Fail closed: a directory or a file the party cannot read or parse
+	// refuses warranted queries until the operator fixes it, so that a
+	// truncated revocation is never taken for none.
 	entries, err := os.ReadDir(g.revDir)
 	if err != nil {
-		return fmt.Errorf("revocations directory: %w", err)
+		return fmt.Errorf("this party cannot read its revocations directory; its operator must fix it")
 	}
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(g.revDir, e.Name()))
 		if err != nil {
-			continue
+			return fmt.Errorf("this party cannot read the file %s of its revocations directory; its operator must fix or remove it", e.Name())
 		}
 		sr, err := warrant.ParseSignedRevocation(b)
 		if err != nil {
-			continue
+			return fmt.Errorf("the file %s of this party's revocations directory is not a signed revocation (%v); its operator must fix or remove it", e.Name(), err)
 		}
 		r, err := warrant.VerifyRevocation(sr, caPEM, w, now)
 		if err != nil {
-			continue // another warrant's, or not its authorizer's
+			continue // another warrant's, or not its authorizer's: not a revocation of w
 		}
 		return fmt.Errorf("%w: %s revoked it at %s (file %s in the revocations directory): %s", warrant.ErrRevoked, r.Authorizer,
 			time.Unix(r.Revocation.Time, 0).UTC().Format(time.RFC3339), e.Name(), r.Revocation.Reason)

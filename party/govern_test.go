@@ -275,11 +275,26 @@ func TestDecide(t *testing.T) {
 		dir := t.TempDir()
 		f.g.revDir = dir
 		defer func() { f.g.revDir = "" }()
-		if err := os.WriteFile(filepath.Join(dir, "junk.txt"), []byte("not a revocation"), 0o600); err != nil {
+		if _, err := f.g.decide(q, 20, v, f.wp, mustTable(t), w, f.caPEM, 3, f.now); err != nil {
+			t.Fatalf("before the revocation: %v", err)
+		}
+		// Another warrant's revocation does not revoke this one.
+		other := f.warrant(t, alice, both, true, f.now.Add(-hour), f.now.Add(hour))
+		if err := os.WriteFile(filepath.Join(dir, "other.pem"), f.revoke(t, other), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.g.decide(q, 20, v, f.wp, mustTable(t), w, f.caPEM, 3, f.now); err != nil {
-			t.Fatalf("before the revocation (a junk file in the directory): %v", err)
+			t.Fatalf("with another warrant's revocation: %v", err)
+		}
+		// A file that is not a revocation refuses (fail closed), naming it.
+		if err := os.WriteFile(filepath.Join(dir, "junk.txt"), []byte("not a revocation"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.g.decide(q, 20, v, f.wp, mustTable(t), w, f.caPEM, 3, f.now); !errors.Is(err, ErrWarrant) || !strings.Contains(err.Error(), "junk.txt") {
+			t.Fatalf("a junk file in the directory: got %v, want a refusal naming it", err)
+		}
+		if err := os.Remove(filepath.Join(dir, "junk.txt")); err != nil {
+			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, "r.pem"), f.revoke(t, w), 0o600); err != nil {
 			t.Fatal(err)

@@ -234,8 +234,10 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if cfg.RevocationsDir != "" {
-		if fi, err := os.Stat(cfg.RevocationsDir); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("%w: revocations_dir %s is not a directory (create it, even empty): %v", ErrConfig, cfg.RevocationsDir, err)
+		if fi, err := os.Stat(cfg.RevocationsDir); err != nil {
+			return nil, fmt.Errorf("%w: revocations_dir: %w (create it, even empty)", ErrConfig, err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("%w: revocations_dir %s is not a directory", ErrConfig, cfg.RevocationsDir)
 		}
 		s.gov.revDir = cfg.RevocationsDir
 	}

@@ -53,6 +53,10 @@ func (s Sum) column() string {
 	return c
 }
 
+// Label names a sum for people: COUNT(*), SUM(t.c), SUM(LEAST(t.c, 5)),
+// the sum of squares of t.c.
+func (s Sum) Label() string { return s.label() }
+
 // label names a sum in messages.
 func (s Sum) label() string {
 	switch s.Kind {

@@ -212,13 +212,13 @@ func (b *builder) aggregate(fc *pg.FuncCall) (Aggregate, *Error) {
 			"%s(%s) is not supported: %s is LEFT JOINed, so %s is NULL for people %s does not hold; write JOIN %s USING (%s) to aggregate over the people it holds",
 			upper, refText(ref), e.ref(), refText(ref), e.ref(), e.table.Name, e.table.Key)
 	}
-	if clip > col.Max {
-		clip = 0 // LEAST with a bound above the declared maximum changes nothing
+	if clip >= col.Max {
+		clip = 0 // LEAST with a bound at or above the declared maximum changes nothing
 	}
 	a := Aggregate{Kind: kind, Table: e.table.Name, Column: col.Name, Clip: clip}
-	a.Name = aggText(a)
-	if clip == 0 {
-		a.Name = upper + "(" + a.Table + "." + a.Column + ")"
+	a.Name = upper + "(" + a.Table + "." + a.Column + ")"
+	if clip > 0 {
+		a.Name = fmt.Sprintf("%s(LEAST(%s.%s, %d))", upper, a.Table, a.Column, clip)
 	}
 	return a, nil
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mpcq/mpcq/internal/cli"
 	"github.com/spf13/cobra"
 )
 
@@ -95,12 +96,15 @@ docs/operations.md walks through joining, rotating a certificate, adding
 a party, and backing up and restoring state.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          subcommandOnly,
-		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// --version prints the module version and commit, as every binary.
+		Version: cli.Version("mpcadm"),
+		Args:    subcommandOnly,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(caCmd(stdout, now), csrCmd(stdout), signCmd(stdout, now), showCmd(stdout, now),
 		ledgerKeyCmd(stdout), witnessKeyCmd(stdout), configCmd(stdout, now), profileCmd(stdout, now))
+	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }
 

@@ -245,7 +245,7 @@ func cmdQuery(dir string, args []string, stdout, stderr io.Writer) error {
 }
 
 // errInterrupted is the error of a query cancelled with Ctrl-C.
-var errInterrupted = errors.New("interrupted: the query was cancelled; the coordinator records the cancellation on the ledger as yours")
+var errInterrupted = errors.New("interrupted: the query was cancelled; if it was already committed, the ledger records the cancellation as yours")
 
 // printResult prints a result as a table: exact values, or noisy values
 // with their 95% intervals and a legend under the table.

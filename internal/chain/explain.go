@@ -116,7 +116,7 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 		}
 		for _, s := range sums {
 			if s.Table == tbl {
-				party.Sums = append(party.Sums, fmt.Sprintf("%s of %s.%s", s.Kind, s.Table, s.Column))
+				party.Sums = append(party.Sums, s.Label())
 			}
 		}
 		keys := map[string]int{}
@@ -132,7 +132,7 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 				}
 			}
 			if sums[s].Table == tbl {
-				key += "|" + string(sums[s].Kind) + sums[s].Column
+				key += fmt.Sprintf("|%s%s:%d", sums[s].Kind, sums[s].Column, sums[s].Clip)
 			}
 			vectors[key] = true
 			if pos > 0 {
@@ -200,10 +200,8 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 			}
 			if s.Kind == plan.SumSquares {
 				m.Mul(m, m)
-				label = fmt.Sprintf("sum of squares of %s.%s", s.Table, s.Column)
-			} else {
-				label = fmt.Sprintf("SUM(%s.%s)", s.Table, s.Column)
 			}
+			label = s.Label()
 			w.Mul(w, m)
 		}
 		verdict := "fits"

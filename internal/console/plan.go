@@ -68,7 +68,7 @@ func planView(sql string, committed [32]byte, cs schema.Consortium) (*PlanView, 
 		}
 		for _, s := range p.Sums() {
 			if s.Table == name {
-				in.Sums = append(in.Sums, auditor.Escape(string(s.Kind)+"("+s.Table+"."+s.Column+")"))
+				in.Sums = append(in.Sums, auditor.Escape(s.Label()))
 			}
 		}
 		v.Institutions = append(v.Institutions, in)
