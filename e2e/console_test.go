@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/freeport"
 )
 
 // TestConsole drives headless Chromium against the built mpcaudit serve on
@@ -271,10 +271,10 @@ func waitState(t *testing.T, base string, ok func(consoleState) bool, what strin
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	_, port, _ := net.SplitHostPort(a)
+	return port
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/config"
 	"github.com/mpcq/mpcq/internal/demo"
+	"github.com/mpcq/mpcq/internal/freeport"
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/party"
 	"github.com/mpcq/mpcq/pki"
@@ -273,10 +273,9 @@ func TestDeployExamples(t *testing.T) {
 // freeAddr is a loopback address with a port free right now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lis.Close()
-	return lis.Addr().String()
+	return a
 }

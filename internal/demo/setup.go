@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/mpcq/mpcq/coordinator"
 	"github.com/mpcq/mpcq/internal/auditor"
+	"github.com/mpcq/mpcq/internal/freeport"
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/party"
 	"github.com/mpcq/mpcq/pki"
@@ -84,14 +84,7 @@ func (l *Layout) AuthorizerDir() string { return l.Path("authorizer") }
 // WarrantFile is the name of the demo warrant in the analyst's profile.
 const WarrantFile = "warrant.pem"
 
-func freePort() (string, error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer lis.Close()
-	return lis.Addr().String(), nil
-}
+func freePort() (string, error) { return freeport.Addr() }
 
 func writeJSON(path string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

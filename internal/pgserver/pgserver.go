@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/mpcq/mpcq/internal/freeport"
 )
 
 // ErrNoBinaries means initdb and pg_ctl were not found.
@@ -142,12 +144,14 @@ func (s *Server) run(ctx context.Context, name string, args ...string) error {
 // startOn starts the server on port (0: a free one).
 func (s *Server) startOn(ctx context.Context, port int) error {
 	if port == 0 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := freeport.Addr()
 		if err != nil {
 			return err
 		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		_, p, _ := net.SplitHostPort(addr)
+		if port, err = strconv.Atoi(p); err != nil {
+			return err
+		}
 	}
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", port, filepath.Join(s.Dir, "sock"))
 	if err := s.run(ctx, "pg_ctl", "-D", filepath.Join(s.Dir, "data"), "-l", filepath.Join(s.Dir, "server.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
