@@ -280,6 +280,9 @@ func cmdStatus(dir string, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "coordinator %s: phase %s, parameter set %s, ceremony %s, epoch %s, %d entities\n",
 		p.Config.Coordinator, st.Phase, st.ParamSet, orNone(st.CeremonyId), orNone(st.EpochId), st.Entities)
+	if st.Detail != "" {
+		fmt.Fprintf(stdout, "  %s: %s\n", st.Phase, st.Detail) // e.g. the alignment's progress and time left
+	}
 	for _, ps := range st.Parties {
 		state := "up"
 		if !ps.Up {
