@@ -2,21 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/mpcq/mpcq/internal/auditor"
-	"github.com/mpcq/mpcq/ledger"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/entry"
-	"github.com/mpcq/mpcq/ledger/witness"
 )
 
 // legacyPurposeData encodes purpose data the way coordinators did before
@@ -33,36 +26,7 @@ func legacyPurposeData(purpose, basis string) []byte {
 // A purpose committed with a forged table line (a legacy ledger, or a
 // hostile coordinator) prints as one escaped line in mpcaudit show.
 func TestShowEscapesForgedTableLine(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	dir := t.TempDir()
-	const origin = "mpcq.test/story"
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, _ := note.NewSigner(skey)
-	verifier, _ := note.NewVerifier(vkey)
-	wskey, wvkey, err := note.GenerateKey(rand.Reader, "bank")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, err := fnote.NewSignerForCosignatureV1(wskey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := witness.New(witness.Config{Origin: origin, LogVerifier: verifier, Signer: ws,
-		Store: witness.NewFileStore(filepath.Join(dir, "witness.json"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logDir := filepath.Join(dir, "ledger")
-	l, shutdown, err := ledger.Open(ctx, ledger.Config{Dir: logDir, Origin: origin, Signer: signer, Verifier: verifier,
-		Cosigners: []ledger.Cosigner{ledger.LocalCosigner(w)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	forged := "routine check\n2026-11-29T23:00:00Z  q-innocent  alice  audit  WARRANT-1  answered  bank  SELECT 1"
 	qOpen, _ := entry.NewOpening(rand.Reader, []byte("SELECT COUNT(*) FROM bank"))
 	pOpen, _ := entry.NewOpening(rand.Reader, legacyPurposeData(forged, "CASE-9\x1b[2K\r\u202e"))
@@ -74,30 +38,12 @@ func TestShowEscapesForgedTableLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = arch.Close()
-	for _, e := range []entry.Entry{
+	logDir, profile := writeLedger(t, []byte("ca"), []entry.Entry{
 		entry.Ceremony{ParamSet: "test"},
 		entry.Query{QueryID: "q-evil", QueryCommitment: qOpen.Commitment(), Analyst: "mallory\nx", PurposeCommitment: pOpen.Commitment(),
 			ParamSet: "test", Time: 1_800_000_000},
 		entry.Failure{QueryID: "q-evil", Reason: "interrupted"},
-	} {
-		b, err := entry.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := l.Append(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	profile := filepath.Join(dir, "profile")
-	cfg := auditor.ProfileConfig{Coordinator: "127.0.0.1:1", Ledger: auditor.LedgerInfo{URL: "https://127.0.0.1:1/", PublicKey: vkey,
-		Witnesses: map[string]string{"bank": wvkey}}}
-	if err := auditor.WriteProfile(profile, cfg, []byte("ca"), []byte("cert"), []byte("key")); err != nil {
-		t.Fatal(err)
-	}
+	})
 	var out, errb bytes.Buffer
 	if code := run([]string{"--profile", profile, "show", "--log-dir", logDir, "--archive", filepath.Join(dir, "archive.db")}, &out, &errb); code != 0 {
 		t.Fatalf("mpcaudit show: exit %d\n%s", code, errb.String())

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"path/filepath"
@@ -12,13 +10,9 @@ import (
 	"testing"
 	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/mpcq/mpcq/internal/auditor"
-	"github.com/mpcq/mpcq/ledger"
+	"github.com/mpcq/mpcq/internal/testledger"
 	"github.com/mpcq/mpcq/ledger/entry"
-	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/mpcq/mpcq/pki"
 	"github.com/mpcq/mpcq/policy"
 )
@@ -27,54 +21,15 @@ import (
 // directory and an auditor profile whose ca.pem is caPEM.
 func writeLedger(t *testing.T, caPEM []byte, entries []entry.Entry) (logDir, profile string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	dir := t.TempDir()
-	const origin = "mpcq.test/privacy"
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, _ := note.NewSigner(skey)
-	verifier, _ := note.NewVerifier(vkey)
-	wskey, wvkey, err := note.GenerateKey(rand.Reader, "bank")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, err := fnote.NewSignerForCosignatureV1(wskey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := witness.New(witness.Config{Origin: origin, LogVerifier: verifier, Signer: ws,
-		Store: witness.NewFileStore(filepath.Join(dir, "witness.json"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logDir = filepath.Join(dir, "ledger")
-	l, shutdown, err := ledger.Open(ctx, ledger.Config{Dir: logDir, Origin: origin, Signer: signer, Verifier: verifier,
-		Cosigners: []ledger.Cosigner{ledger.LocalCosigner(w)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := entry.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := l.Append(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	lg := testledger.Write(t, dir, "mpcq.test/privacy", entries)
 	profile = filepath.Join(dir, "profile")
-	cfg := auditor.ProfileConfig{Coordinator: "127.0.0.1:1", Ledger: auditor.LedgerInfo{URL: "https://127.0.0.1:1/", PublicKey: vkey,
-		Witnesses: map[string]string{"bank": wvkey}}}
+	cfg := auditor.ProfileConfig{Coordinator: "127.0.0.1:1", Ledger: auditor.LedgerInfo{URL: "https://127.0.0.1:1/", PublicKey: lg.PublicKey,
+		Witnesses: lg.Witnesses}}
 	if err := auditor.WriteProfile(profile, cfg, caPEM, []byte("cert"), []byte("key")); err != nil {
 		t.Fatal(err)
 	}
-	return logDir, profile
+	return lg.Dir, profile
 }
 
 // A signed POLICY, an answered noisy query and an open one: verify

@@ -9,15 +9,11 @@ import (
 	"testing"
 	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/mpcq/mpcq/ledger"
+	"github.com/mpcq/mpcq/internal/testledger"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
 	"github.com/mpcq/mpcq/ledger/request"
-	"github.com/mpcq/mpcq/ledger/witness"
 	"github.com/mpcq/mpcq/pki"
 )
 
@@ -77,53 +73,17 @@ func TestVerifyChecksWhoAsked(t *testing.T) {
 		Signed: archive.SignedRequest{Request: enc, Signature: sig, Certificate: aliceCert}}
 
 	// A ledger: a CEREMONY, an EPOCH and the QUERY committed for alice (entry 2).
-	const origin = "mpcq.test/auditor"
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, _ := note.NewSigner(skey)
-	verifier, _ := note.NewVerifier(vkey)
-	wskey, wvkey, err := note.GenerateKey(rand.Reader, "bank")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, err := fnote.NewSignerForCosignatureV1(wskey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := witness.New(witness.Config{Origin: origin, LogVerifier: verifier, Signer: ws,
-		Store: witness.NewFileStore(filepath.Join(dir, "witness.json"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logDir := filepath.Join(dir, "ledger")
-	l, shutdown, err := ledger.Open(ctx, ledger.Config{Dir: logDir, Origin: origin, Signer: signer, Verifier: verifier,
-		Cosigners: []ledger.Cosigner{ledger.LocalCosigner(w)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []entry.Entry{
+	lg := testledger.Write(t, dir, "mpcq.test/auditor", []entry.Entry{
 		entry.Ceremony{ParamSet: "test"},
 		entry.Epoch{EpochID: 1},
 		entry.Query{QueryID: "q-1", QueryCommitment: qOpen.Commitment(), Analyst: "mpcq://analyst/alice", PurposeCommitment: pOpen.Commitment(),
 			AnalystKeyHash: request.KeyHash(rlwePK), EpochID: 1, ParamSet: "test", Time: now.Add(-time.Hour).Unix()},
-	} {
-		b, err := entry.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := l.Append(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	})
+	logDir := lg.Dir
 
 	profileDir := filepath.Join(dir, "profile")
-	cfg := ProfileConfig{Coordinator: "127.0.0.1:1", Ledger: LedgerInfo{URL: "https://127.0.0.1:1/", PublicKey: vkey,
-		Witnesses: map[string]string{"bank": wvkey}}}
+	cfg := ProfileConfig{Coordinator: "127.0.0.1:1", Ledger: LedgerInfo{URL: "https://127.0.0.1:1/", PublicKey: lg.PublicKey,
+		Witnesses: lg.Witnesses}}
 	if err := WriteProfile(profileDir, cfg, ca.CertPEM(), []byte("cert"), []byte("key")); err != nil {
 		t.Fatal(err)
 	}
