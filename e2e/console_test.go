@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,23 +182,7 @@ func TestConsole(t *testing.T) {
 	base2 := "http://127.0.0.1:" + port2
 	startServe(t, base2, "--profile", l.AuditorDir(), "serve", "--listen", "127.0.0.1:"+port2, "--interval", "1s", "--log-dir", cp, "--no-archive")
 	waitState(t, base2, func(s consoleState) bool { return s.Verified }, "verified (copy)")
-	cpText, err := os.ReadFile(filepath.Join(cp, "checkpoint"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	size, err := strconv.Atoi(strings.Split(string(cpText), "\n")[1])
-	if err != nil || size >= 256 {
-		t.Fatalf("checkpoint size %d (%v): the test expects a partial first bundle", size, err)
-	}
-	target := filepath.Join(cp, "tile", "entries", "000.p", strconv.Itoa(size))
-	b, err := os.ReadFile(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0x01
-	if err := os.WriteFile(target, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tamperLastBundle(t, cp)
 	waitState(t, base2, func(s consoleState) bool { return s.Failure != nil }, "red after tampering")
 	do("tampered copy", chromedp.Navigate(base2+"/"), chromedp.WaitVisible(chromedp.CSS("#ledger-state")))
 	header = text("#ledger-state")
