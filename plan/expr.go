@@ -583,9 +583,26 @@ func exprTables(e Expr) []string {
 func exprColumns(e Expr, seen map[string]bool) {
 	walkAtoms(e, func(_ string, as ...Arith) {
 		for _, a := range as {
-			arithColumns(a, seen)
+			WalkColumns(a, func(c string) { seen[c] = true })
 		}
 	})
+}
+
+// WalkAtoms calls f with each atom (Cmp, In) of e, in order, with its
+// table and its operands: what a reader of a condition's columns or
+// arithmetic needs, without walking And, Or and Not itself.
+func WalkAtoms(e Expr, f func(table string, operands ...Arith)) { walkAtoms(e, f) }
+
+// WalkColumns calls f with each column an integer expression reads, left
+// to right (repeats included).
+func WalkColumns(a Arith, f func(column string)) {
+	switch a := a.(type) {
+	case ACol:
+		f(a.Column)
+	case ABin:
+		WalkColumns(a.L, f)
+		WalkColumns(a.R, f)
+	}
 }
 
 // walkAtoms calls f with each atom's table and operands.
@@ -605,15 +622,5 @@ func walkAtoms(e Expr, f func(table string, operands ...Arith)) {
 		f(e.Table, e.Left, e.Right)
 	case In:
 		f(e.Table, e.Arg)
-	}
-}
-
-func arithColumns(a Arith, seen map[string]bool) {
-	switch a := a.(type) {
-	case ACol:
-		seen[a.Column] = true
-	case ABin:
-		arithColumns(a.L, seen)
-		arithColumns(a.R, seen)
 	}
 }

@@ -98,7 +98,7 @@ func UseOf(p *plan.Plan, tables []string) Use {
 	where, agg, group := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, table := range tables {
 		for _, l := range p.LocalsFor(table) {
-			exprColumns(table, l.Expr, where)
+			exprColumns(l.Expr, where)
 		}
 		for _, a := range p.Aggregates {
 			if a.Table == table && a.Column != "" {
@@ -122,35 +122,14 @@ func UseOf(p *plan.Plan, tables []string) Use {
 	return u
 }
 
-// exprColumns adds the qualified columns of a condition's atoms on table.
-func exprColumns(table string, e plan.Expr, out map[string]bool) {
-	switch e := e.(type) {
-	case plan.And:
-		for _, t := range e.Terms {
-			exprColumns(table, t, out)
+// exprColumns adds the columns a condition reads to out, as
+// "table.column".
+func exprColumns(e plan.Expr, out map[string]bool) {
+	plan.WalkAtoms(e, func(table string, operands ...plan.Arith) {
+		for _, a := range operands {
+			plan.WalkColumns(a, func(c string) { out[table+"."+c] = true })
 		}
-	case plan.Or:
-		for _, t := range e.Terms {
-			exprColumns(table, t, out)
-		}
-	case plan.Not:
-		exprColumns(table, e.Term, out)
-	case plan.Cmp:
-		arithColumns(e.Table, e.Left, out)
-		arithColumns(e.Table, e.Right, out)
-	case plan.In:
-		arithColumns(e.Table, e.Arg, out)
-	}
-}
-
-func arithColumns(table string, a plan.Arith, out map[string]bool) {
-	switch a := a.(type) {
-	case plan.ACol:
-		out[table+"."+a.Column] = true
-	case plan.ABin:
-		arithColumns(table, a.L, out)
-		arithColumns(table, a.R, out)
-	}
+	})
 }
 
 func keys(m map[string]bool) []string {

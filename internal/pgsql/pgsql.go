@@ -303,40 +303,16 @@ func (b *builder) arith(a plan.Arith) (string, error) {
 func Columns(e plan.Expr) []string {
 	var out []string
 	seen := map[string]bool{}
-	var arith func(plan.Arith)
-	arith = func(a plan.Arith) {
-		switch a := a.(type) {
-		case plan.ACol:
-			if !seen[a.Column] {
-				seen[a.Column] = true
-				out = append(out, a.Column)
-			}
-		case plan.ABin:
-			arith(a.L)
-			arith(a.R)
+	plan.WalkAtoms(e, func(_ string, operands ...plan.Arith) {
+		for _, a := range operands {
+			plan.WalkColumns(a, func(c string) {
+				if !seen[c] {
+					seen[c] = true
+					out = append(out, c)
+				}
+			})
 		}
-	}
-	var walk func(plan.Expr)
-	walk = func(e plan.Expr) {
-		switch e := e.(type) {
-		case plan.And:
-			for _, x := range e.Terms {
-				walk(x)
-			}
-		case plan.Or:
-			for _, x := range e.Terms {
-				walk(x)
-			}
-		case plan.Not:
-			walk(e.Term)
-		case plan.Cmp:
-			arith(e.Left)
-			arith(e.Right)
-		case plan.In:
-			arith(e.Arg)
-		}
-	}
-	walk(e)
+	})
 	return out
 }
 
@@ -346,32 +322,13 @@ func Columns(e plan.Expr) []string {
 // over the exact integers: a node's range is computed from its operands'.
 func CheckOverflow(t schema.Table, e plan.Expr) error {
 	var err error
-	var walk func(plan.Expr)
-	walk = func(e plan.Expr) {
-		switch e := e.(type) {
-		case plan.And:
-			for _, x := range e.Terms {
-				walk(x)
-			}
-		case plan.Or:
-			for _, x := range e.Terms {
-				walk(x)
-			}
-		case plan.Not:
-			walk(e.Term)
-		case plan.Cmp:
-			for _, a := range []plan.Arith{e.Left, e.Right} {
-				if _, _, er := interval(t, a); er != nil && err == nil {
-					err = er
-				}
-			}
-		case plan.In:
-			if _, _, er := interval(t, e.Arg); er != nil && err == nil {
+	plan.WalkAtoms(e, func(_ string, operands ...plan.Arith) {
+		for _, a := range operands {
+			if _, _, er := interval(t, a); er != nil && err == nil {
 				err = er
 			}
 		}
-	}
-	walk(e)
+	})
 	return err
 }
 
