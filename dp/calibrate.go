@@ -50,10 +50,15 @@ func Sensitivity(s plan.Sum, cs schema.Consortium) (*big.Int, error) {
 // sums (ε = epsilonMilli/1000 split equally between them, groups being
 // disjoint). epsilonMilli = 0 is an error wrapping ErrNoEpsilon.
 func Scales(p *plan.Plan, cs schema.Consortium, epsilonMilli uint64) ([]*big.Rat, error) {
+	return SumScales(p.Sums(), cs, epsilonMilli)
+}
+
+// SumScales is Scales for a list of sums (a plan's, in its order): the
+// one formula t_s = Δ_s·K·1000/epsilonMilli, K = len(sums).
+func SumScales(sums []plan.Sum, cs schema.Consortium, epsilonMilli uint64) ([]*big.Rat, error) {
 	if epsilonMilli == 0 {
 		return nil, ErrNoEpsilon
 	}
-	sums := p.Sums()
 	eps := new(big.Int).SetUint64(epsilonMilli)
 	k := big.NewInt(int64(len(sums)) * 1000)
 	out := make([]*big.Rat, len(sums))

@@ -491,10 +491,8 @@ func noiseFor(q entry.Query, wp *wire.WirePlan, self string, parties []string) (
 func planScales(wp *wire.WirePlan, epsilonMilli uint64) ([]*big.Rat, error) {
 	var cs schema.Consortium
 	tables := map[string]*schema.Table{}
-	p := plan.Plan{Tables: wp.Tables}
 	for i, s := range wp.Sums {
 		if s.Kind == plan.SumCount {
-			p.Aggregates = append(p.Aggregates, plan.Aggregate{Kind: plan.AggCount})
 			continue
 		}
 		if wp.SumMax[i] <= 0 {
@@ -510,14 +508,9 @@ func planScales(wp *wire.WirePlan, epsilonMilli uint64) ([]*big.Rat, error) {
 	for _, t := range tables {
 		cs.Tables = append(cs.Tables, *t)
 	}
-	scales := make([]*big.Rat, len(wp.Sums))
-	for i, s := range wp.Sums {
-		d, err := dp.Sensitivity(s, cs)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrPlan, err)
-		}
-		// t_s = Δ_s · K · 1000 / ε_milli, the equal split of ε over the K sums.
-		scales[i] = new(big.Rat).SetFrac(new(big.Int).Mul(d, big.NewInt(int64(len(wp.Sums))*1000)), new(big.Int).SetUint64(epsilonMilli))
+	scales, err := dp.SumScales(wp.Sums, cs, epsilonMilli)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
 	return scales, nil
 }
