@@ -79,3 +79,21 @@ func TestRecompiled(t *testing.T) {
 		t.Fatalf("the telecom cannot know the bank's bounds, and the plan is consistent: %v", err)
 	}
 }
+
+// BenchmarkRecompiled is what a party spends checking a plan against the
+// analyst's SQL before its step and before its decryption share (the
+// spine-like query with an OR across two institutions).
+// go test ./internal/wire -run '^$' -bench Recompiled
+func BenchmarkRecompiled(b *testing.B) {
+	cs := gen.Consortium()
+	_, pp, err := Compile("SELECT COUNT(*), SUM(bank.balance) FROM telecom JOIN bank USING (person_id) JOIN utility USING (person_id) WHERE telecom.calls_30d > 100 OR bank.accounts > 2", cs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bank, _ := cs.Table("bank")
+	for b.Loop() {
+		if err := Recompiled(pp, bank); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
