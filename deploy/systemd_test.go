@@ -85,7 +85,8 @@ func TestSystemdUnits(t *testing.T) {
 				t.Errorf("the example's data_dir %s is not under ReadWritePaths %v", u.dataDir, writable)
 			}
 			for key, want := range map[string]string{"ProtectSystem": "strict", "NoNewPrivileges": "true", "ProtectHome": "true",
-				"PrivateDevices": "true", "CapabilityBoundingSet": "", "UMask": "0077", "StateDirectoryMode": "0700"} {
+				"PrivateDevices": "true", "CapabilityBoundingSet": "", "UMask": "0077", "StateDirectoryMode": "0700",
+				"Type": "notify", "NotifyAccess": "main"} {
 				if got := one(key); got != want {
 					t.Errorf("%s=%q, want %q", key, got, want)
 				}

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+
+	"github.com/mpcq/mpcq/internal/sdnotify"
 )
 
 // openPrefixes are the services any consortium member may call, whatever
@@ -39,9 +42,18 @@ func isOpen(method string) bool {
 // reports it: for the whole server (service "") and for the daemon's
 // business service by name. It starts NOT_SERVING; the daemon calls
 // SetReady as its state changes.
+//
+// Under systemd (Type=notify) it also tells systemd: READY=1 when the
+// server is registered and about to serve (see RegisterOps), a STATUS line
+// at each change, and STOPPING=1 at Shutdown. The daemon is "ready" for
+// systemd once it accepts connections; whether it serves queries (after
+// the key ceremony and alignment, which need the other members) is the
+// health status, shown in the STATUS line.
 type Health struct {
 	srv     *health.Server
 	service string
+	mu      sync.Mutex
+	ready   bool
 }
 
 // NewHealth returns a Health for the named business service (e.g.
@@ -61,6 +73,22 @@ func (h *Health) SetReady(ready bool) {
 	}
 	h.srv.SetServingStatus("", st)
 	h.srv.SetServingStatus(h.service, st)
+	h.mu.Lock()
+	changed := h.ready != ready
+	h.ready = ready
+	h.mu.Unlock()
+	if changed {
+		// A failed notification is not the daemon's failure: systemd
+		// reports a readiness it never got (start timeout) by itself.
+		_, _ = sdnotify.Status(h.statusText(ready))
+	}
+}
+
+func (h *Health) statusText(ready bool) string {
+	if ready {
+		return h.service + ": SERVING"
+	}
+	return h.service + ": NOT_SERVING (waiting for the key ceremony and record alignment)"
 }
 
 // Server is the health service implementation (for tests and Register).
@@ -68,14 +96,22 @@ func (h *Health) Server() healthpb.HealthServer { return h.srv }
 
 // Shutdown sets every status to NOT_SERVING for good, so that probes and
 // load balancers stop sending calls while the server drains.
-func (h *Health) Shutdown() { h.srv.Shutdown() }
+func (h *Health) Shutdown() {
+	h.srv.Shutdown()
+	_, _ = sdnotify.Stopping(h.service + ": draining calls in flight")
+}
 
 // RegisterOps registers the health service (h) and server reflection on
 // gs. Call it after the business services are registered, so that
-// reflection lists them.
+// reflection lists them, and just before serving on a bound listener: it
+// tells systemd the daemon is ready (accepts connections).
 func RegisterOps(gs *grpc.Server, h *Health) {
 	healthpb.RegisterHealthServer(gs, h.srv)
 	reflection.Register(gs)
+	h.mu.Lock()
+	ready := h.ready
+	h.mu.Unlock()
+	_, _ = sdnotify.Ready(h.statusText(ready))
 }
 
 // ServeHealth serves only the health service h, without TLS, on addr
