@@ -298,15 +298,13 @@ func (s *Server) setupOnce(ctx context.Context) error {
 	s.mu.Lock()
 	k, e := s.keys, s.epoch
 	s.mu.Unlock()
-	needKeys := k == nil
-	needEpoch := e == nil
-	for _, st := range sts {
-		if k != nil && (st.CeremonyId != k.state.ID || string(st.PublicKeyHash) != string(k.state.PKHash)) {
-			needKeys = true
-		}
-		if e != nil && (st.EpochId != e.ID || st.Entities != e.Entities) {
-			needEpoch = true
-		}
+	var ks *ceremonyState
+	if k != nil {
+		ks = &k.state
+	}
+	needKeys, needEpoch, why := setupNeeds(ks, e, s.cfg.ParamSet, s.cfg.PartyNames(), sts)
+	if needKeys || needEpoch {
+		s.log.Info().Bool("ceremony", needKeys).Bool("alignment", needEpoch).Strs("why", why).Msg("set-up needed")
 	}
 	if needKeys {
 		s.setPhase("key ceremony", nil)
