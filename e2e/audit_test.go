@@ -68,9 +68,9 @@ func auditLedger(t *testing.T, l *demo.Layout) {
 	if out, err := exec.Command(mpcaudit, "--profile", l.AuditorDir(), "check-receipt", bad).CombinedOutput(); err == nil {
 		t.Fatalf("a tampered receipt verified:\n%s", out)
 	}
-	out, err = exec.Command(mpcaudit, "--profile", l.AuditorDir(), "show", "--json").CombinedOutput()
+	out, err = exec.Command(mpcaudit, "--profile", l.AuditorDir(), "show", "-o", "json").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"legal_basis":"DEMO-CASE-0001"`) {
-		t.Fatalf("mpcaudit show --json: %v\n%s", err, out)
+		t.Fatalf("mpcaudit show -o json: %v\n%s", err, out)
 	}
 
 	// A copy of the log with one byte flipped in the entry bundle.

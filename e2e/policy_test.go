@@ -127,13 +127,13 @@ func TestInstitutionsDecide(t *testing.T) {
 				t.Errorf("party %s charged %s ε %d, want %d", name, who, sum, limit)
 			}
 		}
-		out, err := runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "budget", "--analyst", who, "--json")
+		out, err := runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "budget", "--analyst", who, "-o", "json")
 		if err != nil {
 			t.Fatalf("mpcaudit budget: %v\n%s", err, out)
 		}
 		var rep auditor.BudgetReport
 		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatalf("mpcaudit budget --json: %v\n%s", err, out)
+			t.Fatalf("mpcaudit budget -o json: %v\n%s", err, out)
 		}
 		if len(rep.Parties) != len(l.Parties) {
 			t.Fatalf("mpcaudit budget reports %d parties, want %d", len(rep.Parties), len(l.Parties))
@@ -207,12 +207,12 @@ func TestInstitutionsDecide(t *testing.T) {
 		// (the coordinator publishes it when it sees the bank again).
 		var vs []auditor.PolicyVersion
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
-			out, err := runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "policies", "--party", "bank", "--json")
+			out, err := runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "policies", "--party", "bank", "-o", "json")
 			if err != nil {
 				t.Fatalf("mpcaudit policies: %v\n%s", err, out)
 			}
 			if err := json.Unmarshal([]byte(out), &vs); err != nil {
-				t.Fatalf("mpcaudit policies --json: %v\n%s", err, out)
+				t.Fatalf("mpcaudit policies -o json: %v\n%s", err, out)
 			}
 			if len(vs) == 2 || time.Now().After(deadline) {
 				break

@@ -277,7 +277,7 @@ func TestLedgerTellsTheWholeStory(t *testing.T) {
 		if err != nil || !strings.Contains(out, "extends the checkpoint this profile verified before") || strings.Contains(out, "open: QUERY") {
 			t.Fatalf("second mpcaudit verify: %v\n%s", err, out)
 		}
-		out, err = runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "show", "--json")
+		out, err = runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "show", "-o", "json")
 		if err != nil {
 			t.Fatalf("mpcaudit show: %v\n%s", err, out)
 		}

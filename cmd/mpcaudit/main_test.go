@@ -45,7 +45,7 @@ func TestShowEscapesForgedTableLine(t *testing.T) {
 		entry.Failure{QueryID: "q-evil", Reason: "interrupted"},
 	})
 	var out, errb bytes.Buffer
-	if code := run([]string{"--profile", profile, "show", "--log-dir", logDir, "--archive", filepath.Join(dir, "archive.db")}, &out, &errb); code != 0 {
+	if code := run(t.Context(), []string{"--profile", profile, "show", "--log-dir", logDir, "--archive", filepath.Join(dir, "archive.db")}, &out, &errb); code != 0 {
 		t.Fatalf("mpcaudit show: exit %d\n%s", code, errb.String())
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")

@@ -32,10 +32,12 @@ func writeLedger(t *testing.T, caPEM []byte, entries []entry.Entry) (logDir, pro
 	return lg.Dir, profile
 }
 
-// A signed POLICY, an answered noisy query and an open one: verify
-// accepts them, policies lists the version, budget counts the ε.
-func TestPoliciesAndBudget(t *testing.T) {
-	now := time.Now().Truncate(time.Second)
+// policyLedger writes a ledger with a signed POLICY of the bank (rule
+// name with an escape sequence, a 24h budget of 2 per analyst), an
+// answered query q-1 (ε 0.5) by alice a minute before now and an open
+// one q-2 (ε 0.25); it returns the log directory and the profile.
+func policyLedger(t *testing.T, now time.Time) (logDir, profile string) {
+	t.Helper()
 	ca, err := pki.NewCA("test CA", now.Add(-time.Hour), 48*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -58,14 +60,21 @@ func TestPoliciesAndBudget(t *testing.T) {
 	q := func(id string, eps uint64) entry.Query {
 		return entry.Query{QueryID: id, Analyst: "mpcq://analyst/alice", ParamSet: "test", Time: now.Add(-time.Minute).Unix(), EpsilonMilli: eps, Collusion: 1}
 	}
-	logDir, profile := writeLedger(t, ca.CertPEM(), []entry.Entry{
+	return writeLedger(t, ca.CertPEM(), []entry.Entry{
 		entry.Ceremony{ParamSet: "test"}, pol, q("q-1", 500), entry.Result{QueryID: "q-1", Parties: []string{"bank"}}, q("q-2", 250),
 	})
+}
+
+// A signed POLICY, an answered noisy query and an open one: verify
+// accepts them, policies lists the version, budget counts the ε.
+func TestPoliciesAndBudget(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	logDir, profile := policyLedger(t, now)
 	cmd := func(args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
 		args = append([]string{"--profile", profile}, append(args, "--log-dir", logDir, "--no-archive")...)
-		if code := run(args, &out, &errb); code != 0 {
+		if code := run(t.Context(), args, &out, &errb); code != 0 {
 			t.Fatalf("mpcaudit %v: exit %d\n%s", args, code, errb.String())
 		}
 		return out.String()

@@ -3,17 +3,20 @@
 // deterministically from a seed, with planted patterns for demo queries.
 //
 // It is a thin wrapper around package gen; it is not a tool for real data.
+// Flags are read with github.com/spf13/cobra, as mpcadm and mpcaudit:
+// help, unknown flags refused, shell completion.
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/mpcq/mpcq/internal/cli"
-
 	"github.com/mpcq/mpcq/internal/gen"
 )
 
@@ -22,21 +25,61 @@ func main() {
 		fmt.Println(cli.Version("mpcgen"))
 		return
 	}
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run parses args, writes the files and reports on stderr; it returns the
-// process exit status (0 ok, 1 failure, 2 bad usage).
-func run(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mpcgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	people := fs.Int("people", 10000, fmt.Sprintf("number of persons in the synthetic population (1 to %d)", gen.MaxPeople))
-	seed := fs.Int64("seed", 1, "random seed; the same people and seed always give byte-identical files")
-	out := fs.String("out", "", "output directory, created if missing (required)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: mpcgen --out DIR [--people N] [--seed S]
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ err error }
 
-Writes synthetic data for a three-party consortium into DIR:
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// run executes the command line and returns the process exit status: 0
+// ok (and for help), 1 failure, 2 usage error. Help and completion
+// scripts go to stdout; the files written are reported on stderr.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "mpcgen:", err)
+	if isUsage(err) {
+		name := "mpcgen"
+		if cmd != nil {
+			name = cmd.CommandPath()
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", name)
+		return 2
+	}
+	return 1
+}
+
+// isUsage tells a usage error from a failure (see mpcadm's).
+func isUsage(err error) bool {
+	if errors.As(err, new(usageError)) {
+		return true
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "required flag", "accepts ", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// newRoot builds the command: the root writes the data; its only
+// subcommands are cobra's help and completion.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	var people int
+	var seed int64
+	var out string
+	root := &cobra.Command{
+		Use:   "mpcgen --out DIR [--people N] [--seed S]",
+		Short: "Write a synthetic three-party consortium's tables and schemas",
+		Long: fmt.Sprintf(`Writes synthetic data for a three-party consortium into DIR:
   DIR/telecom.csv, DIR/bank.csv, DIR/utility.csv
       one row per customer, keyed by person_id (an 18-character
       Chinese-resident-id-like string with a valid check character); rows
@@ -48,41 +91,72 @@ Planted patterns: a crypto-mining cluster (kwh_30d >= 3 x kwh_avg_12m with
 cash deposits >= 50000, mostly in D03 and D07), a telecom-fraud ring (30-300
 flagged calls and 10-200 transfers abroad), meter tampering, and %d persons
 whose every column is at its declared maximum.
-Prints one line per file written to stderr.
+Prints one line per file written to stderr. The same --people and --seed
+always give byte-identical files. It is not a tool for real data.
 
-Flags:
-`, gen.PTelecom, gen.PBank, gen.PUtility, gen.ExtremePersons)
-		fs.PrintDefaults()
+Exit status: 0 ok (and for --help); 1 the files could not be written;
+2 usage error (unknown flag, bad value, missing --out).`, gen.PTelecom, gen.PBank, gen.PUtility, gen.ExtremePersons),
+		Example:       `  mpcgen --out data --people 10000 --seed 1`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       cli.Version("mpcgen"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unexpected argument %q; all options are flags", args[0])
+			cmd.SuggestionsMinimumDistance = 2
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return usageError{errors.New(msg)}
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return usageError{errors.New("--out DIR is required")}
+			}
+			if people < 1 || people > gen.MaxPeople {
+				return usageError{fmt.Errorf("--people %d is out of range; give a number from 1 to %d", people, gen.MaxPeople)}
+			}
+			files, err := gen.WriteDir(out, people, seed)
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				if f.Schema {
+					fmt.Fprintf(stderr, "mpcgen: wrote %s (schema of table %s: key and %d columns)\n", f.Path, f.Table, f.Columns)
+				} else {
+					fmt.Fprintf(stderr, "mpcgen: wrote %s (%d rows, %d columns plus the key)\n", f.Path, f.Rows, f.Columns)
+				}
+			}
+			return nil
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.SetVersionTemplate("{{.Version}}\n")
+	f := root.Flags()
+	f.IntVar(&people, "people", 10000, fmt.Sprintf("number of persons `N` in the synthetic population (1 to %d)", gen.MaxPeople))
+	f.Int64Var(&seed, "seed", 1, "random seed `S`; the same people and seed always give byte-identical files")
+	f.StringVar(&out, "out", "", "output directory `DIR`, created if missing (required)")
+	_ = root.MarkFlagDirname("out")
+	// cobra adds help and completion only to a command with subcommands
+	// (completion only when called): make completion now, with the
+	// stdout above, so that 'mpcgen help' and 'mpcgen completion bash'
+	// both work. An unknown shell is refused rather than answered with
+	// help.
+	root.InitDefaultCompletionCmd("completion")
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return nil
+				}
+				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+			}
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		}
-		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "mpcgen: unexpected argument %q; all options are flags (see --help)\n", fs.Arg(0))
-		return 2
-	}
-	if *out == "" {
-		fmt.Fprintln(stderr, "mpcgen: --out DIR is required (see --help)")
-		return 2
-	}
-	if *people < 1 || *people > gen.MaxPeople {
-		fmt.Fprintf(stderr, "mpcgen: --people %d is out of range; give a number from 1 to %d\n", *people, gen.MaxPeople)
-		return 2
-	}
-	files, err := gen.WriteDir(*out, *people, *seed)
-	if err != nil {
-		fmt.Fprintf(stderr, "mpcgen: %v\n", err)
-		return 1
-	}
-	for _, f := range files {
-		if f.Schema {
-			fmt.Fprintf(stderr, "mpcgen: wrote %s (schema of table %s: key and %d columns)\n", f.Path, f.Table, f.Columns)
-		} else {
-			fmt.Fprintf(stderr, "mpcgen: wrote %s (%d rows, %d columns plus the key)\n", f.Path, f.Rows, f.Columns)
-		}
-	}
-	return 0
+	return root
 }
