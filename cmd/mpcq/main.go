@@ -59,8 +59,10 @@ var errInterrupted = errors.New("interrupted: the query was cancelled; if it was
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	cmd, err := root, singleDash(root, args)
-	if err == nil {
+	cmd, err := root, cli.SingleDash(root, args)
+	if err != nil {
+		err = usageError{err}
+	} else {
 		cmd, err = root.ExecuteContextC(ctx)
 	}
 	if err == nil {
@@ -95,40 +97,6 @@ func isUsage(err error) bool {
 		return true
 	}
 	return strings.HasPrefix(err.Error(), "unknown command")
-}
-
-// singleDash refuses a long flag spelled with one dash (-profile), which
-// the flag package mpcq used before accepted and pflag would read as a
-// cluster of one-letter flags, with a usage error that names the right
-// spelling.
-func singleDash(root *cobra.Command, args []string) error {
-	isLong := func(name string) bool {
-		if len(name) < 2 {
-			return false
-		}
-		if name == "help" {
-			return true
-		}
-		found := false
-		var walk func(c *cobra.Command)
-		walk = func(c *cobra.Command) {
-			found = found || c.Flags().Lookup(name) != nil || c.PersistentFlags().Lookup(name) != nil
-			for _, sub := range c.Commands() {
-				walk(sub)
-			}
-		}
-		walk(root)
-		return found
-	}
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "="); strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && isLong(name) {
-			return usagef("-%s: flags take two dashes: --%s", name, name)
-		}
-	}
-	return nil
 }
 
 // options are the root's persistent flags.

@@ -132,3 +132,39 @@ func (s *OutSwitch) Install(root *cobra.Command) {
 		return nil
 	}
 }
+
+// SingleDash refuses a long flag spelled with one dash (-profile), which
+// the flag package the CLIs used before cobra accepted and pflag would
+// read as a cluster of one-letter flags: the error names the right
+// spelling. It checks args (up to "--") against the long flags of every
+// command under root, before root.Execute; callers report it as a usage
+// error.
+func SingleDash(root *cobra.Command, args []string) error {
+	isLong := func(name string) bool {
+		if len(name) < 2 {
+			return false
+		}
+		if name == "help" {
+			return true
+		}
+		found := false
+		var walk func(c *cobra.Command)
+		walk = func(c *cobra.Command) {
+			found = found || c.Flags().Lookup(name) != nil || c.PersistentFlags().Lookup(name) != nil
+			for _, sub := range c.Commands() {
+				walk(sub)
+			}
+		}
+		walk(root)
+		return found
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "="); strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && isLong(name) {
+			return fmt.Errorf("-%s: flags take two dashes: --%s", name, name)
+		}
+	}
+	return nil
+}

@@ -29,7 +29,9 @@ func TestOutputFlag(t *testing.T) {
 			var f Format
 			var stdout, stderr bytes.Buffer
 			root := &cobra.Command{Use: "x", SilenceErrors: true, SilenceUsage: true,
-				RunE: func(cmd *cobra.Command, _ []string) error { return WriteJSON(cmd.OutOrStdout(), map[string]string{"format": string(f)}) }}
+				RunE: func(cmd *cobra.Command, _ []string) error {
+					return WriteJSON(cmd.OutOrStdout(), map[string]string{"format": string(f)})
+				}}
 			AddOutputFlag(root, &f)
 			(&OutSwitch{Stdout: &stdout, Stderr: &stderr}).Install(root)
 			root.SetArgs(tc.args)
