@@ -117,7 +117,7 @@ func TestCLI(t *testing.T) {
 		}
 		code, _, errOut = mpcqRun(t, append(prof, "query", "--quiet", "SELECT COUNT(*) FROM utility JOIN bank USING (person_id)")...)
 		t.Logf("query with utility down: exit %d: %s", code, errOut)
-		if code != 1 || !strings.Contains(errOut, "utility") || strings.Contains(errOut, "rpc error") || strings.Contains(errOut, "desc =") {
+		if code != 1 || !strings.Contains(errOut, "utility") || !strings.Contains(errOut, "mpcq status") || strings.Contains(errOut, "rpc error") || strings.Contains(errOut, "desc =") {
 			t.Errorf("query with utility down: exit %d, stderr %q: want exit 1 naming utility, without a transport dump", code, errOut)
 		}
 	})

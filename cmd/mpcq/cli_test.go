@@ -216,7 +216,7 @@ func transportError(t *testing.T) (error, string) {
 func TestPartyNamed(t *testing.T) {
 	dialErr, partyAddr := transportError(t)
 	over := func(err error) error { // what the analyst receives
-		st, _ := status.FromError(rpc.ToStatus(err, rpc.Mapping{Err: coordinator.ErrParty, Code: codes.Unavailable}))
+		st, _ := status.FromError(rpc.ToStatus(err, rpc.Mapping{Err: coordinator.ErrParty, Code: codes.Unavailable}, rpc.Mapping{Err: coordinator.ErrNotReady, Code: codes.Unavailable}))
 		return st.Err()
 	}
 	for _, tc := range []struct {
@@ -230,6 +230,8 @@ func TestPartyNamed(t *testing.T) {
 			[]string{"party utility failed: dial tcp " + partyAddr, "connection refused"}},
 		{"no party named", over(fmt.Errorf("%w: public key shares from 2 of 3 parties", coordinator.ErrParty)),
 			[]string{"a party failed: public key shares from 2 of 3 parties", "mpcq status"}},
+		{"not ready", over(fmt.Errorf("%w: no party serves table utility", coordinator.ErrNotReady)),
+			[]string{"consortium not ready: no party serves table utility; run mpcq status to see each party's state"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := explainErr(tc.err, "127.0.0.1:7000", "p/profile.json")

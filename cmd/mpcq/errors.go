@@ -70,6 +70,9 @@ func explainErr(err error, coordinator, profileFile string) error {
 			return &hintError{fmt.Sprintf("a party failed: %s; run mpcq status to see which party is down", cause), err}
 		}
 		return &hintError{fmt.Sprintf("party %s failed: %s; its institution's partyd may be down or unreachable from the coordinator: ask its operator, and run mpcq status to see every party", party, cause), err}
+	case st.Code() == codes.Unavailable && strings.HasPrefix(msg, "consortium not ready"):
+		// e.g. "no party serves table utility": a party is down or not set up.
+		return &hintError{fmt.Sprintf("%s; run mpcq status to see each party's state", msg), err}
 	case st.Code() == codes.Unavailable && isTransport(msg):
 		cause := transportCause(msg)
 		hint := fmt.Sprintf("check that the coordinator is running and listening at %s, the address %s gives; mpcq status checks it", coordinator, profileFile)
