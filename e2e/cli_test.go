@@ -115,6 +115,23 @@ func TestCLI(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "party utility is down") || !strings.Contains(out, "DOWN") {
 			t.Errorf("status with utility down: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 		}
+		// -o json: the status document on stdout, ready false, exit 1.
+		code, out, errOut = mpcqRun(t, append(prof, "status", "-o", "json")...)
+		var st struct {
+			Ready   bool
+			Parties []struct {
+				Name string
+				Up   bool
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &st); code != 1 || err != nil || st.Ready || !slices.ContainsFunc(st.Parties, func(p struct {
+			Name string
+			Up   bool
+		}) bool {
+			return p.Name == "utility" && !p.Up
+		}) || !strings.Contains(errOut, "party utility is down") {
+			t.Errorf("status -o json with utility down: exit %d, %v, %+v, stderr %q", code, err, st, errOut)
+		}
 		code, _, errOut = mpcqRun(t, append(prof, "query", "--quiet", "SELECT COUNT(*) FROM utility JOIN bank USING (person_id)")...)
 		t.Logf("query with utility down: exit %d: %s", code, errOut)
 		if code != 1 || !strings.Contains(errOut, "utility") || !strings.Contains(errOut, "mpcq status") || strings.Contains(errOut, "rpc error") || strings.Contains(errOut, "desc =") {

@@ -272,3 +272,25 @@ func TestKeygen(t *testing.T) {
 		}
 	}
 }
+
+// FuzzExplainErr: the reading of gRPC error messages never panics, and
+// what it says wraps the error it explains.
+func FuzzExplainErr(f *testing.F) {
+	for _, m := range []string{
+		`party failed: party bank: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`,
+		`party failed: party utility at 127.0.0.1:2: x`, `party failed: party `, `party failed`, `party failed: party :`,
+		`connection error: desc = "transport: authentication handshake failed: server presented mpcq://party/bank"`,
+		`connection error: desc = "\"\""`, `consortium not ready: no party serves table utility`, `rpc error: desc = `,
+	} {
+		f.Add(uint8(codes.Unavailable), m)
+	}
+	f.Fuzz(func(t *testing.T, code uint8, msg string) {
+		err := status.Error(codes.Code(code%16+1), msg) // not OK: no error
+		got := explainErr(err, "127.0.0.1:7000", "p/profile.json")
+		if got == nil || !errors.Is(got, err) {
+			t.Fatalf("explainErr(%q) = %v", msg, got)
+		}
+		_, _ = partyOf(msg)
+		_ = transportCause(msg)
+	})
+}

@@ -37,6 +37,10 @@ func main() {
 	// is cancelled at the coordinator, which records the cancellation on
 	// the ledger as the analyst's, blaming no party.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
