@@ -118,6 +118,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--profile", dir, "query", "--warrant", "w.pem", "--no-warrant", "SELECT COUNT(*) FROM bank"}, "exclude each other"},
 		{[]string{"--profile", dir, "query", "--collusion", "many", "SELECT COUNT(*) FROM bank"}, `invalid argument "many"`},
 		{[]string{"status"}, "give --profile DIR or set MPCQ_PROFILE"},
+		{[]string{"completion", "bsh"}, "Did you mean this?\n\tbash"},
+		{[]string{"completion", "tcsh"}, `unknown command "tcsh" for "mpcq completion"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := runCLI(context.Background(), tc.args...)

@@ -174,6 +174,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(queryCmd(o, stdout, stderr), explainCmd(o, stdout), statusCmd(o, stdout, stderr),
 		schemaCmd(o, stdout), keygenCmd(o))
 	(&cli.OutSwitch{Stdout: stdout, Stderr: stderr}).Install(root)
+	cli.StrictCompletion(root) // after Install: cobra binds the scripts' writer now
 	return root
 }
 

@@ -128,6 +128,7 @@ func newRoot(stdout, stderr io.Writer, now func() time.Time) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(issueCmd(stdout, now), revokeCmd(stdout, now), showCmd(stdout, now))
 	(&cli.OutSwitch{Stdout: stdout, Stderr: stderr}).Install(root)
+	cli.StrictCompletion(root) // after Install: cobra binds the scripts' writer now
 	return root
 }
 

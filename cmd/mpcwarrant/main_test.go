@@ -212,6 +212,7 @@ func TestUsage(t *testing.T) {
 		{"completion fish", []string{"completion", "fish"}, 0, "complete -c mpcwarrant"},
 		{"completion powershell", []string{"completion", "powershell"}, 0, "Register-ArgumentCompleter"},
 		{"unknown command", []string{"sign"}, 2, `unknown command "sign"`},
+		{"unknown shell", []string{"completion", "zhs"}, 2, "Did you mean this?\n\tzsh"},
 		{"mistyped command", []string{"isue"}, 2, "Did you mean this?\n\tissue"},
 		{"mistyped show", []string{"shwo", "f"}, 2, "Did you mean this?\n\tshow"},
 		{"issue help", []string{"issue", "--help"}, 0, "--max-queries"},

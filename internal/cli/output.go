@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -167,4 +168,30 @@ func SingleDash(root *cobra.Command, args []string) error {
 		}
 	}
 	return nil
+}
+
+// StrictCompletion adds cobra's completion command to root now (root's
+// subcommands and output stream must be set first: cobra binds the
+// scripts' writer here) and makes it refuse an unknown shell,
+// with suggestions ("bsh": did you mean bash?), as a usage error instead
+// of printing its help with exit status 0.
+func StrictCompletion(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.SuggestionsMinimumDistance = 2
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+			}
+			return errors.New(msg)
+		}
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
 }
