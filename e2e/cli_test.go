@@ -65,7 +65,15 @@ func TestCLI(t *testing.T) {
 		}
 		var res, alias result
 		var explain struct {
-			Plan    struct{ Canonical string }
+			Plan struct {
+				Canonical string
+				Order     []string
+				Parties   []struct {
+					Table string
+					Bytes int64 `json:"bytes_sent"`
+				}
+				EstimateS float64 `json:"estimate_s"`
+			}
 			Privacy []string
 		}
 		for _, tc := range []struct {
@@ -102,7 +110,8 @@ func TestCLI(t *testing.T) {
 				t.Errorf("query -o json gave %+v, plaintext %v", r, want)
 			}
 		}
-		if explain.Plan.Canonical == "" || len(explain.Privacy) == 0 {
+		if explain.Plan.Canonical == "" || len(explain.Plan.Order) != len(explain.Plan.Parties) || len(explain.Plan.Parties) < 2 ||
+			explain.Plan.Parties[0].Bytes == 0 || explain.Plan.EstimateS <= 0 || len(explain.Privacy) == 0 {
 			t.Errorf("explain -o json: %+v", explain)
 		}
 	})

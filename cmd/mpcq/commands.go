@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/mpcq/mpcq/internal/analyst"
-	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/cli"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
@@ -197,7 +196,9 @@ noise and 95% half-width, and how every party's policy decides the query
 with the ε budget left. Runs nothing and charges nothing (the same as
 query --dry-run, or "EXPLAIN SELECT ...").
 
-With -o json: {"plan": {...}, "privacy": ["line", ...]}.`,
+With -o json: {"plan": {"canonical", "order", "depth", "parties": [...],
+"worst_cases", "estimate_s", "memory": [...], ...}, "privacy": ["line",
+...]}.`,
 		Example: `  mpcq --profile demo/analyst explain --epsilon 1 "SELECT COUNT(*), SUM(bank.balance) FROM bank"`,
 		Args:    oneSQL,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -243,10 +244,7 @@ func runExplain(ctx context.Context, dir string, req analyst.Request, out cli.Fo
 		return fmt.Errorf("privacy and policies: %w", s.explainErr(err))
 	}
 	if out == cli.JSON {
-		return cli.WriteJSON(stdout, struct {
-			Plan    *chain.Explanation `json:"plan"`
-			Privacy []string           `json:"privacy"`
-		}{e, privacyLines(priv)})
+		return cli.WriteJSON(stdout, explainJSON{Plan: planOf(e), Privacy: privacyLines(priv)})
 	}
 	if _, err := fmt.Fprint(stdout, e.String()); err != nil {
 		return err
