@@ -32,20 +32,3 @@ func TestPrintResult(t *testing.T) {
 		}
 	}
 }
-
-func TestQueryFlags(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if rc := run([]string{"--profile", t.TempDir(), "query", "--help"}, &out, &errOut); rc != 0 {
-		t.Errorf("query --help: exit %d", rc)
-	}
-	for _, want := range []string{"--epsilon", "--collusion", "--warrant", "--no-warrant", "95%"} {
-		if !strings.Contains(errOut.String(), want) {
-			t.Errorf("query --help lacks %q", want)
-		}
-	}
-	errOut.Reset()
-	if rc := run([]string{"--profile", t.TempDir(), "query", "--warrant", "w.pem", "--no-warrant", "SELECT COUNT(*) FROM bank"}, &out, &errOut); rc != 2 ||
-		!strings.Contains(errOut.String(), "exclude each other") {
-		t.Errorf("--warrant with --no-warrant: exit %d, %q", rc, errOut.String())
-	}
-}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +118,33 @@ func TestIssueShowRevoke(t *testing.T) {
 			t.Errorf("show output lacks %q:\n%s", want, out)
 		}
 	}
+	// -o json: one JSON document on stdout, with the same facts.
+	code, out, errs = runCmd(t, "show", "--ca", caPath, "-o", "json", wfile)
+	var js struct {
+		Kind, ID, Case, Epsilon, Hash string
+		SignedBy                      string `json:"signed_by"`
+		Analysts, Tables, Columns     []string
+		MaxQueries                    uint32 `json:"max_queries"`
+		Verified                      *bool
+		VerifyError                   string `json:"verify_error"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil {
+		t.Fatalf("show -o json: exit %d, %v: %s\n%s", code, err, errs, out)
+	}
+	if h := warrant.Hash(s); js.Kind != "warrant" || js.ID != w.ID || js.Case != "CASE-2026/042" || js.Epsilon != "2.5" || js.MaxQueries != 20 ||
+		len(js.Analysts) != 2 || js.SignedBy != "mpcq://authorizer/judge-a" || js.Hash != hex.EncodeToString(h[:]) ||
+		js.Verified == nil || !*js.Verified || js.VerifyError != "" {
+		t.Fatalf("show -o json gave %+v", js)
+	}
+	// Verification failing: the document says so, and the exit status is 1.
+	code, out, errs = runCmd(t, "show", "--ca", caPath, "-o", "json", "--at", time.Now().Add(25*time.Hour).Format(time.RFC3339), wfile)
+	js.Verified, js.VerifyError = nil, ""
+	if err := json.Unmarshal([]byte(out), &js); code != 1 || err != nil || js.Verified == nil || *js.Verified || !strings.Contains(js.VerifyError, "expired") || !strings.Contains(errs, "expired") {
+		t.Fatalf("show -o json at expiry: exit %d, %v, %+v, stderr %q", code, err, js, errs)
+	}
+	if code, out, _ := runCmd(t, "show", "-o", "json", wfile); code != 0 || !strings.Contains(out, `"verified": null`) {
+		t.Fatalf("show -o json without --ca: exit %d\n%s", code, out)
+	}
 	if code, out, _ := runCmd(t, "show", wfile); code != 0 || !strings.Contains(out, "give --ca") {
 		t.Fatalf("show without --ca: exit %d\n%s", code, out)
 	}
@@ -134,6 +163,16 @@ func TestIssueShowRevoke(t *testing.T) {
 	code, out, errs = runCmd(t, "show", "--ca", caPath, "--warrant", wfile, rfile)
 	if code != 0 || !strings.Contains(out, "case closed") || !strings.Contains(out, "revoked by its authorizer") {
 		t.Fatalf("show revocation: exit %d: %s\n%s", code, errs, out)
+	}
+	code, out, errs = runCmd(t, "show", "--ca", caPath, "--warrant", wfile, "--output", "json", rfile)
+	var rj struct {
+		Kind, Reason string
+		WarrantHash  string `json:"warrant_hash"`
+		Verified     *bool
+	}
+	if err := json.Unmarshal([]byte(out), &rj); code != 0 || err != nil || rj.Kind != "revocation" || rj.Reason != "case closed" ||
+		rj.WarrantHash != hex.EncodeToString(v.Hash[:]) || rj.Verified == nil || !*rj.Verified {
+		t.Fatalf("show revocation -o json: exit %d, %v, %+v: %s\n%s", code, err, rj, errs, out)
 	}
 	if code, _, errs := runCmd(t, "show", "--ca", caPath, rfile); code != 2 || !strings.Contains(errs, "--warrant") {
 		t.Fatalf("show revocation without --warrant: exit %d: %s", code, errs)
@@ -163,14 +202,28 @@ func TestUsage(t *testing.T) {
 		code int
 		want string // in stdout for 0, in stderr otherwise
 	}{
-		{"no command", nil, 2, "Usage: mpcwarrant COMMAND"},
-		{"help", []string{"--help"}, 0, "Commands:"},
+		{"no command", nil, 0, "Exit status:"},
+		{"help", []string{"--help"}, 0, "Available Commands:"},
+		{"help command", []string{"help"}, 0, "Available Commands:"},
+		{"help issue", []string{"help", "issue"}, 0, "--max-queries"},
+		{"version", []string{"--version"}, 0, "mpcwarrant version "},
+		{"completion bash", []string{"completion", "bash"}, 0, "bash completion V2 for mpcwarrant"},
+		{"completion zsh", []string{"completion", "zsh"}, 0, "#compdef mpcwarrant"},
+		{"completion fish", []string{"completion", "fish"}, 0, "complete -c mpcwarrant"},
+		{"completion powershell", []string{"completion", "powershell"}, 0, "Register-ArgumentCompleter"},
 		{"unknown command", []string{"sign"}, 2, `unknown command "sign"`},
-		{"issue help", []string{"issue", "--help"}, 0, "-max-queries"},
-		{"revoke help", []string{"revoke", "-h"}, 0, "-reason"},
-		{"show help", []string{"show", "--help"}, 0, "-ca"},
-		{"unknown flag", []string{"issue", "--judge", "x"}, 2, "flag provided but not defined: -judge"},
-		{"missing flags", []string{"issue", "--case", "x"}, 2, "issue needs"},
+		{"unknown shell", []string{"completion", "zhs"}, 2, "Did you mean this?\n\tzsh"},
+		{"mistyped command", []string{"isue"}, 2, "Did you mean this?\n\tissue"},
+		{"mistyped show", []string{"shwo", "f"}, 2, "Did you mean this?\n\tshow"},
+		{"issue help", []string{"issue", "--help"}, 0, "--max-queries"},
+		{"revoke help", []string{"revoke", "-h"}, 0, "--reason"},
+		{"show help", []string{"show", "--help"}, 0, "--ca"},
+		{"show help output", []string{"show", "--help"}, 0, "-o, --output table|json"},
+		{"unknown flag", []string{"issue", "--judge", "x"}, 2, "unknown flag: --judge"},
+		{"single-dash flag", []string{"issue", "-profile", "x"}, 2, "-profile: flags take two dashes: --profile"},
+		{"missing flags", []string{"issue", "--case", "x"}, 2, `required flag(s) "analyst", "expires", "out", "profile", "tables" not set`},
+		{"bad output format", []string{"show", "-o", "yaml", "f"}, 2, `output format "yaml": want table or json`},
+		{"negative expiry", []string{"issue", "--profile", "p", "--case", "c", "--analyst", "mpcq://analyst/a", "--tables", "t", "--expires", "-1h", "-o", "f"}, 2, "positive duration"},
 		{"bad epsilon", []string{"issue", "--profile", "p", "--case", "c", "--analyst", "mpcq://analyst/a", "--tables", "t", "--expires", "1h", "-o", "f", "--epsilon", "0.0001"}, 2, "at most 3 decimals"},
 		{"bad not-before", []string{"issue", "--profile", "p", "--case", "c", "--analyst", "mpcq://analyst/a", "--tables", "t", "--expires", "1h", "-o", "f", "--not-before", "tomorrow"}, 2, "RFC3339"},
 		{"max-queries too large", []string{"issue", "--profile", "p", "--case", "c", "--analyst", "mpcq://analyst/a", "--tables", "t", "--expires", "1h", "-o", "f", "--max-queries", "4294967296"}, 2, "too large"},
@@ -186,6 +239,11 @@ func TestUsage(t *testing.T) {
 			}
 			if code != tc.code || !strings.Contains(got, tc.want) {
 				t.Fatalf("exit %d, want %d; output %q lacks %q (stdout %q)", code, tc.code, got, tc.want, out)
+			}
+			// Help goes to stdout alone; a usage error prints nothing on
+			// stdout and says how to get help.
+			if tc.code == 0 && errs != "" || tc.code == 2 && (out != "" || !strings.Contains(errs, "--help' for usage")) {
+				t.Fatalf("exit %d: stdout %q, stderr %q", code, out, errs)
 			}
 		})
 	}
