@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"google.golang.org/grpc/codes"
@@ -33,6 +34,10 @@ type chainResult struct {
 	sigs   [][]byte // the last party's signature of each
 	outMap []uint32
 	sent   *byteCount
+	// opened is when every party's stream was open and its output map
+	// checked; done[i] when party i's stream ended (its last block out).
+	opened time.Time
+	done   []time.Time
 }
 
 // runChain drives the chain of party steps, forwarding each party's blocks
@@ -44,6 +49,8 @@ func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, c
 	if err != nil {
 		return nil, err
 	}
+	opened := time.Now()
+	done := make([]time.Time, len(chain))
 	sent := newByteCount()
 	var wg sync.WaitGroup
 	errs := make([]error, len(chain))
@@ -62,11 +69,13 @@ func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, c
 			if errs[i] = forward(streams[i], streams[i+1], chain[i].name, chain[i+1].name, sent, report); errs[i] != nil {
 				cancel()
 			}
+			done[i] = time.Now()
 		}()
 	}
 	last := chain[len(chain)-1]
 	sums := newPackedAssembly(packed)
 	lastErr := receiveSums(streams[len(chain)-1], last.name, sums, sent)
+	done[len(chain)-1] = time.Now()
 	if lastErr != nil {
 		cancel()
 	}
@@ -79,7 +88,7 @@ func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, c
 	if err != nil {
 		return nil, partyFailed(last.name, err)
 	}
-	return &chainResult{packed: cts, raw: sums.final, sigs: sums.sigs, outMap: outMap, sent: sent}, nil
+	return &chainResult{packed: cts, raw: sums.final, sigs: sums.sigs, outMap: outMap, sent: sent, opened: opened, done: done}, nil
 }
 
 // headerAt is the header for the party at position i of the chain, which
