@@ -176,7 +176,7 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 	}
 	decryptStart := time.Now()
 	s.metrics.PhaseSeconds.WithLabelValues(metrics.PhaseChain).Observe(decryptStart.Sub(chainStart).Seconds())
-	q.timings.addChain(chainStart, cr.opened, cr.done, q.names)
+	q.timings.addChain(chainStart, cr.opened, cr.first, cr.done, q.names)
 	// The last party combined and packed the totals and signed them;
 	// every party checks that signature before its decryption share.
 	progress("decrypting", fmt.Sprintf("collecting every party's decryption share of %d packed ciphertext(s) holding %d total(s)", len(cr.packed), n))

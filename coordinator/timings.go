@@ -7,16 +7,19 @@ import (
 )
 
 // Names of a query's timings (pb.QueryResult.timings), in the order the
-// phases happen. They add up to the coordinator's time for the query:
-// the chain is pipelined (every party works on a block as soon as its
-// predecessor sends it), so PhaseChainParty+name is, for the first party,
-// the time from the chain's opening to its last block (its whole
-// encryption), and for each next party but the last the time it needed
-// after its predecessor's last block (about one block's step when it keeps
-// up, more when it is the slower one); PhasePack is the same for the last
-// party: its last block's step, the combination of the terms, the slot
-// sums, the packing and its signature. A chain of one party has no
-// PhasePack: its time is all PhaseChainParty+name.
+// phases happen. The chain is pipelined (every party works on a block as
+// soon as its predecessor sends it) and the first party starts encrypting
+// as soon as it has checked its header, while the coordinator opens the
+// next parties' streams: so PhaseChainParty+name is, for the first party,
+// its whole encryption (from its output map to its last block, overlapping
+// PhaseChainOpen); for each next party but the last, the time it needed
+// after its predecessor's last block and the chain's opening (about one
+// block's step when it keeps up, more when it is the slower one); and
+// PhasePack the same for the last party: its last block's step, the
+// combination of the terms, the slot sums, the packing and its signature.
+// A chain of one party has no PhasePack: its time is all its
+// PhaseChainParty+name. Apart from that overlap the phases add up to the
+// coordinator's time for the query.
 const (
 	PhasePlan          = "plan"           // intake: parse, plan, signatures, privacy checks
 	PhaseQueued        = "queued"         // waiting for a running slot
@@ -36,17 +39,20 @@ func (t *timings) add(name string, d time.Duration) {
 	*t = append(*t, &pb.Timing{Name: name, Seconds: d.Seconds()})
 }
 
-// addChain splits the chain's time, started at start, into its phases:
-// the opening (until opened), then each party's share of the pipeline
-// from done (when each party's stream ended, in chain order; see the
-// phase names). Pure.
-func (t *timings) addChain(start, opened time.Time, done []time.Time, names []string) {
+// addChain splits the chain's time into its phases (see the names):
+// start is when the chain started, opened when every stream was open,
+// first when the first party had checked its header, done when each
+// party's stream ended, in chain order. Pure.
+func (t *timings) addChain(start, opened, first time.Time, done []time.Time, names []string) {
 	t.add(PhaseChainOpen, opened.Sub(start))
-	prev := opened
+	prev := first
 	for i, at := range done {
 		name := PhaseChainParty + names[i]
 		if i == len(done)-1 && i > 0 {
 			name = PhasePack
+		}
+		if i == 1 && opened.After(prev) {
+			prev = opened // the first party finished before the chain was open
 		}
 		// In an answered query every stream ends after its predecessor's;
 		// the clamp only keeps a figure from going negative.

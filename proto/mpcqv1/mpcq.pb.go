@@ -4440,10 +4440,11 @@ type QueryResult struct {
 	EpsilonMilli uint64 `protobuf:"varint,14,opt,name=epsilon_milli,json=epsilonMilli,proto3" json:"epsilon_milli,omitempty"`
 	Collusion    uint32 `protobuf:"varint,15,opt,name=collusion,proto3" json:"collusion,omitempty"`
 	// How long each phase of the query took, as the coordinator saw it, in
-	// order: planning, the QUERY ledger append, the chain (its opening, then
-	// per party the time until that party's last block), the last party's
-	// packing, the decryption shares, their combination and the RESULT
-	// append (names: coordinator.Phase*). mpcdemo bench reports them.
+	// order: planning, the wait for a slot, the QUERY ledger append, the
+	// chain (its opening, each party's share of the pipeline), the last
+	// party's packing, the decryption shares, their combination and the
+	// RESULT append (names and meaning: coordinator.Phase*). mpcdemo bench
+	// reports them.
 	Timings       []*Timing `protobuf:"bytes,16,rep,name=timings,proto3" json:"timings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
