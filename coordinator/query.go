@@ -58,6 +58,8 @@ type queryRun struct {
 	log     zerolog.Logger
 	// privacy is what the analyst signed: ε, collusion tolerance, warrant.
 	privacy request.Privacy
+	// timings are the query's phases so far, returned with the result.
+	timings timings
 }
 
 // admit checks the caller's role and the consortium's readiness, runs
@@ -115,6 +117,7 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 		return err
 	}
 	planned := time.Since(start)
+	q.timings.add(PhasePlan, planned)
 	release, err := s.slots.enter(ctx, func(pos int) {
 		progress("queued", fmt.Sprintf("queued: position %d; %d queries run at once", pos, s.cfg.MaxConcurrentQueries))
 	})
@@ -124,17 +127,20 @@ func (s *Server) query(ctx context.Context, req *pb.QueryRequest, stream pb.Coor
 	}
 	defer release()
 	committing := time.Now()
+	q.timings.add(PhaseQueued, committing.Sub(start)-planned)
 	params, layout := q.env.keys.params, q.pq.layout
 	q.log.Info().Strs("chain", q.names).Int("aggregates", len(q.pq.plan.Aggregates)).Msg("query planned")
 	progress("planned", fmt.Sprintf("query %s: chain %v, %d blocks of %d slots, %d term(s) × %d group(s) × %d sum(s)",
 		q.id, q.names, params.Blocks(int(q.env.epoch.Entities)), params.Slots(), layout.Terms, layout.Groups, layout.Sums))
 
 	// Commit the query on the ledger before any party works on it.
+	appending := time.Now()
 	gate, err := s.commitQuery(ctx, q.id, q.analyst, q.pq.plan.Canonical, req, q.header.Plan, q.env, q.privacy)
 	if err != nil {
 		q.log.Warn().Err(err).Msg("query not committed on the ledger; not run")
 		return err
 	}
+	q.timings.add(PhaseLedgerQuery, time.Since(appending))
 	// Planning and committing, without the wait for a running slot.
 	s.metrics.PhaseSeconds.WithLabelValues(metrics.PhaseCommit).Observe((planned + time.Since(committing)).Seconds())
 	progress("committed", fmt.Sprintf("ledger entry %d in checkpoint %d, cosigned by every party", gate.LedgerIndex, gate.CheckpointSize))
@@ -170,6 +176,7 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 	}
 	decryptStart := time.Now()
 	s.metrics.PhaseSeconds.WithLabelValues(metrics.PhaseChain).Observe(decryptStart.Sub(chainStart).Seconds())
+	q.timings.addChain(chainStart, cr.opened, cr.first, cr.done, q.names)
 	// The last party combined and packed the totals and signed them;
 	// every party checks that signature before its decryption share.
 	progress("decrypting", fmt.Sprintf("collecting every party's decryption share of %d packed ciphertext(s) holding %d total(s)", len(cr.packed), n))
@@ -183,21 +190,26 @@ func (s *Server) execute(ctx context.Context, q *queryRun, gate *gateProof, prog
 		q.log.Warn().Err(err).Msg("query failed collecting decryption shares")
 		return nil, err
 	}
+	combining := time.Now()
+	q.timings.add(PhaseDecryptShares, combining.Sub(decryptStart))
 	switched, err := combineShares(ctx, params, s.workers, totals, shares)
 	if err != nil {
 		return nil, err
 	}
+	appending := time.Now()
+	q.timings.add(PhaseCombine, appending.Sub(combining))
 	if _, _, _, err := s.appendEntry(ctx, resultEntry(q.id, s.cfg.PartyNames(), cr.raw, switched)); err != nil {
 		q.log.Warn().Err(err).Msg("RESULT not recorded; result withheld")
 		return nil, err
 	}
+	q.timings.add(PhaseLedgerResult, time.Since(appending))
 	s.metrics.PhaseSeconds.WithLabelValues(metrics.PhaseDecrypt).Observe(time.Since(decryptStart).Seconds())
 	for i, b := range cr.sent.of(q.names) {
 		s.metrics.PartyBytes.WithLabelValues(q.names[i]).Add(float64(b))
 	}
 	result := &pb.QueryResult{QueryId: q.id, ChainLen: uint32(len(q.parties)), ParamSet: params.Set.Name, Chain: q.names,
 		Sums: q.pq.planPB.Sums, Groups: uint32(layout.Groups), SumCiphertexts: switched, BytesPerParty: cr.sent.of(q.names),
-		LedgerIndex: gate.LedgerIndex, EpsilonMilli: q.privacy.EpsilonMilli, Collusion: uint32(q.privacy.Collusion)}
+		LedgerIndex: gate.LedgerIndex, EpsilonMilli: q.privacy.EpsilonMilli, Collusion: uint32(q.privacy.Collusion), Timings: q.timings}
 	return resultParts(result), nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"google.golang.org/grpc/codes"
@@ -33,6 +34,11 @@ type chainResult struct {
 	sigs   [][]byte // the last party's signature of each
 	outMap []uint32
 	sent   *byteCount
+	// opened is when every party's stream was open and its output map
+	// checked; first when the first party's was (it then encrypts);
+	// done[i] when party i's stream ended (its last block out).
+	opened, first time.Time
+	done          []time.Time
 }
 
 // runChain drives the chain of party steps, forwarding each party's blocks
@@ -40,10 +46,12 @@ type chainResult struct {
 func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, chain []*partyConn, outputs, packed int, progress func(string, string)) (*chainResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	streams, outMap, err := openChain(ctx, header, chain, outputs)
+	streams, outMap, first, err := openChain(ctx, header, chain, outputs)
 	if err != nil {
 		return nil, err
 	}
+	opened := time.Now()
+	done := make([]time.Time, len(chain))
 	sent := newByteCount()
 	var wg sync.WaitGroup
 	errs := make([]error, len(chain))
@@ -62,11 +70,13 @@ func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, c
 			if errs[i] = forward(streams[i], streams[i+1], chain[i].name, chain[i+1].name, sent, report); errs[i] != nil {
 				cancel()
 			}
+			done[i] = time.Now()
 		}()
 	}
 	last := chain[len(chain)-1]
 	sums := newPackedAssembly(packed)
 	lastErr := receiveSums(streams[len(chain)-1], last.name, sums, sent)
+	done[len(chain)-1] = time.Now()
 	if lastErr != nil {
 		cancel()
 	}
@@ -79,7 +89,7 @@ func runChain(ctx context.Context, params *mpc.Params, header *pb.QueryHeader, c
 	if err != nil {
 		return nil, partyFailed(last.name, err)
 	}
-	return &chainResult{packed: cts, raw: sums.final, sigs: sums.sigs, outMap: outMap, sent: sent}, nil
+	return &chainResult{packed: cts, raw: sums.final, sigs: sums.sigs, outMap: outMap, sent: sent, opened: opened, first: first, done: done}, nil
 }
 
 // headerAt is the header for the party at position i of the chain, which
@@ -93,36 +103,41 @@ func headerAt(header *pb.QueryHeader, i int, inMap []uint32) *pb.QueryHeader {
 
 // openChain opens a QueryStep stream to every party in order, sending each
 // its header and checking the output map it answers; it returns the
-// streams and the last party's output map. The first party gets no blocks
-// and its send side is closed at once.
-func openChain(ctx context.Context, header *pb.QueryHeader, chain []*partyConn, outputs int) ([]pb.Party_QueryStepClient, []uint32, error) {
+// streams, the last party's output map and when the first party's output
+// map arrived (it has checked its header and starts encrypting). The first
+// party gets no blocks and its send side is closed at once.
+func openChain(ctx context.Context, header *pb.QueryHeader, chain []*partyConn, outputs int) ([]pb.Party_QueryStepClient, []uint32, time.Time, error) {
 	streams := make([]pb.Party_QueryStepClient, len(chain))
 	var inMap []uint32
+	var first time.Time
 	for i, pc := range chain {
 		st, err := pc.client.QueryStep(ctx)
 		if err != nil {
-			return nil, nil, partyFailed(pc.name, err)
+			return nil, nil, first, partyFailed(pc.name, err)
 		}
 		if err := st.Send(&pb.BlockMessage{Header: headerAt(header, i, inMap)}); err != nil {
 			_, rerr := st.Recv()
-			return nil, nil, partyFailed(pc.name, errors.Join(err, rerr))
+			return nil, nil, first, partyFailed(pc.name, errors.Join(err, rerr))
 		}
 		if i == 0 {
 			if err := st.CloseSend(); err != nil {
-				return nil, nil, partyFailed(pc.name, err)
+				return nil, nil, first, partyFailed(pc.name, err)
 			}
 		}
 		m, err := st.Recv()
 		if err != nil {
-			return nil, nil, partyFailed(pc.name, err)
+			return nil, nil, first, partyFailed(pc.name, err)
+		}
+		if i == 0 {
+			first = time.Now()
 		}
 		inMap = m.OutMap
 		if err := checkOutMap(inMap, outputs); err != nil {
-			return nil, nil, partyFailed(pc.name, err)
+			return nil, nil, first, partyFailed(pc.name, err)
 		}
 		streams[i] = st
 	}
-	return streams, inMap, nil
+	return streams, inMap, first, nil
 }
 
 // forward relays every block from one party's stream to the next party's

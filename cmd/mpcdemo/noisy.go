@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -15,7 +15,7 @@ import (
 // has no warrant: the parties answer with differential-privacy noise they
 // add themselves while decrypting (ε 1, a budget of 10 per day), shown
 // beside the exact answer the warranted analyst got.
-func noisyDemo(ctx context.Context, l *demo.Layout, db *demo.DB) error {
+func noisyDemo(ctx context.Context, l *demo.Layout, db *demo.DB, w io.Writer) error {
 	var sample demo.Sample
 	for _, s := range demo.Samples() {
 		if s.Demo {
@@ -32,7 +32,7 @@ func noisyDemo(ctx context.Context, l *demo.Layout, db *demo.DB) error {
 		return err
 	}
 	defer conn.Close()
-	fmt.Printf("\n== the same question without a warrant (profile %s)\n%s\n", l.AnalystDPDir(), strings.Join(strings.Fields(sample.SQL), " "))
+	fmt.Fprintf(w, "\n== the same question without a warrant (profile %s)\n%s\n", l.AnalystDPDir(), strings.Join(strings.Fields(sample.SQL), " "))
 	res, err := p.Query(ctx, client, analyst.Request{SQL: sample.SQL}, nil)
 	if err != nil {
 		return fmt.Errorf("noisy query: %w", err)
@@ -41,13 +41,13 @@ func noisyDemo(ctx context.Context, l *demo.Layout, db *demo.DB) error {
 		return fmt.Errorf("the analyst without a warrant got an exact answer")
 	}
 	want := demo.Strings(sample.Expected(db))
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "column\tnoisy\texact\t\n")
 	for i, col := range res.Columns {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", col, res.Cell(0, i), want[i])
 	}
 	_ = tw.Flush()
-	fmt.Print(res.Legend())
-	fmt.Printf("(query %s; this analyst may spend ε %s per day at every party: mpcq explain shows what is left)\n", res.QueryID, demo.DemoDailyBudget)
+	fmt.Fprint(w, res.Legend())
+	fmt.Fprintf(w, "(query %s; this analyst may spend ε %s per day at every party: mpcq explain shows what is left)\n", res.QueryID, demo.DemoDailyBudget)
 	return nil
 }

@@ -180,7 +180,20 @@ type Result struct {
 	BytesPerParty []uint64
 	Elapsed       float64
 	LedgerIndex   uint64
+	// Timings are the query's phases: the coordinator's (coordinator.Phase*,
+	// in order), then this client's decryption (PhaseDecrypt).
+	Timings []Timing
 }
+
+// Timing is one phase of a query and its duration.
+type Timing struct {
+	Name    string
+	Seconds float64
+}
+
+// PhaseDecrypt names the analyst's decryption of the packed totals (and
+// the computation of the output columns) among a result's Timings.
+const PhaseDecrypt = "analyst_decrypt"
 
 // Noisy reports a result of noisy totals (ε > 0).
 func (r *Result) Noisy() bool { return r.EpsilonMilli > 0 }
@@ -452,6 +465,19 @@ func SignRequestPrivacy(canonical, purpose, legalBasis string, privacy request.P
 // the noisy totals with 95% intervals (plan.Plan.FinishNoisy), the noise
 // scales calibrated to the consortium cs as the parties did (dp.Scales).
 func (p *Profile) Decrypt(pl *plan.Plan, cs schema.Consortium, res *pb.QueryResult, elapsed float64) (*Result, error) {
+	start := time.Now()
+	out, err := p.decrypt(pl, cs, res, elapsed)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range res.Timings {
+		out.Timings = append(out.Timings, Timing{Name: t.Name, Seconds: t.Seconds})
+	}
+	out.Timings = append(out.Timings, Timing{Name: PhaseDecrypt, Seconds: time.Since(start).Seconds()})
+	return out, nil
+}
+
+func (p *Profile) decrypt(pl *plan.Plan, cs schema.Consortium, res *pb.QueryResult, elapsed float64) (*Result, error) {
 	if res.ParamSet != p.params.Set.Name {
 		return nil, fmt.Errorf("result under parameter set %s, the profile's keys are for %s", res.ParamSet, p.params.Set.Name)
 	}

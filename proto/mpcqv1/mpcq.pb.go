@@ -4437,8 +4437,15 @@ type QueryResult struct {
 	Total  uint32 `protobuf:"varint,13,opt,name=total,proto3" json:"total,omitempty"`
 	// The privacy the query ran with (as committed): ε in thousandths (0:
 	// exact) and the collusion tolerance k (k+1 parties added noise).
-	EpsilonMilli  uint64 `protobuf:"varint,14,opt,name=epsilon_milli,json=epsilonMilli,proto3" json:"epsilon_milli,omitempty"`
-	Collusion     uint32 `protobuf:"varint,15,opt,name=collusion,proto3" json:"collusion,omitempty"`
+	EpsilonMilli uint64 `protobuf:"varint,14,opt,name=epsilon_milli,json=epsilonMilli,proto3" json:"epsilon_milli,omitempty"`
+	Collusion    uint32 `protobuf:"varint,15,opt,name=collusion,proto3" json:"collusion,omitempty"`
+	// How long each phase of the query took, as the coordinator saw it, in
+	// order: planning, the wait for a slot, the QUERY ledger append, the
+	// chain (its opening, each party's share of the pipeline), the last
+	// party's packing, the decryption shares, their combination and the
+	// RESULT append (names and meaning: coordinator.Phase*). mpcdemo bench
+	// reports them.
+	Timings       []*Timing `protobuf:"bytes,16,rep,name=timings,proto3" json:"timings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4564,6 +4571,13 @@ func (x *QueryResult) GetCollusion() uint32 {
 	return 0
 }
 
+func (x *QueryResult) GetTimings() []*Timing {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
+}
+
 type QueryEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -4645,6 +4659,59 @@ type QueryEvent_Result struct {
 func (*QueryEvent_Progress) isQueryEvent_Event() {}
 
 func (*QueryEvent_Result) isQueryEvent_Event() {}
+
+// Timing is one named phase of a query and its duration.
+type Timing struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Seconds       float64                `protobuf:"fixed64,2,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Timing) Reset() {
+	*x = Timing{}
+	mi := &file_mpcq_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Timing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Timing) ProtoMessage() {}
+
+func (x *Timing) ProtoReflect() protoreflect.Message {
+	mi := &file_mpcq_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Timing.ProtoReflect.Descriptor instead.
+func (*Timing) Descriptor() ([]byte, []int) {
+	return file_mpcq_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *Timing) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Timing) GetSeconds() float64 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
+}
 
 var File_mpcq_proto protoreflect.FileDescriptor
 
@@ -4995,7 +5062,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\bProgress\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1b\n" +
-	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xa7\x03\n" +
+	"\telapsed_s\x18\x03 \x01(\x01R\belapsedS\"\xd2\x03\n" +
 	"\vQueryResult\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x1b\n" +
 	"\tchain_len\x18\x04 \x01(\rR\bchainLen\x12\x1b\n" +
@@ -5010,12 +5077,16 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x06offset\x18\f \x01(\rR\x06offset\x12\x14\n" +
 	"\x05total\x18\r \x01(\rR\x05total\x12#\n" +
 	"\repsilon_milli\x18\x0e \x01(\x04R\fepsilonMilli\x12\x1c\n" +
-	"\tcollusion\x18\x0f \x01(\rR\tcollusionJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04\"v\n" +
+	"\tcollusion\x18\x0f \x01(\rR\tcollusion\x12)\n" +
+	"\atimings\x18\x10 \x03(\v2\x0f.mpcq.v1.TimingR\atimingsJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04\"v\n" +
 	"\n" +
 	"QueryEvent\x12/\n" +
 	"\bprogress\x18\x01 \x01(\v2\x11.mpcq.v1.ProgressH\x00R\bprogress\x12.\n" +
 	"\x06result\x18\x02 \x01(\v2\x14.mpcq.v1.QueryResultH\x00R\x06resultB\a\n" +
-	"\x05event*b\n" +
+	"\x05event\"6\n" +
+	"\x06Timing\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aseconds\x18\x02 \x01(\x01R\aseconds*b\n" +
 	"\bPresence\x12\x18\n" +
 	"\x14PRESENCE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PRESENCE_REQUIRED\x10\x01\x12\x13\n" +
@@ -5073,7 +5144,7 @@ func file_mpcq_proto_rawDescGZIP() []byte {
 }
 
 var file_mpcq_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
+var file_mpcq_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_mpcq_proto_goTypes = []any{
 	(Presence)(0),                  // 0: mpcq.v1.Presence
 	(CompareOp)(0),                 // 1: mpcq.v1.CompareOp
@@ -5140,7 +5211,8 @@ var file_mpcq_proto_goTypes = []any{
 	(*Progress)(nil),               // 62: mpcq.v1.Progress
 	(*QueryResult)(nil),            // 63: mpcq.v1.QueryResult
 	(*QueryEvent)(nil),             // 64: mpcq.v1.QueryEvent
-	nil,                            // 65: mpcq.v1.CeremonySharesRequest.NoncesEntry
+	(*Timing)(nil),                 // 65: mpcq.v1.Timing
+	nil,                            // 66: mpcq.v1.CeremonySharesRequest.NoncesEntry
 }
 var file_mpcq_proto_depIdxs = []int32{
 	5,  // 0: mpcq.v1.PolicyReport.parties:type_name -> mpcq.v1.PartyPolicy
@@ -5148,7 +5220,7 @@ var file_mpcq_proto_depIdxs = []int32{
 	32, // 2: mpcq.v1.PolicyCheckRequest.plan:type_name -> mpcq.v1.Plan
 	16, // 3: mpcq.v1.PartyStatus.schema:type_name -> mpcq.v1.TableSchema
 	17, // 4: mpcq.v1.TableSchema.columns:type_name -> mpcq.v1.ColumnSchema
-	65, // 5: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
+	66, // 5: mpcq.v1.CeremonySharesRequest.nonces:type_name -> mpcq.v1.CeremonySharesRequest.NoncesEntry
 	27, // 6: mpcq.v1.AlignProvenance.hops:type_name -> mpcq.v1.AlignHop
 	28, // 7: mpcq.v1.AlignChunk.provenance:type_name -> mpcq.v1.AlignProvenance
 	43, // 8: mpcq.v1.Plan.aggregates:type_name -> mpcq.v1.Aggregate
@@ -5186,55 +5258,56 @@ var file_mpcq_proto_depIdxs = []int32{
 	16, // 40: mpcq.v1.SchemaReply.tables:type_name -> mpcq.v1.TableSchema
 	45, // 41: mpcq.v1.QueryRequest.signed:type_name -> mpcq.v1.SignedRequest
 	42, // 42: mpcq.v1.QueryResult.sums:type_name -> mpcq.v1.SumSpec
-	62, // 43: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
-	63, // 44: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
-	14, // 45: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
-	18, // 46: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
-	20, // 47: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
-	24, // 48: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
-	22, // 49: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
-	26, // 50: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
-	29, // 51: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
-	30, // 52: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
-	46, // 53: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
-	47, // 54: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
-	48, // 55: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
-	6,  // 56: mpcq.v1.Party.Policy:input_type -> mpcq.v1.PolicyRequest
-	8,  // 57: mpcq.v1.Party.PolicyPublished:input_type -> mpcq.v1.PolicyPublishedRequest
-	10, // 58: mpcq.v1.Party.Revoke:input_type -> mpcq.v1.RevokeRequest
-	12, // 59: mpcq.v1.Party.CheckPolicy:input_type -> mpcq.v1.PolicyCheckRequest
-	54, // 60: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
-	59, // 61: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
-	61, // 62: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
-	50, // 63: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
-	10, // 64: mpcq.v1.Coordinator.Revoke:input_type -> mpcq.v1.RevokeRequest
-	3,  // 65: mpcq.v1.Coordinator.ExplainPolicy:input_type -> mpcq.v1.ExplainPolicyRequest
-	15, // 66: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
-	19, // 67: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
-	21, // 68: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
-	25, // 69: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
-	23, // 70: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
-	29, // 71: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
-	29, // 72: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
-	31, // 73: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
-	46, // 74: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
-	53, // 75: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
-	49, // 76: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
-	7,  // 77: mpcq.v1.Party.Policy:output_type -> mpcq.v1.SignedPolicy
-	9,  // 78: mpcq.v1.Party.PolicyPublished:output_type -> mpcq.v1.PolicyPublishedReply
-	11, // 79: mpcq.v1.Party.Revoke:output_type -> mpcq.v1.RevokeReply
-	13, // 80: mpcq.v1.Party.CheckPolicy:output_type -> mpcq.v1.PolicyCheckReply
-	56, // 81: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
-	60, // 82: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
-	64, // 83: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
-	52, // 84: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
-	11, // 85: mpcq.v1.Coordinator.Revoke:output_type -> mpcq.v1.RevokeReply
-	4,  // 86: mpcq.v1.Coordinator.ExplainPolicy:output_type -> mpcq.v1.PolicyReport
-	66, // [66:87] is the sub-list for method output_type
-	45, // [45:66] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	65, // 43: mpcq.v1.QueryResult.timings:type_name -> mpcq.v1.Timing
+	62, // 44: mpcq.v1.QueryEvent.progress:type_name -> mpcq.v1.Progress
+	63, // 45: mpcq.v1.QueryEvent.result:type_name -> mpcq.v1.QueryResult
+	14, // 46: mpcq.v1.Party.Status:input_type -> mpcq.v1.PartyStatusRequest
+	18, // 47: mpcq.v1.Party.CeremonyNonce:input_type -> mpcq.v1.CeremonyNonceRequest
+	20, // 48: mpcq.v1.Party.CeremonyShares:input_type -> mpcq.v1.CeremonySharesRequest
+	24, // 49: mpcq.v1.Party.CeremonyRotationKeys:input_type -> mpcq.v1.RotationKey
+	22, // 50: mpcq.v1.Party.CeremonyFinish:input_type -> mpcq.v1.CeremonyFinishRequest
+	26, // 51: mpcq.v1.Party.AlignOwn:input_type -> mpcq.v1.AlignOwnRequest
+	29, // 52: mpcq.v1.Party.AlignBlind:input_type -> mpcq.v1.AlignChunk
+	30, // 53: mpcq.v1.Party.AlignRanks:input_type -> mpcq.v1.RanksChunk
+	46, // 54: mpcq.v1.Party.QueryStep:input_type -> mpcq.v1.BlockMessage
+	47, // 55: mpcq.v1.Party.DecryptShare:input_type -> mpcq.v1.DecryptShareRequest
+	48, // 56: mpcq.v1.Party.Cosign:input_type -> mpcq.v1.CosignRequest
+	6,  // 57: mpcq.v1.Party.Policy:input_type -> mpcq.v1.PolicyRequest
+	8,  // 58: mpcq.v1.Party.PolicyPublished:input_type -> mpcq.v1.PolicyPublishedRequest
+	10, // 59: mpcq.v1.Party.Revoke:input_type -> mpcq.v1.RevokeRequest
+	12, // 60: mpcq.v1.Party.CheckPolicy:input_type -> mpcq.v1.PolicyCheckRequest
+	54, // 61: mpcq.v1.Coordinator.Status:input_type -> mpcq.v1.StatusRequest
+	59, // 62: mpcq.v1.Coordinator.Schema:input_type -> mpcq.v1.SchemaRequest
+	61, // 63: mpcq.v1.Coordinator.Query:input_type -> mpcq.v1.QueryRequest
+	50, // 64: mpcq.v1.Coordinator.Archive:input_type -> mpcq.v1.ArchiveRequest
+	10, // 65: mpcq.v1.Coordinator.Revoke:input_type -> mpcq.v1.RevokeRequest
+	3,  // 66: mpcq.v1.Coordinator.ExplainPolicy:input_type -> mpcq.v1.ExplainPolicyRequest
+	15, // 67: mpcq.v1.Party.Status:output_type -> mpcq.v1.PartyStatus
+	19, // 68: mpcq.v1.Party.CeremonyNonce:output_type -> mpcq.v1.CeremonyNonceReply
+	21, // 69: mpcq.v1.Party.CeremonyShares:output_type -> mpcq.v1.KeyShare
+	25, // 70: mpcq.v1.Party.CeremonyRotationKeys:output_type -> mpcq.v1.RotationKeysReply
+	23, // 71: mpcq.v1.Party.CeremonyFinish:output_type -> mpcq.v1.CeremonyFinishReply
+	29, // 72: mpcq.v1.Party.AlignOwn:output_type -> mpcq.v1.AlignChunk
+	29, // 73: mpcq.v1.Party.AlignBlind:output_type -> mpcq.v1.AlignChunk
+	31, // 74: mpcq.v1.Party.AlignRanks:output_type -> mpcq.v1.AlignRanksReply
+	46, // 75: mpcq.v1.Party.QueryStep:output_type -> mpcq.v1.BlockMessage
+	53, // 76: mpcq.v1.Party.DecryptShare:output_type -> mpcq.v1.DecryptShareReply
+	49, // 77: mpcq.v1.Party.Cosign:output_type -> mpcq.v1.CosignReply
+	7,  // 78: mpcq.v1.Party.Policy:output_type -> mpcq.v1.SignedPolicy
+	9,  // 79: mpcq.v1.Party.PolicyPublished:output_type -> mpcq.v1.PolicyPublishedReply
+	11, // 80: mpcq.v1.Party.Revoke:output_type -> mpcq.v1.RevokeReply
+	13, // 81: mpcq.v1.Party.CheckPolicy:output_type -> mpcq.v1.PolicyCheckReply
+	56, // 82: mpcq.v1.Coordinator.Status:output_type -> mpcq.v1.ConsortiumStatus
+	60, // 83: mpcq.v1.Coordinator.Schema:output_type -> mpcq.v1.SchemaReply
+	64, // 84: mpcq.v1.Coordinator.Query:output_type -> mpcq.v1.QueryEvent
+	52, // 85: mpcq.v1.Coordinator.Archive:output_type -> mpcq.v1.ArchiveReply
+	11, // 86: mpcq.v1.Coordinator.Revoke:output_type -> mpcq.v1.RevokeReply
+	4,  // 87: mpcq.v1.Coordinator.ExplainPolicy:output_type -> mpcq.v1.PolicyReport
+	67, // [67:88] is the sub-list for method output_type
+	46, // [46:67] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_mpcq_proto_init() }
@@ -5264,7 +5337,7 @@ func file_mpcq_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpcq_proto_rawDesc), len(file_mpcq_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   63,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
