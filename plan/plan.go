@@ -131,6 +131,10 @@ type Plan struct {
 	Canonical string
 	// Explain is set for EXPLAIN SELECT ...: show the plan, run nothing.
 	Explain bool
+	// Splits are the sums (whole, as aggregates need them) that Fit
+	// split into digits to stay exact at its limits; nil before Fit and
+	// when every sum fits whole. Sums lists each split sum's digits.
+	Splits map[Sum]Split
 }
 
 // LocalsFor returns the distinct local conditions the plan asks the given
