@@ -69,9 +69,9 @@ type Explanation struct {
 	Worst     []string // per whole sum: worst case against the modulus, and its digit split if any
 	// Splits says, per sum split into digits (plan.Fit), how and at what
 	// cost: the digits are extra sums in Layout, so in every figure here.
-	Splits []string
-	Totals    int      // (group, sum) totals, packed for decryption
-	Shares    int      // decryption shares per party: one per packed ciphertext
+	Splits    []string
+	Totals    int // (group, sum) totals, packed for decryption
+	Shares    int // decryption shares per party: one per packed ciphertext
 	ShareSize int64
 	EstimateS float64
 	// Memory is the planned peak memory of the query at each process, in
