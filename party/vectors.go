@@ -156,7 +156,7 @@ func (sp *stepPlan) spec(o int) (vecSpec, string) {
 	}
 	if sum := sp.sums[s]; sum.Table == sp.table.Name {
 		v.sum = &sum
-		fmt.Fprintf(&b, "|S%s:%s:%d:%d/%d/%d", sum.Kind, sum.Column, sum.Clip, sum.Digit, sum.Digits, sum.Bits)
+		b.WriteString("|S" + sum.VectorKey())
 	}
 	return v, b.String()
 }

@@ -32,6 +32,14 @@ func (s Sum) Whole() Sum {
 	return s
 }
 
+// VectorKey identifies the per-person vector a sum's party contributes
+// (kind, column, LEAST bound, digit): equal for equal vectors. The party
+// (its vectors and its check of the chain's wiring) and EXPLAIN's cost
+// model use it to count distinct vectors.
+func (s Sum) VectorKey() string {
+	return fmt.Sprintf("%s:%s:%d:%d/%d/%d", s.Kind, s.Column, s.Clip, s.Digit, s.Digits, s.Bits)
+}
+
 // IsDigit reports a digit of a split sum.
 func (s Sum) IsDigit() bool { return s.Digits > 1 }
 

@@ -144,7 +144,7 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 				}
 			}
 			if sums[s].Table == tbl {
-				key += fmt.Sprintf("|%s%s:%d:%d/%d", sums[s].Kind, sums[s].Column, sums[s].Clip, sums[s].Digit, sums[s].Digits)
+				key += "|" + sums[s].VectorKey()
 			}
 			vectors[key] = true
 			if pos > 0 {
