@@ -139,24 +139,24 @@ func checkSplits(t *testing.T, p *Plan, l Limits, cs schema.Consortium) {
 	}
 }
 
-func TestCheckBoundsStalePlan(t *testing.T) {
+func TestFitStalePlan(t *testing.T) {
 	p := &Plan{Tables: []string{"bank"}, Aggregates: []Aggregate{{Kind: AggSum, Table: "bank", Column: "gone", Name: "SUM(bank.gone)"}}}
-	err := p.CheckBounds(Limits{Modulus: 1 << 40, Entities: 10}, testConsortium())
+	err := p.Fit(Limits{Modulus: 1 << 40, Entities: 10}, testConsortium())
 	if !errors.Is(err, ErrUnknownName) {
 		t.Fatalf("err = %v, want ErrUnknownName", err)
 	}
 	cs := testConsortium()
 	cs.Tables[1].Columns[0] = schema.Column{Name: "district", Kind: schema.KindCategory, Categories: []string{"x"}}
 	p = &Plan{Tables: []string{"bank"}, Aggregates: []Aggregate{{Kind: AggSum, Table: "bank", Column: "district", Name: "SUM(bank.district)"}}}
-	if err := p.CheckBounds(Limits{Modulus: 1 << 40, Entities: 10}, cs); !errors.Is(err, ErrUnknownName) {
+	if err := p.Fit(Limits{Modulus: 1 << 40, Entities: 10}, cs); !errors.Is(err, ErrUnknownName) {
 		t.Fatalf("category column: err = %v, want ErrUnknownName", err)
 	}
 	p = &Plan{Tables: []string{"bank"}, Aggregates: []Aggregate{{Kind: "MEDIAN", Table: "bank", Column: "balance", Name: "m"}}}
-	if err := p.CheckBounds(Limits{Modulus: 1 << 40, Entities: 10}, cs); !errors.Is(err, ErrUnsupported) {
+	if err := p.Fit(Limits{Modulus: 1 << 40, Entities: 10}, cs); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("unknown kind: err = %v, want ErrUnsupported", err)
 	}
 	p = &Plan{Tables: []string{"bank"}, Aggregates: []Aggregate{{Kind: AggStddev, Table: "bank", Column: "gone", Name: "s"}}}
-	if err := p.CheckBounds(Limits{Modulus: 1 << 40, Entities: 10}, cs); !errors.Is(err, ErrUnknownName) {
+	if err := p.Fit(Limits{Modulus: 1 << 40, Entities: 10}, cs); !errors.Is(err, ErrUnknownName) {
 		t.Fatalf("stddev of a missing column: err = %v, want ErrUnknownName", err)
 	}
 }

@@ -104,10 +104,6 @@ func (p *Plan) Fit(l Limits, cs schema.Consortium) error {
 	return nil
 }
 
-// CheckBounds is Fit: it refuses a plan one of whose sums cannot be made
-// exact at the limits, and records the digit splits the others need.
-func (p *Plan) CheckBounds(l Limits, cs schema.Consortium) error { return p.Fit(l, cs) }
-
 // worstCase is the most one person adds to sum s (1 for the count, the
 // declared Max or LEAST clip, or its square) and, for messages, why the
 // total's worst case is entities times that.
