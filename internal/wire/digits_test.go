@@ -177,3 +177,35 @@ func TestCompileNationalScale(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSumFromProto: any sum spec is either refused or a sum whose digit
+// fields are a valid split (or none), that converts back to the same
+// message, and whose per-person values a party computes without panic,
+// each digit below its base.
+func FuzzSumFromProto(f *testing.F) {
+	f.Add("sumsq", "utility", "kwh_30d", int64(0), uint32(1), uint32(2), uint32(17), int64(100_000))
+	f.Add("sum", "bank", "balance", int64(5), uint32(0), uint32(0), uint32(0), int64(1<<62))
+	f.Add("count", "", "", int64(0), uint32(0), uint32(2), uint32(3), int64(0))
+	f.Fuzz(func(t *testing.T, kind, table, column string, clip int64, digit, digits, bits uint32, v int64) {
+		m := &pb.SumSpec{Kind: kind, Table: table, Column: column, Clip: clip, Digit: digit, Digits: digits, Bits: bits}
+		s, err := SumFromProto(m)
+		if err != nil {
+			return
+		}
+		if s.IsDigit() && (s.Digits > plan.MaxDigits || s.Digit >= s.Digits || s.Bits < 1 || s.Bits > 62) {
+			t.Fatalf("accepted %v", s)
+		}
+		if !s.IsDigit() && (s.Digit != 0 || s.Bits != 0 || s.Digits != 0) {
+			t.Fatalf("accepted a whole sum with digit fields %v", s)
+		}
+		if back := SumToProto(s); !proto.Equal(back, m) {
+			t.Fatalf("%v converts back to %v", m, back)
+		}
+		if v < 0 {
+			v = -(v + 1)
+		}
+		if x := s.PersonValue(v); s.IsDigit() && x >= 1<<s.Bits {
+			t.Fatalf("%v: digit %d of base 2^%d", s, x, s.Bits)
+		}
+	})
+}
