@@ -208,3 +208,27 @@ func TestFinishNoisyDigits(t *testing.T) {
 		t.Fatalf("noisy SUM %s ± %s, want %s ± 40", rows[0][0], ivs[0][0].HalfWidth, want)
 	}
 }
+
+// BenchmarkPersonValue is a party's per-person cost of one vector entry:
+// a whole sum of squares, and one digit of an int64 square in 17-bit
+// digits (the 128-bit product and a shift).
+// go test ./plan -run '^$' -bench PersonValue
+func BenchmarkPersonValue(b *testing.B) {
+	for _, s := range []Sum{
+		{Kind: SumSquares, Table: "t", Column: "c"},
+		{Kind: SumSquares, Table: "t", Column: "c", Digit: 2, Digits: 8, Bits: 17},
+	} {
+		b.Run(map[bool]string{false: "whole", true: "digit"}[s.IsDigit()], func(b *testing.B) {
+			var x uint64
+			v := int64(1)
+			for b.Loop() {
+				x += s.PersonValue(v)
+				v = v*6364136223846793005 + 1442695040888963407
+				if v < 0 {
+					v = -(v + 1)
+				}
+			}
+			_ = x
+		})
+	}
+}
