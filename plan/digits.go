@@ -138,12 +138,8 @@ func splitFor(max *big.Int, l Limits) (Split, string) {
 	if l.Entities == 0 {
 		return Split{}, "no entities"
 	}
-	room := (l.Modulus - 1) / 2 / l.Entities // 2^bits − 1 ≤ room
-	b := bits.Len64(room+1) - 1
-	if room == ^uint64(0) {
-		b = 64
-	}
-	b = min(b, 62)
+	room := (l.Modulus - 1) / 2 / l.Entities // 2^bits − 1 ≤ room < 2^63
+	b := min(bits.Len64(room+1)-1, 62)
 	if b < 1 {
 		return Split{}, fmt.Sprintf("%d entities leave no room for even one-bit digits (entities x digit must stay at most %d); align fewer entities or use a parameter set with a larger plaintext modulus",
 			l.Entities, (l.Modulus-1)/2)
