@@ -1,8 +1,15 @@
 package party
 
 import (
+	"errors"
 	"reflect"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mpcq/mpcq/ledger/entry"
+	"github.com/mpcq/mpcq/ledger/request"
 
 	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/wire"
@@ -70,5 +77,43 @@ func TestStepDigits(t *testing.T) {
 	}
 	if !reflect.DeepEqual(rows, wantRows) {
 		t.Fatalf("encrypted digits give %v, the clear totals %v", rows, wantRows)
+	}
+}
+
+// TestGovernRefusesForgedSplit plays a coordinator that commits the
+// STDDEV query with its sum of squares whole (a total that would wrap) or
+// split for another entity count: the party, recompiling at the entities
+// of its own alignment (the committed epoch) and its modulus, refuses
+// before any policy decision or work.
+func TestGovernRefusesForgedSplit(t *testing.T) {
+	f := newFixture(t)
+	own, _ := f.cs.Table("tb")
+	s := &Server{table: own, keys: f.keys}
+	a := f.aligned["tb"]
+	// 10^8 × 1000² > T: the honest plan has Σ balance² in 2 digits of 10
+	// bits.
+	a.state.Entities = 100_000_000
+	if l := s.limits(a); l.Entities != 100_000_000 || l.Modulus != f.params.T() {
+		t.Fatalf("limits %+v, want the alignment's 10^8 entities and T %d", l, f.params.T())
+	}
+	const sql = "SELECT VARIANCE(tb.balance) FROM tb"
+	for name, entities := range map[string]uint64{
+		"whole (planned for 1 entity)":          1,
+		"whole (planned for 10^7 entities)":     10_000_000,
+		"3 digits (planned for 10^11 entities)": 100_000_000_000,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, forged, err := wire.Compile(sql, f.cs, plan.Limits{Modulus: f.params.T(), Entities: entities})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, honest, _ := wire.Compile(sql, f.cs, s.limits(a)); proto.Equal(honest, forged) {
+				t.Fatal("the forged plan is the honest one: a weak test")
+			}
+			_, err = s.govern(entry.Query{QueryID: "q-forged"}, 1, request.Verified{}, forged, nil, s.limits(a), time.Now())
+			if !errors.Is(err, ErrPlan) || !errors.Is(err, wire.ErrNotCompiled) {
+				t.Fatalf("got %v, want ErrPlan and ErrNotCompiled", err)
+			}
+		})
 	}
 }
