@@ -78,7 +78,8 @@ func planQuery(sql string, env queryEnv) (*plannedQuery, error) {
 	if p.Explain {
 		return nil, fmt.Errorf("%w: EXPLAIN runs nothing and is answered by mpcq itself (mpcq query --dry-run); nothing was recorded", ErrBadQuery)
 	}
-	if err := p.CheckBounds(plan.Limits{Modulus: params.T(), Entities: env.epoch.Entities}, env.schema); err != nil {
+	limits := plan.Limits{Modulus: params.T(), Entities: env.epoch.Entities}
+	if err := p.Fit(limits, env.schema); err != nil {
 		return nil, err
 	}
 	if env.limits.maxBytes > 0 {
@@ -92,7 +93,7 @@ func planQuery(sql string, env queryEnv) (*plannedQuery, error) {
 	}
 	// The plan message is compiled from the canonical text, as every party
 	// recompiles it (wire.Recompiled).
-	_, planPB, err := wire.Compile(p.Canonical, env.schema)
+	_, planPB, err := wire.Compile(p.Canonical, env.schema, limits)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,11 @@ var ErrNoEpsilon = errors.New("epsilon is zero: exact totals have no noise scale
 // of the column for plan.SumValue (values are non-negative, Min ≥ 0),
 // Max² for plan.SumSquares. A column the consortium lacks, or that is not
 // an int column, is an error wrapping plan.ErrUnknownName.
+//
+// For a digit of a split sum it is the whole sum's Δ: the noise of a
+// split sum belongs to its recombined total (see SumScales).
 func Sensitivity(s plan.Sum, cs schema.Consortium) (*big.Int, error) {
+	s = s.Whole()
 	if s.Kind == plan.SumCount {
 		return big.NewInt(1), nil
 	}
@@ -54,15 +58,29 @@ func Scales(p *plan.Plan, cs schema.Consortium, epsilonMilli uint64) ([]*big.Rat
 }
 
 // SumScales is Scales for a list of sums (a plan's, in its order): the
-// one formula t_s = Δ_s·K·1000/epsilonMilli, K = len(sums).
+// one formula t_s = Δ_s·K·1000/epsilonMilli, K the number of whole sums
+// (a sum split into digits counts once: its digits are one release).
+//
+// A split sum's noise belongs to its recombined total Σ_d 2^(d·bits)·t_d:
+// digit 0 gets the whole sum's scale (Δ of the whole sum), the other
+// digits scale 0, so they get no noise (DiscreteLaplace of 0 is 0) and
+// the recombined total carries exactly the noise an unsplit sum would.
 func SumScales(sums []plan.Sum, cs schema.Consortium, epsilonMilli uint64) ([]*big.Rat, error) {
 	if epsilonMilli == 0 {
 		return nil, ErrNoEpsilon
 	}
 	eps := new(big.Int).SetUint64(epsilonMilli)
-	k := big.NewInt(int64(len(sums)) * 1000)
+	whole := map[plan.Sum]bool{}
+	for _, s := range sums {
+		whole[s.Whole()] = true
+	}
+	k := big.NewInt(int64(len(whole)) * 1000)
 	out := make([]*big.Rat, len(sums))
 	for i, s := range sums {
+		if s.IsDigit() && s.Digit > 0 {
+			out[i] = new(big.Rat)
+			continue
+		}
 		d, err := Sensitivity(s, cs)
 		if err != nil {
 			return nil, fmt.Errorf("noise scale of sum %d: %w", i, err)

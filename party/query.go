@@ -21,6 +21,7 @@ import (
 	"github.com/mpcq/mpcq/ledger/request"
 	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/mpc/chainsig"
+	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -68,16 +69,31 @@ func (s *Server) admitStep(h *pb.QueryHeader, a *alignment) ([32]byte, error) {
 	if err != nil {
 		return [32]byte{}, err
 	}
-	if _, err := s.govern(q, h.LedgerIndex, v, h.Plan, h.Warrant, now); err != nil {
+	if _, err := s.govern(q, h.LedgerIndex, v, h.Plan, h.Warrant, s.limits(a), now); err != nil {
 		return [32]byte{}, err
 	}
 	return q.PlanHash, nil
 }
 
+// limits are what the party recompiles a plan at (wire.Recompiled): its
+// parameter set's plaintext modulus and the entities of its alignment,
+// the epoch the QUERY entry commits (the gate checks the entry's epoch,
+// checkHeader the header's entities), never a count the coordinator
+// chooses per query. Without keys the modulus is 0 and every plan is
+// refused.
+func (s *Server) limits(a *alignment) plan.Limits {
+	k, _ := s.snapshot()
+	l := plan.Limits{Entities: a.state.Entities}
+	if k != nil {
+		l.Modulus = k.params.T()
+	}
+	return l
+}
+
 // govern decides a query under the party's policy, the query's warrant
 // and the budget; the plan's declared maxima of this party's columns
 // must be its schema's (the noise every party adds is calibrated to them).
-func (s *Server) govern(q entry.Query, index uint64, v request.Verified, planPB *pb.Plan, warrantBytes []byte, now time.Time) (*decision, error) {
+func (s *Server) govern(q entry.Query, index uint64, v request.Verified, planPB *pb.Plan, warrantBytes []byte, l plan.Limits, now time.Time) (*decision, error) {
 	wp, err := wire.PlanFromProto(planPB)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
@@ -85,7 +101,7 @@ func (s *Server) govern(q entry.Query, index uint64, v request.Verified, planPB 
 	if err := wp.CheckOwnBounds(s.table); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}
-	if err := wire.Recompiled(planPB, s.table); err != nil {
+	if err := wire.Recompiled(planPB, s.table, l); err != nil {
 		return nil, fmt.Errorf("%w: query %s: %w", ErrPlan, q.QueryID, err)
 	}
 	d, err := s.gov.decide(q, index, v, wp, s.table, warrantBytes, s.caPEM, len(s.peers), now)
@@ -308,7 +324,7 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.govern(q, req.LedgerIndex, v, req.Plan, req.Warrant, now)
+	d, err := s.govern(q, req.LedgerIndex, v, req.Plan, req.Warrant, s.limits(a), now)
 	if err != nil {
 		return nil, err
 	}

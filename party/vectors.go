@@ -156,7 +156,7 @@ func (sp *stepPlan) spec(o int) (vecSpec, string) {
 	}
 	if sum := sp.sums[s]; sum.Table == sp.table.Name {
 		v.sum = &sum
-		fmt.Fprintf(&b, "|S%s:%s:%d", sum.Kind, sum.Column, sum.Clip)
+		b.WriteString("|S" + sum.VectorKey())
 	}
 	return v, b.String()
 }
@@ -196,23 +196,13 @@ func (sp *stepPlan) vector(v vecSpec, key string) ([]uint64, error) {
 			if !ok {
 				continue
 			}
-			var x uint64
-			if v.sum != nil {
-				x = uint64(vals[row])
-				if c := v.sum.Clip; c > 0 && x > uint64(c) {
-					x = uint64(c) // LEAST(t.c, clip)
-				}
-			}
-			switch {
-			case v.sum == nil:
+			if v.sum == nil {
 				out[slot] = 1
-			case v.sum.Kind == plan.SumValue:
-				out[slot] = x
-			case v.sum.Kind == plan.SumSquares:
-				out[slot] = x * x
-			default:
-				out[slot] = 1
+				continue
 			}
+			// LEAST(t.c, clip), its square (exact in 128 bits), or a
+			// digit of either for a split sum.
+			out[slot] = v.sum.PersonValue(vals[row])
 		}
 	}
 	sp.cache[key] = out

@@ -96,7 +96,7 @@ func outMapOf(wp *wire.WirePlan, table string, first bool, inMap []uint32) ([]ui
 			}
 		}
 		if sum := wp.Sums[s]; sum.Table == table {
-			fmt.Fprintf(&b, "|S%s:%s:%d", sum.Kind, sum.Column, sum.Clip)
+			b.WriteString("|S" + sum.VectorKey())
 		}
 		kk := key{vec: b.String()}
 		if !first {

@@ -74,13 +74,24 @@ func (p *Plan) FinishNoisy(sums map[Sum][]int64, halfWidths map[Sum]*big.Int) (r
 			return nil, nil, nil, fmt.Errorf("%w: %s is not a sum of this plan", ErrResult, s.label())
 		}
 	}
+	// A split sum's digits recombine into its noisy total (only digit 0
+	// carries noise) and their half-widths into its own (digit 0's).
+	noisy, hw := map[Sum][]*big.Int{}, map[Sum][]*big.Int{}
+	for s, vs := range sums {
+		bs := make([]*big.Int, len(vs))
+		for i, v := range vs {
+			bs[i] = big.NewInt(v)
+		}
+		noisy[s], hw[s] = bs, []*big.Int{halfWidths[s]}
+	}
+	whole, wholeHW := p.wholeTotals(noisy, len(groups)), p.wholeTotals(hw, 1)
 	rows = make([][]string, len(groups))
 	intervals = make([][]Interval, len(groups))
 	for i, g := range groups {
 		row := append([]string(nil), g...)
 		ivs := make([]Interval, len(g), len(g)+len(p.Aggregates))
 		for _, a := range p.Aggregates {
-			v, iv, err := finishNoisyOne(a, sums, halfWidths, i)
+			v, iv, err := finishNoisyOne(a, whole, wholeHW, i)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("%w: group %s: aggregate %s: %s", ErrResult, groupLabel(p.GroupBy, g), aggLabel(a), err)
 			}
@@ -92,8 +103,9 @@ func (p *Plan) FinishNoisy(sums map[Sum][]int64, halfWidths map[Sum]*big.Int) (r
 	return rows, p.Columns(), intervals, nil
 }
 
-// finishNoisyOne renders one aggregate of group i and its interval.
-func finishNoisyOne(a Aggregate, sums map[Sum][]int64, halfWidths map[Sum]*big.Int, i int) (string, Interval, error) {
+// finishNoisyOne renders one aggregate of group i and its interval from
+// the whole sums' noisy totals and half-widths.
+func finishNoisyOne(a Aggregate, sums map[Sum][]*big.Int, halfWidths map[Sum][]*big.Int, i int) (string, Interval, error) {
 	sumOf := func(k SumKind) Sum {
 		s := Sum{Kind: k}
 		if k != SumCount {
@@ -103,7 +115,7 @@ func finishNoisyOne(a Aggregate, sums map[Sum][]int64, halfWidths map[Sum]*big.I
 	}
 	get := func(k SumKind) (*big.Int, *big.Int) {
 		s := sumOf(k)
-		return big.NewInt(sums[s][i]), halfWidths[s]
+		return sums[s][i], halfWidths[s][0]
 	}
 	around := func(v, h *big.Int) ival {
 		return ival{new(big.Rat).SetInt(new(big.Int).Sub(v, h)), new(big.Rat).SetInt(new(big.Int).Add(v, h))}

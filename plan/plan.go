@@ -3,9 +3,10 @@
 // the WHERE clause splits into conditions each institution evaluates on
 // its own rows, how the groups are formed, and which aggregates are
 // computed from which encrypted sums. It also renders the plan as
-// canonical text (for the ledger's hash), checks that no encrypted sum
-// can wrap around the plaintext modulus, and turns decrypted sums into
-// the result rows.
+// canonical text (for the ledger's hash), makes every encrypted sum exact
+// below the plaintext modulus (Fit: a sum that could wrap is split into
+// digits), and turns decrypted sums (recombining digits exactly) into the
+// result rows.
 //
 // The SQL is parsed by the real PostgreSQL grammar (pg_query_go, cgo), so
 // anything PostgreSQL would reject is a syntax error, and anything it
@@ -131,6 +132,10 @@ type Plan struct {
 	Canonical string
 	// Explain is set for EXPLAIN SELECT ...: show the plan, run nothing.
 	Explain bool
+	// Splits are the sums (whole, as aggregates need them) that Fit
+	// split into digits to stay exact at its limits; nil before Fit and
+	// when every sum fits whole. Sums lists each split sum's digits.
+	Splits map[Sum]Split
 }
 
 // LocalsFor returns the distinct local conditions the plan asks the given

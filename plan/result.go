@@ -42,6 +42,10 @@ type Sum struct {
 	// Clip is the aggregate's LEAST bound (0: none): the sum is over
 	// min(t.c, Clip), the sum of squares over min(t.c, Clip)².
 	Clip int64
+	// Digit, Digits and Bits are zero for a whole sum. For a sum split
+	// into Digits ≥ 2 digits (see Fit and Split), this is the sum of
+	// every person's digit Digit (0: lowest) in base 2^Bits.
+	Digit, Digits, Bits int
 }
 
 // column renders the summed value: t.c, or LEAST(t.c, Clip).
@@ -59,6 +63,9 @@ func (s Sum) Label() string { return s.label() }
 
 // label names a sum in messages.
 func (s Sum) label() string {
+	if s.IsDigit() {
+		return fmt.Sprintf("%s, digit %d of %d in base 2^%d", s.Whole().label(), s.Digit, s.Digits, s.Bits)
+	}
 	switch s.Kind {
 	case SumCount:
 		return "COUNT(*)"
@@ -89,9 +96,27 @@ func aggSums(a Aggregate) ([]Sum, error) {
 // Sums lists the distinct sums the circuit must compute for every group
 // to answer all aggregates, in the order the aggregates first need them
 // (for AVG: the count, then the sum; for VARIANCE and STDDEV: the count,
-// the sum, then the sum of squares). Aggregates of unknown kinds are
-// skipped (CheckBounds refuses them).
+// the sum, then the sum of squares), a sum split into digits (Splits)
+// as its digits, lowest first. Aggregates of unknown kinds are skipped
+// (Fit refuses them).
 func (p *Plan) Sums() []Sum {
+	var out []Sum
+	for _, s := range p.WholeSums() {
+		sp, ok := p.Splits[s]
+		if !ok || sp.Digits < 2 {
+			out = append(out, s)
+			continue
+		}
+		for d := range sp.Digits {
+			out = append(out, Sum{Kind: s.Kind, Table: s.Table, Column: s.Column, Clip: s.Clip, Digit: d, Digits: sp.Digits, Bits: sp.Bits})
+		}
+	}
+	return out
+}
+
+// WholeSums is Sums without the digit splits: the sums the aggregates
+// are computed from, each once.
+func (p *Plan) WholeSums() []Sum {
 	var out []Sum
 	seen := map[Sum]bool{}
 	for _, a := range p.Aggregates {
@@ -165,11 +190,20 @@ func (p *Plan) Finish(sums map[Sum][]uint64) ([][]string, []string, error) {
 			return nil, nil, fmt.Errorf("%w: %s is not a sum of this plan", ErrResult, s.label())
 		}
 	}
+	exact := map[Sum][]*big.Int{}
+	for s, vs := range sums {
+		bs := make([]*big.Int, len(vs))
+		for i, v := range vs {
+			bs[i] = new(big.Int).SetUint64(v)
+		}
+		exact[s] = bs
+	}
+	whole := p.wholeTotals(exact, len(groups))
 	rows := make([][]string, len(groups))
 	for i, g := range groups {
 		row := append([]string(nil), g...)
 		for _, a := range p.Aggregates {
-			v, err := finishOne(a, sums, i)
+			v, err := finishOne(a, whole, i)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%w: group %s: aggregate %s: %s", ErrResult, groupLabel(p.GroupBy, g), aggLabel(a), err)
 			}
@@ -191,14 +225,15 @@ func groupLabel(cols []GroupCol, values []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// finishOne renders one aggregate of group i.
-func finishOne(a Aggregate, sums map[Sum][]uint64, i int) (string, error) {
+// finishOne renders one aggregate of group i from the whole sums' exact
+// totals.
+func finishOne(a Aggregate, sums map[Sum][]*big.Int, i int) (string, error) {
 	get := func(k SumKind) *big.Int {
 		s := Sum{Kind: k}
 		if k != SumCount {
 			s.Table, s.Column, s.Clip = a.Table, a.Column, a.Clip
 		}
-		return new(big.Int).SetUint64(sums[s][i])
+		return sums[s][i]
 	}
 	switch a.Kind {
 	case AggCount:

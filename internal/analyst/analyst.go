@@ -355,6 +355,12 @@ func (p *Profile) Query(ctx context.Context, client pb.CoordinatorClient, req Re
 	if pl.Explain {
 		return nil, fmt.Errorf("EXPLAIN shows a plan without running it: use mpcq explain (or query --dry-run)")
 	}
+	// The sums split into digits as the coordinator and every party split
+	// them (plan.Fit at the modulus and the epoch's entities); Decrypt
+	// checks the result's sums are these and recombines them exactly.
+	if err := pl.Fit(plan.Limits{Modulus: sr.PlaintextModulus, Entities: sr.Entities}, cs); err != nil {
+		return nil, err
+	}
 	if req.Purpose == "" {
 		req.Purpose = p.Config.Purpose
 	}
@@ -491,7 +497,7 @@ func (p *Profile) decrypt(pl *plan.Plan, cs schema.Consortium, res *pb.QueryResu
 	for i, s := range res.Sums {
 		got, err := wire.SumFromProto(s)
 		if err != nil || got != want[i] {
-			return nil, fmt.Errorf("result sum %d is not the query's %v", i, want[i])
+			return nil, fmt.Errorf("result sum %d is not the query's %s (the epoch may have changed since the plan was made: run the query again)", i, want[i].Label())
 		}
 	}
 	fresh, err := p.params.FreshLevel(int(res.ChainLen))

@@ -66,9 +66,12 @@ type Explanation struct {
 	Blocks    int
 	Entities  uint64
 	Parties   []Party
-	Worst     []string // per sum: worst case against the modulus
-	Totals    int      // (group, sum) totals, packed for decryption
-	Shares    int      // decryption shares per party: one per packed ciphertext
+	Worst     []string // per whole sum: worst case against the modulus, and its digit split if any
+	// Splits says, per sum split into digits (plan.Fit), how and at what
+	// cost: the digits are extra sums in Layout, so in every figure here.
+	Splits    []string
+	Totals    int // (group, sum) totals, packed for decryption
+	Shares    int // decryption shares per party: one per packed ciphertext
 	ShareSize int64
 	EstimateS float64
 	// Memory is the planned peak memory of the query at each process, in
@@ -77,8 +80,17 @@ type Explanation struct {
 	Workers int // the workers per process the memory figures assume
 }
 
-// Explain lays out a plan without running anything.
+// Explain lays out a plan without running anything, with the digit
+// splits plan.Fit gives at the parameter set's modulus and entities (a
+// plan beyond what digits can represent is laid out whole, and its Worst
+// line says it is refused and why).
 func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*Explanation, error) {
+	fitted := *p
+	fitErr := fitted.Fit(plan.Limits{Modulus: par.Modulus, Entities: entities}, cs)
+	if fitErr != nil {
+		fitted.Splits = nil
+	}
+	p = &fitted
 	order := Order(p)
 	lay := LayoutOf(p)
 	e := &Explanation{Canonical: p.Canonical, Order: order, Depth: Depth(len(order)), Layout: lay,
@@ -132,7 +144,7 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 				}
 			}
 			if sums[s].Table == tbl {
-				key += fmt.Sprintf("|%s%s:%d", sums[s].Kind, sums[s].Column, sums[s].Clip)
+				key += "|" + sums[s].VectorKey()
 			}
 			vectors[key] = true
 			if pos > 0 {
@@ -188,7 +200,8 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 	estimate += float64(keySwitches)*keySwitchMS + float64(e.Shares*len(cs.Tables))*shareMS/coresPerJob
 	e.EstimateS = estimate / 1000
 	T := new(big.Int).SetUint64(par.Modulus)
-	for _, s := range sums {
+	groups := len(p.Groups())
+	for _, s := range p.WholeSums() {
 		w := new(big.Int).SetUint64(entities)
 		label := "COUNT(*)"
 		if s.Table != "" {
@@ -205,8 +218,18 @@ func Explain(p *plan.Plan, cs schema.Consortium, par Params, entities uint64) (*
 			w.Mul(w, m)
 		}
 		verdict := "fits"
-		if w.Cmp(T) >= 0 {
+		if sp, ok := p.Splits[s]; ok {
+			digit := new(big.Int).Lsh(big.NewInt(1), uint(sp.Bits))
+			digit.Sub(digit, big.NewInt(1)).Mul(digit, new(big.Int).SetUint64(entities))
+			verdict = fmt.Sprintf("split into %d digits of base 2^%d, each digit's total at most %s: exact", sp.Digits, sp.Bits, digit)
+			extra := sp.Digits - 1
+			e.Splits = append(e.Splits, fmt.Sprintf("%s in %d digits of base 2^%d: %d more sum(s) per group, so %d more encrypted output(s) per term, vector(s) to encode and product(s) per block, and %d more packed total(s)",
+				label, sp.Digits, sp.Bits, extra, extra*groups, extra*groups))
+		} else if w.Cmp(T) >= 0 {
 			verdict = "DOES NOT FIT: refused"
+			if fitErr != nil {
+				verdict += " (" + fitErr.Error() + ")"
+			}
 		}
 		e.Worst = append(e.Worst, fmt.Sprintf("%s: at most %s per group, plaintext modulus %s: %s", label, w, T, verdict))
 	}
@@ -271,6 +294,9 @@ func (e *Explanation) String() string {
 		e.Totals, e.Totals, e.Shares, e.Shares, float64(e.ShareSize)/1024)
 	for _, w := range e.Worst {
 		fmt.Fprintf(&b, "worst case: %s\n", w)
+	}
+	for _, s := range e.Splits {
+		fmt.Fprintf(&b, "digit split: %s\n", s)
 	}
 	fmt.Fprintf(&b, "estimated time: %.1f s on two cores (a model, not a measurement)\n", e.EstimateS)
 	var in, relayed int64

@@ -45,7 +45,10 @@ type Institution struct {
 
 // planView compiles a query's opened SQL; every text is escaped.
 func planView(sql string, committed [32]byte, cs schema.Consortium) (*PlanView, error) {
-	p, pp, err := wire.Compile(sql, cs)
+	// The view does not know the entities of the query's epoch: it
+	// compiles without digit splits (plan.Fit), so a query whose sums were
+	// split shows as not matching, with a note saying so.
+	p, pp, err := wire.Compile(sql, cs, plan.Limits{Modulus: ^uint64(0), Entities: 1})
 	if err != nil {
 		return nil, fmt.Errorf("compiling the opened SQL against the current schema: %w", err)
 	}
@@ -55,7 +58,7 @@ func planView(sql string, committed [32]byte, cs schema.Consortium) (*PlanView, 
 	}
 	v := &PlanView{Matches: h == committed}
 	if !v.Matches {
-		v.Note = "the SQL compiled against today's schema does not hash to the committed plan: the schema changed since, or the coordinator committed another plan (the parties would have refused it)"
+		v.Note = "the SQL compiled against today's schema does not hash to the committed plan: the schema changed since, the plan split sums into digits for its epoch's entity count (not shown here), or the coordinator committed another plan (the parties would have refused it)"
 	}
 	for _, name := range p.Tables {
 		t, _ := cs.Table(name)

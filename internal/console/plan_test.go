@@ -6,12 +6,13 @@ import (
 
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/plan"
 )
 
 func TestPlanView(t *testing.T) {
 	cs := gen.Consortium()
 	const sql = "SELECT COUNT(*), SUM(bank.balance) FROM telecom JOIN bank USING (person_id) WHERE telecom.calls_30d > 100 AND bank.accounts > 2"
-	p, pp, err := wire.Compile(sql, cs)
+	p, pp, err := wire.Compile(sql, cs, plan.Limits{Modulus: ^uint64(0), Entities: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

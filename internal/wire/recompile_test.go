@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mpcq/mpcq/internal/gen"
+	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -17,17 +18,18 @@ import (
 // refused; the honest plan passes.
 func TestRecompiled(t *testing.T) {
 	cs := gen.Consortium()
+	lim := plan.Limits{Modulus: testT, Entities: 1000}
 	const sql = "SELECT bank.district, COUNT(*), SUM(bank.balance) FROM telecom JOIN bank USING (person_id) WHERE telecom.calls_30d > 100 OR bank.accounts > 2 GROUP BY bank.district"
-	p, honest, err := Compile(sql, cs)
+	p, honest, err := Compile(sql, cs, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, again, err := Compile(p.Canonical, cs); err != nil || !proto.Equal(again, honest) {
+	if _, again, err := Compile(p.Canonical, cs, lim); err != nil || !proto.Equal(again, honest) {
 		t.Fatalf("compiling the canonical text gives another plan (%v)", err)
 	}
 	bank, _ := cs.Table("bank")
 	telecom, _ := cs.Table("telecom")
-	if err := Recompiled(honest, bank); err != nil {
+	if err := Recompiled(honest, bank, lim); err != nil {
 		t.Fatalf("the honest plan: %v", err)
 	}
 	for name, mutate := range map[string]func(*pb.Plan){
@@ -52,7 +54,7 @@ func TestRecompiled(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := proto.Clone(honest).(*pb.Plan)
 			mutate(m)
-			if err := Recompiled(m, bank); !errors.Is(err, ErrNotCompiled) {
+			if err := Recompiled(m, bank, lim); !errors.Is(err, ErrNotCompiled) {
 				t.Fatalf("got %v, want ErrNotCompiled", err)
 			}
 		})
@@ -72,10 +74,10 @@ func TestRecompiled(t *testing.T) {
 			s.Max /= 100
 		}
 	}
-	if err := Recompiled(m, bank); !errors.Is(err, ErrNotCompiled) {
+	if err := Recompiled(m, bank, lim); !errors.Is(err, ErrNotCompiled) {
 		t.Fatalf("the bank accepted a smaller declared maximum of its own column: %v", err)
 	}
-	if err := Recompiled(m, telecom); err != nil {
+	if err := Recompiled(m, telecom, lim); err != nil {
 		t.Fatalf("the telecom cannot know the bank's bounds, and the plan is consistent: %v", err)
 	}
 }
@@ -86,13 +88,14 @@ func TestRecompiled(t *testing.T) {
 // go test ./internal/wire -run '^$' -bench Recompiled
 func BenchmarkRecompiled(b *testing.B) {
 	cs := gen.Consortium()
-	_, pp, err := Compile("SELECT COUNT(*), SUM(bank.balance) FROM telecom JOIN bank USING (person_id) JOIN utility USING (person_id) WHERE telecom.calls_30d > 100 OR bank.accounts > 2", cs)
+	lim := plan.Limits{Modulus: testT, Entities: 1_000_000}
+	_, pp, err := Compile("SELECT COUNT(*), SUM(bank.balance) FROM telecom JOIN bank USING (person_id) JOIN utility USING (person_id) WHERE telecom.calls_30d > 100 OR bank.accounts > 2", cs, lim)
 	if err != nil {
 		b.Fatal(err)
 	}
 	bank, _ := cs.Table("bank")
 	for b.Loop() {
-		if err := Recompiled(pp, bank); err != nil {
+		if err := Recompiled(pp, bank, lim); err != nil {
 			b.Fatal(err)
 		}
 	}

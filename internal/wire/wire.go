@@ -81,7 +81,8 @@ func PlanToProto(p *plan.Plan) (*pb.Plan, error) {
 
 // SumToProto converts a sum spec.
 func SumToProto(s plan.Sum) *pb.SumSpec {
-	return &pb.SumSpec{Kind: string(s.Kind), Table: s.Table, Column: s.Column, Clip: s.Clip}
+	return &pb.SumSpec{Kind: string(s.Kind), Table: s.Table, Column: s.Column, Clip: s.Clip,
+		Digit: uint32(s.Digit), Digits: uint32(s.Digits), Bits: uint32(s.Bits)}
 }
 
 // SumFromProto converts a sum spec received from the network.
@@ -104,7 +105,19 @@ func SumFromProto(s *pb.SumSpec) (plan.Sum, error) {
 	if plan.SumKind(s.Kind) == plan.SumCount && s.Clip != 0 {
 		return plan.Sum{}, fmt.Errorf("plan: a count sum has no LEAST bound")
 	}
-	return plan.Sum{Kind: plan.SumKind(s.Kind), Table: s.Table, Column: s.Column, Clip: s.Clip}, nil
+	switch {
+	case s.Digits == 0:
+		if s.Digit != 0 || s.Bits != 0 {
+			return plan.Sum{}, fmt.Errorf("plan: sum %q of %s.%s is whole but names digit %d of base 2^%d", s.Kind, s.Table, s.Column, s.Digit, s.Bits)
+		}
+	case plan.SumKind(s.Kind) == plan.SumCount:
+		return plan.Sum{}, fmt.Errorf("plan: a count sum is never split into digits")
+	case s.Digits < 2 || s.Digits > plan.MaxDigits || s.Digit >= s.Digits || s.Bits < 1 || s.Bits > 62 || (s.Digits-1)*s.Bits >= 128:
+		return plan.Sum{}, fmt.Errorf("plan: sum %q of %s.%s: digit %d of %d in base 2^%d is not a valid split (2 to %d digits of 1 to 62 bits)",
+			s.Kind, s.Table, s.Column, s.Digit, s.Digits, s.Bits, plan.MaxDigits)
+	}
+	return plan.Sum{Kind: plan.SumKind(s.Kind), Table: s.Table, Column: s.Column, Clip: s.Clip,
+		Digit: int(s.Digit), Digits: int(s.Digits), Bits: int(s.Bits)}, nil
 }
 
 // WireTerm is a term as received: its sign and each table's local
@@ -187,12 +200,17 @@ func PlanFromProto(p *pb.Plan) (*WirePlan, error) {
 }
 
 // Compile is the one way a plan message is made from SQL: plan.Parse
-// against the consortium schema, PlanToProto, the declared bounds, and
-// the schemas of the joined tables. Parties run it again on the
-// committed canonical SQL and the plan's own schemas (Recompiled).
-func Compile(sql string, cs schema.Consortium) (*plan.Plan, *pb.Plan, error) {
+// against the consortium schema, plan.Fit at the limits (the plaintext
+// modulus and the epoch's entities: which sums are split into digits, or
+// plan.ErrOverflow), PlanToProto, the declared bounds, and the schemas of
+// the joined tables. Parties run it again on the committed canonical SQL,
+// the plan's own schemas and their own limits (Recompiled).
+func Compile(sql string, cs schema.Consortium, l plan.Limits) (*plan.Plan, *pb.Plan, error) {
 	p, err := plan.Parse(sql, cs)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.Fit(l, cs); err != nil {
 		return nil, nil, err
 	}
 	pp, err := PlanToProto(p)
@@ -217,11 +235,14 @@ func Compile(sql string, cs schema.Consortium) (*plan.Plan, *pb.Plan, error) {
 var ErrNotCompiled = errors.New("the plan is not the compilation of its canonical SQL")
 
 // Recompiled checks that a plan received from the network is exactly what
-// Compile makes of its canonical SQL against the schemas it carries, and
-// that the schema it carries for own's table (if joined) is own: a party
-// runs it before it works or decrypts. Repeated terms or groups, altered
-// sums, conditions or bounds are refused.
-func Recompiled(p *pb.Plan, own schema.Table) error {
+// Compile makes of its canonical SQL against the schemas it carries and
+// the limits l, and that the schema it carries for own's table (if
+// joined) is own: a party runs it before it works or decrypts, with its
+// own parameter set's modulus and the entities of the epoch the QUERY
+// entry commits (its own alignment), so the digit split of every sum is
+// the one those give. Repeated terms or groups, altered sums, digit
+// splits, conditions or bounds are refused.
+func Recompiled(p *pb.Plan, own schema.Table, l plan.Limits) error {
 	if p == nil || len(p.Schema) == 0 {
 		return fmt.Errorf("%w: the plan carries no schema", ErrNotCompiled)
 	}
@@ -236,12 +257,13 @@ func Recompiled(p *pb.Plan, own schema.Table) error {
 		}
 		cs.Tables = append(cs.Tables, t)
 	}
-	_, again, err := Compile(p.Canonical, cs)
+	_, again, err := Compile(p.Canonical, cs, l)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNotCompiled, err)
 	}
 	if !proto.Equal(again, p) {
-		return fmt.Errorf("%w: the terms, groups, sums or bounds differ from what the SQL compiles to", ErrNotCompiled)
+		return fmt.Errorf("%w: the terms, groups, sums, digit splits or bounds differ from what the SQL compiles to at %d entities and modulus %d%s",
+			ErrNotCompiled, l.Entities, l.Modulus, splitDiff(p.Sums, again.Sums))
 	}
 	return nil
 }
@@ -685,4 +707,20 @@ func EpochNumber(id string) (uint64, error) {
 		return 0, fmt.Errorf("epoch id %q is not e-<hex>", id)
 	}
 	return n, nil
+}
+
+// splitDiff names the first difference between the sums a plan carries
+// and the ones it compiles to, for Recompiled's message ("" if none).
+func splitDiff(got, want []*pb.SumSpec) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf(" (%d sums, want %d)", len(got), len(want))
+	}
+	for i := range got {
+		if !proto.Equal(got[i], want[i]) {
+			g, _ := SumFromProto(got[i])
+			w, _ := SumFromProto(want[i])
+			return fmt.Sprintf(" (sum %d is %s, want %s)", i, g.Label(), w.Label())
+		}
+	}
+	return ""
 }

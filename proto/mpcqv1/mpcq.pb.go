@@ -2758,7 +2758,14 @@ type SumSpec struct {
 	Max int64 `protobuf:"varint,4,opt,name=max,proto3" json:"max,omitempty"`
 	// The LEAST bound of SUM(LEAST(t.c, clip)) (0: none): the party holding
 	// the column sums min(value, clip), and the noise is calibrated to it.
-	Clip          int64 `protobuf:"varint,5,opt,name=clip,proto3" json:"clip,omitempty"`
+	Clip int64 `protobuf:"varint,5,opt,name=clip,proto3" json:"clip,omitempty"`
+	// A sum whose worst case is not below the plaintext modulus is computed
+	// in digits (plan.Fit): digits > 1 splits it into that many sums, this
+	// one the digit-th (0 = lowest) of base 2^bits, each person contributing
+	// (value >> (digit·bits)) mod 2^bits. 0, 0, 0: the sum is whole.
+	Digit         uint32 `protobuf:"varint,6,opt,name=digit,proto3" json:"digit,omitempty"`
+	Digits        uint32 `protobuf:"varint,7,opt,name=digits,proto3" json:"digits,omitempty"`
+	Bits          uint32 `protobuf:"varint,8,opt,name=bits,proto3" json:"bits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2824,6 +2831,27 @@ func (x *SumSpec) GetMax() int64 {
 func (x *SumSpec) GetClip() int64 {
 	if x != nil {
 		return x.Clip
+	}
+	return 0
+}
+
+func (x *SumSpec) GetDigit() uint32 {
+	if x != nil {
+		return x.Digit
+	}
+	return 0
+}
+
+func (x *SumSpec) GetDigits() uint32 {
+	if x != nil {
+		return x.Digits
+	}
+	return 0
+}
+
+func (x *SumSpec) GetBits() uint32 {
+	if x != nil {
+		return x.Bits
 	}
 	return 0
 }
@@ -4917,13 +4945,16 @@ const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"categories\x18\x03 \x03(\tR\n" +
 	"categories\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"q\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"\xb3\x01\n" +
 	"\aSumSpec\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
 	"\x06column\x18\x03 \x01(\tR\x06column\x12\x10\n" +
 	"\x03max\x18\x04 \x01(\x03R\x03max\x12\x12\n" +
-	"\x04clip\x18\x05 \x01(\x03R\x04clip\"a\n" +
+	"\x04clip\x18\x05 \x01(\x03R\x04clip\x12\x14\n" +
+	"\x05digit\x18\x06 \x01(\rR\x05digit\x12\x16\n" +
+	"\x06digits\x18\a \x01(\rR\x06digits\x12\x12\n" +
+	"\x04bits\x18\b \x01(\rR\x04bits\"a\n" +
 	"\tAggregate\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
