@@ -395,8 +395,9 @@ func schemaCmd(o *options, stdout io.Writer) *cobra.Command {
 		Use:   "schema",
 		Short: "List the consortium's tables, columns, types, bounds and categories",
 		Long: `Lists the consortium's tables, their columns, types, bounds and
-categories, the parameter set, the bound every total must stay below and
-the number of aligned entities.
+categories, the parameter set, its plaintext modulus T (a sum whose worst
+case could reach T is computed in digits, each below T, and recombined
+exactly) and the number of aligned entities.
 
 With -o json: {"tables": [{"name", "key", "columns": [{"name", "kind",
 "min", "max", "categories"}]}], "param_set", "plaintext_modulus",
@@ -476,7 +477,7 @@ func runSchema(ctx context.Context, dir string, out cli.Format, stdout io.Writer
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, c.Name, c.Kind, b)
 		}
 	}
-	fmt.Fprintf(tw, "\nparameter set %s; totals must stay below %d; %d aligned entities\n", r.ParamSet, r.PlaintextModulus, r.Entities)
+	fmt.Fprintf(tw, "\nparameter set %s; plaintext modulus %d (larger sums are split into digits); %d aligned entities\n", r.ParamSet, r.PlaintextModulus, r.Entities)
 	return tw.Flush()
 }
 

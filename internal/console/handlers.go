@@ -156,7 +156,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		if src, ok := s.cfg.Backend.(SchemaSource); ok && q.sql != "" {
 			cs, err := src.Schema(ctx)
 			if err == nil {
-				d.Plan, err = planView(q.sql, q.PlanHash, cs)
+				d.Plan, err = planView(q.sql, q.PlanHash, cs, q.limits)
 			}
 			if err != nil {
 				d.PlanErr = auditor.Escape(err.Error())

@@ -43,12 +43,15 @@ type Institution struct {
 	Sums       []string
 }
 
-// planView compiles a query's opened SQL; every text is escaped.
-func planView(sql string, committed [32]byte, cs schema.Consortium) (*PlanView, error) {
-	// The view does not know the entities of the query's epoch: it
-	// compiles without digit splits (plan.Fit), so a query whose sums were
-	// split shows as not matching, with a note saying so.
-	p, pp, err := wire.Compile(sql, cs, plan.Limits{Modulus: ^uint64(0), Entities: 1})
+// planView compiles a query's opened SQL for the limits its plan was made
+// for (the modulus and its epoch's union size: they decide the digit
+// splits); every text is escaped. With zero limits (the epoch unknown) it
+// compiles without splits, and a split plan shows as not matching.
+func planView(sql string, committed [32]byte, cs schema.Consortium, l plan.Limits) (*PlanView, error) {
+	if l.Modulus == 0 || l.Entities == 0 {
+		l = plan.Limits{Modulus: ^uint64(0), Entities: 1}
+	}
+	p, pp, err := wire.Compile(sql, cs, l)
 	if err != nil {
 		return nil, fmt.Errorf("compiling the opened SQL against the current schema: %w", err)
 	}
@@ -58,7 +61,7 @@ func planView(sql string, committed [32]byte, cs schema.Consortium) (*PlanView, 
 	}
 	v := &PlanView{Matches: h == committed}
 	if !v.Matches {
-		v.Note = "the SQL compiled against today's schema does not hash to the committed plan: the schema changed since, the plan split sums into digits for its epoch's entity count (not shown here), or the coordinator committed another plan (the parties would have refused it)"
+		v.Note = "the SQL compiled against today's schema does not hash to the committed plan: the schema changed since, the query's epoch is not on this ledger copy (so its digit splits cannot be recomputed), or the coordinator committed another plan (the parties would have refused it)"
 	}
 	for _, name := range p.Tables {
 		t, _ := cs.Table(name)

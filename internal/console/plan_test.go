@@ -6,6 +6,7 @@ import (
 
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/mpc"
 	"github.com/mpcq/mpcq/plan"
 )
 
@@ -17,7 +18,7 @@ func TestPlanView(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, _ := wire.PlanHash(pp)
-	v, err := planView(p.Canonical, h, cs)
+	v, err := planView(p.Canonical, h, cs, plan.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +32,41 @@ func TestPlanView(t *testing.T) {
 		}
 	}
 	h[0] ^= 1
-	if v, err := planView(p.Canonical, h, cs); err != nil || v.Matches || v.Note == "" {
+	if v, err := planView(p.Canonical, h, cs, plan.Limits{}); err != nil || v.Matches || v.Note == "" {
 		t.Fatalf("another committed hash: %+v, %v; want no match and a note", v, err)
 	}
-	if _, err := planView("SELECT nonsense", h, cs); err == nil {
+	if _, err := planView("SELECT nonsense", h, cs, plan.Limits{}); err == nil {
 		t.Fatal("SQL that does not compile gave a plan")
+	}
+}
+
+// A plan whose sums were split into digits for its epoch's union size
+// matches only when recompiled for the same limits, which the snapshot
+// takes from the QUERY's parameter set and its EPOCH entry.
+func TestPlanViewDigits(t *testing.T) {
+	cs := gen.Consortium()
+	set, err := mpc.LookupSet(mpc.DefaultSetName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := plan.Limits{Modulus: set.T, Entities: 20000}
+	const sql = "SELECT VARIANCE(utility.kwh_30d) FROM utility JOIN bank USING (person_id) WHERE bank.district IN ('D04')"
+	p, pp, err := wire.Compile(sql, cs, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := false
+	for _, s := range pp.Sums {
+		split = split || s.Digits > 1
+	}
+	if !split {
+		t.Fatal("the sum of squares was not split at 20,000 people: the test needs a split plan")
+	}
+	h, _ := wire.PlanHash(pp)
+	if v, err := planView(p.Canonical, h, cs, l); err != nil || !v.Matches {
+		t.Fatalf("recompiled for the same limits: %+v, %v; want a match", v, err)
+	}
+	if v, err := planView(p.Canonical, h, cs, plan.Limits{}); err != nil || v.Matches {
+		t.Fatalf("recompiled without the epoch's size: %+v, %v; want no match", v, err)
 	}
 }

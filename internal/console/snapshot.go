@@ -10,6 +10,8 @@ import (
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
+	"github.com/mpcq/mpcq/mpc"
+	"github.com/mpcq/mpcq/plan"
 )
 
 // Snapshot is one verified view of the ledger: everything the pages show
@@ -54,6 +56,11 @@ type Query struct {
 	// compiles again to show the plan per institution.
 	PlanHash [32]byte
 	sql      string
+	// limits are what the plan was made for: the plaintext modulus of
+	// the QUERY's parameter set and the union size of its epoch (the
+	// EPOCH entry before it); zero when unknown. They decide the sums'
+	// digit splits, so the recompiled plan needs them to match.
+	limits plan.Limits
 }
 
 // EntryRef is one ledger entry of a query.
@@ -86,6 +93,7 @@ func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th T
 	}
 	slices.Sort(s.Cosigners)
 	byID := map[string]int{}
+	union := map[uint64]uint64{} // epoch → union size, from EPOCH entries
 	for _, r := range rows {
 		q := Query{QueryRow: auditor.EscapeRow(r), sql: r.Query}
 		q.At, _ = time.Parse(time.RFC3339, r.Time)
@@ -98,6 +106,9 @@ func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th T
 			if i, ok := byID[v.QueryID]; ok {
 				s.Queries[i].EpsilonMilli = v.EpsilonMilli
 				s.Queries[i].PlanHash = v.PlanHash
+				if set, err := mpc.LookupSet(v.ParamSet); err == nil && union[v.EpochID] > 0 {
+					s.Queries[i].limits = plan.Limits{Modulus: set.T, Entities: union[v.EpochID]}
+				}
 				s.Queries[i].Entries = append(s.Queries[i].Entries, EntryRef{Index: l.Index, Type: "QUERY",
 					What: fmt.Sprintf("plan %x, epoch %d, parameters %s", v.PlanHash[:8], v.EpochID, esc(v.ParamSet))})
 			}
@@ -119,6 +130,7 @@ func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th T
 				Parts: []string{fmt.Sprintf("public key %x", v.PublicKeyHash), fmt.Sprintf("relinearisation key %x", v.RelinKeyHash),
 					fmt.Sprintf("Galois keys %x", v.GaloisKeysHash)}})
 		case entry.Epoch:
+			union[v.EpochID] = v.UnionSize
 			o := Other{Index: l.Index, Type: "EPOCH", What: fmt.Sprintf("epoch %d, union of %d identifiers (hash %x)", v.EpochID, v.UnionSize, v.UnionHash[:8])}
 			for _, p := range v.SetSizes {
 				o.Parts = append(o.Parts, fmt.Sprintf("%s: %d identifiers", esc(p.Party), p.Size))
