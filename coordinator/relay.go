@@ -5,15 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mpcq/mpcq/internal/chain"
 	"github.com/mpcq/mpcq/internal/transport"
+	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -101,43 +105,72 @@ func headerAt(header *pb.QueryHeader, i int, inMap []uint32) *pb.QueryHeader {
 	return h
 }
 
-// openChain opens a QueryStep stream to every party in order, sending each
-// its header and checking the output map it answers; it returns the
-// streams, the last party's output map and when the first party's output
-// map arrived (it has checked its header and starts encrypting). The first
-// party gets no blocks and its send side is closed at once.
-func openChain(ctx context.Context, header *pb.QueryHeader, chain []*partyConn, outputs int) ([]pb.Party_QueryStepClient, []uint32, time.Time, error) {
-	streams := make([]pb.Party_QueryStepClient, len(chain))
-	var inMap []uint32
+// openChain opens a QueryStep stream to every party at once, sending each
+// its header with the input map the committed plan implies (chain.Wiring:
+// every party derives the same and refuses any other) and checking that
+// the output map each answers is the plan's; it returns the streams, the
+// last party's output map and when the first party's output map arrived
+// (it has checked its header and starts encrypting). The first party gets
+// no blocks and its send side is closed at once. Opening the parties one
+// after another, each waiting for the previous one's map, cost a header
+// check per party on every query.
+func openChain(ctx context.Context, header *pb.QueryHeader, parties []*partyConn, outputs int) ([]pb.Party_QueryStepClient, []uint32, time.Time, error) {
 	var first time.Time
-	for i, pc := range chain {
-		st, err := pc.client.QueryStep(ctx)
-		if err != nil {
-			return nil, nil, first, partyFailed(pc.name, err)
-		}
-		if err := st.Send(&pb.BlockMessage{Header: headerAt(header, i, inMap)}); err != nil {
-			_, rerr := st.Recv()
-			return nil, nil, first, partyFailed(pc.name, errors.Join(err, rerr))
-		}
-		if i == 0 {
-			if err := st.CloseSend(); err != nil {
-				return nil, nil, first, partyFailed(pc.name, err)
-			}
-		}
-		m, err := st.Recv()
-		if err != nil {
-			return nil, nil, first, partyFailed(pc.name, err)
-		}
-		if i == 0 {
-			first = time.Now()
-		}
-		inMap = m.OutMap
-		if err := checkOutMap(inMap, outputs); err != nil {
-			return nil, nil, first, partyFailed(pc.name, err)
-		}
-		streams[i] = st
+	wp, err := wire.PlanFromProto(header.Plan)
+	if err != nil {
+		return nil, nil, first, err
 	}
-	return streams, inMap, first, nil
+	_, outMaps, err := chain.Wiring(wp)
+	if err != nil {
+		return nil, nil, first, err
+	}
+	if len(outMaps) != len(parties) {
+		return nil, nil, first, fmt.Errorf("the plan's chain has %d parties, the query %d", len(outMaps), len(parties))
+	}
+	streams := make([]pb.Party_QueryStepClient, len(parties))
+	// No cancellation on a party's failure: the others only check their
+	// headers, and the first failure is the one reported.
+	var g errgroup.Group
+	for i, pc := range parties {
+		g.Go(func() error {
+			var inMap []uint32
+			if i > 0 {
+				inMap = outMaps[i-1]
+			}
+			st, err := pc.client.QueryStep(ctx)
+			if err != nil {
+				return partyFailed(pc.name, err)
+			}
+			if err := st.Send(&pb.BlockMessage{Header: headerAt(header, i, inMap)}); err != nil {
+				_, rerr := st.Recv()
+				return partyFailed(pc.name, errors.Join(err, rerr))
+			}
+			if i == 0 {
+				if err := st.CloseSend(); err != nil {
+					return partyFailed(pc.name, err)
+				}
+			}
+			m, err := st.Recv()
+			if err != nil {
+				return partyFailed(pc.name, err)
+			}
+			if i == 0 {
+				first = time.Now()
+			}
+			if err := checkOutMap(m.OutMap, outputs); err != nil {
+				return partyFailed(pc.name, err)
+			}
+			if !slices.Equal(m.OutMap, outMaps[i]) {
+				return partyFailed(pc.name, fmt.Errorf("output map %v, the plan implies %v", chain.Short(m.OutMap), chain.Short(outMaps[i])))
+			}
+			streams[i] = st
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, first, err
+	}
+	return streams, outMaps[len(parties)-1], first, nil
 }
 
 // forward relays every block from one party's stream to the next party's

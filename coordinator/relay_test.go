@@ -13,6 +13,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/mpcq/mpcq/internal/gen"
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/plan"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -102,32 +105,36 @@ func TestRunChain(t *testing.T) {
 		wantSubstr string
 	}{
 		{"success",
-			[]reply{outMapReply(0, 1, 0), block(blocks[0]), block(blocks[1])},
-			[]reply{outMapReply(0, 1, 1), {m: &pb.BlockMessage{Offset: 0, Total: 2, Ciphertexts: sums[:1]}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}},
+			[]reply{outMapReply(0, 0, 0), block(blocks[0]), block(blocks[1])},
+			[]reply{outMapReply(0, 1, 2), {m: &pb.BlockMessage{Offset: 0, Total: 2, Ciphertexts: sums[:1]}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}},
 			nil, "", ""},
 		{"first party's bad output map",
-			[]reply{outMapReply(0, 2, 2)}, nil, nil, "telecom", "skips ciphertext 1"},
+			[]reply{outMapReply(0, 2, 2)}, []reply{outMapReply(0, 1, 2)}, nil, "telecom", "skips ciphertext 1"},
 		{"last party fails, first sees the cancellation",
 			[]reply{outMapReply(0, 0, 0), canceled},
-			[]reply{outMapReply(0, 0, 0), {err: status.Error(codes.Unavailable, "connection reset")}},
+			[]reply{outMapReply(0, 1, 2), {err: status.Error(codes.Unavailable, "connection reset")}},
 			nil, "bank", "connection reset"},
 		{"first party fails mid-stream",
 			[]reply{outMapReply(0, 0, 0), block(blocks[0]), {err: errors.New("disk error")}},
-			[]reply{outMapReply(0, 0, 0), canceled},
+			[]reply{outMapReply(0, 1, 2), canceled},
 			nil, "telecom", "disk error"},
 		{"last party stops listening",
 			[]reply{outMapReply(0, 0, 0), block(blocks[0])},
-			[]reply{outMapReply(0, 0, 0)},
+			[]reply{outMapReply(0, 1, 2)},
 			errors.New("stream closed"), "bank", "stopped receiving blocks"},
 		{"packed totals sent twice",
 			[]reply{outMapReply(0, 0, 0)},
-			[]reply{outMapReply(0, 0, 0), {m: &pb.BlockMessage{Total: 2, Ciphertexts: sums[:1]}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}, {m: &pb.BlockMessage{Total: 2, Ciphertexts: sums[:1]}}},
+			[]reply{outMapReply(0, 1, 2), {m: &pb.BlockMessage{Total: 2, Ciphertexts: sums[:1]}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}, {m: &pb.BlockMessage{Total: 2, Ciphertexts: sums[:1]}}},
 			nil, "bank", "sent twice"},
 		{"no sums",
-			[]reply{outMapReply(0, 0, 0)}, []reply{outMapReply(0, 0, 0)}, nil, "bank", "no result"},
+			[]reply{outMapReply(0, 0, 0)}, []reply{outMapReply(0, 1, 2)}, nil, "bank", "no result"},
+		// A party that answers a map other than the plan's (valid in
+		// itself) would wire another circuit: refused before any block.
+		{"first party's map is not the plan's",
+			[]reply{outMapReply(0, 1, 2)}, []reply{outMapReply(0, 1, 2)}, nil, "telecom", "the plan implies [0 0 0]"},
 		{"sums that do not decode",
 			[]reply{outMapReply(0, 0, 0)},
-			[]reply{outMapReply(0, 0, 0), {m: &pb.BlockMessage{Total: 2, Ciphertexts: [][]byte{[]byte("junk")}}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}},
+			[]reply{outMapReply(0, 1, 2), {m: &pb.BlockMessage{Total: 2, Ciphertexts: [][]byte{[]byte("junk")}}}, {m: &pb.BlockMessage{Offset: 1, Total: 2, Ciphertexts: sums[1:]}}},
 			nil, "bank", "malformed"},
 	}
 	for _, tc := range cases {
@@ -135,7 +142,7 @@ func TestRunChain(t *testing.T) {
 			first := &fakeStep{script: tc.first}
 			last := &fakeStep{script: tc.last, sendErr: tc.lastSend}
 			chain := []*partyConn{{name: "telecom", client: &fakeParty{step: first}}, {name: "bank", client: &fakeParty{step: last}}}
-			header := &pb.QueryHeader{QueryId: "q-test", Chain: []string{"telecom", "bank"}}
+			header := &pb.QueryHeader{QueryId: "q-test", Chain: []string{"telecom", "bank"}, Plan: threeSums(t)}
 			var progress []string
 			res, err := runChain(context.Background(), p, header, chain, 3, 2, func(stage, _ string) { progress = append(progress, stage) })
 			if tc.wantParty != "" {
@@ -147,7 +154,7 @@ func TestRunChain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.packed) != 2 || len(res.sigs) != 2 || !slices.Equal(res.outMap, []uint32{0, 1, 1}) {
+			if len(res.packed) != 2 || len(res.sigs) != 2 || !slices.Equal(res.outMap, []uint32{0, 1, 2}) {
 				t.Fatalf("%d finals, out map %v", len(res.packed), res.outMap)
 			}
 			if got, want := res.sent.of([]string{"telecom", "bank"}), []uint64{150, uint64(len(sums[0]) + len(sums[1]))}; !slices.Equal(got, want) {
@@ -158,7 +165,7 @@ func TestRunChain(t *testing.T) {
 			if h := first.sent[0].Header; h.Position != 0 || h.InMap != nil || !first.closed {
 				t.Errorf("first party: header %v, closed %v", h, first.closed)
 			}
-			if h := last.sent[0].Header; h.Position != 1 || !slices.Equal(h.InMap, []uint32{0, 1, 0}) {
+			if h := last.sent[0].Header; h.Position != 1 || !slices.Equal(h.InMap, []uint32{0, 0, 0}) {
 				t.Errorf("last party: header %v", h)
 			}
 			if len(last.sent) != 3 || !last.closed {
@@ -169,6 +176,19 @@ func TestRunChain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// threeSums is a plan of three outputs over telecom then bank: COUNT and
+// two sums of bank's columns, so telecom's outputs share one ciphertext
+// ([0 0 0]) and bank's are three ([0 1 2]).
+func threeSums(t *testing.T) *pb.Plan {
+	t.Helper()
+	_, pp, err := wire.Compile("SELECT COUNT(*), SUM(bank.cash_deposits_30d), SUM(bank.accounts) FROM telecom JOIN bank USING (person_id) WHERE telecom.flagged_calls_30d > 0",
+		gen.Consortium(), plan.Limits{Modulus: 1 << 45, Entities: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pp
 }
 
 func TestCheckOutMap(t *testing.T) {
