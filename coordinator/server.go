@@ -87,13 +87,19 @@ type Server struct {
 	parties []*partyConn
 	workers int
 
-	slots   *admission // bounds the queries that run at once (bounds.go)
-	mu      sync.Mutex
-	keys    *keySet
-	epoch   *epochState
-	schema  schema.Consortium
-	phase   string
-	lastErr string
+	slots *admission // bounds the queries that run at once (bounds.go)
+	mu    sync.Mutex
+	keys  *keySet
+	epoch *epochState
+	// union is the current lineage's union (epoch.go), loaded on first
+	// use; compact asks for a full re-alignment; incrementalFailures
+	// counts failed incremental epochs in a row (set-up loop only).
+	union               *unionSlots
+	compact             atomic.Bool
+	incrementalFailures int
+	schema              schema.Consortium
+	phase               string
+	lastErr             string
 	// phaseDetail is the progress of a long phase (alignment), "" else.
 	phaseDetail string
 	status      map[string]*pb.PartyState
@@ -299,15 +305,13 @@ func (s *Server) setupOnce(ctx context.Context) error {
 	k, e := s.keys, s.epoch
 	s.mu.Unlock()
 	needKeys := k == nil
-	needEpoch := e == nil
 	for _, st := range sts {
 		if k != nil && (st.CeremonyId != k.state.ID || string(st.PublicKeyHash) != string(k.state.PKHash)) {
 			needKeys = true
 		}
-		if e != nil && (st.EpochId != e.ID || st.Entities != e.Entities) {
-			needEpoch = true
-		}
 	}
+	change := s.epochChange(sts, e)
+	needEpoch := change == epochFull
 	if needKeys {
 		s.setPhase("key ceremony", nil)
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
@@ -318,6 +322,23 @@ func (s *Server) setupOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	if !needEpoch && change == epochIncremental {
+		// Queries keep running on the current epoch meanwhile; the
+		// ones admitted before the change finish on it.
+		s.mu.Lock()
+		s.phaseDetail = "incremental epoch"
+		s.mu.Unlock()
+		actx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
+		err := s.runIncremental(actx, e)
+		cancel()
+		if err != nil {
+			s.incrementalFailures++
+			s.log.Warn().Err(err).Int("failures", s.incrementalFailures).Msg("incremental epoch failed")
+			s.setPhase(phaseReady, err)
+			return err
+		}
+		s.incrementalFailures = 0
+	}
 	if needEpoch {
 		s.setPhase("record alignment", nil)
 		actx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
@@ -327,6 +348,8 @@ func (s *Server) setupOnce(ctx context.Context) error {
 			s.setPhase("record alignment failed", err)
 			return err
 		}
+		s.compact.Store(false)
+		s.incrementalFailures = 0
 	}
 	s.setPhase(phaseReady, nil)
 	return nil

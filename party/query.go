@@ -109,6 +109,10 @@ func (s *Server) runStep(ctx context.Context, stream pb.Party_QueryStepServer, a
 		return err
 	}
 	h := first.Header
+	if h != nil {
+		// A query started before an epoch change finishes on its epoch.
+		a = s.alignmentFor(h.EpochId)
+	}
 	if err := checkHeader(h, s.name, k, a); err != nil {
 		return err
 	}
