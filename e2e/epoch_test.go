@@ -1,0 +1,298 @@
+package e2e
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/demo"
+	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+)
+
+// TestIncrementalEpochs changes the people of one party, then of all
+// three (1% new, 0.5% removed each, CSVs rewritten and partyd sent
+// SIGHUP): each change is an incremental epoch, after which the queries
+// equal the plaintext oracle on the changed data, the slots of unchanged
+// people did not move, a new person already known at another party took
+// that party's slot, and mpcaudit verifies the ledger with its EPOCH
+// entries. A query started before the second change finishes.
+func TestIncrementalEpochs(t *testing.T) {
+	l, cl := startCluster(t, testPeople)
+	p, client, closeFn, err := l.Analyst()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(12, 34))
+	samples := epochSamples(t)
+
+	st0 := coordinatorStatus(t, client)
+	before := partySlots(t, l)
+	changed := changeCSV(t, l, "bank", rng, before)
+	hup(t, cl, "bank")
+	st1 := waitEpoch(t, client, st0.EpochId)
+	if st1.Entities < st0.Entities {
+		t.Fatalf("union shrank from %d to %d", st0.Entities, st1.Entities)
+	}
+	after := partySlots(t, l)
+	checkSlots(t, before, after, changed)
+	checkQueries(t, ctx, p, client, l, samples)
+
+	// All three parties change while a query runs on the current epoch.
+	before = partySlots(t, l)
+	changedAll := map[string]change{}
+	var started, finished bool
+	var qerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, qerr = p.Query(ctx, client, analyst.Request{SQL: samples[0].SQL}, func(pr *pb.Progress) {
+			if pr.Stage == "committed" && !started {
+				started = true
+				for _, name := range l.Parties {
+					changedAll[name] = changeCSV(t, l, name, rng, before)[name]
+				}
+				for _, name := range l.Parties {
+					hup(t, cl, name)
+				}
+			}
+		})
+		finished = true
+	}()
+	st2 := waitEpoch(t, client, st1.EpochId)
+	<-done
+	if !started || !finished || qerr != nil {
+		t.Fatalf("query started before the change: started %v, finished %v, error %v", started, finished, qerr)
+	}
+	t.Logf("epochs %s (%d) → %s (%d) → %s (%d)", st0.EpochId, st0.Entities, st1.EpochId, st1.Entities, st2.EpochId, st2.Entities)
+	after = partySlots(t, l)
+	checkSlots(t, before, after, changedAll)
+	checkQueries(t, ctx, p, client, l, samples)
+
+	if out, err := runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "verify"); err != nil {
+		t.Fatalf("mpcaudit verify: %v\n%s", err, out)
+	}
+}
+
+// epochSamples are the sample queries that join the bank (two and three
+// parties) and one single-table query.
+func epochSamples(t *testing.T) []demo.Sample {
+	var out []demo.Sample
+	single := false
+	for _, s := range demo.Samples() {
+		if len(s.Tables) > 1 && slices.Contains(s.Tables, "bank") && len(out) < 3 {
+			out = append(out, s)
+		} else if len(s.Tables) == 1 && !single {
+			out, single = append(out, s), true
+		}
+	}
+	if len(out) < 3 {
+		t.Fatalf("only %d sample queries", len(out))
+	}
+	return out
+}
+
+func checkQueries(t *testing.T, ctx context.Context, p *analyst.Profile, client pb.CoordinatorClient, l *demo.Layout, samples []demo.Sample) {
+	t.Helper()
+	db, err := demo.LoadDB(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range samples {
+		res, err := p.Query(ctx, client, analyst.Request{SQL: s.SQL}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if want := demo.Strings(s.Expected(db)); !slices.Equal(res.Rows[0], want) {
+			t.Fatalf("%s: encrypted %v, plaintext on the changed data %v", s.Name, res.Rows[0], want)
+		}
+	}
+}
+
+// change is what changeCSV did to one party's table.
+type change struct {
+	added   []string
+	removed []string
+	// known are added ids that another party already held, with its name.
+	known map[string]string
+}
+
+// changeCSV rewrites a party's CSV: 0.5% of its people removed, 1% added
+// (half of them people another party holds, half new ids), the added rows
+// carrying the values of removed or existing rows.
+func changeCSV(t *testing.T, l *demo.Layout, name string, rng *rand.Rand, slots map[string]map[string]uint32) map[string]change {
+	t.Helper()
+	path := l.DataCSV(name)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, rows := recs[0], recs[1:]
+	n := len(rows)
+	ch := change{known: map[string]string{}}
+	held := map[string]bool{}
+	for _, r := range rows {
+		held[r[0]] = true
+	}
+	rng.Shuffle(n, func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	nRemove, nAdd := n/200, n/100
+	for _, r := range rows[:nRemove] {
+		ch.removed = append(ch.removed, r[0])
+	}
+	kept := rows[nRemove:]
+	var others []string
+	for _, other := range l.Parties {
+		if other == name {
+			continue
+		}
+		for id := range slots[other] {
+			if !held[id] {
+				others = append(others, id)
+			}
+		}
+	}
+	slices.Sort(others)
+	others = slices.Compact(others)
+	rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
+	for i := range nAdd {
+		id := fmt.Sprintf("new-%s-%d-%d", name, time.Now().UnixNano(), i)
+		if i%2 == 0 && i/2 < len(others) {
+			id = others[i/2]
+			for _, other := range l.Parties {
+				if _, ok := slots[other][id]; ok && other != name {
+					ch.known[id] = other
+				}
+			}
+		}
+		r := slices.Clone(rows[rng.IntN(n)])
+		r[0] = id
+		kept = append(kept, r)
+		ch.added = append(ch.added, id)
+	}
+	tmp := path + ".tmp"
+	out, err := os.Create(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(out)
+	if err := w.Write(header); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteAll(kept); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]change{name: ch}
+}
+
+func hup(t *testing.T, cl *demo.Cluster, name string) {
+	t.Helper()
+	pid, ok := cl.PIDs()[name]
+	if !ok {
+		t.Fatalf("no process %s", name)
+	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitEpoch waits until the consortium is ready on an epoch other than old.
+func waitEpoch(t *testing.T, client pb.CoordinatorClient, old string) *pb.ConsortiumStatus {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		st := coordinatorStatus(t, client)
+		if st.Ready && st.EpochId != old && st.EpochId != "" {
+			return st
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no new epoch after %s: %+v", old, coordinatorStatus(t, client))
+	return nil
+}
+
+// partySlots reads every party's stored alignment: person id → slot.
+func partySlots(t *testing.T, l *demo.Layout) map[string]map[string]uint32 {
+	t.Helper()
+	out := map[string]map[string]uint32{}
+	for _, name := range l.Parties {
+		ib, err := os.ReadFile(l.Path("parties", name, "state", "aligned.ids"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := os.ReadFile(l.Path("parties", name, "state", "ranks.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]uint32{}
+		for i := 0; len(ib) > 0; i++ {
+			n := binary.BigEndian.Uint32(ib)
+			m[string(ib[4:4+n])] = binary.LittleEndian.Uint32(rb[4*i:])
+			ib = ib[4+n:]
+		}
+		if len(m)*4 != len(rb) {
+			t.Fatalf("%s: %d ids, %d ranks", name, len(m), len(rb)/4)
+		}
+		out[name] = m
+	}
+	return out
+}
+
+// checkSlots: unchanged people kept their slots at every party, removed
+// people have none, added people known at another party took its slot and
+// new people took slots no one held before.
+func checkSlots(t *testing.T, before, after map[string]map[string]uint32, changed map[string]change) {
+	t.Helper()
+	used := map[uint32]bool{}
+	for _, m := range before {
+		for _, s := range m {
+			used[s] = true
+		}
+	}
+	for name, m := range before {
+		ch := changed[name]
+		for id, s := range m {
+			if slices.Contains(ch.removed, id) {
+				if _, ok := after[name][id]; ok {
+					t.Fatalf("%s: a removed person still has a slot", name)
+				}
+				continue
+			}
+			if got, ok := after[name][id]; !ok || got != s {
+				t.Fatalf("%s: an unchanged person moved from slot %d to %d (present %v)", name, s, got, ok)
+			}
+		}
+		for _, id := range ch.added {
+			got, ok := after[name][id]
+			if !ok {
+				t.Fatalf("%s: an added person has no slot", name)
+			}
+			if other, known := ch.known[id]; known {
+				if want := before[other][id]; got != want {
+					t.Fatalf("%s: a person known at %s got slot %d, not its slot %d there", name, other, got, want)
+				}
+			} else if used[got] {
+				t.Fatalf("%s: a new person got slot %d, which was in use", name, got)
+			}
+		}
+	}
+}
