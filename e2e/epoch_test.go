@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/mpcq/mpcq/internal/analyst"
+	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/demo"
+	"github.com/mpcq/mpcq/internal/wire"
+	"github.com/mpcq/mpcq/ledger/entry"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -47,35 +50,57 @@ func TestIncrementalEpochs(t *testing.T) {
 	checkSlots(t, before, after, changed)
 	checkQueries(t, ctx, p, client, l, samples)
 
-	// All three parties change while a query runs on the current epoch.
-	before = partySlots(t, l)
-	changedAll := map[string]change{}
-	var started, finished bool
-	var qerr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, qerr = p.Query(ctx, client, analyst.Request{SQL: samples[0].SQL}, func(pr *pb.Progress) {
-			if pr.Stage == "committed" && !started {
-				started = true
-				for _, name := range l.Parties {
-					changedAll[name] = changeCSV(t, l, name, rng, before)[name]
+	// All three parties change while a query runs on the current epoch:
+	// once a slow query (100 groups) is committed, the parties reload,
+	// and the coordinator notices the change at its next status poll
+	// while the query runs. Timing decides whether they overlap, so the
+	// round is repeated (each a new change) until one did.
+	const slowSQL = `SELECT telecom.district, bank.district, COUNT(*) FROM telecom JOIN bank USING (person_id)
+		WHERE telecom.calls_30d > 10 GROUP BY telecom.district, bank.district`
+	prev := st1
+	overlapped := false
+	for round := 0; round < 4 && !overlapped; round++ {
+		before = partySlots(t, l)
+		changedAll := map[string]change{}
+		var onOld bool
+		var finishedAt time.Time
+		var qerr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, qerr = p.Query(ctx, client, analyst.Request{SQL: slowSQL}, func(pr *pb.Progress) {
+				if pr.Stage == "committed" && !onOld {
+					onOld = coordinatorStatus(t, client).EpochId == prev.EpochId
+					for _, name := range l.Parties {
+						changedAll[name] = changeCSV(t, l, name, rng, before)[name]
+					}
+					for _, name := range l.Parties {
+						hup(t, cl, name)
+					}
 				}
-				for _, name := range l.Parties {
-					hup(t, cl, name)
-				}
-			}
-		})
-		finished = true
-	}()
-	st2 := waitEpoch(t, client, st1.EpochId)
-	<-done
-	if !started || !finished || qerr != nil {
-		t.Fatalf("query started before the change: started %v, finished %v, error %v", started, finished, qerr)
+			})
+			finishedAt = time.Now()
+		}()
+		<-done
+		st := waitEpoch(t, client, prev.EpochId)
+		if qerr != nil {
+			t.Fatalf("round %d: a query started before the epoch change failed: %v", round, qerr)
+		}
+		if !onOld {
+			t.Fatalf("round %d: the query was not committed on epoch %s", round, prev.EpochId)
+		}
+		// The new epoch's EPOCH entry follows the query's QUERY entry;
+		// the query overlapped it if its RESULT entry comes after.
+		overlapped = resultAfterEpoch(t, l, st.EpochId)
+		t.Logf("round %d: epoch %s (%d) → %s (%d); query finished %v, its RESULT after the new EPOCH %v",
+			round, prev.EpochId, prev.Entities, st.EpochId, st.Entities, finishedAt.Format(time.StampMilli), overlapped)
+		after = partySlots(t, l)
+		checkSlots(t, before, after, changedAll)
+		prev = st
 	}
-	t.Logf("epochs %s (%d) → %s (%d) → %s (%d)", st0.EpochId, st0.Entities, st1.EpochId, st1.Entities, st2.EpochId, st2.Entities)
-	after = partySlots(t, l)
-	checkSlots(t, before, after, changedAll)
+	if !overlapped {
+		t.Fatal("no round had a query in flight across an epoch change")
+	}
 	checkQueries(t, ctx, p, client, l, samples)
 
 	if out, err := runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "verify"); err != nil {
@@ -295,4 +320,51 @@ func checkSlots(t *testing.T, before, after map[string]map[string]uint32, change
 			}
 		}
 	}
+}
+
+// resultAfterEpoch reads the verified ledger: the QUERY entry logged last
+// before the EPOCH entry of epoch, committed on the epoch that one
+// extends, has its RESULT after that EPOCH.
+func resultAfterEpoch(t *testing.T, l *demo.Layout, epoch string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := auditor.Load(l.AuditorDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch, err := a.Fetcher(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, all, err := a.VerifyEntries(ctx, fetch, nil)
+	if err != nil {
+		t.Fatalf("ledger: %v", err)
+	}
+	num, err := wire.EpochNumber(epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ep *entry.Epoch
+	var q *entry.Query
+	for _, lg := range all {
+		switch v := lg.Entry.(type) {
+		case entry.Epoch:
+			if v.EpochID == num {
+				ep = &v
+			}
+		case entry.Query:
+			if ep == nil {
+				q = &v
+			}
+		case entry.Result:
+			if ep != nil && q != nil && v.QueryID == q.QueryID {
+				return q.EpochID == ep.Previous
+			}
+		}
+	}
+	if ep == nil || ep.Previous == 0 {
+		t.Fatalf("no incremental EPOCH entry for %s", epoch)
+	}
+	return false
 }

@@ -184,3 +184,13 @@ func (s *Server) loadLineage(es epochState, ranks []uint32) (bool, error) {
 		Int("pending_added", s.pendingAdded).Int("pending_removed", s.pendingRemoved).Msg("alignment loaded")
 	return true, nil
 }
+
+// previousEpoch is the epoch the current alignment replaced, "" if none.
+func (s *Server) previousEpoch() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.previous == nil {
+		return ""
+	}
+	return s.previous.state.ID
+}

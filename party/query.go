@@ -302,6 +302,15 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	}
 	q, err := s.gate(shareGate(req), a.state.ID)
 	if err != nil {
+		// A query committed on the epoch the current one replaced
+		// finishes on it.
+		if prev := s.previousEpoch(); prev != "" {
+			if pq, perr := s.gate(shareGate(req), prev); perr == nil {
+				q, err = pq, nil
+			}
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	if keyHash := request.KeyHash(req.AnalystPublicKey); q.AnalystKeyHash != keyHash {
