@@ -1,9 +1,14 @@
 package party
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -12,7 +17,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mpcq/mpcq/internal/source"
+	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/mpc/align"
+	"github.com/mpcq/mpcq/schema"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -145,4 +152,67 @@ func TestAlignRanksIncremental(t *testing.T) {
 	if err != nil || !slices.Equal(ids, []string{"b", "c", "x", "y"}) {
 		t.Fatalf("aligned ids %v: %v", ids, err)
 	}
+}
+
+// TestReloadCSV: a reload with a bad file names the file and the line,
+// keeps the rows in use and logs no person key; a good file replaces
+// them and counts the keys added and removed since the epoch.
+func TestReloadCSV(t *testing.T) {
+	tb := schema.Table{Name: "bank", Key: "person_id", Columns: []schema.Column{{Name: "balance", Kind: schema.KindInt, Min: 0, Max: 100}}}
+	path := filepath.Join(t.TempDir(), "bank.csv")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("person_id,balance\nalice-secret,10\nbob-secret,20\n")
+	d, err := table.LoadFile(path, tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	src := source.FromData(d)
+	s := &Server{cfg: &Config{CSV: path}, log: zerolog.New(&logs), table: tb, src: src, name: "bank", store: store{t.TempDir()}}
+	s.rows, _ = src.Keys(context.Background())
+	s.aligned = &alignment{state: epochState{ID: "e-1", Entities: 2}, ranks: []uint32{0, 1}, keys: s.rows}
+
+	write("person_id,balance\ncarol-secret,10\nalice-secret,1000\n")
+	err = s.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("bad file: %v, want an error naming %s and line 3", err, path)
+	}
+	if k, _ := src.Keys(context.Background()); !slices.Equal(k.IDs, []string{"alice-secret", "bob-secret"}) {
+		t.Fatalf("a bad file replaced the rows: %v", k.IDs)
+	}
+	write("person_id,balance\ncarol-secret,10\nalice-secret,11\ndave-secret,12\n")
+	if err := s.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.pendingAdded != 2 || s.pendingRemoved != 1 {
+		t.Fatalf("pending %d added, %d removed; want 2 and 1", s.pendingAdded, s.pendingRemoved)
+	}
+	if strings.Contains(logs.String(), "secret") {
+		t.Fatalf("a person key in the log:\n%s", logs.String())
+	}
+}
+
+// FuzzReadIDs: aligned.ids, whatever its bytes, reads back to keys that
+// encode to the same bytes, or fails cleanly.
+func FuzzReadIDs(f *testing.F) {
+	f.Add(idsBytes([]string{"a", "bb", ""}))
+	f.Add([]byte{0, 0, 0, 9, 'x'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st := store{t.TempDir()}
+		if err := os.WriteFile(st.path(idsFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256(b)
+		ids, err := st.readIDs(h[:])
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(idsBytes(ids), b) {
+			t.Fatalf("%x read as %q", b, ids)
+		}
+	})
 }
