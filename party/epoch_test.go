@@ -19,8 +19,8 @@ import (
 	"github.com/mpcq/mpcq/internal/source"
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/mpc/align"
-	"github.com/mpcq/mpcq/schema"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
+	"github.com/mpcq/mpcq/schema"
 )
 
 func TestDiffKeys(t *testing.T) {
