@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/mpcq/mpcq/internal/demo"
 	"github.com/mpcq/mpcq/internal/wire"
 	"github.com/mpcq/mpcq/ledger/entry"
+	"github.com/mpcq/mpcq/mpc"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
@@ -367,4 +371,66 @@ func resultAfterEpoch(t *testing.T, l *demo.Layout, epoch string) bool {
 		t.Fatalf("no incremental EPOCH entry for %s", epoch)
 	}
 	return false
+}
+
+// TestIncrementalEpochMeasured times, with the real daemons, a full
+// alignment and then an incremental epoch in which the bank adds 1% new
+// people and removes 0.5%, from the coordinator's log lines ("record
+// alignment finished", "incremental epoch finished": elapsed_s). It
+// takes minutes at a million people and only runs when asked:
+//
+//	MPCQ_MEASURE=1 MPCQ_MEASURE_PEOPLE=1000000 go test -timeout 60m -run TestIncrementalEpochMeasured -v ./e2e
+func TestIncrementalEpochMeasured(t *testing.T) {
+	if os.Getenv("MPCQ_MEASURE") == "" {
+		t.Skip("set MPCQ_MEASURE=1 to measure")
+	}
+	people := 100000
+	if v, err := strconv.Atoi(os.Getenv("MPCQ_MEASURE_PEOPLE")); err == nil && v > 0 {
+		people = v
+	}
+	l, err := demo.Setup(t.TempDir(), demo.Options{People: people, Seed: 7, ParamSet: mpc.DefaultSetName, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := newCluster(t, l)
+	if err := cl.StartAll(); err != nil {
+		t.Fatal(err)
+	}
+	_, client, closeFn, err := l.Analyst()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
+	defer cancel()
+	if _, err := demo.WaitReady(ctx, client, func(s string) { t.Log(s) }); err != nil {
+		t.Fatal(err)
+	}
+	st0 := coordinatorStatus(t, client)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ch := changeCSV(t, l, "bank", rng, partySlots(t, l))["bank"]
+	hup(t, cl, "bank")
+	st1 := waitEpoch(t, client, st0.EpochId)
+	logb, err := os.ReadFile(l.Path("logs", "coordinator.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full, inc float64
+	for _, line := range strings.Split(string(logb), "\n") {
+		var m struct {
+			Message string  `json:"message"`
+			Elapsed float64 `json:"elapsed_s"`
+		}
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		switch m.Message {
+		case "record alignment finished":
+			full = m.Elapsed
+		case "incremental epoch finished":
+			inc = m.Elapsed
+		}
+	}
+	t.Logf("%d people: full alignment %.1f s (union %d); incremental epoch with the bank adding %d and removing %d: %.2f s (union %d)",
+		people, full, st0.Entities, len(ch.added), len(ch.removed), inc, st1.Entities)
 }
