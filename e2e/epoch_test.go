@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -15,6 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+
+	"github.com/mpcq/mpcq/coordinator"
 	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/demo"
@@ -433,4 +439,91 @@ func TestIncrementalEpochMeasured(t *testing.T) {
 	}
 	t.Logf("%d people: full alignment %.1f s (union %d); incremental epoch with the bank adding %d and removing %d: %.2f s (union %d)",
 		people, full, st0.Entities, len(ch.added), len(ch.removed), inc, st1.Entities)
+}
+
+// TestNoPersonIDInIncrementalEpoch runs the coordinator in-process,
+// records every message it receives from the three party processes, then
+// changes the bank's people (new ids among them) and waits for the
+// incremental epoch: no person id, old or new, reaches the coordinator,
+// and the recorder did see the added people's blinded list.
+func TestNoPersonIDInIncrementalEpoch(t *testing.T) {
+	l, err := demo.Setup(t.TempDir(), demo.Options{People: 1500, Seed: 13, ParamSet: "insecure-test-n12", AllowInsecure: true, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := newCluster(t, l)
+	for _, name := range l.Parties {
+		if err := cl.StartParty(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recorder{}
+	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := inv(ctx, method, req, reply, cc, opts...)
+		if err == nil {
+			rec.add(reply)
+		}
+		return err
+	}
+	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, s grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		cs, err := s(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return recordingStream{cs, rec}, nil
+	}
+	cfg, err := coordinator.LoadConfig(l.CoordinatorConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := coordinator.New(cfg, zerolog.New(io.Discard), coordinator.WithPartyDialOptions(
+		grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	waitReady(t, l)
+	_, client, closeFn, err := l.Analyst()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	st0 := coordinatorStatus(t, client)
+	rec.mu.Lock()
+	before := rec.n
+	rec.mu.Unlock()
+	ch := changeCSV(t, l, "bank", rand.New(rand.NewPCG(5, 6)), partySlots(t, l))["bank"]
+	hup(t, cl, "bank")
+	waitEpoch(t, client, st0.EpochId)
+	db, err := demo.LoadDB(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	all := bytes.Join(rec.msgs, []byte{0})
+	// The added people's list, blinded by the bank then by each other
+	// party, passed through the coordinator: 32 bytes each, three times.
+	grown := 0
+	for _, m := range rec.msgs[before:] {
+		grown += len(m)
+	}
+	if grown < 3*32*len(ch.added) {
+		t.Fatalf("%d bytes recorded during the incremental epoch, fewer than its blinded lists (%d)", grown, 3*32*len(ch.added))
+	}
+	ids := append(slices.Clone(ch.added), ch.removed...)
+	for _, rows := range db.Tables {
+		for id := range rows {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		if bytes.Contains(all, []byte(id)) {
+			t.Fatalf("a person id reached the coordinator")
+		}
+	}
+	t.Logf("%d messages checked against %d person ids (%d added in the incremental epoch)", rec.n, len(ids), len(ch.added))
 }
