@@ -61,12 +61,12 @@ func TestIncrementalEpochs(t *testing.T) {
 	checkQueries(t, ctx, p, client, l, samples)
 
 	// All three parties change while a query runs on the current epoch:
-	// once a slow query (100 groups) is committed, the parties reload,
+	// once a slow query (100 groups × 3 aggregates) is committed, the parties reload,
 	// and the coordinator notices the change at its next status poll
 	// while the query runs. Timing decides whether they overlap, so the
 	// round is repeated (each a new change) until one did.
-	const slowSQL = `SELECT telecom.district, bank.district, COUNT(*) FROM telecom JOIN bank USING (person_id)
-		WHERE telecom.calls_30d > 10 GROUP BY telecom.district, bank.district`
+	const slowSQL = `SELECT telecom.district, bank.district, COUNT(*), SUM(bank.balance), SUM(bank.cash_deposits_30d)
+		FROM telecom JOIN bank USING (person_id) WHERE telecom.calls_30d > 10 GROUP BY telecom.district, bank.district`
 	prev := st1
 	overlapped := false
 	for round := 0; round < 4 && !overlapped; round++ {
@@ -112,6 +112,21 @@ func TestIncrementalEpochs(t *testing.T) {
 		t.Fatal("no round had a query in flight across an epoch change")
 	}
 	checkQueries(t, ctx, p, client, l, samples)
+
+	// Restarted daemons keep the lineage: a change made while they were
+	// down is an incremental epoch too.
+	before = partySlots(t, l)
+	cl.Stop()
+	changed = changeCSV(t, l, "utility", rng, before)
+	if err := cl.StartAll(); err != nil {
+		t.Fatal(err)
+	}
+	st3 := waitEpoch(t, client, prev.EpochId)
+	if e := epochEntry(t, l, st3.EpochId); e.Previous == 0 {
+		t.Fatalf("after a restart, the change ran a full alignment: %+v", e)
+	}
+	checkSlots(t, before, partySlots(t, l), changed)
+	checkQueries(t, ctx, p, client, l, samples[:1])
 
 	if out, err := runTool(t, "mpcaudit", "--profile", l.AuditorDir(), "verify"); err != nil {
 		t.Fatalf("mpcaudit verify: %v\n%s", err, out)
@@ -255,8 +270,10 @@ func waitEpoch(t *testing.T, client pb.CoordinatorClient, old string) *pb.Consor
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		st := coordinatorStatus(t, client)
-		if st.Ready && st.EpochId != old && st.EpochId != "" {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := client.Status(cctx, &pb.StatusRequest{})
+		cancel()
+		if err == nil && st.Ready && st.EpochId != old && st.EpochId != "" {
 			return st
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -332,10 +349,8 @@ func checkSlots(t *testing.T, before, after map[string]map[string]uint32, change
 	}
 }
 
-// resultAfterEpoch reads the verified ledger: the QUERY entry logged last
-// before the EPOCH entry of epoch, committed on the epoch that one
-// extends, has its RESULT after that EPOCH.
-func resultAfterEpoch(t *testing.T, l *demo.Layout, epoch string) bool {
+// ledgerEntries reads the live ledger, verified.
+func ledgerEntries(t *testing.T, l *demo.Layout) []auditor.Logged {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -351,6 +366,31 @@ func resultAfterEpoch(t *testing.T, l *demo.Layout, epoch string) bool {
 	if err != nil {
 		t.Fatalf("ledger: %v", err)
 	}
+	return all
+}
+
+// epochEntry is the EPOCH entry of an epoch.
+func epochEntry(t *testing.T, l *demo.Layout, epoch string) entry.Epoch {
+	t.Helper()
+	num, err := wire.EpochNumber(epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lg := range ledgerEntries(t, l) {
+		if e, ok := lg.Entry.(entry.Epoch); ok && e.EpochID == num {
+			return e
+		}
+	}
+	t.Fatalf("no EPOCH entry for %s", epoch)
+	return entry.Epoch{}
+}
+
+// resultAfterEpoch reads the verified ledger: the QUERY entry logged last
+// before the EPOCH entry of epoch, committed on the epoch that one
+// extends, has its RESULT after that EPOCH.
+func resultAfterEpoch(t *testing.T, l *demo.Layout, epoch string) bool {
+	t.Helper()
+	all := ledgerEntries(t, l)
 	num, err := wire.EpochNumber(epoch)
 	if err != nil {
 		t.Fatal(err)

@@ -190,7 +190,7 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 		st.Lineage, st.Previous, st.LineageKeyHash = sess.prev.state.Lineage, prevEpoch, sess.prev.state.LineageKeyHash
 		added, removed = len(sess.diff.added), sess.diff.removed
 	}
-	if err := s.store.saveAlignment(st, ranks, sess.keys.IDs, key); err != nil {
+	if err := s.store.saveAlignment(&st, ranks, sess.keys.IDs, key); err != nil {
 		return rpc.ToStatus(err)
 	}
 	s.mu.Lock()

@@ -138,7 +138,7 @@ func BenchmarkEpoch(b *testing.B) {
 			}
 			all := d.merge(ranks["bank"])
 			st := epochState{ID: "e-2", Entities: size, UnionHash: hash[:], Rows: len(cur), Lineage: "e-1", Previous: "e-1"}
-			if err := (store{dir}).saveAlignment(st, all, cur, nil); err != nil {
+			if err := (store{dir}).saveAlignment(&st, all, cur, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

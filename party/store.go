@@ -127,8 +127,8 @@ func ranksBytes(ranks []uint32) []byte {
 
 // saveAlignment stores the lineage key (when key is not nil: a full
 // alignment), the aligned keys and ranks, then the epoch that names their
-// hashes.
-func (s store) saveAlignment(st epochState, ranks []uint32, ids []string, key *align.Key) error {
+// hashes, which it sets in st.
+func (s store) saveAlignment(st *epochState, ranks []uint32, ids []string, key *align.Key) error {
 	if key != nil {
 		kb, err := key.Encode()
 		if err != nil {
