@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 
@@ -566,4 +567,58 @@ func TestNoPersonIDInIncrementalEpoch(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages checked against %d person ids (%d added in the incremental epoch)", rec.n, len(ids), len(ch.added))
+}
+
+// TestIncrementalEpochPostgres: people inserted into and deleted from the
+// bank's PostgreSQL table start an incremental epoch (SIGHUP checks the
+// keys at once, as the periodic check would), after which a query equals
+// the database, and the EPOCH entry extends the previous epoch.
+func TestIncrementalEpochPostgres(t *testing.T) {
+	l, cl, pg := startPostgresCluster(t, 1500, "bank")
+	p, client, closeFn, err := l.Analyst()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	db, err := pgx.Connect(ctx, pg.ConnString("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	st0 := coordinatorStatus(t, client)
+	before := partySlots(t, l)
+	// 1% new people (copies of existing rows' values), 0.5% deleted.
+	if _, err := db.Exec(ctx, `INSERT INTO bank (person_id, district, accounts, balance, cash_deposits_30d, transfers_abroad_30d)
+		SELECT 'pg-new-' || person_id, district, accounts, balance, cash_deposits_30d, transfers_abroad_30d FROM bank ORDER BY person_id LIMIT (SELECT count(*) / 100 FROM bank)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM bank WHERE person_id IN (SELECT person_id FROM bank WHERE person_id NOT LIKE 'pg-new-%' ORDER BY person_id DESC LIMIT (SELECT count(*) / 200 FROM bank))`); err != nil {
+		t.Fatal(err)
+	}
+	hup(t, cl, "bank")
+	st1 := waitEpoch(t, client, st0.EpochId)
+	if e := epochEntry(t, l, st1.EpochId); e.Previous == 0 {
+		t.Fatalf("the change ran a full alignment: %+v", e)
+	}
+	after := partySlots(t, l)
+	for id, s := range before["bank"] {
+		if got, ok := after["bank"][id]; ok && got != s {
+			t.Fatalf("a kept person moved from slot %d to %d", s, got)
+		}
+	}
+	const q = `SELECT COUNT(*), SUM(bank.cash_deposits_30d) FROM bank WHERE bank.cash_deposits_30d > 50000`
+	var n, sum int64
+	if err := db.QueryRow(ctx, `SELECT count(*), coalesce(sum(cash_deposits_30d), 0) FROM bank WHERE cash_deposits_30d > 50000`).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Query(ctx, client, analyst.Request{SQL: q}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Rows[0]; got[0] != itoa(n) || got[1] != itoa(sum) {
+		t.Fatalf("encrypted %v, PostgreSQL %d %d", got, n, sum)
+	}
+	t.Logf("epoch %s (%d) → %s (%d); %d people, sum %d", st0.EpochId, st0.Entities, st1.EpochId, st1.Entities, n, sum)
 }
