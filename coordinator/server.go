@@ -87,19 +87,13 @@ type Server struct {
 	parties []*partyConn
 	workers int
 
-	slots *admission // bounds the queries that run at once (bounds.go)
-	mu    sync.Mutex
-	keys  *keySet
-	epoch *epochState
-	// union is the current lineage's union (epoch.go), loaded on first
-	// use; compact asks for a full re-alignment; incrementalFailures
-	// counts failed incremental epochs in a row (set-up loop only).
-	union               *unionSlots
-	compact             atomic.Bool
-	incrementalFailures int
-	schema              schema.Consortium
-	phase               string
-	lastErr             string
+	slots   *admission // bounds the queries that run at once (bounds.go)
+	mu      sync.Mutex
+	keys    *keySet
+	epoch   *epochState
+	schema  schema.Consortium
+	phase   string
+	lastErr string
 	// phaseDetail is the progress of a long phase (alignment), "" else.
 	phaseDetail string
 	status      map[string]*pb.PartyState
@@ -120,6 +114,13 @@ type Server struct {
 	health   *rpc.Health
 	registry *prometheus.Registry
 	metrics  *metrics.Coordinator
+
+	// union is the current lineage's union (epoch.go), loaded on first
+	// use; compact asks for a full re-alignment; incrementalFailures
+	// counts failed incremental epochs in a row (set-up loop only).
+	union               *unionSlots
+	compact             atomic.Bool
+	incrementalFailures int
 }
 
 // Option adjusts a Server.

@@ -125,7 +125,8 @@ type Server struct {
 	cfg *Config
 	log zerolog.Logger
 	// src is the table's rows (CSV in memory or PostgreSQL) and table its
-	// declared schema; rows is the snapshot of keys read at startup.
+	// declared schema; rows is the latest snapshot of its keys (read at
+	// startup, on reload and at keys checks; under mu once serving).
 	src     source.Source
 	table   schema.Table
 	rows    *source.Keys
