@@ -3,6 +3,7 @@ package party
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"io"
 	"os"
@@ -11,11 +12,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/mpcq/mpcq/internal/metrics"
 	"github.com/mpcq/mpcq/internal/source"
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/mpc/align"
@@ -215,4 +218,52 @@ func FuzzReadIDs(f *testing.F) {
 			t.Fatalf("%x read as %q", b, ids)
 		}
 	})
+}
+
+// ownStream is the sending end of an AlignOwn call.
+type ownStream struct {
+	grpc.ServerStream
+	sent []*pb.AlignChunk
+}
+
+func (o *ownStream) Send(m *pb.AlignChunk) error { o.sent = append(o.sent, m); return nil }
+func (o *ownStream) Context() context.Context    { return context.Background() }
+
+// TestAlignOwnIncremental: an incremental epoch on an epoch the party is
+// not in, or without its lineage key, is refused (a full alignment is
+// needed); on its epoch, the party blinds only the ids it added.
+func TestAlignOwnIncremental(t *testing.T) {
+	s := incrementalParty(t)
+	s.aligning = nil
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	s.priv, s.peers = priv, map[string]ed25519.PublicKey{"bank": pub}
+	d, err := table.Load(strings.NewReader("person_id,balance\nb,1\nc,2\nx,3\ny,4\n"), schema.Table{Name: "bank", Key: "person_id", Columns: []schema.Column{{Name: "balance", Kind: schema.KindInt, Min: 0, Max: 9}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.src = source.FromData(d)
+	if s.metrics, err = metrics.NewParty(prometheus.NewRegistry()); err != nil {
+		t.Fatal(err)
+	}
+	for name, prev := range map[string]string{"another epoch": "e-9"} {
+		err := s.AlignOwn(&pb.AlignOwnRequest{EpochId: "e-2", Parties: []string{"bank"}, PreviousEpoch: prev}, &ownStream{})
+		if status.Code(err) != codes.FailedPrecondition {
+			t.Errorf("%s: %v, want FailedPrecondition", name, err)
+		}
+	}
+	lk := s.lineage
+	s.lineage = nil
+	if err := s.AlignOwn(&pb.AlignOwnRequest{EpochId: "e-2", Parties: []string{"bank"}, PreviousEpoch: "e-1"}, &ownStream{}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("no lineage key: %v, want FailedPrecondition", err)
+	}
+	s.lineage = lk
+	st := &ownStream{}
+	if err := s.AlignOwn(&pb.AlignOwnRequest{EpochId: "e-2", Parties: []string{"bank"}, PreviousEpoch: "e-1"}, st); err != nil {
+		t.Fatal(err)
+	}
+	// x and y, blinded with the lineage key.
+	want, _ := align.BlindIDs(context.Background(), lk, []string{"x", "y"}, 1)
+	if len(st.sent) != 1 || !bytes.Equal(st.sent[0].Elems, append(slices.Clone(want[0]), want[1]...)) {
+		t.Fatalf("sent %d chunks, not the added ids blinded with the lineage key", len(st.sent))
+	}
 }
