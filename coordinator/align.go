@@ -94,11 +94,11 @@ func (s *Server) reportAlignment(ctx context.Context, epoch string, a *alignProg
 
 // runAlignment runs one epoch of private record alignment: every party
 // blinds its own list, every list passes through every other party, and
-// the ranks of the sorted union go back to each party.
+// the ranks of the sorted union go back to each party. It starts a
+// lineage: the union is kept for the incremental epochs that follow.
 func (s *Server) runAlignment(ctx context.Context) error {
 	start := time.Now()
 	epoch := newID("e-")
-	names := s.cfg.PartyNames()
 	n := len(s.parties)
 	prog := &alignProgress{start: start}
 	s.mu.Lock()
@@ -110,17 +110,53 @@ func (s *Server) runAlignment(ctx context.Context) error {
 	pctx, stopReport := context.WithCancel(ctx)
 	defer stopReport()
 	go s.reportAlignment(pctx, epoch, prog, 5*time.Second)
+	sets, err := s.blindLists(ctx, epoch, "", prog.add)
+	if err != nil {
+		return err
+	}
+	sizes := map[string]uint64{}
+	for p, l := range sets {
+		sizes[p] = uint64(len(l))
+	}
+	ranks, union, unionHash, err := align.Ranks(sets)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrParty, err)
+	}
+	if _, err := s.sendRanks(ctx, epoch, "", uint64(union), unionHash, ranks); err != nil {
+		return err
+	}
+	epochNum, err := wire.EpochNumber(epoch)
+	if err != nil {
+		return err
+	}
+	if _, _, _, err := s.appendEntry(ctx, entry.Epoch{EpochID: epochNum, UnionSize: uint64(union), UnionHash: unionHash, SetSizes: sortedSizes(sizes)}); err != nil {
+		return err
+	}
+	u := unionFromRanks(union, sets, ranks)
+	es := &epochState{ID: epoch, Entities: uint64(union), UnionHash: unionHash[:], Sizes: sizes, Lineage: epoch}
+	if err := s.saveEpoch(es, u); err != nil {
+		return err
+	}
+	s.log.Info().Str("epoch", epoch).Int("entities", union).Float64("elapsed_s", time.Since(start).Seconds()).Msg("record alignment finished")
+	return nil
+}
+
+// blindLists has every party blind its list (all its ids, or for an
+// incremental epoch on prev the ids it added) and sends every list
+// through every other party; it returns each party's fully blinded
+// pseudonyms, their provenance checked complete.
+func (s *Server) blindLists(ctx context.Context, epoch, prev string, progress func(int)) (map[string][][]byte, error) {
+	names := s.cfg.PartyNames()
+	n := len(s.parties)
 	chains := make([]align.Provenance, n)
 	lists := make([][][]byte, n)
-	// Each list then travels through the others in rotated order, so that
-	// in each round every party blinds exactly one list.
 	err := s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
 		i := s.partyIndex(p.name)
-		st, err := p.client.AlignOwn(ctx, &pb.AlignOwnRequest{EpochId: epoch, Parties: names})
+		st, err := p.client.AlignOwn(ctx, &pb.AlignOwnRequest{EpochId: epoch, Parties: names, PreviousEpoch: prev})
 		if err != nil {
 			return err
 		}
-		c, l, err := transport.RecvListProgress(st, prog.add)
+		c, l, err := transport.RecvListProgress(st, progress)
 		if err != nil {
 			return err
 		}
@@ -128,7 +164,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Every list then travels through the other parties, starting with the
 	// next one in order, so that at any time each party is mostly busy with
@@ -141,7 +177,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 			defer wg.Done()
 			for hop := 1; hop < n; hop++ {
 				blinder := s.parties[(i+hop)%n]
-				c, l, err := blindAt(ctx, blinder, chains[i], lists[i], prog.add)
+				c, l, err := blindAt(ctx, blinder, chains[i], lists[i], progress)
 				if err != nil {
 					errs[i] = partyFailed(blinder.name, fmt.Errorf("blinding the list of %s: %w", s.parties[i].name, err))
 					return
@@ -152,22 +188,24 @@ func (s *Server) runAlignment(ctx context.Context) error {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
 	}
 	sets := map[string][][]byte{}
-	sizes := map[string]uint64{}
 	for i, p := range s.parties {
 		if err := align.Complete(chains[i], names); err != nil {
-			return fmt.Errorf("%w: list of %s: %w", ErrParty, p.name, err)
+			return nil, fmt.Errorf("%w: list of %s: %w", ErrParty, p.name, err)
 		}
 		sets[p.name] = lists[i]
-		sizes[p.name] = uint64(len(lists[i]))
 	}
-	ranks, union, unionHash, err := align.Ranks(sets)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrParty, err)
-	}
-	err = s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
+	return sets, nil
+}
+
+// sendRanks sends every party its ranks (for an incremental epoch on
+// prev, those of the rows it added) and returns the parties' replies.
+func (s *Server) sendRanks(ctx context.Context, epoch, prev string, union uint64, unionHash [32]byte, ranks map[string][]uint32) (map[string]*pb.AlignRanksReply, error) {
+	var mu sync.Mutex
+	replies := map[string]*pb.AlignRanksReply{}
+	err := s.forEachParty(ctx, func(ctx context.Context, p *partyConn) error {
 		st, err := p.client.AlignRanks(ctx)
 		if err != nil {
 			return err
@@ -176,7 +214,7 @@ func (s *Server) runAlignment(ctx context.Context) error {
 		for lo := 0; lo < len(r) || lo == 0; lo += transport.RanksChunk {
 			m := &pb.RanksChunk{Ranks: r[lo:min(lo+transport.RanksChunk, len(r))]}
 			if lo == 0 {
-				m.EpochId, m.Entities, m.UnionHash = epoch, uint64(union), unionHash[:]
+				m.EpochId, m.Entities, m.UnionHash, m.PreviousEpoch = epoch, union, unionHash[:], prev
 			}
 			if err := st.Send(m); err != nil {
 				return err
@@ -185,28 +223,16 @@ func (s *Server) runAlignment(ctx context.Context) error {
 				break
 			}
 		}
-		_, err = st.CloseAndRecv()
-		return err
+		reply, err := st.CloseAndRecv()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		replies[p.name] = reply
+		mu.Unlock()
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	epochNum, err := wire.EpochNumber(epoch)
-	if err != nil {
-		return err
-	}
-	if _, _, _, err := s.appendEntry(ctx, entry.Epoch{EpochID: epochNum, UnionSize: uint64(union), UnionHash: unionHash, SetSizes: sortedSizes(sizes)}); err != nil {
-		return err
-	}
-	es := &epochState{ID: epoch, Entities: uint64(union), UnionHash: unionHash[:], Sizes: sizes}
-	if err := s.writeJSON(epochFile, es); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.epoch = es
-	s.mu.Unlock()
-	s.log.Info().Str("epoch", epoch).Int("entities", union).Float64("elapsed_s", time.Since(start).Seconds()).Msg("record alignment finished")
-	return nil
+	return replies, err
 }
 
 func (s *Server) partyIndex(name string) int {

@@ -92,6 +92,10 @@ type Config struct {
 	// without TLS, on this host:port, for probes that cannot present a
 	// certificate (Kubernetes' gRPC probes); empty, it is not served.
 	HealthListen string `json:"health_listen"`
+	// CompactEmptyFraction: when the slots emptied since the last full
+	// alignment (bounded by the rows removed in incremental epochs) exceed
+	// this fraction of the union, the next epoch is a full re-alignment.
+	CompactEmptyFraction float64 `json:"compact_empty_fraction"`
 }
 
 // Defaults is the configuration a file starts from: every optional field
@@ -109,6 +113,7 @@ func Defaults() Config {
 		MaxQueryMemoryMB:     chain.DefaultMaxQueryMemoryMB,
 		MaxConcurrentQueries: 4,
 		MaxQueuedQueries:     16,
+		CompactEmptyFraction: 0.2,
 	}
 }
 
@@ -136,6 +141,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = d.LogLevel
+	}
+	if c.CompactEmptyFraction == 0 {
+		c.CompactEmptyFraction = d.CompactEmptyFraction
 	}
 	c.Parties = slices.Clone(c.Parties)
 	sort.Slice(c.Parties, func(i, j int) bool { return c.Parties[i].Name < c.Parties[j].Name })
@@ -197,6 +205,9 @@ func (c *Config) Validate() error {
 		if _, err := fnote.NewVerifierForCosignatureV1(strings.TrimSpace(vkey)); err != nil {
 			return fmt.Errorf("%w: witnesses: key of party %s: %v", ErrConfig, p.Name, err)
 		}
+	}
+	if c.CompactEmptyFraction <= 0 || c.CompactEmptyFraction > 1 {
+		return fmt.Errorf("%w: compact_empty_fraction %g must be in (0, 1]", ErrConfig, c.CompactEmptyFraction)
 	}
 	if len(c.Witnesses) != len(c.Parties) {
 		return fmt.Errorf("%w: witnesses: %d keys for %d parties", ErrConfig, len(c.Witnesses), len(c.Parties))

@@ -114,6 +114,13 @@ type Server struct {
 	health   *rpc.Health
 	registry *prometheus.Registry
 	metrics  *metrics.Coordinator
+
+	// union is the current lineage's union (epoch.go), loaded on first
+	// use; compact asks for a full re-alignment; incrementalFailures
+	// counts failed incremental epochs in a row (set-up loop only).
+	union               *unionSlots
+	compact             atomic.Bool
+	incrementalFailures int
 }
 
 // Option adjusts a Server.
@@ -302,10 +309,15 @@ func (s *Server) setupOnce(ctx context.Context) error {
 	if k != nil {
 		ks = &k.state
 	}
-	needKeys, needEpoch, why := setupNeeds(ks, e, s.cfg.ParamSet, s.cfg.PartyNames(), sts)
-	if needKeys || needEpoch {
-		s.log.Info().Bool("ceremony", needKeys).Bool("alignment", needEpoch).Strs("why", why).Msg("set-up needed")
+	needKeys, fullEpoch, why := setupNeeds(ks, e, s.cfg.ParamSet, s.cfg.PartyNames(), sts)
+	change := s.epochChange(sts, e)
+	if fullEpoch {
+		change = epochFull
 	}
+	if needKeys || change == epochFull {
+		s.log.Info().Bool("ceremony", needKeys).Bool("alignment", change == epochFull).Strs("why", why).Msg("set-up needed")
+	}
+	needEpoch := change == epochFull
 	if needKeys {
 		s.setPhase("key ceremony", nil)
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
@@ -316,6 +328,23 @@ func (s *Server) setupOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	if !needEpoch && change == epochIncremental {
+		// Queries keep running on the current epoch meanwhile; the
+		// ones admitted before the change finish on it.
+		s.mu.Lock()
+		s.phaseDetail = "incremental epoch"
+		s.mu.Unlock()
+		actx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
+		err := s.runIncremental(actx, e)
+		cancel()
+		if err != nil {
+			s.incrementalFailures++
+			s.log.Warn().Err(err).Int("failures", s.incrementalFailures).Msg("incremental epoch failed")
+			s.setPhase(phaseReady, err)
+			return err
+		}
+		s.incrementalFailures = 0
+	}
 	if needEpoch {
 		s.setPhase("record alignment", nil)
 		actx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
@@ -325,6 +354,8 @@ func (s *Server) setupOnce(ctx context.Context) error {
 			s.setPhase("record alignment failed", err)
 			return err
 		}
+		s.compact.Store(false)
+		s.incrementalFailures = 0
 	}
 	s.setPhase(phaseReady, nil)
 	return nil

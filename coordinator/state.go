@@ -17,6 +17,10 @@ const (
 	publicKeyFile = "collective.pk"
 	rotationFile  = "rotation.keys"
 	epochFile     = "epoch.json"
+	// unionFile holds the lineage's union: the 32-byte pseudonym of
+	// every slot, in slot order (incremental epochs look new people up
+	// in it and append new slots).
+	unionFile = "union.bin"
 )
 
 type ceremonyState struct {
@@ -31,6 +35,16 @@ type epochState struct {
 	Entities  uint64            `json:"entities"`
 	UnionHash []byte            `json:"union_hash"`
 	Sizes     map[string]uint64 `json:"sizes"`
+	// Lineage is the full alignment that started this epoch's lineage;
+	// Previous the epoch an incremental epoch extended. Removed counts
+	// the rows removed in the lineage's incremental epochs, a bound on
+	// its empty slots (compaction). UnionFileHash is the SHA-256 of
+	// union.bin, written before this file. Absent in state written before
+	// incremental epochs: the next change runs a full alignment.
+	Lineage       string `json:"lineage,omitempty"`
+	Previous      string `json:"previous,omitempty"`
+	Removed       uint64 `json:"removed,omitempty"`
+	UnionFileHash []byte `json:"union_file_hash,omitempty"`
 }
 
 func (s *Server) writeJSON(name string, v any) error {

@@ -14,8 +14,11 @@ import (
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
 
-// AlignOwn starts an epoch: a fresh blinding key, the party's own ids
-// hashed to the group and blinded, signed as the first hop of the chain.
+// AlignOwn starts an epoch. A full alignment (no previous epoch) draws a
+// fresh blinding key, which starts a lineage, and blinds every id; an
+// incremental epoch blinds, with the lineage's key, only the ids the
+// source added since the previous epoch. The list is signed as the first
+// hop of its chain.
 func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServer) error {
 	if _, err := wire.EpochNumber(req.EpochId); err != nil {
 		return rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
@@ -23,16 +26,35 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 	if err := s.checkParties(req.Parties); err != nil {
 		return rpc.ToStatus(err, codeMap...)
 	}
-	key, err := align.NewKey(rand.Reader)
-	if err != nil {
-		return rpc.ToStatus(err)
-	}
 	keys, err := s.src.Keys(stream.Context())
 	if err != nil {
 		s.log.Error().Err(err).Str("epoch", req.EpochId).Msg("cannot read the table's keys")
 		return rpc.ToStatus(fmt.Errorf("party %s: %w", s.name, err), codeMap...)
 	}
-	sess := &alignSession{epoch: req.EpochId, parties: req.Parties, key: key, blinded: map[string]bool{}, keys: keys}
+	sess := &alignSession{epoch: req.EpochId, parties: req.Parties, blinded: map[string]bool{}, keys: keys}
+	ids := keys.IDs
+	if req.PreviousEpoch == "" {
+		if sess.key, err = align.NewKey(rand.Reader); err != nil {
+			return rpc.ToStatus(err)
+		}
+	} else {
+		s.mu.Lock()
+		a, lk := s.aligned, s.lineage
+		s.mu.Unlock()
+		switch {
+		case a == nil || a.state.ID != req.PreviousEpoch:
+			return rpc.ToStatus(fmt.Errorf("%w: incremental epoch on %q, but this party's epoch is not that; a full alignment is needed", ErrNotReady, req.PreviousEpoch), codeMap...)
+		case lk == nil:
+			return rpc.ToStatus(fmt.Errorf("%w: incremental epoch on %q, but this party keeps no lineage key for it; a full alignment is needed", ErrNotReady, req.PreviousEpoch), codeMap...)
+		}
+		sess.prev, sess.key = a, lk.Clone()
+		d := diffKeys(a.keys, a.ranks, keys)
+		sess.diff = &d
+		ids = make([]string, len(d.added))
+		for k, i := range d.added {
+			ids[k] = keys.IDs[i]
+		}
+	}
 	s.mu.Lock()
 	if old := s.aligning; old != nil {
 		old.retire()
@@ -40,7 +62,7 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 	s.aligning = sess
 	sess.inUse.Add(1)
 	s.mu.Unlock()
-	elems, err := align.BlindIDs(stream.Context(), key, keys.IDs, s.workers)
+	elems, err := align.BlindIDs(stream.Context(), sess.key, ids, s.workers)
 	sess.inUse.Done()
 	if err != nil {
 		return rpc.ToStatus(err, codeMap...)
@@ -50,7 +72,11 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 		return rpc.ToStatus(err, codeMap...)
 	}
 	s.metrics.AlignBlinded.Add(float64(len(elems)))
-	s.log.Info().Str("epoch", req.EpochId).Int("elements", len(elems)).Msg("own list blinded")
+	ev := s.log.Info().Str("epoch", req.EpochId).Int("elements", len(elems))
+	if sess.diff != nil {
+		ev = ev.Str("previous", req.PreviousEpoch).Int("removed", sess.diff.removed)
+	}
+	ev.Msg("own list blinded")
 	return transport.SendList(stream, chain, elems)
 }
 
@@ -99,10 +125,12 @@ func (s *Server) AlignBlind(stream pb.Party_AlignBlindServer) error {
 }
 
 // AlignRanks receives the slot of each of this party's records (in its own
-// order), checks them and stores the epoch.
+// order; for an incremental epoch, of each record it added, in the order
+// of its list), checks them and stores the epoch.
 func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 	var st epochState
 	var ranks []uint32
+	var prevEpoch string
 	s.mu.Lock()
 	sess := s.aligning
 	s.mu.Unlock()
@@ -110,6 +138,10 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 		return rpc.ToStatus(fmt.Errorf("%w: ranks, but this party is not aligning", ErrBadRequest), codeMap...)
 	}
 	rows := sess.keys.Len()
+	want := rows
+	if sess.diff != nil {
+		want = len(sess.diff.added)
+	}
 	for i := 0; ; i++ {
 		m, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -120,10 +152,11 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 		}
 		if i == 0 {
 			st = epochState{ID: m.EpochId, Entities: m.Entities, UnionHash: m.UnionHash, Rows: rows, KeysHash: sess.keys.Hash()}
-			ranks = make([]uint32, 0, rows)
+			prevEpoch = m.PreviousEpoch
+			ranks = make([]uint32, 0, want)
 		}
-		if len(ranks)+len(m.Ranks) > rows {
-			return rpc.ToStatus(fmt.Errorf("%w: more ranks than the %d rows of this party", ErrBadRequest, rows), codeMap...)
+		if len(ranks)+len(m.Ranks) > want {
+			return rpc.ToStatus(fmt.Errorf("%w: more ranks than the %d rows this party aligns", ErrBadRequest, want), codeMap...)
 		}
 		ranks = append(ranks, m.Ranks...)
 	}
@@ -133,25 +166,57 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 	if sess.epoch != st.ID {
 		return rpc.ToStatus(fmt.Errorf("%w: ranks for epoch %q, which this party is not aligning", ErrBadRequest, st.ID), codeMap...)
 	}
-	if len(ranks) != rows {
-		return rpc.ToStatus(fmt.Errorf("%w: %d ranks for %d rows", ErrBadRequest, len(ranks), rows), codeMap...)
+	if len(ranks) != want {
+		return rpc.ToStatus(fmt.Errorf("%w: %d ranks for %d rows", ErrBadRequest, len(ranks), want), codeMap...)
 	}
-	if err := checkRanks(ranks, st.Entities); err != nil {
-		return rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
+	var key *align.Key // the new lineage's key, for a full alignment
+	var added, removed int
+	if sess.diff == nil {
+		if prevEpoch != "" {
+			return rpc.ToStatus(fmt.Errorf("%w: ranks extend epoch %q, but this party is running a full alignment", ErrBadRequest, prevEpoch), codeMap...)
+		}
+		if err := checkRanks(ranks, st.Entities); err != nil {
+			return rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
+		}
+		key, st.Lineage, added = sess.key.Clone(), st.ID, rows
+	} else {
+		if prevEpoch != sess.prev.state.ID {
+			return rpc.ToStatus(fmt.Errorf("%w: ranks extend epoch %q, but this party's incremental epoch extends %q", ErrBadRequest, prevEpoch, sess.prev.state.ID), codeMap...)
+		}
+		if err := align.CheckAddedRanks(ranks, sess.diff.keptRanks(), sess.prev.state.Entities, st.Entities); err != nil {
+			return rpc.ToStatus(fmt.Errorf("%w: %v", ErrBadRequest, err), codeMap...)
+		}
+		ranks = sess.diff.merge(ranks)
+		st.Lineage, st.Previous, st.LineageKeyHash = sess.prev.state.Lineage, prevEpoch, sess.prev.state.LineageKeyHash
+		added, removed = len(sess.diff.added), sess.diff.removed
 	}
-	if err := s.store.saveAlignment(st, ranks); err != nil {
+	if err := s.store.saveAlignment(&st, ranks, sess.keys.IDs, key); err != nil {
 		return rpc.ToStatus(err)
 	}
 	s.mu.Lock()
-	s.aligned = &alignment{state: st, ranks: ranks, keys: sess.keys}
+	s.previous, s.aligned = s.aligned, &alignment{state: st, ranks: ranks, keys: sess.keys}
+	if key != nil {
+		if s.lineage != nil {
+			s.lineage.Erase()
+		}
+		s.lineage = key
+	}
+	cur := s.rows
+	s.pendingAdded, s.pendingRemoved = 0, 0
 	s.syncHealthLocked()
 	if s.aligning == sess {
 		sess.retire()
 		s.aligning = nil
 	}
 	s.mu.Unlock()
-	s.log.Info().Str("epoch", st.ID).Uint64("entities", st.Entities).Msg("records aligned")
-	return stream.SendAndClose(&pb.AlignRanksReply{Rows: uint64(rows)})
+	if cur != sess.keys {
+		// The source changed while aligning: count what the next epoch takes.
+		if _, _, err := s.checkKeys(stream.Context()); err != nil {
+			s.log.Warn().Err(err).Msg("cannot read the table's keys after the epoch")
+		}
+	}
+	s.log.Info().Str("epoch", st.ID).Str("previous", st.Previous).Uint64("entities", st.Entities).Int("added", added).Int("removed", removed).Msg("records aligned")
+	return stream.SendAndClose(&pb.AlignRanksReply{Rows: uint64(rows), Added: uint64(added), Removed: uint64(removed)})
 }
 
 // checkRanks checks that every rank is below the union size and distinct,
@@ -173,7 +238,9 @@ func checkRanks(ranks []uint32, entities uint64) error {
 	return nil
 }
 
-// retire erases the session's key once no blinding uses it any more.
+// retire erases the session's key (its own copy for an incremental epoch
+// and for the lineage a full alignment starts) once no blinding uses it
+// any more.
 func (a *alignSession) retire() {
 	go func() {
 		a.inUse.Wait()

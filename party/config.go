@@ -82,6 +82,18 @@ type PostgresSource struct {
 	// Tables maps consortium tables to relations; the party uses the
 	// entry of its own table (its schema's name).
 	Tables []PostgresTable `json:"tables"`
+	// KeysCheckS is the interval, in seconds, at which the party reads
+	// the relation's person keys to notice inserted and deleted people
+	// (an incremental epoch follows); 0 means 60.
+	KeysCheckS int `json:"keys_check_s"`
+}
+
+// KeysCheck is the interval of the keys check.
+func (p *PostgresSource) KeysCheck() time.Duration {
+	if p.KeysCheckS <= 0 {
+		return time.Minute
+	}
+	return time.Duration(p.KeysCheckS) * time.Second
 }
 
 // PostgresTable is one consortium table's relation.

@@ -125,6 +125,10 @@ func (s *Server) runStep(ctx context.Context, stream pb.Party_QueryStepServer, a
 		return err
 	}
 	h := first.Header
+	if h != nil {
+		// A query started before an epoch change finishes on its epoch.
+		a = s.alignmentFor(h.EpochId)
+	}
 	if err := checkHeader(h, s.name, k, a); err != nil {
 		return err
 	}
@@ -313,6 +317,15 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 		}
 	}
 	q, err := s.gate(shareGate(req), a.state.ID)
+	if err != nil {
+		// A query committed on the epoch the current one replaced
+		// finishes on it.
+		if prev := s.previousEpoch(); prev != "" {
+			if pq, perr := s.gate(shareGate(req), prev); perr == nil {
+				q, err = pq, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

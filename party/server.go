@@ -111,8 +111,12 @@ type alignSession struct {
 	parties []string
 	key     *align.Key
 	blinded map[string]bool
-	keys    *source.Keys   // the keys blinded, read when the epoch started
+	keys    *source.Keys   // the keys of the epoch, read when it started
 	inUse   sync.WaitGroup // blindings in progress with key
+	// An incremental epoch's previous alignment and how keys differ
+	// from it; nil for a full alignment.
+	prev *alignment
+	diff *keyDiff
 }
 
 // Server is a party daemon.
@@ -121,7 +125,8 @@ type Server struct {
 	cfg *Config
 	log zerolog.Logger
 	// src is the table's rows (CSV in memory or PostgreSQL) and table its
-	// declared schema; rows is the snapshot of keys read at startup.
+	// declared schema; rows is the latest snapshot of its keys (read at
+	// startup, on reload and at keys checks; under mu once serving).
 	src     source.Source
 	table   schema.Table
 	rows    *source.Keys
@@ -148,6 +153,15 @@ type Server struct {
 	pending  *pendingCeremony
 	aligned  *alignment
 	aligning *alignSession
+	// previous is the alignment the current one replaced: queries that
+	// started on it finish on it.
+	previous *alignment
+	// lineage is the blinding key of the current epoch's lineage, kept
+	// (lineageKeyFile) for incremental epochs until the next full one.
+	lineage *align.Key
+	// pendingAdded and pendingRemoved count the source's keys added and
+	// removed since the current epoch, as of the last reload or check.
+	pendingAdded, pendingRemoved int
 
 	// health is SERVING while the party holds keys and an alignment.
 	health   *rpc.Health
@@ -335,6 +349,9 @@ func (s *Server) loadState() error {
 		}
 		return nil
 	}
+	if ok, err := s.loadLineage(es, ranks); ok || err != nil {
+		return err
+	}
 	if len(ranks) != s.rows.Len() || es.Rows != s.rows.Len() || checkRanks(ranks, es.Entities) != nil ||
 		(es.KeysHash != nil && !bytes.Equal(es.KeysHash, s.rows.Hash())) {
 		s.log.Warn().Int("ranks", len(ranks)).Int("rows", s.rows.Len()).Msg("saved alignment does not match the table's keys; waiting for a new epoch")
@@ -367,6 +384,9 @@ func (s *Server) ServeListener(ctx context.Context, lis net.Listener, gs *grpc.S
 	defer cancel()
 	errc := make(chan error, 3)
 	go func() { errc <- gs.Serve(lis) }()
+	if s.cfg.Postgres != nil {
+		go s.watchKeys(ctx, s.cfg.Postgres.KeysCheck())
+	}
 	if s.cfg.MetricsListen != "" {
 		go func() {
 			err := metrics.Serve(ctx, s.cfg.MetricsListen, s.registry, shutdownGrace, func(a net.Addr) {
@@ -407,7 +427,7 @@ func (s *Server) snapshot() (*keys, *alignment) {
 // Status reports the party's table schema and readiness.
 func (s *Server) Status(ctx context.Context, _ *pb.PartyStatusRequest) (*pb.PartyStatus, error) {
 	k, a := s.snapshot()
-	st := &pb.PartyStatus{Name: s.name, Schema: wire.TableToProto(s.table), Rows: uint64(s.rows.Len())}
+	st := &pb.PartyStatus{Name: s.name, Schema: wire.TableToProto(s.table)}
 	if k != nil {
 		st.CeremonyId, st.PublicKeyHash = k.state.ID, k.state.PKHash
 	}
@@ -415,6 +435,13 @@ func (s *Server) Status(ctx context.Context, _ *pb.PartyStatusRequest) (*pb.Part
 		st.Rows = uint64(a.keys.Len())
 		st.EpochId, st.Entities = a.state.ID, a.state.Entities
 	}
+	s.mu.Lock()
+	st.PendingAdded, st.PendingRemoved = uint64(s.pendingAdded), uint64(s.pendingRemoved)
+	st.Lineage = a != nil && s.lineage != nil
+	if a == nil {
+		st.Rows = uint64(s.rows.Len())
+	}
+	s.mu.Unlock()
 	h := s.gov.current.Hash()
 	st.PolicyVersion, st.PolicyHash, st.PolicyPublished = uint64(s.gov.current.Version), h[:], s.gov.isPublished()
 	return st, nil

@@ -76,6 +76,20 @@ func run(path string) error {
 	if err != nil {
 		return err
 	}
+	// SIGUSR1 asks for compaction: the next epoch is a full re-alignment.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-usr1:
+				s.RequestCompaction()
+			}
+		}
+	}()
 	err = s.Serve(ctx)
 	// The ledger's last lines (tessera's, through klog) come before ours.
 	s.Close()

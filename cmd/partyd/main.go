@@ -73,11 +73,29 @@ func run(path string) error {
 	logx.RouteKlog(log, time.Minute)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads the table (the CSV, or a database's keys): changed
+	// values serve the next query, added and removed people start an
+	// incremental epoch; a bad file is logged and the old rows kept.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s, err := party.New(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				rctx, cancel := context.WithTimeout(ctx, cfg.QueryTimeout())
+				_ = s.Reload(rctx) // logged by Reload; the daemon keeps serving
+				cancel()
+			}
+		}
+	}()
 	err = s.Serve(ctx)
 	log.Info().Msg("stopped")
 	return err

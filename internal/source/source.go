@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/plan"
@@ -107,44 +108,104 @@ type Source interface {
 	Close()
 }
 
-// Memory is a table held in memory (loaded from CSV at startup): its keys
-// never change and Read evaluates conditions with plan.Eval.
+// Memory is a table held in memory (loaded from CSV). Replace swaps in a
+// reloaded table atomically: reads in flight finish on the table they
+// started with, and a read over an older Keys snapshot (a query on the
+// previous epoch) maps its keys to the current rows, with false and 0 for
+// a key the table no longer holds, as a database source does.
 type Memory struct {
+	cur atomic.Pointer[memTable]
+}
+
+type memTable struct {
 	data *table.Data
 	keys *Keys
 }
 
 // FromData wraps a loaded table.
-func FromData(d *table.Data) *Memory { return &Memory{data: d, keys: NewKeys(d.IDs)} }
+func FromData(d *table.Data) *Memory {
+	m := &Memory{}
+	m.cur.Store(&memTable{data: d, keys: NewKeys(d.IDs)})
+	return m
+}
+
+// Replace swaps in a reloaded table, which must have the same declared
+// schema (same name and columns).
+func (m *Memory) Replace(d *table.Data) error {
+	old := m.cur.Load().data.Table
+	if d.Table.Name != old.Name || len(d.Table.Columns) != len(old.Columns) {
+		return fmt.Errorf("table %s: a reload must keep the declared schema (got table %s with %d columns)", old.Name, d.Table.Name, len(d.Table.Columns))
+	}
+	m.cur.Store(&memTable{data: d, keys: NewKeys(d.IDs)})
+	return nil
+}
 
 // Table implements Source.
-func (m *Memory) Table() schema.Table { return m.data.Table }
+func (m *Memory) Table() schema.Table { return m.cur.Load().data.Table }
 
-// Keys implements Source; it returns the same snapshot every time.
-func (m *Memory) Keys(context.Context) (*Keys, error) { return m.keys, nil }
+// Keys implements Source; it returns the same snapshot until Replace.
+func (m *Memory) Keys(context.Context) (*Keys, error) { return m.cur.Load().keys, nil }
 
 // Close implements Source.
 func (m *Memory) Close() {}
 
-// Read implements Source. keys must be the snapshot Keys returned (the
-// rows of a CSV table never change).
+// Read implements Source.
 func (m *Memory) Read(ctx context.Context, keys *Keys, req Request) (*Rows, error) {
-	n := m.data.Len()
-	if keys != nil && keys.Len() != n {
-		return nil, fmt.Errorf("table %s: %d keys for %d rows", m.data.Table.Name, keys.Len(), n)
+	t := m.cur.Load()
+	d := t.data
+	n := d.Len()
+	// row maps a position of keys to a row of d (-1: not held).
+	row := func(i int) int { return i }
+	if keys != nil && keys != t.keys {
+		pos := make([]int, keys.Len())
+		for i, id := range keys.IDs {
+			if j, ok := t.keys.Position(id); ok {
+				pos[i] = j
+			} else {
+				pos[i] = -1
+			}
+		}
+		row, n = func(i int) int { return pos[i] }, keys.Len()
 	}
 	out := &Rows{Masks: make([][]bool, len(req.Locals)), Cols: make(map[string][]int64, len(req.Columns))}
 	for _, c := range req.Columns {
-		v, ok := m.data.Cols[c]
+		v, ok := d.Cols[c]
 		if !ok {
-			return nil, fmt.Errorf("table %s has no column %s", m.data.Table.Name, c)
+			return nil, fmt.Errorf("table %s has no column %s", d.Table.Name, c)
+		}
+		if keys != nil && keys != t.keys {
+			mapped := make([]int64, n)
+			for i := range mapped {
+				if j := row(i); j >= 0 {
+					mapped[i] = v[j]
+				}
+			}
+			v = mapped
 		}
 		out.Cols[c] = v
 	}
 	for i, e := range req.Locals {
-		mask, err := EvalRows(e, n, func(col string, row int) int64 { return m.data.Cols[col][row] })
+		var mask []bool
+		var err error
+		if keys == nil || keys == t.keys {
+			mask, err = EvalRows(e, n, func(col string, r int) int64 { return d.Cols[col][r] })
+		} else {
+			mask = make([]bool, n)
+			for r := range mask {
+				j := row(r)
+				if j < 0 {
+					continue // a key the table no longer holds: false
+				}
+				ok, eerr := plan.Eval(e, func(col string) int64 { return d.Cols[col][j] })
+				if eerr != nil {
+					err = fmt.Errorf("row %d (key position, not the id): %w", r, eerr)
+					break
+				}
+				mask[r] = ok
+			}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", m.data.Table.Name, err)
+			return nil, fmt.Errorf("table %s: %w", d.Table.Name, err)
 		}
 		out.Masks[i] = mask
 	}

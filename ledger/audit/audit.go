@@ -473,10 +473,13 @@ type rules struct {
 	counts   map[entry.Type]uint64
 	queries  map[string]*queryState
 	epochs   map[uint64]bool
-	params   map[string]bool
-	opened   int
-	warnings []string
-	err      error
+	// epochInfo holds every EPOCH seen, for checking incremental ones
+	// against the epoch they extend.
+	epochInfo map[uint64]entry.Epoch
+	params    map[string]bool
+	opened    int
+	warnings  []string
+	err       error
 
 	// caPEM is the consortium CA (nil: certificates are not chained, and
 	// archived signed requests are not checked).
@@ -487,7 +490,7 @@ type rules struct {
 
 func newRules(o Openings) *rules {
 	return &rules{openings: o, counts: make(map[entry.Type]uint64), queries: make(map[string]*queryState),
-		epochs: make(map[uint64]bool), params: make(map[string]bool), priv: newPrivacyState()}
+		epochs: make(map[uint64]bool), epochInfo: make(map[uint64]entry.Epoch), params: make(map[string]bool), priv: newPrivacyState()}
 }
 
 func (r *rules) check(index uint64, path string, raw []byte) {
@@ -504,7 +507,12 @@ func (r *rules) check(index uint64, path string, raw []byte) {
 	case entry.Ceremony:
 		r.params[v.ParamSet] = true
 	case entry.Epoch:
+		if err := r.checkEpoch(v); err != nil {
+			r.err = failAt(index, path, err)
+			return
+		}
 		r.epochs[v.EpochID] = true
+		r.epochInfo[v.EpochID] = v
 	case entry.Query:
 		if prev, ok := r.queries[v.QueryID]; ok {
 			r.err = failAt(index, path, fmt.Errorf("%w: QUERY %q reuses the ID of the QUERY at index %d", ErrOrder, v.QueryID, prev.index))
@@ -564,4 +572,39 @@ func (r *rules) check(index uint64, path string, raw []byte) {
 	case entry.Revocation:
 		r.checkRevocation(index, path, v)
 	}
+}
+
+// checkEpoch checks an incremental EPOCH against the epoch it extends,
+// which must be logged before it: the same parties, each party's set size
+// its previous size plus its added rows minus its removed ones, and a
+// union that grew by at most the rows added (new people get new slots,
+// kept people keep theirs, removed people's slots stay).
+func (r *rules) checkEpoch(e entry.Epoch) error {
+	if e.Previous == 0 {
+		return nil
+	}
+	prev, ok := r.epochInfo[e.Previous]
+	if !ok {
+		return fmt.Errorf("%w: incremental EPOCH %d extends epoch %d, not logged before it", ErrOrder, e.EpochID, e.Previous)
+	}
+	if len(prev.SetSizes) != len(e.SetSizes) {
+		return fmt.Errorf("%w: EPOCH %d has %d parties, the epoch %d it extends %d", ErrOrder, e.EpochID, len(e.SetSizes), e.Previous, len(prev.SetSizes))
+	}
+	var added uint64
+	for i, c := range e.Changes {
+		p := prev.SetSizes[i]
+		if p.Party != c.Party {
+			return fmt.Errorf("%w: EPOCH %d lists party %q where epoch %d lists %q", ErrOrder, e.EpochID, c.Party, e.Previous, p.Party)
+		}
+		if c.Removed > p.Size || p.Size-c.Removed+c.Added != e.SetSizes[i].Size {
+			return fmt.Errorf("%w: EPOCH %d: party %q held %d rows, added %d and removed %d, but holds %d",
+				ErrOrder, e.EpochID, c.Party, p.Size, c.Added, c.Removed, e.SetSizes[i].Size)
+		}
+		added += c.Added
+	}
+	if e.UnionSize < prev.UnionSize || e.UnionSize-prev.UnionSize > added {
+		return fmt.Errorf("%w: EPOCH %d: union of %d slots after %d, with %d rows added in all",
+			ErrOrder, e.EpochID, e.UnionSize, prev.UnionSize, added)
+	}
+	return nil
 }

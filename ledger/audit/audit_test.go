@@ -265,6 +265,21 @@ func TestVerifyOrderRules(t *testing.T) {
 	ep := entry.Epoch{EpochID: 1}
 	q := testlog.Query(2)
 	res := entry.Result{QueryID: q.QueryID, Parties: []string{"party-0"}}
+	// An incremental epoch (1, the queries') extends a full one (3): party-0 added 4
+	// and removed 1, party-1 added 2 of whom 1 matched party-0's people.
+	full := entry.Epoch{EpochID: 3, UnionSize: 100, SetSizes: []entry.PartySize{{Party: "party-0", Size: 60}, {Party: "party-1", Size: 50}}}
+	inc := entry.Epoch{EpochID: 1, Previous: 3, UnionSize: 105,
+		SetSizes: []entry.PartySize{{Party: "party-0", Size: 63}, {Party: "party-1", Size: 52}},
+		Changes:  []entry.PartyChange{{Party: "party-0", Added: 4, Removed: 1}, {Party: "party-1", Added: 2}}}
+	badSize := inc
+	badSize.SetSizes = []entry.PartySize{{Party: "party-0", Size: 64}, {Party: "party-1", Size: 52}}
+	badUnion := inc
+	badUnion.UnionSize = 107
+	shrunk := inc
+	shrunk.UnionSize = 99
+	otherParties := inc
+	otherParties.SetSizes = []entry.PartySize{{Party: "party-0", Size: 63}, {Party: "party-2", Size: 52}}
+	otherParties.Changes = []entry.PartyChange{{Party: "party-0", Added: 4, Removed: 1}, {Party: "party-2", Added: 2}}
 	tests := []struct {
 		name     string
 		entries  []entry.Entry
@@ -282,6 +297,12 @@ func TestVerifyOrderRules(t *testing.T) {
 		{"reused query ID", []entry.Entry{cer, ep, q, q}, audit.ErrOrder, 3, 0, 0},
 		{"query without epoch or ceremony", []entry.Entry{q, res}, nil, 0, 2, 0},
 		{"failure for unlogged query", []entry.Entry{entry.Failure{QueryID: "nope", Reason: "refused"}}, nil, 0, 1, 0},
+		{"incremental epoch", []entry.Entry{cer, full, inc, q, res}, nil, 0, 0, 0},
+		{"incremental epoch before its previous", []entry.Entry{cer, inc, full}, audit.ErrOrder, 1, 0, 0},
+		{"incremental epoch with sizes that do not add up", []entry.Entry{cer, full, badSize}, audit.ErrOrder, 2, 0, 0},
+		{"incremental epoch whose union grew more than added", []entry.Entry{cer, full, badUnion}, audit.ErrOrder, 2, 0, 0},
+		{"incremental epoch whose union shrank", []entry.Entry{cer, full, shrunk}, audit.ErrOrder, 2, 0, 0},
+		{"incremental epoch with other parties", []entry.Entry{cer, full, otherParties}, audit.ErrOrder, 2, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -262,17 +262,37 @@ type PartySize struct {
 	Size  uint64
 }
 
+// PartyChange is one party's change in an incremental EPOCH: the rows it
+// added (new slots or slots known at other parties) and removed (their
+// slots are empty at this party from this epoch on).
+type PartyChange struct {
+	Party   string
+	Added   uint64
+	Removed uint64
+}
+
 // Epoch records a private set alignment: the size and hash of the union of
 // the parties' person keys, and each party's set size.
-// Wire order: EpochID, UnionSize, UnionHash, SetSizes (count, then Party, Size each).
+// Wire order: EpochID, UnionSize, UnionHash, SetSizes (count, then Party,
+// Size each), then, for an incremental epoch only, Previous and Changes
+// (count, then Party, Added, Removed each). A full alignment, and every
+// EPOCH written before incremental epochs existed, ends at SetSizes
+// (canonical: a present block has Previous != 0).
 type Epoch struct {
 	EpochID   uint64
 	UnionSize uint64
 	// UnionHash commits to the aligned union (its computation is the
-	// alignment protocol's business).
+	// alignment protocol's business; an incremental epoch chains the
+	// previous epoch's hash with the pseudonyms it added).
 	UnionHash Hash
 	// SetSizes lists every party once, sorted by Party name (byte order).
 	SetSizes []PartySize
+	// Previous is the epoch an incremental epoch extends; 0 for a full
+	// alignment, which starts a lineage.
+	Previous uint64
+	// Changes lists, for an incremental epoch, every party of SetSizes
+	// once in the same order, with its added and removed rows.
+	Changes []PartyChange
 }
 
 // Type implements Entry.
@@ -291,6 +311,26 @@ func (e Epoch) validate() error {
 				ErrInvalid, e.SetSizes[i-1].Party, p.Party)
 		}
 	}
+	if e.Previous == 0 {
+		if len(e.Changes) > 0 {
+			return fmt.Errorf("%w: %d party changes in an epoch with no previous epoch", ErrInvalid, len(e.Changes))
+		}
+		return nil
+	}
+	if e.Previous == e.EpochID {
+		return fmt.Errorf("%w: epoch %d names itself as its previous epoch", ErrInvalid, e.EpochID)
+	}
+	if len(e.Changes) != len(e.SetSizes) {
+		return fmt.Errorf("%w: %d party changes for %d set sizes", ErrInvalid, len(e.Changes), len(e.SetSizes))
+	}
+	for i, c := range e.Changes {
+		if c.Party != e.SetSizes[i].Party {
+			return fmt.Errorf("%w: change %d is for party %q, set size %d for %q", ErrInvalid, i, c.Party, i, e.SetSizes[i].Party)
+		}
+		if c.Added > e.SetSizes[i].Size {
+			return fmt.Errorf("%w: party %q added %d rows but holds %d", ErrInvalid, c.Party, c.Added, e.SetSizes[i].Size)
+		}
+	}
 	return nil
 }
 
@@ -302,6 +342,16 @@ func (e Epoch) encode(b *cryptobyte.Builder) {
 	for _, p := range e.SetSizes {
 		addString(b, p.Party)
 		b.AddUint64(p.Size)
+	}
+	if e.Previous == 0 {
+		return
+	}
+	b.AddUint64(e.Previous)
+	b.AddUint16(uint16(len(e.Changes)))
+	for _, c := range e.Changes {
+		addString(b, c.Party)
+		b.AddUint64(c.Added)
+		b.AddUint64(c.Removed)
 	}
 }
 
@@ -321,6 +371,25 @@ func (e *Epoch) decode(s *cryptobyte.String) bool {
 	}
 	for i := range e.SetSizes {
 		if !readString(s, &e.SetSizes[i].Party) || !s.ReadUint64(&e.SetSizes[i].Size) {
+			return false
+		}
+	}
+	if s.Empty() {
+		return true
+	}
+	if !s.ReadUint64(&e.Previous) || e.Previous == 0 || !s.ReadUint16(&n) {
+		return false // a present block names a previous epoch (canonical)
+	}
+	// Each change is at least 18 bytes.
+	if int(n)*18 > len(*s) {
+		return false
+	}
+	if n > 0 {
+		e.Changes = make([]PartyChange, n)
+	}
+	for i := range e.Changes {
+		c := &e.Changes[i]
+		if !readString(s, &c.Party) || !s.ReadUint64(&c.Added) || !s.ReadUint64(&c.Removed) {
 			return false
 		}
 	}

@@ -30,8 +30,60 @@ func samples() []Entry {
 			EpsilonMilli: 1500, Collusion: 2, WarrantHash: h("warrant")},
 		Query{QueryID: "q-4", QueryCommitment: h("text"), Analyst: "mpcq://analyst/alice", PurposeCommitment: h("purpose"),
 			AnalystKeyHash: h("akey"), PlanHash: h("plan"), ParamSet: "p", WarrantHash: h("warrant")},
+		Epoch{EpochID: 8, UnionSize: 1300, UnionHash: h("union2"), SetSizes: []PartySize{{"bank", 540}, {"telecom", 900}},
+			Previous: 7, Changes: []PartyChange{{"bank", 50, 10}, {"telecom", 0, 0}}},
 		Policy{Party: "bank", Version: 3, PolicyHash: h("{}"), Content: []byte("{}"), Signature: make([]byte, 64), Certificate: []byte("der")},
 		Revocation{WarrantHash: h("warrant"), Signed: []byte("signed revocation")},
+	}
+}
+
+// TestEpochIncrementalBlock: the incremental block is absent from a full
+// alignment's EPOCH (so entries written before it parse unchanged),
+// present exactly when Previous is set, and a block naming no previous
+// epoch, or truncated, is refused.
+func TestEpochIncrementalBlock(t *testing.T) {
+	full := Epoch{EpochID: 7, UnionSize: 1234, UnionHash: h("union"), SetSizes: []PartySize{{"bank", 500}, {"telecom", 900}}}
+	plain, err := Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc := full
+	inc.EpochID, inc.Previous = 8, 7
+	inc.Changes = []PartyChange{{"bank", 12, 5}, {"telecom", 0, 3}}
+	b, err := Marshal(inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b[2+8:len(plain)], plain[2+8:]) {
+		t.Fatal("the incremental block changed the fields before it")
+	}
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, inc) {
+		t.Fatalf("round trip: got %+v, want %+v", got, inc)
+	}
+	zeroPrev := append(bytes.Clone(plain), make([]byte, 8+2)...)
+	if _, err := Parse(zeroPrev); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a block with previous epoch 0 parsed (not canonical): %v", err)
+	}
+	if _, err := Parse(b[:len(b)-1]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a truncated block parsed: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		e    Epoch
+	}{
+		{"changes without previous", Epoch{EpochID: 8, SetSizes: []PartySize{{"a", 1}}, Changes: []PartyChange{{"a", 1, 0}}}},
+		{"previous is itself", Epoch{EpochID: 8, Previous: 8, SetSizes: []PartySize{{"a", 1}}, Changes: []PartyChange{{"a", 1, 0}}}},
+		{"missing party", Epoch{EpochID: 8, Previous: 7, SetSizes: []PartySize{{"a", 1}, {"b", 1}}, Changes: []PartyChange{{"a", 1, 0}}}},
+		{"other party", Epoch{EpochID: 8, Previous: 7, SetSizes: []PartySize{{"a", 1}}, Changes: []PartyChange{{"b", 1, 0}}}},
+		{"more added than held", Epoch{EpochID: 8, Previous: 7, SetSizes: []PartySize{{"a", 1}}, Changes: []PartyChange{{"a", 2, 0}}}},
+	} {
+		if _, err := Marshal(c.e); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Marshal = %v, want ErrInvalid", c.name, err)
+		}
 	}
 }
 

@@ -221,3 +221,41 @@ func parallel(ctx context.Context, n, workers int, newWorker func() func(int) er
 	}
 	return nil
 }
+
+// KeySize is the length of an encoded Key.
+const KeySize = 32
+
+// Encode returns the key's canonical 32-byte encoding, for a party that
+// keeps its lineage's key durably (0600) between incremental epochs. The
+// caller must clear the returned bytes once written.
+func (k *Key) Encode() ([]byte, error) {
+	if !k.valid() {
+		return nil, fmt.Errorf("%w: Encode needs a key that has not been erased", ErrBadKey)
+	}
+	return k.s.Encode(make([]byte, 0, KeySize)), nil
+}
+
+// DecodeKey reads a key Encode wrote, refusing a non-canonical or zero
+// scalar.
+func DecodeKey(b []byte) (*Key, error) {
+	k := &Key{}
+	if len(b) != KeySize {
+		return nil, fmt.Errorf("%w: encoded key has %d bytes, want %d", ErrBadKey, len(b), KeySize)
+	}
+	if err := k.s.Decode(b); err != nil {
+		return nil, fmt.Errorf("%w: encoded key is not a canonical scalar", ErrBadKey)
+	}
+	if !k.valid() {
+		return nil, fmt.Errorf("%w: encoded key is zero", ErrBadKey)
+	}
+	return k, nil
+}
+
+// Clone returns a copy of k that can be erased independently.
+func (k *Key) Clone() *Key {
+	c := &Key{}
+	if k != nil {
+		c.s = k.s
+	}
+	return c
+}

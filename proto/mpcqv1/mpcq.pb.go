@@ -947,8 +947,15 @@ type PartyStatus struct {
 	PolicyVersion   uint64                 `protobuf:"varint,8,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`        // the party's current policy version
 	PolicyHash      []byte                 `protobuf:"bytes,9,opt,name=policy_hash,json=policyHash,proto3" json:"policy_hash,omitempty"`                  // its hash (SHA-256 of the canonical content)
 	PolicyPublished bool                   `protobuf:"varint,10,opt,name=policy_published,json=policyPublished,proto3" json:"policy_published,omitempty"` // the party holds the proof of its POLICY entry
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Incremental epochs: the person keys the party's source holds now
+	// that its epoch does not (added) and the reverse (removed), as of its
+	// last reload or keys check; lineage is true when the party keeps the
+	// blinding key of its epoch's lineage and can take an incremental epoch.
+	PendingAdded   uint64 `protobuf:"varint,11,opt,name=pending_added,json=pendingAdded,proto3" json:"pending_added,omitempty"`
+	PendingRemoved uint64 `protobuf:"varint,12,opt,name=pending_removed,json=pendingRemoved,proto3" json:"pending_removed,omitempty"`
+	Lineage        bool   `protobuf:"varint,13,opt,name=lineage,proto3" json:"lineage,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PartyStatus) Reset() {
@@ -1047,6 +1054,27 @@ func (x *PartyStatus) GetPolicyHash() []byte {
 func (x *PartyStatus) GetPolicyPublished() bool {
 	if x != nil {
 		return x.PolicyPublished
+	}
+	return false
+}
+
+func (x *PartyStatus) GetPendingAdded() uint64 {
+	if x != nil {
+		return x.PendingAdded
+	}
+	return 0
+}
+
+func (x *PartyStatus) GetPendingRemoved() uint64 {
+	if x != nil {
+		return x.PendingRemoved
+	}
+	return 0
+}
+
+func (x *PartyStatus) GetLineage() bool {
+	if x != nil {
+		return x.Lineage
 	}
 	return false
 }
@@ -1641,9 +1669,13 @@ func (x *RotationKeysReply) GetReceived() uint32 {
 }
 
 type AlignOwnRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	EpochId       string                 `protobuf:"bytes,1,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`
-	Parties       []string               `protobuf:"bytes,2,rep,name=parties,proto3" json:"parties,omitempty"` // sorted; every party blinds every list once
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EpochId string                 `protobuf:"bytes,1,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`
+	Parties []string               `protobuf:"bytes,2,rep,name=parties,proto3" json:"parties,omitempty"` // sorted; every party blinds every list once
+	// Non-empty for an incremental epoch that extends this epoch's lineage:
+	// the party blinds only the keys it added since, with the lineage key.
+	// Empty: a full alignment, which starts a new lineage.
+	PreviousEpoch string `protobuf:"bytes,3,opt,name=previous_epoch,json=previousEpoch,proto3" json:"previous_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1690,6 +1722,13 @@ func (x *AlignOwnRequest) GetParties() []string {
 		return x.Parties
 	}
 	return nil
+}
+
+func (x *AlignOwnRequest) GetPreviousEpoch() string {
+	if x != nil {
+		return x.PreviousEpoch
+	}
+	return ""
 }
 
 type AlignHop struct {
@@ -1875,11 +1914,14 @@ func (x *AlignChunk) GetElems() []byte {
 }
 
 type RanksChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	EpochId       string                 `protobuf:"bytes,1,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`       // first chunk
-	Entities      uint64                 `protobuf:"varint,2,opt,name=entities,proto3" json:"entities,omitempty"`                   // first chunk: union size
-	UnionHash     []byte                 `protobuf:"bytes,3,opt,name=union_hash,json=unionHash,proto3" json:"union_hash,omitempty"` // first chunk
-	Ranks         []uint32               `protobuf:"varint,4,rep,packed,name=ranks,proto3" json:"ranks,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	EpochId   string                 `protobuf:"bytes,1,opt,name=epoch_id,json=epochId,proto3" json:"epoch_id,omitempty"`       // first chunk
+	Entities  uint64                 `protobuf:"varint,2,opt,name=entities,proto3" json:"entities,omitempty"`                   // first chunk: union size
+	UnionHash []byte                 `protobuf:"bytes,3,opt,name=union_hash,json=unionHash,proto3" json:"union_hash,omitempty"` // first chunk
+	Ranks     []uint32               `protobuf:"varint,4,rep,packed,name=ranks,proto3" json:"ranks,omitempty"`
+	// First chunk, incremental epochs: the epoch extended; the ranks are
+	// then for the rows the party added, in the order of its list.
+	PreviousEpoch string `protobuf:"bytes,5,opt,name=previous_epoch,json=previousEpoch,proto3" json:"previous_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1942,9 +1984,20 @@ func (x *RanksChunk) GetRanks() []uint32 {
 	return nil
 }
 
+func (x *RanksChunk) GetPreviousEpoch() string {
+	if x != nil {
+		return x.PreviousEpoch
+	}
+	return ""
+}
+
+// rows is the party's set size in the new epoch; added and removed its
+// change from the previous epoch (incremental epochs).
 type AlignRanksReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Rows          uint64                 `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
+	Added         uint64                 `protobuf:"varint,2,opt,name=added,proto3" json:"added,omitempty"`
+	Removed       uint64                 `protobuf:"varint,3,opt,name=removed,proto3" json:"removed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1982,6 +2035,20 @@ func (*AlignRanksReply) Descriptor() ([]byte, []int) {
 func (x *AlignRanksReply) GetRows() uint64 {
 	if x != nil {
 		return x.Rows
+	}
+	return 0
+}
+
+func (x *AlignRanksReply) GetAdded() uint64 {
+	if x != nil {
+		return x.Added
+	}
+	return 0
+}
+
+func (x *AlignRanksReply) GetRemoved() uint64 {
+	if x != nil {
+		return x.Removed
 	}
 	return 0
 }
@@ -4801,7 +4868,7 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x0fanalyst_limited\x18\t \x01(\bR\x0eanalystLimited\x12!\n" +
 	"\fcase_limited\x18\n" +
 	" \x01(\bR\vcaseLimited\"\x14\n" +
-	"\x12PartyStatusRequest\"\xd6\x02\n" +
+	"\x12PartyStatusRequest\"\xbe\x03\n" +
 	"\vPartyStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x06schema\x18\x02 \x01(\v2\x14.mpcq.v1.TableSchemaR\x06schema\x12\x12\n" +
@@ -4815,7 +4882,10 @@ const file_mpcq_proto_rawDesc = "" +
 	"\vpolicy_hash\x18\t \x01(\fR\n" +
 	"policyHash\x12)\n" +
 	"\x10policy_published\x18\n" +
-	" \x01(\bR\x0fpolicyPublished\"d\n" +
+	" \x01(\bR\x0fpolicyPublished\x12#\n" +
+	"\rpending_added\x18\v \x01(\x04R\fpendingAdded\x12'\n" +
+	"\x0fpending_removed\x18\f \x01(\x04R\x0ependingRemoved\x12\x18\n" +
+	"\alineage\x18\r \x01(\bR\alineage\"d\n" +
 	"\vTableSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12/\n" +
@@ -4866,10 +4936,11 @@ const file_mpcq_proto_rawDesc = "" +
 	"\x05share\x18\x04 \x01(\fR\x05share\x12\x1c\n" +
 	"\tsignature\x18\x05 \x01(\fR\tsignature\"/\n" +
 	"\x11RotationKeysReply\x12\x1a\n" +
-	"\breceived\x18\x01 \x01(\rR\breceived\"F\n" +
+	"\breceived\x18\x01 \x01(\rR\breceived\"m\n" +
 	"\x0fAlignOwnRequest\x12\x19\n" +
 	"\bepoch_id\x18\x01 \x01(\tR\aepochId\x12\x18\n" +
-	"\aparties\x18\x02 \x03(\tR\aparties\"_\n" +
+	"\aparties\x18\x02 \x03(\tR\aparties\x12%\n" +
+	"\x0eprevious_epoch\x18\x03 \x01(\tR\rpreviousEpoch\"_\n" +
 	"\bAlignHop\x12\x16\n" +
 	"\x06signer\x18\x01 \x01(\tR\x06signer\x12\x1d\n" +
 	"\n" +
@@ -4885,16 +4956,19 @@ const file_mpcq_proto_rawDesc = "" +
 	"\n" +
 	"provenance\x18\x01 \x01(\v2\x18.mpcq.v1.AlignProvenanceR\n" +
 	"provenance\x12\x14\n" +
-	"\x05elems\x18\x02 \x01(\fR\x05elems\"x\n" +
+	"\x05elems\x18\x02 \x01(\fR\x05elems\"\x9f\x01\n" +
 	"\n" +
 	"RanksChunk\x12\x19\n" +
 	"\bepoch_id\x18\x01 \x01(\tR\aepochId\x12\x1a\n" +
 	"\bentities\x18\x02 \x01(\x04R\bentities\x12\x1d\n" +
 	"\n" +
 	"union_hash\x18\x03 \x01(\fR\tunionHash\x12\x14\n" +
-	"\x05ranks\x18\x04 \x03(\rR\x05ranks\"%\n" +
+	"\x05ranks\x18\x04 \x03(\rR\x05ranks\x12%\n" +
+	"\x0eprevious_epoch\x18\x05 \x01(\tR\rpreviousEpoch\"U\n" +
 	"\x0fAlignRanksReply\x12\x12\n" +
-	"\x04rows\x18\x01 \x01(\x04R\x04rows\"\xbd\x02\n" +
+	"\x04rows\x18\x01 \x01(\x04R\x04rows\x12\x14\n" +
+	"\x05added\x18\x02 \x01(\x04R\x05added\x12\x18\n" +
+	"\aremoved\x18\x03 \x01(\x04R\aremoved\"\xbd\x02\n" +
 	"\x04Plan\x12\x16\n" +
 	"\x06tables\x18\x01 \x03(\tR\x06tables\x122\n" +
 	"\n" +
