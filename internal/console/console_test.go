@@ -41,6 +41,8 @@ func hostileSnapshot() *Snapshot {
 	all := []auditor.Logged{
 		{Index: 0, Entry: entry.Epoch{EpochID: 1, SetSizes: []entry.PartySize{{Party: hostile, Size: 3}}}},
 		{Index: 1, Entry: entry.Policy{Party: hostile, Version: 1, Content: []byte(hostile)}},
+		{Index: 2, Entry: entry.Epoch{EpochID: 2, Previous: 1, UnionSize: 4, SetSizes: []entry.PartySize{{Party: hostile, Size: 4}},
+			Changes: []entry.PartyChange{{Party: hostile, Added: 2, Removed: 1}}}},
 		{Index: 3, Entry: entry.Query{QueryID: "q1", Analyst: rows[0].Analyst, ParamSet: hostile}},
 		{Index: 4, Entry: entry.Failure{QueryID: "q1", Reason: hostile, Party: hostile}},
 	}
@@ -171,5 +173,16 @@ func TestStepChart(t *testing.T) {
 	}
 	if !StepChart("t", nil, nil).Empty {
 		t.Fatal("no samples: not empty")
+	}
+}
+
+// An incremental EPOCH shows the epoch it extends and each party's change.
+func TestIncrementalEpochShown(t *testing.T) {
+	ts := newTestServer(t, &fakeBackend{snap: hostileSnapshot()})
+	_, body := get(t, ts, "/ceremonies")
+	for _, want := range []string{"incremental epoch 2 on epoch 1, union of 4 identifiers", "2 added, 1 removed"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the ceremonies page lacks %q", want)
+		}
 	}
 }

@@ -132,8 +132,14 @@ func Build(rep audit.Report, rows []auditor.QueryRow, all []auditor.Logged, th T
 		case entry.Epoch:
 			union[v.EpochID] = v.UnionSize
 			o := Other{Index: l.Index, Type: "EPOCH", What: fmt.Sprintf("epoch %d, union of %d identifiers (hash %x)", v.EpochID, v.UnionSize, v.UnionHash[:8])}
+			if len(v.Changes) > 0 {
+				o.What = fmt.Sprintf("incremental epoch %d on epoch %d, union of %d identifiers (hash %x)", v.EpochID, v.Previous, v.UnionSize, v.UnionHash[:8])
+			}
 			for _, p := range v.SetSizes {
 				o.Parts = append(o.Parts, fmt.Sprintf("%s: %d identifiers", esc(p.Party), p.Size))
+			}
+			for _, c := range v.Changes {
+				o.Parts = append(o.Parts, fmt.Sprintf("%s: %d added, %d removed", esc(c.Party), c.Added, c.Removed))
 			}
 			s.Others = append(s.Others, o)
 		case entry.Revocation:
