@@ -154,8 +154,12 @@ func (ep *EncPool) needs() bool {
 // Fill computes entries until the pool is full, then waits for takes and
 // fills again, until ctx is done (it returns ctx's error). It never holds
 // more than Size entries. Run it in one background goroutine: it uses one
-// core while it computes and none while the pool is full or paused.
+// core while it computes and none while the pool is full or paused. On
+// Linux it runs on its own thread at the lowest priority (nice 19), so
+// that the other processes of a shared machine (the other parties of a
+// demo, a database) go first.
 func (ep *EncPool) Fill(ctx context.Context) error {
+	lowerPriority()
 	for {
 		for !ep.needs() {
 			select {

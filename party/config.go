@@ -81,8 +81,8 @@ type Config struct {
 
 // DefaultEncryptionPoolBlocks is the encryption pool's bound when the
 // config leaves it out: one query at 1,000,000 people (62 blocks of
-// 16,384 slots per output) with four first-party outputs, 256 MiB.
-const DefaultEncryptionPoolBlocks = 256
+// 16,384 slots per output) with two first-party outputs, 128 MiB.
+const DefaultEncryptionPoolBlocks = 128
 
 // EncryptionPool is the encryption pool's bound with its default applied
 // (0: no pool).
