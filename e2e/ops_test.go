@@ -154,6 +154,7 @@ func TestOperations(t *testing.T) {
 		if !regexp.MustCompile(`mpcq_coordinator_party_sent_bytes_total\{party="\w+"\} [1-9]`).MatchString(coord) {
 			t.Error("coordinator metrics count no bytes sent by a party")
 		}
+		var encrypted float64
 		for _, name := range l.Parties {
 			m := scrape(t, l.MetricsAddrs[name])
 			if !strings.Contains(m, `mpcq_party_decrypt_shares_total{outcome="sent"} 1`) {
@@ -162,6 +163,14 @@ func TestOperations(t *testing.T) {
 			if v := metricValue(m, "mpcq_party_align_blinded_elements_total"); v <= 0 {
 				t.Errorf("party %s: %v elements blinded", name, v)
 			}
+			hits, misses := metricValue(m, "mpcq_party_encryption_pool_hits_total"), metricValue(m, "mpcq_party_encryption_pool_misses_total")
+			if hits < 0 || misses < 0 {
+				t.Errorf("party %s: no encryption pool hit or miss counter", name)
+			}
+			encrypted += hits + misses
+		}
+		if encrypted <= 0 {
+			t.Error("no party counted the first step's blocks as pool hits or misses")
 		}
 	})
 

@@ -30,6 +30,7 @@ type Worker struct {
 	p    *Params
 	ecd  *bgv.Encoder
 	enc  *rlwe.Encryptor // nil without a public key
+	pk   *rlwe.PublicKey // the key enc encrypts with (an EncPool must be for the same)
 	eval *bgv.Evaluator
 }
 
@@ -39,13 +40,14 @@ func (p *Params) NewWorker(pk *rlwe.PublicKey, evk rlwe.EvaluationKeySet) *Worke
 	w := &Worker{p: p, ecd: bgv.NewEncoder(p.BGV), eval: bgv.NewEvaluator(p.BGV, evk)}
 	if pk != nil {
 		w.enc = bgv.NewEncryptor(p.BGV, pk)
+		w.pk = pk
 	}
 	return w
 }
 
 // Copy returns an independent worker sharing the read-only keys.
 func (w *Worker) Copy() *Worker {
-	c := &Worker{p: w.p, ecd: w.ecd.ShallowCopy(), eval: w.eval.ShallowCopy()}
+	c := &Worker{p: w.p, ecd: w.ecd.ShallowCopy(), eval: w.eval.ShallowCopy(), pk: w.pk}
 	if w.enc != nil {
 		c.enc = w.enc.ShallowCopy()
 	}

@@ -1,6 +1,7 @@
 package mpc
 
 import (
+	"context"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -30,6 +31,53 @@ func BenchmarkStepEncrypt(b *testing.B) {
 	for b.Loop() {
 		if _, err := w.EncryptBlock(vals, 3); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncryptPoolHit is the first party's online step with an
+// encryption of zero from the pool (take, encode, add): compare with
+// BenchmarkStepEncrypt, the fresh encryption it replaces, by
+// `go test ./mpc -run '^$' -bench 'Encrypt' -count 5`. The pool is refilled
+// outside the timer.
+func BenchmarkEncryptPoolHit(b *testing.B) {
+	c, w, vals := benchSetup(b)
+	const batch = 32
+	ep, err := c.p.NewEncPool(c.pk, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if ep.Len() == 0 {
+			b.StopTimer()
+			if err := ep.FillN(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		if _, hit, err := w.EncryptBlockPooled(ep, vals, 3); err != nil || !hit {
+			b.Fatalf("hit %v, %v", hit, err)
+		}
+	}
+}
+
+// BenchmarkEncryptPoolFill is the offline cost of one pool entry (an
+// encryption of zero at the top level), what the idle party's filler
+// spends per block.
+func BenchmarkEncryptPoolFill(b *testing.B) {
+	c, _, _ := benchSetup(b)
+	ep, err := c.p.NewEncPool(c.pk, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if err := ep.FillN(ctx, 1); err != nil {
+			b.Fatal(err)
+		}
+		if ct, _ := ep.Take(MaxChain); ct == nil {
+			b.Fatal("no entry")
 		}
 	}
 }

@@ -2,7 +2,8 @@
 // sets, the key ceremony as step functions over lattigo's mhe protocols,
 // the query circuit (encoding columns into slot blocks, the party chain of
 // ciphertext-by-plaintext products, the coordinator's packing of every
-// total into one ciphertext in pack.go), PCKS decryption shares with noise
+// total into one ciphertext in pack.go, the first party's pool of
+// precomputed encryptions of zero in encpool.go), PCKS decryption shares with noise
 // flooding, and the one safe decoder for every ciphertext, share or key
 // that arrives from the network.
 //

@@ -138,7 +138,7 @@ func (s *Server) CeremonyFinish(ctx context.Context, req *pb.CeremonyFinishReque
 	}
 	// Alignment does not depend on the keys, so an epoch survives a new ceremony.
 	s.mu.Lock()
-	s.keys = &keys{params: params, sk: sk, pk: pk, evk: evk, state: st}
+	s.replaceKeysLocked(&keys{params: params, sk: sk, pk: pk, evk: evk, state: st})
 	s.pending = nil
 	s.syncHealthLocked()
 	s.mu.Unlock()

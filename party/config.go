@@ -71,6 +71,26 @@ type Config struct {
 	// Postgres reads the table from PostgreSQL at query time instead of
 	// from csv (docs/postgres.md).
 	Postgres *PostgresSource `json:"postgres,omitempty"`
+	// EncryptionPoolBlocks bounds the pool of precomputed encryptions of
+	// zero (mpc.EncPool) with which this party, first in a chain,
+	// encrypts its blocks: each entry holds 1 MiB at the default
+	// parameters. Absent: DefaultEncryptionPoolBlocks; 0 disables the
+	// pool (every block encrypted afresh).
+	EncryptionPoolBlocks *int `json:"encryption_pool_blocks,omitempty"`
+}
+
+// DefaultEncryptionPoolBlocks is the encryption pool's bound when the
+// config leaves it out: one query at 1,000,000 people (62 blocks of
+// 16,384 slots per output) with two first-party outputs, 128 MiB.
+const DefaultEncryptionPoolBlocks = 128
+
+// EncryptionPool is the encryption pool's bound with its default applied
+// (0: no pool).
+func (c *Config) EncryptionPool() int {
+	if c.EncryptionPoolBlocks == nil {
+		return DefaultEncryptionPoolBlocks
+	}
+	return *c.EncryptionPoolBlocks
 }
 
 // PostgresSource is where a party's table lives in PostgreSQL.
@@ -205,6 +225,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers < 0 {
 		return fmt.Errorf("%w: workers %d is negative", ErrConfig, c.Workers)
+	}
+	if n := c.EncryptionPool(); n < 0 {
+		return fmt.Errorf("%w: encryption_pool_blocks %d is negative (0 disables the pool)", ErrConfig, n)
 	}
 	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("%w: log_level: %v", ErrConfig, err)

@@ -38,6 +38,22 @@ func TestLoadConfig(t *testing.T) {
 					t.Errorf("values not kept: %+v", c)
 				}
 			}},
+		{name: "encryption pool default", body: `{` + base + `}`, check: func(t *testing.T, c *Config) {
+			if c.EncryptionPool() != DefaultEncryptionPoolBlocks {
+				t.Errorf("encryption pool %d, want the default %d", c.EncryptionPool(), DefaultEncryptionPoolBlocks)
+			}
+		}},
+		{name: "encryption pool disabled", body: `{` + base + `, "encryption_pool_blocks": 0}`, check: func(t *testing.T, c *Config) {
+			if c.EncryptionPool() != 0 {
+				t.Errorf("encryption_pool_blocks 0 gives a pool of %d", c.EncryptionPool())
+			}
+		}},
+		{name: "encryption pool set", body: `{` + base + `, "encryption_pool_blocks": 40}`, check: func(t *testing.T, c *Config) {
+			if c.EncryptionPool() != 40 {
+				t.Errorf("encryption_pool_blocks 40 gives a pool of %d", c.EncryptionPool())
+			}
+		}},
+		{name: "negative encryption pool", body: `{` + base + `, "encryption_pool_blocks": -1}`, want: []string{"encryption_pool_blocks"}},
 		{name: "unknown field", body: `{` + base + `, "log_levle": "debug"}`, is: config.ErrUnknownField, want: []string{`"log_levle"`}},
 		{name: "old name of query_timeout_s", body: `{` + base + `, "max_query_s": 30}`, is: config.ErrUnknownField, want: []string{`"max_query_s"`}},
 		{name: "old name of ledger_public_key", body: `{` + strings.Replace(base, "ledger_public_key", "log_key", 1) + `}`,

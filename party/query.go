@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -161,6 +162,22 @@ func (s *Server) runStep(ctx context.Context, stream pb.Party_QueryStepServer, a
 	log := s.log.With().Str("query", h.QueryId).Int("position", st.pos).Int("chain", st.chainLen).Logger()
 	log.Info().Int("outputs", len(st.outs)).Msg("query step started")
 
+	var hits, misses atomic.Int64
+	if k.pool != nil {
+		// The filler would take a core from the step: it waits.
+		defer k.pool.Pause()()
+	}
+	if st.first() {
+		st.pool = k.pool
+		st.encrypted = func(hit bool) {
+			if hit {
+				hits.Add(1)
+			} else {
+				misses.Add(1)
+			}
+			s.countEncrypted(hit)
+		}
+	}
 	lanes := newLanes(k.params.NewWorker(k.pk, nil), s.workers)
 	out := &blockSender{stream: stream}
 	produce := st.generate
@@ -184,7 +201,11 @@ func (s *Server) runStep(ctx context.Context, stream pb.Party_QueryStepServer, a
 			}
 		}
 	}
-	log.Info().Int("blocks", st.blocks).Int("sent", out.sent).Float64("elapsed_s", since(start)).Msg("query step done")
+	ev := log.Info().Int("blocks", st.blocks).Int("sent", out.sent).Float64("elapsed_s", since(start))
+	if st.first() {
+		ev = ev.Int64("pool_hits", hits.Load()).Int64("pool_misses", misses.Load())
+	}
+	ev.Msg("query step done")
 	return nil
 }
 

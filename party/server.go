@@ -84,6 +84,11 @@ type keys struct {
 	// send them (such a party cannot be a chain's last).
 	evk   *rlwe.MemEvaluationKeySet
 	state ceremonyState
+	// pool holds precomputed encryptions of zero under pk for this
+	// party's first steps (nil: disabled); stopPool stops its filler when
+	// these keys are replaced or the server closes.
+	pool     *mpc.EncPool
+	stopPool context.CancelFunc
 }
 
 type pendingCeremony struct {
@@ -167,6 +172,11 @@ type Server struct {
 	health   *rpc.Health
 	registry *prometheus.Registry
 	metrics  *metrics.Party
+
+	// bg is the context of the server's background work (the encryption
+	// pool's filler); Close cancels it.
+	bg     context.Context
+	stopBg context.CancelFunc
 }
 
 // New loads the table, identity and saved state.
@@ -221,6 +231,12 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if s.workers == 0 {
 		s.workers = runtime.NumCPU()
 	}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
+	defer func() {
+		if !ok {
+			s.stopBg()
+		}
+	}()
 	for _, f := range cfg.Peers {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -308,8 +324,67 @@ func sourceKind(cfg *Config) string {
 	return "csv"
 }
 
-// Close releases the party's data source (database connections).
-func (s *Server) Close() { s.src.Close() }
+// Close releases the party's data source (database connections) and
+// stops its background work.
+func (s *Server) Close() {
+	if s.stopBg != nil {
+		s.stopBg()
+	}
+	s.src.Close()
+}
+
+// startEncPool gives k a pool of encryptions of zero under its collective
+// public key (encryption_pool_blocks entries) and starts its one filler
+// goroutine, which computes while the party is idle, pauses while a query
+// step runs, and stops when the server closes or new keys replace k (see
+// replaceKeysLocked). Called only once the ceremony's public key exists.
+// The pool lives in memory only.
+func (s *Server) startEncPool(k *keys) {
+	if s.cfg == nil || s.bg == nil || k.pk == nil {
+		return
+	}
+	n := s.cfg.EncryptionPool()
+	if n == 0 {
+		return
+	}
+	pool, err := k.params.NewEncPool(k.pk, n)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("no encryption pool; every block will be encrypted afresh")
+		return
+	}
+	ctx, cancel := context.WithCancel(s.bg)
+	k.pool, k.stopPool = pool, cancel
+	go func() {
+		if err := pool.Fill(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error().Err(err).Msg("encryption pool filler stopped; blocks will be encrypted afresh")
+		}
+	}()
+	s.log.Info().Int("blocks", n).Int("memory_mib", n*pool.CiphertextBytes()>>20).Msg("encryption pool filling")
+}
+
+// replaceKeysLocked makes k the party's keys, stopping the filler of the
+// keys it replaces (their pool is under the old public key; steps still
+// running with them finish with what it holds). s.mu is held.
+func (s *Server) replaceKeysLocked(k *keys) {
+	if s.keys != nil && s.keys.stopPool != nil {
+		s.keys.stopPool()
+	}
+	s.keys = k
+	s.startEncPool(k)
+}
+
+// countEncrypted counts a first step's block encryptions by whether the
+// pool had an entry.
+func (s *Server) countEncrypted(hit bool) {
+	if s.metrics == nil {
+		return
+	}
+	if hit {
+		s.metrics.EncPoolHits.Inc()
+	} else {
+		s.metrics.EncPoolMisses.Inc()
+	}
+}
 
 func (s *Server) loadState() error {
 	var cs ceremonyState
@@ -337,10 +412,11 @@ func (s *Server) loadState() error {
 	if err != nil {
 		return fmt.Errorf("collective public key: %w", err)
 	}
-	s.keys = &keys{params: params, sk: sk, pk: pk, state: cs}
-	if s.keys.evk, err = loadRotationKeys(params, s.store.path(rotationKeysFile)); err != nil {
+	k := &keys{params: params, sk: sk, pk: pk, state: cs}
+	if k.evk, err = loadRotationKeys(params, s.store.path(rotationKeysFile)); err != nil {
 		return err
 	}
+	s.replaceKeysLocked(k)
 	s.log.Info().Str("ceremony", cs.ID).Str("param_set", cs.ParamSet).Bool("rotation_keys", s.keys.evk != nil).Msg("keys loaded")
 	es, ranks, ok, err := s.store.loadAlignment()
 	if err != nil || !ok {

@@ -45,6 +45,11 @@ type step struct {
 	auth     *chainAuth // signs what it sends, verifies what it receives
 	layout   chain.Layout
 	signs    []int // per term of the plan: its sign in the sum of products
+	// pool, for the first party, holds precomputed encryptions of zero
+	// (nil: encrypt every block afresh); encrypted, when set, is told of
+	// each block encrypted, with or without a pool entry (metrics).
+	pool      *mpc.EncPool
+	encrypted func(hit bool)
 }
 
 // ErrChain is wrapped when the chain messages a party receives are not
@@ -394,14 +399,29 @@ func (st *step) slice(v []uint64, b int) []uint64 {
 }
 
 // encrypt is the first party's step: each output is a fresh encryption of
-// its vector's block.
+// its vector's block. The block is encoded once per vector; each output
+// adds it to its own encryption of zero from the pool (taken once, never
+// reused), or is encrypted afresh when the pool is empty or absent.
 func (st *step) encrypt(l *lane, block int) ([]*rlwe.Ciphertext, error) {
+	level, err := st.params.FreshLevel(st.chainLen)
+	if err != nil {
+		return nil, err
+	}
 	cts := make([]*rlwe.Ciphertext, len(st.outs))
 	for vi, users := range st.usersOf {
+		if len(users) == 0 {
+			continue
+		}
+		if l.pt, err = l.w.Encode(st.slice(st.vecs[vi], block), level, l.pt); err != nil {
+			return nil, fmt.Errorf("block %d: %w", block, err)
+		}
 		for _, oi := range users {
-			var err error
-			if cts[oi], err = l.w.EncryptBlock(st.slice(st.vecs[vi], block), st.chainLen); err != nil {
+			var hit bool
+			if cts[oi], hit, err = l.w.EncryptPooled(st.pool, l.pt); err != nil {
 				return nil, fmt.Errorf("block %d: %w", block, err)
+			}
+			if st.encrypted != nil {
+				st.encrypted(hit)
 			}
 		}
 	}

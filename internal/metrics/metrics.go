@@ -93,6 +93,12 @@ type Party struct {
 	AlignBlinded prometheus.Counter
 	// PolicyRefusals counts the policy's refusals by rule.
 	PolicyRefusals *prometheus.CounterVec
+	// EncPoolHits counts the blocks this party, first in a chain,
+	// encrypted with a precomputed encryption of zero from its pool;
+	// EncPoolMisses those it encrypted afresh because the pool was empty
+	// (or disabled). Misses rising: queries outrun the pool's refilling.
+	EncPoolHits   prometheus.Counter
+	EncPoolMisses prometheus.Counter
 }
 
 // NewParty registers a party's metrics, and the Go runtime and process
@@ -109,8 +115,12 @@ func NewParty(reg prometheus.Registerer) (*Party, error) {
 			Help: "Elements blinded for record alignment (this party's and the others')."}),
 		PolicyRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "party", Name: "policy_refusals_total",
 			Help: "Requests the party's policy refused, by rule."}, []string{"rule"}),
+		EncPoolHits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "party", Name: "encryption_pool_hits_total",
+			Help: "Blocks encrypted with a precomputed encryption of zero from the pool."}),
+		EncPoolMisses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "party", Name: "encryption_pool_misses_total",
+			Help: "Blocks encrypted afresh because the encryption pool was empty or disabled."}),
 	}
-	return m, register(reg, m.Steps, m.StepSeconds, m.DecryptShares, m.AlignBlinded, m.PolicyRefusals)
+	return m, register(reg, m.Steps, m.StepSeconds, m.DecryptShares, m.AlignBlinded, m.PolicyRefusals, m.EncPoolHits, m.EncPoolMisses)
 }
 
 func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {

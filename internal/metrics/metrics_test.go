@@ -44,7 +44,8 @@ func TestRegistration(t *testing.T) {
 			}
 			return err
 		}, []string{"mpcq_party_query_steps_total", "mpcq_party_query_step_seconds", "mpcq_party_decrypt_shares_total",
-			"mpcq_party_align_blinded_elements_total", "mpcq_party_policy_refusals_total"}},
+			"mpcq_party_align_blinded_elements_total", "mpcq_party_policy_refusals_total",
+			"mpcq_party_encryption_pool_hits_total", "mpcq_party_encryption_pool_misses_total"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
