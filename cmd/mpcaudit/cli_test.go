@@ -317,8 +317,8 @@ func TestJSONEscapes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
-	for _, r := range out {
-		if r != '\n' && unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+	for _, r := range strings.TrimSuffix(out, "\n") {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
 			t.Fatalf("show -o json wrote %U raw:\n%q", r, out)
 		}
 	}

@@ -195,14 +195,14 @@ not verify; with -o json, stdout then holds {"verified": false, ...}.`,
 			var err error
 			err = a.withLog(cmd, src, func(v *verified) error {
 				if f == cli.JSON {
-					return cli.WriteJSON(a.stdout, summarize(v))
+					return cli.WriteJSONLine(a.stdout, summarize(v))
 				}
 				printVerified(a.stdout, v)
 				return nil
 			})
 			var nv *notVerified
 			if f == cli.JSON && errors.As(err, &nv) {
-				_ = cli.WriteJSON(a.stdout, verifySummary{Error: nv.msg, Path: nv.path, Index: nv.index})
+				_ = cli.WriteJSONLine(a.stdout, verifySummary{Error: nv.msg, Path: nv.path, Index: nv.index})
 			}
 			return err
 		},
@@ -297,7 +297,7 @@ escaped. With -o json, the queries as one JSON array.`,
 					if rows == nil {
 						rows = []auditor.QueryRow{}
 					}
-					return cli.WriteJSON(a.stdout, rows)
+					return cli.WriteJSONLine(a.stdout, rows)
 				}
 				printRows(a.stdout, rows, v.all)
 				return nil
@@ -447,7 +447,7 @@ Anyone with the profile's keys checks it offline (check-receipt).`,
 				return err
 			}
 			if f == cli.JSON {
-				return cli.WriteJSON(a.stdout, proveResult{QueryID: args[0], Receipt: path})
+				return cli.WriteJSONLine(a.stdout, proveResult{QueryID: args[0], Receipt: path})
 			}
 			fmt.Fprintf(a.stdout, "receipt for %s written to %s\n", auditor.Escape(args[0]), path)
 			return nil
@@ -503,7 +503,7 @@ with -o json, stdout then holds {"verified": false, ...}.`,
 			if err != nil {
 				err = fmt.Errorf("receipt %s does not verify: %s", args[0], auditor.Escape(err.Error()))
 				if f == cli.JSON {
-					_ = cli.WriteJSON(a.stdout, receiptResult{Error: err.Error()})
+					_ = cli.WriteJSONLine(a.stdout, receiptResult{Error: err.Error()})
 				}
 				return err
 			}
@@ -513,7 +513,7 @@ with -o json, stdout then holds {"verified": false, ...}.`,
 				if q, ok := r.Entry.(entry.Query); ok {
 					res.QueryID = q.QueryID
 				}
-				return cli.WriteJSON(a.stdout, res)
+				return cli.WriteJSONLine(a.stdout, res)
 			}
 			fmt.Fprintf(a.stdout, "receipt OK: entry %d (%s) is in the log %s of size %d, cosigned by every party\n",
 				r.Index, describe(r.Entry), auditor.Escape(r.Checkpoint.Origin), r.Checkpoint.Size)
@@ -576,7 +576,7 @@ func printPolicies(w io.Writer, versions []auditor.PolicyVersion, f cli.Format) 
 		if versions == nil {
 			versions = []auditor.PolicyVersion{}
 		}
-		return cli.WriteJSON(w, versions)
+		return cli.WriteJSONLine(w, versions)
 	}
 	if len(versions) == 0 {
 		fmt.Fprintln(w, "no POLICY entry in the ledger")
@@ -600,7 +600,7 @@ func printBudget(w io.Writer, rep auditor.BudgetReport, f cli.Format) error {
 		if rep.Parties == nil {
 			rep.Parties = []auditor.PartyBudget{}
 		}
-		return cli.WriteJSON(w, rep)
+		return cli.WriteJSONLine(w, rep)
 	}
 	fmt.Fprintf(w, "ε budgets at %s (charged: queries with a RESULT, at their QUERY time)\n", rep.At.Format(time.RFC3339))
 	if len(rep.Parties) == 0 {

@@ -167,7 +167,7 @@ func cmdBench(ctx context.Context, o benchOptions, stdout io.Writer) error {
 		}
 	}
 	if o.output == cli.JSON {
-		return cli.WriteJSON(stdout, r)
+		return cli.WriteJSONLine(stdout, r)
 	}
 	return printBench(stdout, r)
 }

@@ -139,17 +139,26 @@ func addOutput(cmd *cobra.Command, f *Format, alias bool) {
 	}
 }
 
-// WriteJSON writes v to w as one indented JSON document and a newline.
-// The encoder escapes the C0 control characters in strings; WriteJSON
-// also escapes what it leaves raw and a terminal would act on (DEL, C1
+// WriteJSON writes v to w as one indented JSON document and a newline,
+// as mpcq and mpcwarrant print it.
+func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v, "  ") }
+
+// WriteJSONLine writes v to w as one JSON document on one line, as
+// mpcaudit and mpcdemo bench print it (scripts and tests match its
+// text), escaped as WriteJSON.
+func WriteJSONLine(w io.Writer, v any) error { return writeJSON(w, v, "") }
+
+// writeJSON writes v to w as one JSON document and a newline, indented by
+// indent ("": on one line). The encoder escapes the C0 control characters
+// in strings; writeJSON also escapes what it leaves raw and a terminal would act on (DEL, C1
 // controls, format characters such as U+202E RIGHT-TO-LEFT OVERRIDE, line
 // and paragraph separators): JSON is read by programs but often looked at
 // in a terminal too. Those characters only occur inside strings, where
 // \uXXXX is the same text to a JSON reader.
-func WriteJSON(w io.Writer, v any) error {
+func writeJSON(w io.Writer, v any, indent string) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
+	enc.SetIndent("", indent)
 	if err := enc.Encode(v); err != nil {
 		return err
 	}

@@ -129,38 +129,50 @@ func TestWriteJSONEscapes(t *testing.T) {
 		{"printable text is left alone", "Zoë 𝄞 ε=0.5 <&>", `"Zoë 𝄞 ε=0.5 \u003c\u0026\u003e"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := WriteJSON(&buf, map[string]string{"s": tc.s}); err != nil {
-				t.Fatal(err)
-			}
-			want := "{\n  \"s\": " + tc.escaped + "\n}\n"
-			if buf.String() != want {
-				t.Fatalf("WriteJSON wrote %q, want %q", buf.String(), want)
-			}
-			var got map[string]string
-			if err := json.Unmarshal(buf.Bytes(), &got); err != nil || got["s"] != tc.s {
-				t.Fatalf("decodes to %q (%v), want %q", got["s"], err, tc.s)
+			for _, layout := range []struct {
+				write func(io.Writer, any) error
+				want  string
+			}{
+				{WriteJSON, "{\n  \"s\": " + tc.escaped + "\n}\n"},
+				{WriteJSONLine, `{"s":` + tc.escaped + "}\n"},
+			} {
+				var buf bytes.Buffer
+				if err := layout.write(&buf, map[string]string{"s": tc.s}); err != nil {
+					t.Fatal(err)
+				}
+				if buf.String() != layout.want {
+					t.Fatalf("wrote %q, want %q", buf.String(), layout.want)
+				}
+				var got map[string]string
+				if err := json.Unmarshal(buf.Bytes(), &got); err != nil || got["s"] != tc.s {
+					t.Fatalf("decodes to %q (%v), want %q", got["s"], err, tc.s)
+				}
 			}
 		})
 	}
 }
 
-// FuzzWriteJSON: whatever a string holds, WriteJSON writes one JSON
-// document that decodes to it (invalid UTF-8 replaced, as encoding/json
-// does) with no control, format or separator character raw but the
-// newlines of its indentation.
+// FuzzWriteJSON: whatever a string holds, WriteJSON and WriteJSONLine
+// write one JSON document that decodes to it (invalid UTF-8 replaced, as
+// encoding/json does) with no control, format or separator character raw
+// but the newlines of the layout.
 func FuzzWriteJSON(f *testing.F) {
 	for _, s := range []string{"", "plain", "a\nb", "\x1b[2J", "\u202e", "\u2028\u2029", "\x7f\u0085", "\xff", "𝄞\U000e0001"} {
-		f.Add(s)
+		f.Add(s, false)
+		f.Add(s, true)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
+	f.Fuzz(func(t *testing.T, s string, oneLine bool) {
 		var buf bytes.Buffer
-		if err := WriteJSON(&buf, map[string]string{"s": s}); err != nil {
+		write, lines := WriteJSON, 3
+		if oneLine {
+			write, lines = WriteJSONLine, 1
+		}
+		if err := write(&buf, map[string]string{"s": s}); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()
-		if !strings.HasSuffix(out, "}\n") || strings.Count(out, "\n") != 3 {
-			t.Fatalf("not the indented document of one field: %q", out)
+		if !strings.HasSuffix(out, "}\n") || strings.Count(out, "\n") != lines {
+			t.Fatalf("not the document of one field in %d lines: %q", lines, out)
 		}
 		for _, r := range out {
 			if r != '\n' && unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
