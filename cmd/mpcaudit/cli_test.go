@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"unicode"
 
 	"github.com/mpcq/mpcq/internal/auditor"
-	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/entry"
 )
 
@@ -296,24 +294,9 @@ func TestJSONOutput(t *testing.T) {
 // sequence, a right-to-left override) as escapes that decode back to the
 // same text; nothing a terminal would act on is written raw.
 func TestJSONEscapes(t *testing.T) {
-	dir := t.TempDir()
 	purpose := "routine check\n2026-11-29T23:00:00Z  q-innocent\r\x1b[2K\u202e\u0085\u2028\x7f"
-	qOpen, _ := entry.NewOpening(rand.Reader, []byte("SELECT COUNT(*) FROM bank"))
-	pOpen, _ := entry.NewOpening(rand.Reader, legacyPurposeData(purpose, "CASE-9"))
-	arch, err := archive.Open(filepath.Join(dir, "archive.db"), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := arch.Put("q-evil", archive.Record{QueryID: "q-evil", QueryText: qOpen, Purpose: pOpen}); err != nil {
-		t.Fatal(err)
-	}
-	_ = arch.Close()
-	logDir, profile := writeLedger(t, []byte("ca"), []entry.Entry{
-		entry.Ceremony{ParamSet: "test"},
-		entry.Query{QueryID: "q-evil", QueryCommitment: qOpen.Commitment(), Analyst: "mallory\u202ex", PurposeCommitment: pOpen.Commitment(),
-			ParamSet: "test", Time: 1_800_000_000},
-	})
-	code, out, errOut := mpcaudit(t, "--profile", profile, "show", "-o", "json", "--log-dir", logDir, "--archive", filepath.Join(dir, "archive.db"))
+	logDir, archivePath, profile := forgedQuery(t, "mallory\u202ex", purpose, "CASE-9")
+	code, out, errOut := mpcaudit(t, "--profile", profile, "show", "-o", "json", "--log-dir", logDir, "--archive", archivePath)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
