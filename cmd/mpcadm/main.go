@@ -104,6 +104,7 @@ a party, and backing up and restoring state.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(caCmd(stdout, now), csrCmd(stdout), signCmd(stdout, now), showCmd(stdout, now),
 		ledgerKeyCmd(stdout), witnessKeyCmd(stdout), configCmd(stdout, now), profileCmd(stdout, now))
+	cli.StrictHelp(root, func(err error) error { return usageError{err} })
 	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }

@@ -40,6 +40,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"csr", "--role", "party", "--name", "bank", "--out", "x", "--hots", "a"}, "unknown flag: --hots"},
 		{[]string{"csr", "--role", "party"}, `required flag(s) "name", "out" not set`},
 		{[]string{"show"}, "accepts 1 arg"},
+		{[]string{"help", "nosuch"}, `unknown help topic "nosuch" for "mpcadm"`},
+		{[]string{"help", "sgin"}, `unknown help topic "sgin" for "mpcadm"; did you mean sign?`},
+		{[]string{"help", "ca", "inti"}, `unknown help topic "ca inti" for "mpcadm"; did you mean init?`},
 		{[]string{"config", "coordinator", "--consortium", "c", "--listen", "l", "--party", "bank", "--witness", "bank=k", "-o", "x", "--consortium-out", "y"}, "want NAME=VALUE"},
 	} {
 		code, _, errOut := runCLI(tc.args...)

@@ -8,12 +8,12 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mpcq/mpcq/internal/auditor"
+	"github.com/mpcq/mpcq/internal/cli"
 	"github.com/mpcq/mpcq/ledger/archive"
 	"github.com/mpcq/mpcq/ledger/audit"
 	"github.com/mpcq/mpcq/ledger/entry"
@@ -169,7 +169,7 @@ type cosignatureJSON struct {
 
 func verifyCmd(a *app) *cobra.Command {
 	var src source
-	var out *output
+	var out cli.Format
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the whole ledger without trusting the coordinator",
@@ -191,26 +191,24 @@ not verify; with -o json, stdout then holds {"verified": false, ...}.`,
   mpcaudit --profile DIR verify --log-dir COPY --archive COPY/archive.db -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := out.resolve(cmd)
-			if err != nil {
-				return err
-			}
+			f := out
+			var err error
 			err = a.withLog(cmd, src, func(v *verified) error {
-				if f == formatJSON {
-					return writeJSON(a.stdout, summarize(v))
+				if f == cli.JSON {
+					return cli.WriteJSONLine(a.stdout, summarize(v))
 				}
 				printVerified(a.stdout, v)
 				return nil
 			})
 			var nv *notVerified
-			if f == formatJSON && errors.As(err, &nv) {
-				_ = writeJSON(a.stdout, verifySummary{Error: nv.msg, Path: nv.path, Index: nv.index})
+			if f == cli.JSON && errors.As(err, &nv) {
+				_ = cli.WriteJSONLine(a.stdout, verifySummary{Error: nv.msg, Path: nv.path, Index: nv.index})
 			}
 			return err
 		},
 	}
 	addSource(cmd, &src)
-	out = addOutput(cmd, false)
+	cli.AddOutputFlagOnly(cmd, &out)
 	return cmd
 }
 
@@ -267,7 +265,7 @@ func printVerified(w io.Writer, v *verified) {
 
 func showCmd(a *app) *cobra.Command {
 	var src source
-	var out *output
+	var out cli.Format
 	var analyst, caseRef, since, until, status string
 	cmd := &cobra.Command{
 		Use:   "show",
@@ -281,10 +279,8 @@ escaped. With -o json, the queries as one JSON array.`,
   mpcaudit --profile DIR show --status failed -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := out.resolve(cmd)
-			if err != nil {
-				return err
-			}
+			f := out
+			var err error
 			filter := auditor.RowFilter{Analyst: analyst, Case: caseRef, Status: status}
 			if filter.Since, err = auditor.ParseTime(since); err != nil {
 				return usagef("--since: %w", err)
@@ -297,11 +293,11 @@ escaped. With -o json, the queries as one JSON array.`,
 			}
 			return a.withLog(cmd, src, func(v *verified) error {
 				rows := auditor.FilterRows(v.rows, filter)
-				if f == formatJSON {
+				if f == cli.JSON {
 					if rows == nil {
 						rows = []auditor.QueryRow{}
 					}
-					return writeJSON(a.stdout, rows)
+					return cli.WriteJSONLine(a.stdout, rows)
 				}
 				printRows(a.stdout, rows, v.all)
 				return nil
@@ -317,14 +313,14 @@ escaped. With -o json, the queries as one JSON array.`,
 	fl.StringVar(&status, "status", "", "only queries with this `STATUS`: committed, answered or failed")
 	_ = cmd.RegisterFlagCompletionFunc("status",
 		cobra.FixedCompletions([]string{"committed", "answered", "failed"}, cobra.ShellCompDirectiveNoFileComp))
-	out = addOutput(cmd, true)
+	cli.AddOutputFlag(cmd, &out)
 	return cmd
 }
 
 // printRows prints show's table, ledger text escaped, then the POLICY
 // and REVOCATION entries of all.
 func printRows(w io.Writer, rows []auditor.QueryRow, all []auditor.Logged) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := cli.NewTable(w)
 	fmt.Fprintln(tw, "TIME\tQUERY\tANALYST\tPURPOSE\tLEGAL BASIS\tε\tWARRANT\tCASE\tSTATUS\tPARTIES\tREASON\tSQL")
 	for _, r := range rows {
 		r = auditor.EscapeRow(r) // ledger and archive text may hold control characters
@@ -342,7 +338,7 @@ func printRows(w io.Writer, rows []auditor.QueryRow, all []auditor.Logged) {
 
 func policiesCmd(a *app) *cobra.Command {
 	var src source
-	var out *output
+	var out cli.Format
 	var party string
 	var content bool
 	cmd := &cobra.Command{
@@ -354,10 +350,7 @@ version's canonical policy (escaped in the table).`,
 		Example: `  mpcaudit --profile DIR policies --party bank --show`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := out.resolve(cmd)
-			if err != nil {
-				return err
-			}
+			f := out
 			return a.withLog(cmd, src, func(v *verified) error {
 				return printPolicies(a.stdout, auditor.Policies(v.all, party, content), f)
 			})
@@ -366,13 +359,13 @@ version's canonical policy (escaped in the table).`,
 	addSource(cmd, &src)
 	cmd.Flags().StringVar(&party, "party", "", "only this `PARTY`'s policy versions")
 	cmd.Flags().BoolVar(&content, "show", false, "also print each version's canonical policy")
-	out = addOutput(cmd, true)
+	cli.AddOutputFlag(cmd, &out)
 	return cmd
 }
 
 func budgetCmd(a *app) *cobra.Command {
 	var src source
-	var out *output
+	var out cli.Format
 	var analyst, caseRef, atFlag string
 	cmd := &cobra.Command{
 		Use:   "budget",
@@ -386,10 +379,8 @@ archived warrants: with --no-archive, no case is known.`,
   mpcaudit --profile DIR budget --case CASE-7 --at 2026-11-30T12:00:00Z -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := out.resolve(cmd)
-			if err != nil {
-				return err
-			}
+			f := out
+			var err error
 			at := time.Now()
 			if atFlag != "" {
 				if at, err = time.Parse(time.RFC3339, atFlag); err != nil {
@@ -410,7 +401,7 @@ archived warrants: with --no-archive, no case is known.`,
 	fl.StringVar(&analyst, "analyst", "", "only the analyst with identity `URI` (mpcq://analyst/NAME), listed even if it spent nothing, and only the cases of its queries")
 	fl.StringVar(&caseRef, "case", "", "only the case `REF` (the warrant's case reference), listed even if nothing was spent")
 	fl.StringVar(&atFlag, "at", "", "compute the budget as of `TIME` (RFC 3339) instead of now: the window ends then, and the policy in force is the last one logged before the first query dated after it")
-	out = addOutput(cmd, true)
+	cli.AddOutputFlag(cmd, &out)
 	return cmd
 }
 
@@ -422,7 +413,7 @@ type proveResult struct {
 
 func proveCmd(a *app) *cobra.Command {
 	var logDir, path string
-	var out *output
+	var out cli.Format
 	var unusedArchive string
 	var unusedNoArchive bool
 	cmd := &cobra.Command{
@@ -434,10 +425,7 @@ Anyone with the profile's keys checks it offline (check-receipt).`,
 		Example: `  mpcaudit --profile DIR prove q-1234 --out q-1234.receipt`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := out.resolve(cmd)
-			if err != nil {
-				return err
-			}
+			f := out
 			p, err := a.profile()
 			if err != nil {
 				return err
@@ -458,8 +446,8 @@ Anyone with the profile's keys checks it offline (check-receipt).`,
 			if err := os.WriteFile(path, rec, 0o644); err != nil {
 				return err
 			}
-			if f == formatJSON {
-				return writeJSON(a.stdout, proveResult{QueryID: args[0], Receipt: path})
+			if f == cli.JSON {
+				return cli.WriteJSONLine(a.stdout, proveResult{QueryID: args[0], Receipt: path})
 			}
 			fmt.Fprintf(a.stdout, "receipt for %s written to %s\n", auditor.Escape(args[0]), path)
 			return nil
@@ -474,7 +462,7 @@ Anyone with the profile's keys checks it offline (check-receipt).`,
 	fl.BoolVar(&unusedNoArchive, "no-archive", false, "")
 	_ = fl.MarkDeprecated("archive", "prove does not read the query archive")
 	_ = fl.MarkDeprecated("no-archive", "prove does not read the query archive")
-	out = addOutput(cmd, false)
+	cli.AddOutputFlagOnly(cmd, &out)
 	return cmd
 }
 
@@ -491,7 +479,7 @@ type receiptResult struct {
 }
 
 func checkReceiptCmd(a *app) *cobra.Command {
-	var out *output
+	var out cli.Format
 	cmd := &cobra.Command{
 		Use:   "check-receipt FILE",
 		Short: "Verify a receipt offline with the profile's keys",
@@ -502,10 +490,7 @@ with -o json, stdout then holds {"verified": false, ...}.`,
 		Example: `  mpcaudit --profile DIR check-receipt q-1234.receipt`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := out.resolve(cmd)
-			if err != nil {
-				return err
-			}
+			f := out
 			p, err := a.profile()
 			if err != nil {
 				return err
@@ -517,25 +502,25 @@ with -o json, stdout then holds {"verified": false, ...}.`,
 			r, err := p.CheckReceipt(b)
 			if err != nil {
 				err = fmt.Errorf("receipt %s does not verify: %s", args[0], auditor.Escape(err.Error()))
-				if f == formatJSON {
-					_ = writeJSON(a.stdout, receiptResult{Error: err.Error()})
+				if f == cli.JSON {
+					_ = cli.WriteJSONLine(a.stdout, receiptResult{Error: err.Error()})
 				}
 				return err
 			}
-			if f == formatJSON {
+			if f == cli.JSON {
 				res := receiptResult{Verified: true, Index: r.Index, Type: r.Entry.Type().String(), Entry: describe(r.Entry),
 					Origin: r.Checkpoint.Origin, Size: r.Checkpoint.Size}
 				if q, ok := r.Entry.(entry.Query); ok {
 					res.QueryID = q.QueryID
 				}
-				return writeJSON(a.stdout, res)
+				return cli.WriteJSONLine(a.stdout, res)
 			}
 			fmt.Fprintf(a.stdout, "receipt OK: entry %d (%s) is in the log %s of size %d, cosigned by every party\n",
 				r.Index, describe(r.Entry), auditor.Escape(r.Checkpoint.Origin), r.Checkpoint.Size)
 			return nil
 		},
 	}
-	out = addOutput(cmd, false)
+	cli.AddOutputFlagOnly(cmd, &out)
 	return cmd
 }
 
@@ -586,18 +571,18 @@ func prefix(h string) string {
 
 // printPolicies prints the policy versions as a table (with --show, each
 // version's canonical content under it) or as JSON.
-func printPolicies(w io.Writer, versions []auditor.PolicyVersion, f format) error {
-	if f == formatJSON {
+func printPolicies(w io.Writer, versions []auditor.PolicyVersion, f cli.Format) error {
+	if f == cli.JSON {
 		if versions == nil {
 			versions = []auditor.PolicyVersion{}
 		}
-		return writeJSON(w, versions)
+		return cli.WriteJSONLine(w, versions)
 	}
 	if len(versions) == 0 {
 		fmt.Fprintln(w, "no POLICY entry in the ledger")
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := cli.NewTable(w)
 	fmt.Fprintln(tw, "PARTY\tVERSION\tINDEX\tHASH")
 	for _, v := range versions {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", auditor.Escape(v.Party), v.Version, v.Index, v.Hash)
@@ -610,18 +595,18 @@ func printPolicies(w io.Writer, versions []auditor.PolicyVersion, f format) erro
 }
 
 // printBudget prints a budget report as a table, or as JSON.
-func printBudget(w io.Writer, rep auditor.BudgetReport, f format) error {
-	if f == formatJSON {
+func printBudget(w io.Writer, rep auditor.BudgetReport, f cli.Format) error {
+	if f == cli.JSON {
 		if rep.Parties == nil {
 			rep.Parties = []auditor.PartyBudget{}
 		}
-		return writeJSON(w, rep)
+		return cli.WriteJSONLine(w, rep)
 	}
 	fmt.Fprintf(w, "ε budgets at %s (charged: queries with a RESULT, at their QUERY time)\n", rep.At.Format(time.RFC3339))
 	if len(rep.Parties) == 0 {
 		fmt.Fprintln(w, "no POLICY entry in force: no budget to report")
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := cli.NewTable(w)
 	for _, pb := range rep.Parties {
 		window := "no limit"
 		if pb.Period != "" {

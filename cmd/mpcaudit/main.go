@@ -147,6 +147,7 @@ bad flag value, wrong number of arguments, no --profile).`,
 	root.PersistentFlags().StringVar(&a.profileDir, "profile", os.Getenv("MPCAUDIT_PROFILE"), "the auditor profile in `DIR` (or $MPCAUDIT_PROFILE); every command needs it")
 	_ = root.MarkPersistentFlagDirname("profile")
 	root.AddCommand(verifyCmd(a), showCmd(a), policiesCmd(a), budgetCmd(a), proveCmd(a), checkReceiptCmd(a), serveCmd(a))
+	cli.StrictHelp(root, func(err error) error { return usageError{err} })
 	// cobra's completion command, made now rather than at Execute so that
 	// an unknown shell is refused (exit 2) instead of answered with help.
 	root.InitDefaultCompletionCmd()

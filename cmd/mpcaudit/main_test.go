@@ -23,14 +23,16 @@ func legacyPurposeData(purpose, basis string) []byte {
 	return b
 }
 
-// A purpose committed with a forged table line (a legacy ledger, or a
-// hostile coordinator) prints as one escaped line in mpcaudit show.
-func TestShowEscapesForgedTableLine(t *testing.T) {
-	dir := t.TempDir()
-	forged := "routine check\n2026-11-29T23:00:00Z  q-innocent  alice  audit  WARRANT-1  answered  bank  SELECT 1"
+// forgedQuery writes a ledger whose one query q-evil was asked by analyst
+// with purpose and caseRef (text a hostile coordinator may have forged),
+// its openings in an archive, and then the entries after; it returns the
+// log directory, the archive and the auditor profile.
+func forgedQuery(t *testing.T, analyst, purpose, caseRef string, after ...entry.Entry) (logDir, archivePath, profile string) {
+	t.Helper()
+	archivePath = filepath.Join(t.TempDir(), "archive.db")
 	qOpen, _ := entry.NewOpening(rand.Reader, []byte("SELECT COUNT(*) FROM bank"))
-	pOpen, _ := entry.NewOpening(rand.Reader, legacyPurposeData(forged, "CASE-9\x1b[2K\r\u202e"))
-	arch, err := archive.Open(filepath.Join(dir, "archive.db"), 5*time.Second)
+	pOpen, _ := entry.NewOpening(rand.Reader, legacyPurposeData(purpose, caseRef))
+	arch, err := archive.Open(archivePath, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,14 +40,22 @@ func TestShowEscapesForgedTableLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = arch.Close()
-	logDir, profile := writeLedger(t, []byte("ca"), []entry.Entry{
+	logDir, profile = writeLedger(t, []byte("ca"), append([]entry.Entry{
 		entry.Ceremony{ParamSet: "test"},
-		entry.Query{QueryID: "q-evil", QueryCommitment: qOpen.Commitment(), Analyst: "mallory\nx", PurposeCommitment: pOpen.Commitment(),
+		entry.Query{QueryID: "q-evil", QueryCommitment: qOpen.Commitment(), Analyst: analyst, PurposeCommitment: pOpen.Commitment(),
 			ParamSet: "test", Time: 1_800_000_000},
-		entry.Failure{QueryID: "q-evil", Reason: "interrupted"},
-	})
+	}, after...))
+	return logDir, archivePath, profile
+}
+
+// A purpose committed with a forged table line (a legacy ledger, or a
+// hostile coordinator) prints as one escaped line in mpcaudit show.
+func TestShowEscapesForgedTableLine(t *testing.T) {
+	forged := "routine check\n2026-11-29T23:00:00Z  q-innocent  alice  audit  WARRANT-1  answered  bank  SELECT 1"
+	logDir, archivePath, profile := forgedQuery(t, "mallory\nx", forged, "CASE-9\x1b[2K\r\u202e",
+		entry.Failure{QueryID: "q-evil", Reason: "interrupted"})
 	var out, errb bytes.Buffer
-	if code := run(t.Context(), []string{"--profile", profile, "show", "--log-dir", logDir, "--archive", filepath.Join(dir, "archive.db")}, &out, &errb); code != 0 {
+	if code := run(t.Context(), []string{"--profile", profile, "show", "--log-dir", logDir, "--archive", archivePath}, &out, &errb); code != 0 {
 		t.Fatalf("mpcaudit show: exit %d\n%s", code, errb.String())
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/baseline"
+	"github.com/mpcq/mpcq/internal/cli"
 	"github.com/mpcq/mpcq/internal/demo"
 	"github.com/mpcq/mpcq/internal/gen"
 	"github.com/mpcq/mpcq/schema"
@@ -166,8 +166,8 @@ func cmdBench(ctx context.Context, o benchOptions, stdout io.Writer) error {
 			r.PeakRSSBytes[name] = rss
 		}
 	}
-	if o.output == "json" {
-		return json.NewEncoder(stdout).Encode(r)
+	if o.output == cli.JSON {
+		return cli.WriteJSONLine(stdout, r)
 	}
 	return printBench(stdout, r)
 }

@@ -139,6 +139,7 @@ func newRoot(stdout, stderr io.Writer, do actions) *cobra.Command {
 		c.Flags().SetOutput(stderr)
 		root.AddCommand(c)
 	}
+	cli.StrictHelp(root, func(err error) error { return usageError{err} })
 	return root
 }
 
@@ -296,12 +297,11 @@ with --profile DIR/auditor.`,
 type benchOptions struct {
 	common
 	runs   int
-	output string // table or json
+	output cli.Format
 }
 
 func benchCmd(stdout io.Writer, do actions) *cobra.Command {
 	var o benchOptions
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "bench [flags]",
 		Short: "Benchmark: ceremony, alignment, queries with their phases, against DuckDB",
@@ -318,15 +318,6 @@ encrypted answer must equal DuckDB's, else the bench fails (exit 1).`,
   mpcdemo bench --people 1000000 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if asJSON {
-				if cmd.Flags().Changed("output") && o.output != "json" {
-					return usageError{fmt.Errorf("--json and -o %s disagree", o.output)}
-				}
-				o.output = "json"
-			}
-			if o.output != "table" && o.output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", o.output)}
-			}
 			if o.runs < 1 {
 				return usageError{fmt.Errorf("--runs %d: want at least 1", o.runs)}
 			}
@@ -338,12 +329,7 @@ encrypted answer must equal DuckDB's, else the bench fails (exit 1).`,
 	}
 	addCommon(cmd.Flags(), &o.common, 100000)
 	cmd.Flags().IntVar(&o.runs, "runs", 5, "query repetitions (medians are reported)")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the figures as JSON")
-	if err := cmd.Flags().MarkDeprecated("json", "use -o json"); err != nil {
-		panic(err) // a programming error: the flag is defined above
-	}
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	cli.AddOutputFlag(cmd, &o.output) // -o table|json, and the deprecated --json
 	_ = cmd.RegisterFlagCompletionFunc("source", cobra.FixedCompletions([]string{"csv", "postgres"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -105,14 +105,16 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bench", "--rnus", "3"}, "did you mean --runs?"},
 		{[]string{"serve", "--di", "x"}, "did you mean --dir?"},
 		{[]string{"bench", "-x"}, "unknown shorthand flag: 'x'"},
-		{[]string{"bench", "-o", "yaml"}, `-o "yaml": want table or json`},
-		{[]string{"bench", "--json", "-o", "table"}, "--json and -o table disagree"},
+		{[]string{"bench", "-o", "yaml"}, `output format "yaml": want table or json`},
+		{[]string{"bench", "--json", "-o", "table"}, "--json and -o table ask for two formats"},
 		{[]string{"bench", "--runs", "0"}, "--runs 0"},
 		{[]string{"bench", "--people", "many"}, `invalid argument "many"`},
 		{[]string{"run", "--people", "-5"}, "--people -5"},
 		{[]string{"run", "--source", "mysql"}, `--source "mysql": want csv or postgres`},
 		{[]string{"run", "extra"}, `unknown command "extra" for "mpcdemo run"`},
 		{[]string{"serve"}, `required flag(s) "dir" not set`},
+		{[]string{"help", "bnech"}, `unknown help topic "bnech" for "mpcdemo"; did you mean bench?`},
+		{[]string{"help", "nosuch"}, `unknown help topic "nosuch" for "mpcdemo"`},
 	} {
 		var r recorder
 		code, out, errOut := runCLI(context.Background(), &r, tc.args...)

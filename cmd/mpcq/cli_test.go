@@ -120,6 +120,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"status"}, "give --profile DIR or set MPCQ_PROFILE"},
 		{[]string{"completion", "bsh"}, "Did you mean this?\n\tbash"},
 		{[]string{"completion", "tcsh"}, `unknown command "tcsh" for "mpcq completion"`},
+		{[]string{"help", "quer"}, `unknown help topic "quer" for "mpcq"; did you mean query?`},
+		{[]string{"help", "nosuch"}, `unknown help topic "nosuch" for "mpcq"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := runCLI(context.Background(), tc.args...)

@@ -173,6 +173,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(queryCmd(o, stdout, stderr), explainCmd(o, stdout), statusCmd(o, stdout, stderr),
 		schemaCmd(o, stdout), keygenCmd(o))
+	cli.StrictHelp(root, func(err error) error { return usageError{err} })
 	(&cli.OutSwitch{Stdout: stdout, Stderr: stderr}).Install(root)
 	cli.StrictCompletion(root) // after Install: cobra binds the scripts' writer now
 	return root

@@ -127,6 +127,7 @@ func newRoot(stdout, stderr io.Writer, now func() time.Time) *cobra.Command {
 	root.Flags().BoolVar(&version, "version", false, "print the version and commit, and exit")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(issueCmd(stdout, now), revokeCmd(stdout, now), showCmd(stdout, now))
+	cli.StrictHelp(root, func(err error) error { return usageError{err} })
 	(&cli.OutSwitch{Stdout: stdout, Stderr: stderr}).Install(root)
 	cli.StrictCompletion(root) // after Install: cobra binds the scripts' writer now
 	return root

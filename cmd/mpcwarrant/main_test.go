@@ -215,6 +215,8 @@ func TestUsage(t *testing.T) {
 		{"unknown shell", []string{"completion", "zhs"}, 2, "Did you mean this?\n\tzsh"},
 		{"mistyped command", []string{"isue"}, 2, "Did you mean this?\n\tissue"},
 		{"mistyped show", []string{"shwo", "f"}, 2, "Did you mean this?\n\tshow"},
+		{"help of a mistyped command", []string{"help", "isue"}, 2, `unknown help topic "isue" for "mpcwarrant"; did you mean issue?`},
+		{"help of no command", []string{"help", "nosuch"}, 2, `unknown help topic "nosuch" for "mpcwarrant"`},
 		{"issue help", []string{"issue", "--help"}, 0, "--max-queries"},
 		{"revoke help", []string{"revoke", "-h"}, 0, "--reason"},
 		{"show help", []string{"show", "--help"}, 0, "--ca"},

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 )
@@ -40,14 +44,60 @@ func (f *Format) Set(s string) error {
 // Type implements pflag.Value.
 func (f *Format) Type() string { return "table|json" }
 
+// outputValue is -o/--output of one command: it sets the Format and
+// remembers what it was set to, so that --json together with -o table is
+// refused whichever comes first.
+type outputValue struct {
+	f   *Format
+	sel *selection
+}
+
+// selection is what the command line asked for: -o's value, and whether
+// --json was given.
+type selection struct {
+	output Format
+	json   bool
+}
+
+// conflict is the usage error of --json with -o other than json.
+func (s *selection) conflict() error {
+	if s.json && s.output != "" && s.output != JSON {
+		return fmt.Errorf("--json and -o %s ask for two formats: give -o alone", s.output)
+	}
+	return nil
+}
+
+func (v outputValue) String() string { return v.f.String() }
+func (v outputValue) Type() string   { return v.f.Type() }
+func (v outputValue) Set(s string) error {
+	if err := v.f.Set(s); err != nil {
+		return err
+	}
+	v.sel.output = *v.f
+	if err := v.sel.conflict(); err != nil {
+		return err
+	}
+	if v.sel.json {
+		*v.f = JSON
+	}
+	return nil
+}
+
 // jsonAlias is the deprecated --json flag: a boolean that sets -o json.
-type jsonAlias struct{ f *Format }
+type jsonAlias struct {
+	f   *Format
+	sel *selection
+}
 
 func (a jsonAlias) String() string { return "false" }
 func (a jsonAlias) Type() string   { return "bool" }
 func (a jsonAlias) Set(s string) error {
 	switch s {
 	case "true":
+		a.sel.json = true
+		if err := a.sel.conflict(); err != nil {
+			return err
+		}
 		*a.f = JSON
 	case "false":
 	default:
@@ -58,29 +108,78 @@ func (a jsonAlias) Set(s string) error {
 
 // AddOutputFlag adds -o/--output table|json to cmd (default table), with
 // shell completion of the two values, and --json as a deprecated alias of
-// -o json so that scripts written before -o keep working. cobra prints
-// the deprecation notice ("Flag --json has been deprecated, use -o json")
-// to the command's output stream while parsing flags: a command tree must
-// send that stream to stderr until the flags are parsed (see
-// cmd/mpcq's outputSwitch) so that stdout stays one JSON document.
+// -o json so that scripts written before -o keep working; --json with -o
+// table is refused (a flag error, which the tools report as a usage
+// error). pflag prints the deprecation notice ("Flag --json has been
+// deprecated, use -o json") to the flag set's output while parsing flags:
+// a command tree must send that to stderr (OutSwitch, or
+// cmd.Flags().SetOutput(stderr)) so that stdout stays one JSON document.
 func AddOutputFlag(cmd *cobra.Command, f *Format) {
+	addOutput(cmd, f, true)
+}
+
+// AddOutputFlagOnly is AddOutputFlag without --json, for a command that
+// never had that flag.
+func AddOutputFlagOnly(cmd *cobra.Command, f *Format) {
+	addOutput(cmd, f, false)
+}
+
+func addOutput(cmd *cobra.Command, f *Format, alias bool) {
 	*f = Table
-	cmd.Flags().VarP(f, "output", "o", "output format: table or json (one JSON document on stdout; messages go to stderr)")
-	fl := cmd.Flags().VarPF(jsonAlias{f}, "json", "", "same as -o json")
+	sel := &selection{}
+	cmd.Flags().VarP(outputValue{f, sel}, "output", "o", "output format: table or json (one JSON document on stdout; messages go to stderr)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(Formats, cobra.ShellCompDirectiveNoFileComp))
+	if !alias {
+		return
+	}
+	fl := cmd.Flags().VarPF(jsonAlias{f, sel}, "json", "", "same as -o json")
 	fl.NoOptDefVal = "true"
 	if err := cmd.Flags().MarkDeprecated("json", "use -o json"); err != nil {
 		panic(fmt.Sprintf("cli: deprecating --json of %s: %v", cmd.Name(), err)) // a programming error
 	}
-	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return Formats, cobra.ShellCompDirectiveNoFileComp
-	})
 }
 
-// WriteJSON writes v to w as one indented JSON document and a newline.
-func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// WriteJSON writes v to w as one indented JSON document and a newline,
+// as mpcq and mpcwarrant print it.
+func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v, "  ") }
+
+// WriteJSONLine writes v to w as one JSON document on one line, as
+// mpcaudit and mpcdemo bench print it (scripts and tests match its
+// text), escaped as WriteJSON.
+func WriteJSONLine(w io.Writer, v any) error { return writeJSON(w, v, "") }
+
+// writeJSON writes v to w as one JSON document and a newline, indented by
+// indent ("": on one line). The encoder escapes the C0 control characters
+// in strings; writeJSON also escapes what it leaves raw and a terminal would act on (DEL, C1
+// controls, format characters such as U+202E RIGHT-TO-LEFT OVERRIDE, line
+// and paragraph separators): JSON is read by programs but often looked at
+// in a terminal too. Those characters only occur inside strings, where
+// \uXXXX is the same text to a JSON reader.
+func writeJSON(w io.Writer, v any, indent string) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b := buf.Bytes()
+	var out bytes.Buffer
+	out.Grow(len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r < utf8.RuneSelf && r != 0x7f || !unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp):
+			out.Write(b[:n])
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&out, `\u%04x`, r)
+		}
+		b = b[n:]
+	}
+	_, err := out.WriteTo(w)
+	return err
 }
 
 // NewTable returns a tabwriter for tab-separated columns, as the CLIs
