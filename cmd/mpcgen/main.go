@@ -158,5 +158,6 @@ Exit status: 0 ok (and for --help); 1 the files could not be written;
 			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		}
 	}
+	cli.StrictHelp(root, func(err error) error { return usageError{err} })
 	return root
 }

@@ -86,6 +86,7 @@ func TestRunUsageAndErrors(t *testing.T) {
 		{"-h", []string{"-h"}, 0, "--people N", ""},
 		{"help", []string{"help"}, 0, "Exit status: 0 ok", ""},
 		{"help completion", []string{"help", "completion"}, 0, "mpcgen completion", ""},
+		{"help of no command", []string{"help", "nosuch"}, 2, "", `unknown help topic "nosuch"`},
 		{"completion --help", []string{"completion", "--help"}, 0, "mpcgen completion", ""},
 		{"completion bash", []string{"completion", "bash"}, 0, "__start_mpcgen", ""},
 		{"completion zsh", []string{"completion", "zsh"}, 0, "#compdef mpcgen", ""},
