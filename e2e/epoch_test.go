@@ -7,7 +7,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -18,10 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/rs/zerolog"
-	"google.golang.org/grpc"
 
-	"github.com/mpcq/mpcq/coordinator"
 	"github.com/mpcq/mpcq/internal/analyst"
 	"github.com/mpcq/mpcq/internal/auditor"
 	"github.com/mpcq/mpcq/internal/demo"
@@ -498,34 +494,7 @@ func TestNoPersonIDInIncrementalEpoch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec := &recorder{}
-	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		err := inv(ctx, method, req, reply, cc, opts...)
-		if err == nil {
-			rec.add(reply)
-		}
-		return err
-	}
-	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, s grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		cs, err := s(ctx, desc, cc, method, opts...)
-		if err != nil {
-			return nil, err
-		}
-		return recordingStream{cs, rec}, nil
-	}
-	cfg, err := coordinator.LoadConfig(l.CoordinatorConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := coordinator.New(cfg, zerolog.New(io.Discard), coordinator.WithPartyDialOptions(
-		grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	rec := startRecordingCoordinator(t, l)
 	waitReady(t, l)
 	_, client, closeFn, err := l.Analyst()
 	if err != nil {

@@ -86,34 +86,7 @@ func TestNoPersonIDReachesTheCoordinator(t *testing.T) {
 		go func() { pdone <- psrv.Serve(pctx) }()
 	}
 	t.Cleanup(func() { pcancel(); <-pdone })
-	rec := &recorder{}
-	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		err := inv(ctx, method, req, reply, cc, opts...)
-		if err == nil {
-			rec.add(reply)
-		}
-		return err
-	}
-	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, s grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		cs, err := s(ctx, desc, cc, method, opts...)
-		if err != nil {
-			return nil, err
-		}
-		return recordingStream{cs, rec}, nil
-	}
-	cfg, err := coordinator.LoadConfig(l.CoordinatorConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := coordinator.New(cfg, zerolog.New(io.Discard), coordinator.WithPartyDialOptions(
-		grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	rec := startRecordingCoordinator(t, l)
 	waitReady(t, l)
 	p, client, closeFn, err := l.Analyst()
 	if err != nil {
@@ -152,4 +125,40 @@ func TestNoPersonIDReachesTheCoordinator(t *testing.T) {
 		t.Fatalf("recorded %d bytes, fewer than the %d of the blinded lists: the lists were not observed", len(all), 32*ids)
 	}
 	t.Logf("%d messages (%d MiB) checked against %d person ids", rec.n, len(all)>>20, ids)
+}
+
+// startRecordingCoordinator runs the coordinator in process, its party
+// connections recording every message the parties send it, until the
+// test ends.
+func startRecordingCoordinator(t *testing.T, l *demo.Layout) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := inv(ctx, method, req, reply, cc, opts...)
+		if err == nil {
+			rec.add(reply)
+		}
+		return err
+	}
+	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, s grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		cs, err := s(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return recordingStream{cs, rec}, nil
+	}
+	cfg, err := coordinator.LoadConfig(l.CoordinatorConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := coordinator.New(cfg, zerolog.New(io.Discard), coordinator.WithPartyDialOptions(
+		grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	return rec
 }
