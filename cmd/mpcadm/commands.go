@@ -340,7 +340,7 @@ Paths are written absolute. Other fields take partyd's defaults.`,
 			o.DataDir = orDefault(o.DataDir, dir, "state")
 			out = orDefault(out, dir, "config.json")
 			if out == "" {
-				return usageError{fmt.Errorf("give --dir or -o")}
+				return usageError{Err: fmt.Errorf("give --dir or -o")}
 			}
 			c, wrotePolicy, err := admin.PartyConfig(o, now())
 			if err != nil {
@@ -393,10 +393,10 @@ func keyValues(flag string, vals []string) (map[string]string, error) {
 	for _, kv := range vals {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || v == "" {
-			return nil, usageError{fmt.Errorf("--%s %q: want NAME=VALUE", flag, kv)}
+			return nil, usageError{Err: fmt.Errorf("--%s %q: want NAME=VALUE", flag, kv)}
 		}
 		if _, dup := m[k]; dup {
-			return nil, usageError{fmt.Errorf("--%s names %s twice", flag, k)}
+			return nil, usageError{Err: fmt.Errorf("--%s names %s twice", flag, k)}
 		}
 		m[k] = v
 	}
@@ -443,7 +443,7 @@ every interface.`,
 			out = orDefault(out, dir, "config.json")
 			consOut = orDefault(consOut, dir, admin.ConsortiumFile)
 			if out == "" || consOut == "" {
-				return usageError{fmt.Errorf("give --dir, or -o and --consortium-out")}
+				return usageError{Err: fmt.Errorf("give --dir, or -o and --consortium-out")}
 			}
 			c, cons, err := admin.CoordinatorConfig(o, now())
 			if err != nil {

@@ -9,11 +9,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/mpcq/mpcq/internal/cli"
@@ -25,10 +23,7 @@ func main() {
 }
 
 // usageError is a mistake in the command line: exit status 2.
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
+type usageError = cli.UsageError
 
 // run executes the command line and returns the exit status: 0 on success
 // (and for --help), 1 when the command failed, 2 on a usage error
@@ -43,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 		return 0
 	}
 	fmt.Fprintln(stderr, "mpcadm:", err)
-	if isUsage(err) {
+	if cli.IsUsage(err) {
 		name := "mpcadm"
 		if cmd != nil {
 			name = cmd.CommandPath()
@@ -52,23 +47,6 @@ func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 		return 2
 	}
 	return 1
-}
-
-// isUsage tells a usage error from a failure. Flag parsing errors come
-// wrapped by the flag error function; cobra's own argument checks
-// (unknown command, required flags) return plain errors recognised by
-// their text.
-func isUsage(err error) bool {
-	if errors.As(err, new(usageError)) {
-		return true
-	}
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "required flag", "accepts ", "unknown flag", "unknown shorthand flag", "invalid argument"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // newRoot builds the command tree.
@@ -98,13 +76,13 @@ a party, and backing up and restoring state.`,
 		SilenceErrors: true,
 		// --version prints the module version and commit, as every binary.
 		Version: cli.Version("mpcadm"),
-		Args:    subcommandOnly,
+		Args:    cli.SubcommandOnly,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{Err: err} })
 	root.AddCommand(caCmd(stdout, now), csrCmd(stdout), signCmd(stdout, now), showCmd(stdout, now),
 		ledgerKeyCmd(stdout), witnessKeyCmd(stdout), configCmd(stdout, now), profileCmd(stdout, now))
-	cli.StrictHelp(root, func(err error) error { return usageError{err} })
+	cli.StrictHelp(root, func(err error) error { return usageError{Err: err} })
 	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }
@@ -121,25 +99,8 @@ func required(cmd *cobra.Command, names ...string) {
 // group is a command that only holds subcommands: run bare, it prints its
 // help; given an unknown subcommand, it fails with suggestions.
 func group(use, short, long string, subs ...*cobra.Command) *cobra.Command {
-	c := &cobra.Command{Use: use, Short: short, Long: long, Args: subcommandOnly,
+	c := &cobra.Command{Use: use, Short: short, Long: long, Args: cli.SubcommandOnly,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
 	c.AddCommand(subs...)
 	return c
-}
-
-// subcommandOnly is the argument check of a command that only holds
-// subcommands: a word that is none of them is an unknown command, with
-// suggestions, not silently ignored.
-func subcommandOnly(cmd *cobra.Command, args []string) error {
-	if len(args) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-	if cmd.SuggestionsMinimumDistance <= 0 {
-		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
-	}
-	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-		msg += "; did you mean " + strings.Join(s, " or ") + "?"
-	}
-	return usageError{errors.New(msg)}
 }

@@ -11,12 +11,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -46,13 +44,10 @@ func main() {
 }
 
 // usageError is a mistake in the command line: exit status 2.
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
+type usageError = cli.UsageError
 
 // usagef is a usageError with a formatted message.
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+func usagef(format string, a ...any) error { return usageError{Err: fmt.Errorf(format, a...)} }
 
 // run executes the command line and returns the exit status: 0 on success
 // (and for help), 1 when the command failed or what it checked does not
@@ -67,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Messages that carry ledger or archive text escape it where they
 	// are made; what is left (flags, paths) comes from the user.
 	fmt.Fprintln(stderr, "mpcaudit:", err)
-	if isUsage(err) {
+	if cli.IsUsage(err) {
 		name := "mpcaudit"
 		if cmd != nil {
 			name = cmd.CommandPath()
@@ -76,23 +71,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitFailure
-}
-
-// isUsage tells a usage error from a failure. Flag parsing errors come
-// wrapped by the flag error function; cobra's own argument and flag-group
-// checks return plain errors recognised by their text.
-func isUsage(err error) bool {
-	if errors.As(err, new(usageError)) {
-		return true
-	}
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "required flag", "accepts ", "unknown flag", "unknown shorthand flag",
-		"invalid argument", "if any flags in the group"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // app is what the commands share: the output streams and the persistent
@@ -137,23 +115,23 @@ bad flag value, wrong number of arguments, no --profile).`,
 		SilenceErrors: true,
 		// --version prints the module version and commit, as every binary.
 		Version: cli.Version("mpcaudit"),
-		Args:    subcommandOnly,
+		Args:    cli.SubcommandOnly,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{Err: err} })
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.profileDir, "profile", os.Getenv("MPCAUDIT_PROFILE"), "the auditor profile in `DIR` (or $MPCAUDIT_PROFILE); every command needs it")
 	_ = root.MarkPersistentFlagDirname("profile")
 	root.AddCommand(verifyCmd(a), showCmd(a), policiesCmd(a), budgetCmd(a), proveCmd(a), checkReceiptCmd(a), serveCmd(a))
-	cli.StrictHelp(root, func(err error) error { return usageError{err} })
+	cli.StrictHelp(root, func(err error) error { return usageError{Err: err} })
 	// cobra's completion command, made now rather than at Execute so that
 	// an unknown shell is refused (exit 2) instead of answered with help.
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {
-			c.Args = subcommandOnly
+			c.Args = cli.SubcommandOnly
 			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		}
 	}
@@ -164,21 +142,4 @@ bad flag value, wrong number of arguments, no --profile).`,
 		c.Flags().SetOutput(stderr)
 	}
 	return root
-}
-
-// subcommandOnly is the argument check of a command that only holds
-// subcommands: a word that is none of them is an unknown command, with
-// suggestions, not silently ignored.
-func subcommandOnly(cmd *cobra.Command, args []string) error {
-	if len(args) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-	if cmd.SuggestionsMinimumDistance <= 0 {
-		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
-	}
-	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-		msg += "; did you mean " + strings.Join(s, " or ") + "?"
-	}
-	return usageError{errors.New(msg)}
 }

@@ -59,7 +59,7 @@ SIGTERM.`,
 // check refuses flags the console cannot run with (usage errors).
 func (f serveFlags) check() error {
 	if err := f.th.Validate(); err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if f.interval < 0 {
 		return usagef("--interval %s: want a positive duration such as 5s (0 means 5s)", f.interval)

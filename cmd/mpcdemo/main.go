@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,10 +45,7 @@ type actions struct {
 func realActions() actions { return actions{run: cmdRun, serve: cmdServe, bench: cmdBench} }
 
 // usageError is a mistake in the command line: exit status 2.
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
+type usageError = cli.UsageError
 
 // run executes the command line and returns the exit status (see the
 // root command's help): 0 on success and for --help, 1 when the command
@@ -71,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, do action
 	}
 	fmt.Fprintln(stderr, "mpcdemo:", err)
 	switch {
-	case isUsage(err):
+	case cli.IsUsage(err):
 		name := "mpcdemo"
 		if cmd != nil {
 			name = cmd.CommandPath()
@@ -83,23 +79,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, do action
 		return exitInterrupted
 	}
 	return exitFailed
-}
-
-// isUsage tells a usage error from a failure. Flag parsing errors come
-// wrapped by the flag error function; cobra's own checks (unknown
-// command, required flags, argument counts) return plain errors
-// recognised by their text.
-func isUsage(err error) bool {
-	if errors.As(err, new(usageError)) {
-		return true
-	}
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "required flag", "accepts ", "unknown flag", "unknown shorthand flag", "invalid argument"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 const rootLong = `mpcdemo sets up a whole local consortium on loopback: synthetic data,
@@ -128,36 +107,19 @@ func newRoot(stdout, stderr io.Writer, do actions) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       cli.Version("mpcdemo"),
-		Args:          subcommandOnly,
+		Args:          cli.SubcommandOnly,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{suggestFlag(cmd, err)} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{Err: suggestFlag(cmd, err)} })
 	for _, c := range []*cobra.Command{runCmd(stdout, do), serveCmd(stdout, do), benchCmd(stdout, do)} {
 		// Flag warnings (a deprecated flag) go to stderr, never into the
 		// JSON on stdout.
 		c.Flags().SetOutput(stderr)
 		root.AddCommand(c)
 	}
-	cli.StrictHelp(root, func(err error) error { return usageError{err} })
+	cli.StrictHelp(root, func(err error) error { return usageError{Err: err} })
 	return root
-}
-
-// subcommandOnly is the argument check of a command that only holds
-// subcommands: a word that is none of them is an unknown command, with
-// suggestions, not silently ignored.
-func subcommandOnly(cmd *cobra.Command, args []string) error {
-	if len(args) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-	if cmd.SuggestionsMinimumDistance <= 0 {
-		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
-	}
-	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-		msg += "; did you mean " + strings.Join(s, " or ") + "?"
-	}
-	return usageError{errors.New(msg)}
 }
 
 // suggestFlag adds to an unknown flag error the command's flags whose
@@ -226,10 +188,10 @@ func addCommon(fs *pflag.FlagSet, c *common, defPeople int) {
 // check refuses flag values no command can use.
 func (c common) check() error {
 	if c.people <= 0 {
-		return usageError{fmt.Errorf("--people %d: want a positive number", c.people)}
+		return usageError{Err: fmt.Errorf("--people %d: want a positive number", c.people)}
 	}
 	if c.source != "csv" && c.source != "postgres" {
-		return usageError{fmt.Errorf("--source %q: want csv or postgres", c.source)}
+		return usageError{Err: fmt.Errorf("--source %q: want csv or postgres", c.source)}
 	}
 	return nil
 }
@@ -319,7 +281,7 @@ encrypted answer must equal DuckDB's, else the bench fails (exit 1).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.runs < 1 {
-				return usageError{fmt.Errorf("--runs %d: want at least 1", o.runs)}
+				return usageError{Err: fmt.Errorf("--runs %d: want at least 1", o.runs)}
 			}
 			if err := o.check(); err != nil {
 				return err

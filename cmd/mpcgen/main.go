@@ -29,10 +29,7 @@ func main() {
 }
 
 // usageError is a mistake in the command line: exit status 2.
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
+type usageError = cli.UsageError
 
 // run executes the command line and returns the process exit status: 0
 // ok (and for help), 1 failure, 2 usage error. Help and completion
@@ -45,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintln(stderr, "mpcgen:", err)
-	if isUsage(err) {
+	if cli.IsUsage(err) {
 		name := "mpcgen"
 		if cmd != nil {
 			name = cmd.CommandPath()
@@ -54,20 +51,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 1
-}
-
-// isUsage tells a usage error from a failure (see mpcadm's).
-func isUsage(err error) bool {
-	if errors.As(err, new(usageError)) {
-		return true
-	}
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "required flag", "accepts ", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // newRoot builds the command: the root writes the data; its only
@@ -109,14 +92,14 @@ Exit status: 0 ok (and for --help); 1 the files could not be written;
 			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 				msg += "; did you mean " + strings.Join(s, " or ") + "?"
 			}
-			return usageError{errors.New(msg)}
+			return usageError{Err: errors.New(msg)}
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
-				return usageError{errors.New("--out DIR is required")}
+				return usageError{Err: errors.New("--out DIR is required")}
 			}
 			if people < 1 || people > gen.MaxPeople {
-				return usageError{fmt.Errorf("--people %d is out of range; give a number from 1 to %d", people, gen.MaxPeople)}
+				return usageError{Err: fmt.Errorf("--people %d is out of range; give a number from 1 to %d", people, gen.MaxPeople)}
 			}
 			files, err := gen.WriteDir(out, people, seed)
 			if err != nil {
@@ -134,7 +117,7 @@ Exit status: 0 ok (and for --help); 1 the files could not be written;
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{Err: err} })
 	root.SetVersionTemplate("{{.Version}}\n")
 	f := root.Flags()
 	f.IntVar(&people, "people", 10000, fmt.Sprintf("number of persons `N` in the synthetic population (1 to %d)", gen.MaxPeople))
@@ -153,11 +136,11 @@ Exit status: 0 ok (and for --help); 1 the files could not be written;
 				if len(args) == 0 {
 					return nil
 				}
-				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+				return usageError{Err: fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
 			}
 			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		}
 	}
-	cli.StrictHelp(root, func(err error) error { return usageError{err} })
+	cli.StrictHelp(root, func(err error) error { return usageError{Err: err} })
 	return root
 }

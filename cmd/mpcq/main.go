@@ -47,12 +47,9 @@ func main() {
 }
 
 // usageError is a mistake in the command line: exit status 2.
-type usageError struct{ err error }
+type usageError = cli.UsageError
 
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{Err: fmt.Errorf(format, args...)} }
 
 // errInterrupted is the error of a command stopped by Ctrl-C.
 var errInterrupted = errors.New("interrupted: the query was cancelled; if it was already committed, the ledger records the cancellation as yours")
@@ -65,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	cmd, err := root, cli.SingleDash(root, args)
 	if err != nil {
-		err = usageError{err}
+		err = usageError{Err: err}
 	} else {
 		cmd, err = root.ExecuteContextC(ctx)
 	}
@@ -79,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "mpcq: interrupted")
 		return exitInterrupted
-	case isUsage(err):
+	case cli.IsUsage(err):
 		fmt.Fprintln(stderr, "mpcq:", strings.TrimRight(err.Error(), "\n"))
 		name := "mpcq"
 		if cmd != nil {
@@ -91,16 +88,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mpcq:", err)
 		return exitFailure
 	}
-}
-
-// isUsage tells a usage error from a failure. Flag parsing errors come
-// wrapped by the flag error function; cobra's unknown-command error is a
-// plain error recognised by its text.
-func isUsage(err error) bool {
-	if errors.As(err, new(usageError)) {
-		return true
-	}
-	return strings.HasPrefix(err.Error(), "unknown command")
 }
 
 // options are the root's persistent flags.
@@ -170,10 +157,10 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&o.profile, "profile", "", "analyst profile `DIR` (default $MPCQ_PROFILE)")
 	_ = root.MarkPersistentFlagDirname("profile")
 	root.Flags().BoolVar(&o.version, "version", false, "print the version and commit, and exit")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{Err: err} })
 	root.AddCommand(queryCmd(o, stdout, stderr), explainCmd(o, stdout), statusCmd(o, stdout, stderr),
 		schemaCmd(o, stdout), keygenCmd(o))
-	cli.StrictHelp(root, func(err error) error { return usageError{err} })
+	cli.StrictHelp(root, func(err error) error { return usageError{Err: err} })
 	(&cli.OutSwitch{Stdout: stdout, Stderr: stderr}).Install(root)
 	cli.StrictCompletion(root) // after Install: cobra binds the scripts' writer now
 	return root

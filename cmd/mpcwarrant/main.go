@@ -10,7 +10,6 @@ package main
 import (
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,14 +56,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	cmd, err := root, cli.SingleDash(root, args)
 	if err != nil {
-		err = usageError{err}
+		err = usageError{Err: err}
 	} else {
 		cmd, err = root.ExecuteC()
 	}
 	switch {
 	case err == nil:
 		return 0
-	case isUsage(err):
+	case cli.IsUsage(err):
 		fmt.Fprintln(stderr, "mpcwarrant:", strings.TrimRight(err.Error(), "\n"))
 		name := "mpcwarrant"
 		if cmd != nil {
@@ -79,27 +78,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // usageError is a mistake in the command line (exit status 2).
-type usageError struct{ err error }
+type usageError = cli.UsageError
 
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
-// isUsage tells a usage error from a failure: flag errors come wrapped by
-// the flag error function, cobra's own checks (unknown command, required
-// flags) as plain errors recognised by their text.
-func isUsage(err error) bool {
-	if errors.As(err, new(usageError)) {
-		return true
-	}
-	for _, p := range []string{"unknown command", "required flag"} {
-		if strings.HasPrefix(err.Error(), p) {
-			return true
-		}
-	}
-	return false
-}
+func usagef(format string, args ...any) error { return usageError{Err: fmt.Errorf(format, args...)} }
 
 func newRoot(stdout, stderr io.Writer, now func() time.Time) *cobra.Command {
 	var version bool
@@ -125,9 +106,9 @@ func newRoot(stdout, stderr io.Writer, now func() time.Time) *cobra.Command {
 		},
 	}
 	root.Flags().BoolVar(&version, "version", false, "print the version and commit, and exit")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{Err: err} })
 	root.AddCommand(issueCmd(stdout, now), revokeCmd(stdout, now), showCmd(stdout, now))
-	cli.StrictHelp(root, func(err error) error { return usageError{err} })
+	cli.StrictHelp(root, func(err error) error { return usageError{Err: err} })
 	(&cli.OutSwitch{Stdout: stdout, Stderr: stderr}).Install(root)
 	cli.StrictCompletion(root) // after Install: cobra binds the scripts' writer now
 	return root
