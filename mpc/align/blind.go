@@ -12,8 +12,6 @@ import (
 	"runtime"
 	"slices"
 
-	"github.com/gtank/ristretto255"
-
 	"github.com/mpcq/mpcq/internal/pool"
 )
 
@@ -118,25 +116,22 @@ func (k *Key) private() (*ecdh.PrivateKey, error) {
 // it and then to Montgomery form, u = (1+y)/(1-y). It is exported for tests
 // and audits; parties use BlindIDs, which never exposes H(id).
 func HashID(id string) []byte {
-	var e ristretto255.Element
-	h := sha512.New()
-	var sum [64]byte
 	out := make([]byte, ElementSize)
-	hashID(h, &e, id, sum[:0])
-	if err := newMontgomeryMap().uCoordinate(out, &e); err != nil {
-		panic("align: RFC 9496 decoding refused its own encoding: " + err.Error())
+	var sum [64]byte
+	if err := newHashMap().hashToU(out, hashID(sha512.New(), id, sum[:0])); err != nil {
+		panic("align: the ristretto255 map left the curve: " + err.Error())
 	}
 	return out
 }
 
-// hashID sets e = FromUniformBytes(SHA-512(domain || 0 || id)), reusing h and
-// the 64-byte scratch buffer sum.
-func hashID(h hash.Hash, e *ristretto255.Element, id string, sum []byte) {
+// hashID returns SHA-512(domain || 0 || id), reusing h and the 64-byte
+// scratch buffer sum.
+func hashID(h hash.Hash, id string, sum []byte) []byte {
 	h.Reset()
 	_, _ = io.WriteString(h, hashDomain)
 	_, _ = h.Write([]byte{0})
 	_, _ = io.WriteString(h, id)
-	e.FromUniformBytes(h.Sum(sum[:0]))
+	return h.Sum(sum[:0])
 }
 
 // BlindIDs hashes every id to the curve (HashID) and blinds it with k
@@ -155,12 +150,10 @@ func BlindIDs(ctx context.Context, k *Key, ids []string, workers int) ([][]byte,
 	err = parallel(ctx, len(ids), workers, func() func(int) error {
 		h := sha512.New()
 		var sum [64]byte
-		var e ristretto255.Element
-		m := newMontgomeryMap()
+		m := newHashMap()
 		var u [ElementSize]byte
 		return func(i int) error {
-			hashID(h, &e, ids[i], sum[:0])
-			if err := m.uCoordinate(u[:], &e); err != nil {
+			if err := m.hashToU(u[:], hashID(h, ids[i], sum[:0])); err != nil {
 				return fmt.Errorf("align: id %d: hash-to-curve: %w", i, err)
 			}
 			return blindOne(priv, u[:], buf, out, i)

@@ -1,10 +1,8 @@
 package align
 
 import (
-	"errors"
-
+	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
-	"github.com/gtank/ristretto255"
 )
 
 // edwardsD is the twisted Edwards constant d = -121665/121666 of
@@ -26,83 +24,94 @@ func smallElement(n uint32) *field.Element {
 	return e
 }
 
-// errNotRistretto is returned by ristrettoToMontgomery for an encoding that
-// RFC 9496 decoding rejects; HashID's own encodings never are.
-var errNotRistretto = errors.New("align: not a canonical ristretto255 encoding")
+// hashMap is the hash-to-curve for one goroutine: RFC 9496's hash-to-group
+// (section 4.3.4, FromUniformBytes: the ristretto255 one-way map applied to
+// both halves of 64 uniform bytes, the two points added), computed on
+// edwards25519 points in extended coordinates, then the sum's Montgomery
+// u-coordinate u = (Z+Y)/(Z-Y) (RFC 7748 section 4.1's birational map).
+//
+// The sum is one Edwards representative of the ristretto255 element
+// (a coset P + E[4]). Representatives differ by a 4-torsion point, which
+// the clamped X25519 scalar (a multiple of the cofactor 8) removes, so the
+// blinded value depends on the ristretto255 element only. Computing on the
+// points directly avoids the ristretto255 encoding and decoding (two
+// inverse square roots) that going through an encoded element would cost.
+type hashMap struct {
+	// Constants of RFC 9496 section 4.1, derived from d.
+	d, one, minusOne, sqrtM1, oneMinusDSq, dMinusOneSq, sqrtADMinusOne field.Element
 
-// montgomeryMap turns a ristretto255 element into the u-coordinate of
-// Curve25519 on which the blinding (X25519) works. It keeps the constants
-// and scratch space for one goroutine.
-type montgomeryMap struct {
-	d        *field.Element
-	one      *field.Element
-	enc      [ElementSize]byte
-	s, ss    field.Element
-	u1, u2   field.Element
-	u2sq, v  field.Element
-	t, den   field.Element
-	denY, y  field.Element
-	num, inv field.Element
+	t, r, u, v, s, sPrime, c, n, w0, w1, w2, w3, tmp field.Element
+	x, y, z, tt                                      field.Element
+	p1, p2                                           edwards25519.Point
 }
 
-func newMontgomeryMap() *montgomeryMap {
-	return &montgomeryMap{d: edwardsD(), one: new(field.Element).One()}
+func newHashMap() *hashMap {
+	m := &hashMap{}
+	m.d.Set(edwardsD())
+	m.one.One()
+	m.minusOne.Negate(&m.one)
+	// SQRT_M1: the non-negative square root of -1.
+	m.sqrtM1.SqrtRatio(&m.minusOne, &m.one)
+	// ONE_MINUS_D_SQ = 1 - d², D_MINUS_ONE_SQ = (d - 1)².
+	m.oneMinusDSq.Square(&m.d)
+	m.oneMinusDSq.Subtract(&m.one, &m.oneMinusDSq)
+	m.dMinusOneSq.Subtract(&m.d, &m.one)
+	m.dMinusOneSq.Square(&m.dMinusOneSq)
+	// SQRT_AD_MINUS_ONE = sqrt(a·d - 1) with a = -1: the non-negative root.
+	m.tmp.Negate(&m.d)
+	m.tmp.Subtract(&m.tmp, &m.one)
+	m.sqrtADMinusOne.SqrtRatio(&m.tmp, &m.one)
+	return m
 }
 
-// uCoordinate writes to dst (32 bytes) the Montgomery u-coordinate
-// u = (1+y)/(1-y) of the Edwards point that RFC 9496's decoding (section
-// 4.3.1) returns for e's canonical encoding. That point is one
-// representative of e's coset P + E[4]; the representatives differ by a
-// 4-torsion point, which the clamped X25519 scalar (a multiple of 8) removes,
-// so every representative blinds to the same pseudonym.
-func (m *montgomeryMap) uCoordinate(dst []byte, e *ristretto255.Element) error {
-	e.Encode(m.enc[:0])
-	return m.fromEncoding(dst, m.enc[:])
+// mapToPoint sets p to RFC 9496's MAP(t) (section 4.3.4) for the field
+// element t read from 32 bytes with the top bit masked.
+func (m *hashMap) mapToPoint(p *edwards25519.Point, b []byte) error {
+	if _, err := m.t.SetBytes(b); err != nil { // masks bit 255, reduces mod p
+		return err
+	}
+	m.r.Square(&m.t)
+	m.r.Multiply(&m.r, &m.sqrtM1) // r = SQRT_M1·t²
+	m.u.Add(&m.r, &m.one)
+	m.u.Multiply(&m.u, &m.oneMinusDSq) // u = (r+1)·ONE_MINUS_D_SQ
+	m.tmp.Multiply(&m.r, &m.d)
+	m.v.Subtract(&m.minusOne, &m.tmp) // -1 - r·D
+	m.tmp.Add(&m.r, &m.d)
+	m.v.Multiply(&m.v, &m.tmp) // v = (-1 - r·D)·(r + D)
+	_, wasSquare := m.s.SqrtRatio(&m.u, &m.v)
+	m.sPrime.Multiply(&m.s, &m.t)
+	m.sPrime.Absolute(&m.sPrime)
+	m.sPrime.Negate(&m.sPrime) // s' = -CT_ABS(s·t)
+	m.s.Select(&m.s, &m.sPrime, wasSquare)
+	m.c.Select(&m.minusOne, &m.r, wasSquare)
+	m.n.Subtract(&m.r, &m.one)
+	m.n.Multiply(&m.n, &m.c)
+	m.n.Multiply(&m.n, &m.dMinusOneSq)
+	m.n.Subtract(&m.n, &m.v) // N = c·(r-1)·D_MINUS_ONE_SQ - v
+	m.tmp.Square(&m.s)
+	m.w0.Multiply(&m.s, &m.v)
+	m.w0.Add(&m.w0, &m.w0) // w0 = 2·s·v
+	m.w1.Multiply(&m.n, &m.sqrtADMinusOne)
+	m.w2.Subtract(&m.one, &m.tmp) // 1 - s²
+	m.w3.Add(&m.one, &m.tmp)      // 1 + s²
+	m.x.Multiply(&m.w0, &m.w3)
+	m.y.Multiply(&m.w2, &m.w1)
+	m.z.Multiply(&m.w1, &m.w3)
+	m.tt.Multiply(&m.w0, &m.w2)
+	_, err := p.SetExtendedCoordinates(&m.x, &m.y, &m.z, &m.tt)
+	return err
 }
 
-// fromEncoding is uCoordinate on an encoding; it refuses what RFC 9496
-// decoding refuses (non-canonical or negative s, non-square, negative t,
-// y = 0).
-func (m *montgomeryMap) fromEncoding(dst, enc []byte) error {
-	if len(enc) != ElementSize {
-		return errNotRistretto
+// hashToU writes to dst (32 bytes) the u-coordinate of the hash of the 64
+// uniform bytes b.
+func (m *hashMap) hashToU(dst, b []byte) error {
+	if err := m.mapToPoint(&m.p1, b[:32]); err != nil {
+		return err
 	}
-	if _, err := m.s.SetBytes(enc); err != nil {
-		return errNotRistretto
+	if err := m.mapToPoint(&m.p2, b[32:64]); err != nil {
+		return err
 	}
-	// Canonical (s < p) and non-negative (even) s only.
-	if string(m.s.Bytes()) != string(enc) || enc[0]&1 == 1 {
-		return errNotRistretto
-	}
-	m.ss.Square(&m.s)
-	m.u1.Subtract(m.one, &m.ss) // 1 - s²
-	m.u2.Add(m.one, &m.ss)      // 1 + s²
-	m.u2sq.Square(&m.u2)
-	// v = -(D·u1²) - u2²
-	m.v.Square(&m.u1)
-	m.v.Multiply(&m.v, m.d)
-	m.v.Negate(&m.v)
-	m.v.Subtract(&m.v, &m.u2sq)
-	// (was_square, invsqrt) = SQRT_RATIO_M1(1, v·u2²)
-	m.t.Multiply(&m.v, &m.u2sq)
-	_, wasSquare := m.inv.SqrtRatio(m.one, &m.t)
-	m.den.Multiply(&m.inv, &m.u2)   // den_x
-	m.denY.Multiply(&m.inv, &m.den) // invsqrt·den_x
-	m.denY.Multiply(&m.denY, &m.v)  // den_y
-	m.y.Multiply(&m.u1, &m.denY)    // y
-	m.t.Multiply(&m.s, &m.den)      // s·den_x
-	m.t.Add(&m.t, &m.t)             // 2·s·den_x
-	m.t.Absolute(&m.t)              // x = CT_ABS(2·s·den_x)
-	m.t.Multiply(&m.t, &m.y)        // t = x·y
-	if wasSquare != 1 || m.t.IsNegative() == 1 || m.y.Equal(new(field.Element)) == 1 {
-		return errNotRistretto
-	}
-	// u = (1+y)/(1-y); y ≠ 1 because y = 1 only for the identity, which
-	// decodes from s = 0 and is refused by the caller.
-	m.num.Add(m.one, &m.y)
-	m.den.Subtract(m.one, &m.y)
-	m.den.Invert(&m.den)
-	m.num.Multiply(&m.num, &m.den)
-	copy(dst, m.num.Bytes())
+	m.p1.Add(&m.p1, &m.p2)
+	copy(dst, m.p1.BytesMontgomery())
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdh"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -365,4 +366,44 @@ func FuzzDecodeKey(f *testing.F) {
 			t.Fatalf("re-encoded %x (err %v), decoded %x", e, err, b)
 		}
 	})
+}
+
+// TestHashMapMatchesRistretto255: the hash-to-curve computed on Edwards
+// points (hashMap) is the same ristretto255 element as gtank/ristretto255's
+// FromUniformBytes (itself tested against RFC 9496's hash-to-group vectors)
+// taken through RFC 9496 encoding and decoding: both u-coordinates blind to
+// the same value under clamped scalars (they may differ by a 4-torsion
+// point before blinding).
+func TestHashMapMatchesRistretto255(t *testing.T) {
+	m, ref := newHashMap(), newMontgomeryMap()
+	keys := [][]byte{bytes.Repeat([]byte{0x5a}, 32), bytes.Repeat([]byte{0xa7}, 32)}
+	for i, id := range append(ids("map", 300), "", "\x00", strings.Repeat("é", 999)) {
+		sum := sha512.Sum512([]byte(fmt.Sprintf("input %d %s", i, id)))
+		got := make([]byte, ElementSize)
+		if err := m.hashToU(got, sum[:]); err != nil {
+			t.Fatal(err)
+		}
+		var e ristretto255.Element
+		e.FromUniformBytes(sum[:])
+		want := make([]byte, ElementSize)
+		if err := ref.uCoordinate(want, &e); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if !bytes.Equal(x25519(t, k, got), x25519(t, k, want)) {
+				t.Fatalf("input %d: hashMap u %x and ristretto255 u %x blind differently", i, got, want)
+			}
+		}
+	}
+	// HashID is this map on SHA-512 of the domain-separated id.
+	sum := sha512.Sum512([]byte(hashDomain + "\x00" + "p-1"))
+	var e ristretto255.Element
+	e.FromUniformBytes(sum[:])
+	want := make([]byte, ElementSize)
+	if err := ref.uCoordinate(want, &e); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(x25519(t, keys[0], HashID("p-1")), x25519(t, keys[0], want)) {
+		t.Fatal("HashID is not the v2 domain's hash")
+	}
 }
