@@ -2,7 +2,6 @@ package align
 
 import (
 	"context"
-	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/sha512"
 	"errors"
@@ -11,7 +10,9 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"sync"
 
+	"github.com/cloudflare/circl/dh/x25519"
 	"github.com/mpcq/mpcq/internal/pool"
 )
 
@@ -81,9 +82,8 @@ func (k *Key) valid() bool {
 }
 
 // Erase overwrites the key with zero; an erased key is refused by BlindIDs
-// and Blind. (The X25519 copies that a blinding call makes live only for
-// that call and are left to the garbage collector: Go's crypto/ecdh cannot
-// erase them.)
+// and Blind. (The copies a blinding call makes for its workers are
+// overwritten when the call returns.)
 func (k *Key) Erase() {
 	if k != nil {
 		clear(k.s[:])
@@ -100,13 +100,12 @@ func (Key) GoString() string { return "align.Key(redacted)" }
 // no verb (%d, %x, %+v, ...) can print the scalar.
 func (Key) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "align.Key(redacted)") }
 
-// private returns k as an X25519 private key for one blinding call.
-func (k *Key) private() (*ecdh.PrivateKey, error) {
-	pk, err := ecdh.X25519().NewPrivateKey(k.s[:])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadKey, err)
-	}
-	return pk, nil
+// private returns a copy of k for one worker of one blinding call; the
+// caller clears it when the call ends.
+func (k *Key) private() *x25519.Key {
+	var c x25519.Key
+	copy(c[:], k.s[:])
+	return &c
 }
 
 // HashID maps a person id to its element H(id), the u-coordinate of a point
@@ -142,12 +141,11 @@ func BlindIDs(ctx context.Context, k *Key, ids []string, workers int) ([][]byte,
 	if !k.valid() {
 		return nil, fmt.Errorf("%w: BlindIDs needs a key from NewKey that has not been erased", ErrBadKey)
 	}
-	priv, err := k.private()
-	if err != nil {
-		return nil, err
-	}
 	out, buf := newOutput(len(ids))
-	err = parallel(ctx, len(ids), workers, func() func(int) error {
+	var privs privates
+	defer privs.clear()
+	err := parallel(ctx, len(ids), workers, func() func(int) error {
+		priv := privs.add(k)
 		h := sha512.New()
 		var sum [64]byte
 		m := newHashMap()
@@ -174,12 +172,11 @@ func Blind(ctx context.Context, k *Key, elems [][]byte, workers int) ([][]byte, 
 	if !k.valid() {
 		return nil, fmt.Errorf("%w: Blind needs a key from NewKey that has not been erased", ErrBadKey)
 	}
-	priv, err := k.private()
-	if err != nil {
-		return nil, err
-	}
 	out, buf := newOutput(len(elems))
-	err = parallel(ctx, len(elems), workers, func() func(int) error {
+	var privs privates
+	defer privs.clear()
+	err := parallel(ctx, len(elems), workers, func() func(int) error {
+		priv := privs.add(k)
 		return func(i int) error {
 			if err := checkElement(elems[i]); err != nil {
 				return fmt.Errorf("%w: element %d (%d bytes) %w; the list is corrupt or was not produced by BlindIDs/Blind",
@@ -194,18 +191,42 @@ func Blind(ctx context.Context, k *Key, elems [][]byte, workers int) ([][]byte, 
 	return out, nil
 }
 
-// blindOne sets out[i] (in buf) to X25519(priv, u).
-func blindOne(priv *ecdh.PrivateKey, u, buf []byte, out [][]byte, i int) error {
-	pub, err := ecdh.X25519().NewPublicKey(u)
-	if err != nil {
-		return fmt.Errorf("%w: element %d: %w", ErrBadElement, i, err)
+// privates are the per-worker copies of a key in one blinding call.
+type privates struct {
+	mu   sync.Mutex
+	keys []*x25519.Key
+}
+
+// add returns a new copy of k, kept for clear.
+func (p *privates) add(k *Key) *x25519.Key {
+	c := k.private()
+	p.mu.Lock()
+	p.keys = append(p.keys, c)
+	p.mu.Unlock()
+	return c
+}
+
+// clear overwrites every copy with zeros.
+func (p *privates) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.keys {
+		clear(c[:])
 	}
-	r, err := priv.ECDH(pub)
-	if err != nil {
-		// crypto/ecdh refuses an all-zero result: u is of low order.
+}
+
+// blindOne sets out[i] (in buf) to X25519(priv, u), u canonical: the
+// RFC 7748 function (clamped scalar, constant-time Montgomery ladder) of
+// cloudflare/circl's dh/x25519, which refuses a low-order u (an all-zero
+// result).
+func blindOne(priv *x25519.Key, u, buf []byte, out [][]byte, i int) error {
+	var pub, r x25519.Key
+	copy(pub[:], u)
+	if !x25519.Shared(&r, priv, &pub) {
 		return fmt.Errorf("%w: element %d is a low-order point (its blinding is zero); the list was tampered with", ErrBadElement, i)
 	}
-	out[i] = append(buf[i*ElementSize:i*ElementSize:(i+1)*ElementSize], r...)
+	out[i] = append(buf[i*ElementSize:i*ElementSize:(i+1)*ElementSize], r[:]...)
+	clear(r[:])
 	return nil
 }
 

@@ -78,8 +78,9 @@ func torsion4(t testing.TB) []*edwards25519.Point {
 	return out
 }
 
-// x25519 is X25519(scalar, u) through crypto/ecdh.
-func x25519(t testing.TB, scalar, u []byte) []byte {
+// ecdhX25519 is X25519(scalar, u) through the standard library's crypto/ecdh,
+// an implementation independent of the one Blind uses.
+func ecdhX25519(t testing.TB, scalar, u []byte) []byte {
 	t.Helper()
 	priv, err := ecdh.X25519().NewPrivateKey(scalar)
 	if err != nil {
@@ -143,7 +144,7 @@ func TestMontgomeryMapRFC9496(t *testing.T) {
 			if !slices.Contains(candidates, hex.EncodeToString(u)) {
 				t.Fatalf("u = %x is not the u of %d·B + E[4] %v", u, k, candidates)
 			}
-			if got, want := x25519(t, key, u), x25519(t, key, p.BytesMontgomery()); !bytes.Equal(got, want) {
+			if got, want := ecdhX25519(t, key, u), ecdhX25519(t, key, p.BytesMontgomery()); !bytes.Equal(got, want) {
 				t.Fatalf("blinded %x, blinding of %d·B's u %x", got, k, want)
 			}
 		})
@@ -390,7 +391,7 @@ func TestHashMapMatchesRistretto255(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, k := range keys {
-			if !bytes.Equal(x25519(t, k, got), x25519(t, k, want)) {
+			if !bytes.Equal(ecdhX25519(t, k, got), ecdhX25519(t, k, want)) {
 				t.Fatalf("input %d: hashMap u %x and ristretto255 u %x blind differently", i, got, want)
 			}
 		}
@@ -403,7 +404,33 @@ func TestHashMapMatchesRistretto255(t *testing.T) {
 	if err := ref.uCoordinate(want, &e); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(x25519(t, keys[0], HashID("p-1")), x25519(t, keys[0], want)) {
+	if !bytes.Equal(ecdhX25519(t, keys[0], HashID("p-1")), ecdhX25519(t, keys[0], want)) {
 		t.Fatal("HashID is not the v2 domain's hash")
+	}
+}
+
+// TestBlindIsX25519: Blind (cloudflare/circl's ladder) computes RFC 7748's
+// X25519 exactly as the standard library's crypto/ecdh does, on hashed ids
+// and on already blinded elements.
+func TestBlindIsX25519(t *testing.T) {
+	ctx := context.Background()
+	k := mustKey(t, 31)
+	in := make([][]byte, 0, 300)
+	for _, id := range ids("x", 150) {
+		in = append(in, HashID(id))
+	}
+	once, err := Blind(ctx, k, in, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = append(in, once[:150]...)
+	got, err := Blind(ctx, k, in, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range in {
+		if want := ecdhX25519(t, k.s[:], u); !bytes.Equal(got[i], want) {
+			t.Fatalf("element %d: Blind %x, crypto/ecdh %x", i, got[i], want)
+		}
 	}
 }
