@@ -109,11 +109,12 @@ func (k *Key) private() *x25519.Key {
 }
 
 // HashID maps a person id to its element H(id), the u-coordinate of a point
-// on Curve25519: the ristretto255 element
-// FromUniformBytes(SHA-512("mpcq/align/v2" || 0x00 || id)) (RFC 9496 section
-// 4.3.4's hash-to-group), taken to the Edwards point RFC 9496's decoding gives
-// it and then to Montgomery form, u = (1+y)/(1-y). It is exported for tests
-// and audits; parties use BlindIDs, which never exposes H(id).
+// on Curve25519: RFC 9496's hash-to-group (section 4.3.4, ristretto255's
+// FromUniformBytes) of SHA-512("mpcq/align/v2" || 0x00 || id), computed on
+// an edwards25519 representative and taken to Montgomery form (hashMap). It
+// is exported for tests and audits; parties use BlindIDs, which never
+// exposes H(id). The panic is unreachable: the map's points are on the
+// curve by construction, which SetExtendedCoordinates checks.
 func HashID(id string) []byte {
 	out := make([]byte, ElementSize)
 	var sum [64]byte
