@@ -3,7 +3,9 @@ module github.com/mpcq/mpcq
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/cloudflare/circl v1.6.5
 	github.com/coreos/go-systemd/v22 v22.6.0
 	github.com/duckdb/duckdb-go/v2 v2.10506.0
 	github.com/go-logr/logr v1.4.3

@@ -3,11 +3,13 @@ package party
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/mpcq/mpcq/internal/source"
 	"github.com/mpcq/mpcq/internal/table"
+	"github.com/mpcq/mpcq/mpc/align"
 )
 
 // keyDiff is how a source's current keys differ from the keys an epoch
@@ -171,7 +173,15 @@ func (s *Server) loadLineage(es epochState, ranks []uint32) (bool, error) {
 	}
 	a := &alignment{state: es, ranks: ranks, keys: keys}
 	if es.Lineage != "" {
-		if s.lineage, err = s.store.readLineageKey(es.LineageKeyHash); err != nil {
+		s.lineage, err = s.store.readLineageKey(es.LineageKeyHash)
+		if errors.Is(err, align.ErrBadKey) {
+			// A key this version cannot use (a ristretto255 key from before
+			// the X25519 blinding): keep the alignment for queries and report
+			// no lineage key, so the coordinator's next epoch is a full one.
+			s.log.Warn().Err(err).Msg("lineage key unusable; the next epoch will be a full alignment")
+			s.lineage, err = nil, nil
+		}
+		if err != nil {
 			return true, err
 		}
 	}

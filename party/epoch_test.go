@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"github.com/mpcq/mpcq/internal/source"
 	"github.com/mpcq/mpcq/internal/table"
 	"github.com/mpcq/mpcq/mpc/align"
+	"github.com/mpcq/mpcq/pki"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 	"github.com/mpcq/mpcq/schema"
 )
@@ -265,5 +268,65 @@ func TestAlignOwnIncremental(t *testing.T) {
 	want, _ := align.BlindIDs(context.Background(), lk, []string{"x", "y"}, 1)
 	if len(st.sent) != 1 || !bytes.Equal(st.sent[0].Elems, append(slices.Clone(want[0]), want[1]...)) {
 		t.Fatalf("sent %d chunks, not the added ids blinded with the lineage key", len(st.sent))
+	}
+}
+
+// TestOldLineageKeyFallsBack: a lineage key that the X25519 blinding cannot
+// use (a 32-byte ristretto255 scalar written before it) does not stop the
+// party: the alignment loads for queries, the party has no lineage key (its
+// status says so, and the coordinator's next epoch is a full alignment), and
+// an incremental epoch is refused. A current key on the same state loads.
+func TestOldLineageKeyFallsBack(t *testing.T) {
+	ids := []string{"a", "b", "c"}
+	ranks := []uint32{0, 2, 5}
+	setup := func(t *testing.T, kb []byte) (*Server, *bytes.Buffer, epochState) {
+		t.Helper()
+		var logs bytes.Buffer
+		s := &Server{log: zerolog.New(&logs), store: store{t.TempDir()}, name: "bank", rows: source.NewKeys(ids)}
+		es := epochState{ID: "e-1", Entities: 6, Rows: len(ids), Lineage: "e-1"}
+		if err := s.store.saveAlignment(&es, ranks, ids, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := pki.WritePrivate(s.store.path(lineageKeyFile), kb); err != nil {
+			t.Fatal(err)
+		}
+		es.LineageKeyHash = lineageKeyHash(kb)
+		if err := s.store.writeJSON(epochFile, es); err != nil {
+			t.Fatal(err)
+		}
+		loaded, lranks, ok, err := s.store.loadAlignment()
+		if err != nil || !ok || !slices.Equal(lranks, ranks) {
+			t.Fatalf("loadAlignment: %v %v", ok, err)
+		}
+		return s, &logs, loaded
+	}
+
+	old := bytes.Repeat([]byte{0x11}, 32) // a canonical ristretto255 scalar
+	s, logs, es := setup(t, old)
+	ok, err := s.loadLineage(es, ranks)
+	if !ok || err != nil {
+		t.Fatalf("loadLineage with a v1 key = %v, %v; want the alignment loaded", ok, err)
+	}
+	if s.lineage != nil || s.aligned == nil || s.aligned.state.ID != "e-1" {
+		t.Fatalf("lineage %v, aligned %v: want the alignment without a lineage key", s.lineage, s.aligned)
+	}
+	if !strings.Contains(logs.String(), "full alignment") || strings.Contains(logs.String(), fmt.Sprintf("%x", old)) {
+		t.Fatalf("log does not say a full alignment follows, or prints the key:\n%s", logs.String())
+	}
+	if _, err := s.store.readLineageKey(es.LineageKeyHash); !errors.Is(err, align.ErrOldKey) {
+		t.Fatalf("readLineageKey err = %v, want ErrOldKey", err)
+	}
+
+	k, err := align.NewKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := k.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, es = setup(t, kb)
+	if ok, err := s.loadLineage(es, ranks); !ok || err != nil || s.lineage == nil {
+		t.Fatalf("current key: %v, %v, lineage %v", ok, err, s.lineage)
 	}
 }

@@ -2,6 +2,7 @@ package align
 
 import (
 	"context"
+	"crypto/sha512"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -84,6 +85,24 @@ func BenchmarkElemsHash(b *testing.B) {
 	}
 	for b.Loop() {
 		ElemsHash(in)
+	}
+	reportPerElement(b, len(in))
+}
+
+// BenchmarkHashToCurve is the per-own-id map alone (SHA-512, RFC 9496's
+// hash-to-group on Edwards points, Montgomery u), without the blinding.
+func BenchmarkHashToCurve(b *testing.B) {
+	m := newHashMap()
+	in := ids("bench", benchBatch)
+	var u [ElementSize]byte
+	var sum [64]byte
+	h := sha512.New()
+	for b.Loop() {
+		for _, id := range in {
+			if err := m.hashToU(u[:], hashID(h, id, sum[:0])); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	reportPerElement(b, len(in))
 }

@@ -2,13 +2,15 @@
 // of DESIGN.md: parties line up the same person in the same slot without
 // revealing person identifiers to each other or to the coordinator.
 //
-// Per epoch each party draws a fresh secret scalar (NewKey), hashes every
-// person id to a ristretto255 element and blinds it with its key (BlindIDs).
-// The list then travels through every other party, each of which multiplies
-// every element by its own key and keeps the order (Blind). Because scalar
-// multiplication commutes, every party ends up holding the pseudonym
-// H(id)·k_1·…·k_N of each of its own records, in its own order; computing a
-// pseudonym offline requires all N keys.
+// Per epoch each party draws a fresh secret X25519 scalar (NewKey), hashes
+// every person id to a point of Curve25519 (RFC 9496's ristretto255
+// hash-to-group, taken to Montgomery form; HashID) and blinds it with its
+// key (BlindIDs): elements are 32-byte u-coordinates. The list then travels
+// through every other party, each of which applies X25519 with its own key
+// to every element and keeps the order (Blind). Because clamped scalars
+// multiply, every party ends up holding the pseudonym
+// u(k_N·…·k_1·H(id)) of each of its own records, in its own order;
+// computing a pseudonym offline requires all N keys.
 //
 // Every list carries a provenance (Provenance, Sign, Verify, Complete): the
 // origin signs the list it blinded first, and every party that blinds the list

@@ -1859,7 +1859,7 @@ func (x *AlignProvenance) GetHops() []*AlignHop {
 	return nil
 }
 
-// A list of 32-byte ristretto255 elements in chunks; the provenance travels in
+// A list of 32-byte Curve25519 u-coordinates (mpc/align) in chunks; the provenance travels in
 // the first chunk.
 type AlignChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
