@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mpcq/mpcq/internal/chain"
@@ -24,10 +25,19 @@ type queryEnv struct {
 }
 
 // readyEnv returns the state a query needs, or ErrNotReady while the
-// set-up (ceremony, alignment) is not done. Pure.
-func readyEnv(phase string, keys *keySet, epoch *epochState, cs schema.Consortium) (queryEnv, error) {
+// set-up (ceremony, alignment) is not done, naming the parties that are
+// down, if any (from the last poll). Pure.
+func readyEnv(phase string, down []string, keys *keySet, epoch *epochState, cs schema.Consortium) (queryEnv, error) {
 	if keys == nil || epoch == nil || phase != "ready" {
-		return queryEnv{}, fmt.Errorf("%w: phase %q; wait until `mpcq status` reports ready", ErrNotReady, phase)
+		why := ""
+		switch len(down) {
+		case 0:
+		case 1:
+			why = fmt.Sprintf(" (party %s is down)", down[0])
+		default:
+			why = fmt.Sprintf(" (parties %s are down)", strings.Join(down, ", "))
+		}
+		return queryEnv{}, fmt.Errorf("%w: phase %q%s; wait until `mpcq status` reports ready", ErrNotReady, phase, why)
 	}
 	return queryEnv{keys: keys, epoch: epoch, schema: cs}, nil
 }

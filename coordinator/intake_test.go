@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -105,13 +106,21 @@ func TestReadyEnv(t *testing.T) {
 		ok    bool
 	}{
 		{"ready", "ready", keys, epoch, true},
+		{"a party down", "waiting for parties", keys, epoch, false},
 		{"ceremony running", "key ceremony", keys, epoch, false},
 		{"no keys", "ready", nil, epoch, false},
 		{"no epoch", "ready", keys, nil, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := readyEnv(tc.phase, tc.keys, tc.epoch, gen.Consortium())
+			var down []string
+			if tc.phase == "waiting for parties" {
+				down = []string{"utility"}
+			}
+			_, err := readyEnv(tc.phase, down, tc.keys, tc.epoch, gen.Consortium())
+			if down != nil && (err == nil || !strings.Contains(err.Error(), "party utility is down")) {
+				t.Fatalf("got %v, want the down party named", err)
+			}
 			if (err == nil) != tc.ok {
 				t.Fatalf("got %v, want ok=%v", err, tc.ok)
 			}

@@ -40,7 +40,13 @@ func (s *Server) Query(req *pb.QueryRequest, stream pb.Coordinator_QueryServer) 
 func (s *Server) env() (queryEnv, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	env, err := readyEnv(s.phase, s.keys, s.epoch, s.schema)
+	var down []string
+	for _, p := range s.parties {
+		if st := s.status[p.name]; st != nil && !st.Up {
+			down = append(down, p.name)
+		}
+	}
+	env, err := readyEnv(s.phase, down, s.keys, s.epoch, s.schema)
 	env.limits = memoryLimits{maxBytes: s.cfg.MaxQueryMemory(), workers: s.workers}
 	return env, err
 }
