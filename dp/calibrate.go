@@ -14,6 +14,15 @@ import (
 // which means exact totals: no noise to calibrate.
 var ErrNoEpsilon = errors.New("epsilon is zero: exact totals have no noise scale")
 
+// ErrSplitNoise is returned when noise scales are asked for a plan with a
+// sum split into digits. Each digit's total is packed and decrypted on its
+// own, so the analyst would see every digit; noise on digit 0 alone would
+// leave the higher digits exact, and they change by a known amount when
+// one person with a large value is added or removed: that is no
+// differential privacy. Until the digits carry noise of their own (and the
+// ε is spent across them), a noisy answer needs sums that fit whole.
+var ErrSplitNoise = errors.New("a noisy answer over a sum split into digits")
+
 // Sensitivity returns Δ_s, the most one person can change sum s of one
 // group (adding or removing them): 1 for plan.SumCount, the declared Max
 // of the column for plan.SumValue (values are non-negative, Min ≥ 0),
@@ -61,13 +70,19 @@ func Scales(p *plan.Plan, cs schema.Consortium, epsilonMilli uint64) ([]*big.Rat
 // one formula t_s = Δ_s·K·1000/epsilonMilli, K the number of whole sums
 // (a sum split into digits counts once: its digits are one release).
 //
-// A split sum's noise belongs to its recombined total Σ_d 2^(d·bits)·t_d:
-// digit 0 gets the whole sum's scale (Δ of the whole sum), the other
-// digits scale 0, so they get no noise (DiscreteLaplace of 0 is 0) and
-// the recombined total carries exactly the noise an unsplit sum would.
+// A list with a sum split into digits is refused (ErrSplitNoise): the
+// digits are released one by one, so noise on their recombined total alone
+// would not protect them.
 func SumScales(sums []plan.Sum, cs schema.Consortium, epsilonMilli uint64) ([]*big.Rat, error) {
 	if epsilonMilli == 0 {
 		return nil, ErrNoEpsilon
+	}
+	for _, s := range sums {
+		if s.IsDigit() {
+			w := s.Whole()
+			return nil, fmt.Errorf("%w is refused: %s is split into %d digits of %d bits at this population, and each digit would be released on its own with no noise above digit 0; ask for an exact answer under a warrant, or bound the column with LEAST(%s.%s, N) so that the sum fits whole",
+				ErrSplitNoise, w.Label(), s.Digits, s.Bits, w.Table, w.Column)
+		}
 	}
 	eps := new(big.Int).SetUint64(epsilonMilli)
 	whole := map[plan.Sum]bool{}
@@ -77,10 +92,6 @@ func SumScales(sums []plan.Sum, cs schema.Consortium, epsilonMilli uint64) ([]*b
 	k := big.NewInt(int64(len(whole)) * 1000)
 	out := make([]*big.Rat, len(sums))
 	for i, s := range sums {
-		if s.IsDigit() && s.Digit > 0 {
-			out[i] = new(big.Rat)
-			continue
-		}
 		d, err := Sensitivity(s, cs)
 		if err != nil {
 			return nil, fmt.Errorf("noise scale of sum %d: %w", i, err)

@@ -74,8 +74,9 @@ func (p *Plan) FinishNoisy(sums map[Sum][]int64, halfWidths map[Sum]*big.Int) (r
 			return nil, nil, nil, fmt.Errorf("%w: %s is not a sum of this plan", ErrResult, s.label())
 		}
 	}
-	// A split sum's digits recombine into its noisy total (only digit 0
-	// carries noise) and their half-widths into its own (digit 0's).
+	// A split sum's digits recombine into its total and their half-widths
+	// into its own (digit 0's). The parties and the coordinator refuse
+	// noisy queries over split sums today (dp.ErrSplitNoise).
 	noisy, hw := map[Sum][]*big.Int{}, map[Sum][]*big.Int{}
 	for s, vs := range sums {
 		bs := make([]*big.Int, len(vs))
