@@ -38,16 +38,23 @@ func (s *Server) AlignOwn(req *pb.AlignOwnRequest, stream pb.Party_AlignOwnServe
 			return rpc.ToStatus(err)
 		}
 	} else {
+		// The lineage key is cloned under the lock: a full alignment
+		// finishing meanwhile erases it (a torn copy would blind the added
+		// ids to pseudonyms that match nothing).
 		s.mu.Lock()
 		a, lk := s.aligned, s.lineage
+		var key *align.Key
+		if lk != nil {
+			key = lk.Clone()
+		}
 		s.mu.Unlock()
 		switch {
 		case a == nil || a.state.ID != req.PreviousEpoch:
 			return rpc.ToStatus(fmt.Errorf("%w: incremental epoch on %q, but this party's epoch is not that; a full alignment is needed", ErrNotReady, req.PreviousEpoch), codeMap...)
-		case lk == nil:
+		case key == nil:
 			return rpc.ToStatus(fmt.Errorf("%w: incremental epoch on %q, but this party keeps no lineage key for it; a full alignment is needed", ErrNotReady, req.PreviousEpoch), codeMap...)
 		}
-		sess.prev, sess.key = a, lk.Clone()
+		sess.prev, sess.key = a, key
 		d := diffKeys(a.keys, a.ranks, keys)
 		sess.diff = &d
 		ids = make([]string, len(d.added))
@@ -189,6 +196,17 @@ func (s *Server) AlignRanks(stream pb.Party_AlignRanksServer) error {
 		ranks = sess.diff.merge(ranks)
 		st.Lineage, st.Previous, st.LineageKeyHash = sess.prev.state.Lineage, prevEpoch, sess.prev.state.LineageKeyHash
 		added, removed = len(sess.diff.added), sess.diff.removed
+	}
+	// One commit per session, and only while it is the current one: a
+	// second stream of ranks, or ranks for a session another epoch
+	// replaced, would overwrite the alignment (and drop the previous one
+	// that queries in flight use).
+	s.mu.Lock()
+	stale := s.aligning != sess || sess.ranked
+	sess.ranked = true
+	s.mu.Unlock()
+	if stale {
+		return rpc.ToStatus(fmt.Errorf("%w: ranks for epoch %s, whose alignment session was replaced or already received its ranks", ErrBadRequest, st.ID), codeMap...)
 	}
 	if err := s.store.saveAlignment(&st, ranks, sess.keys.IDs, key); err != nil {
 		return rpc.ToStatus(err)

@@ -340,10 +340,14 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	q, err := s.gate(shareGate(req), a.state.ID)
 	if err != nil {
 		// A query committed on the epoch the current one replaced
-		// finishes on it.
+		// finishes on it, and its plan is checked at that epoch's size
+		// (the digit splits depend on it).
 		if prev := s.previousEpoch(); prev != "" {
 			if pq, perr := s.gate(shareGate(req), prev); perr == nil {
 				q, err = pq, nil
+				if pa := s.alignmentFor(prev); pa != nil && pa.state.ID == prev {
+					a = pa
+				}
 			}
 		}
 	}

@@ -122,6 +122,9 @@ type alignSession struct {
 	// from it; nil for a full alignment.
 	prev *alignment
 	diff *keyDiff
+	// ranked is set, under the server's lock, by the one AlignRanks
+	// stream that commits the session's ranks.
+	ranked bool
 }
 
 // Server is a party daemon.
