@@ -346,15 +346,21 @@ func (s *Server) setupOnce(ctx context.Context) error {
 		s.incrementalFailures = 0
 	}
 	if needEpoch {
+		// A compaction asked for is taken now; one asked for while this
+		// alignment runs stays for the next round, and a failed one is
+		// asked for again.
+		compaction := s.compact.Swap(false)
 		s.setPhase("record alignment", nil)
 		actx, cancel := context.WithTimeout(ctx, s.cfg.SetupTimeout())
 		err := s.runAlignment(actx)
 		cancel()
 		if err != nil {
+			if compaction {
+				s.compact.Store(true)
+			}
 			s.setPhase("record alignment failed", err)
 			return err
 		}
-		s.compact.Store(false)
 		s.incrementalFailures = 0
 	}
 	s.setPhase(phaseReady, nil)
