@@ -53,6 +53,14 @@ func (u *unionSlots) extend(added [][align.ElementSize]byte) {
 	}
 }
 
+// forget removes pseudonyms extend added from the index (their slots
+// stay in elems, beyond the length of the union that shares the index).
+func (u *unionSlots) forget(added [][align.ElementSize]byte) {
+	for _, k := range added {
+		delete(u.index, k)
+	}
+}
+
 func (u *unionSlots) bytes() []byte {
 	b := make([]byte, 0, len(u.elems)*align.ElementSize)
 	for _, e := range u.elems {
@@ -213,6 +221,9 @@ func (s *Server) runIncremental(ctx context.Context, prev *epochState) error {
 	next.extend(added)
 	es := &epochState{ID: epoch, Entities: union, UnionHash: unionHash[:], Sizes: sizes, Lineage: prev.Lineage, Previous: prev.ID, Removed: removed}
 	if err := s.saveEpoch(es, next); err != nil {
+		// The index is shared with the union in use: take the new
+		// pseudonyms out again, so that it names no slot beyond it.
+		next.forget(added)
 		return err
 	}
 	s.log.Info().Str("epoch", epoch).Str("previous", prev.ID).Uint64("entities", union).Int("new_slots", len(added)).

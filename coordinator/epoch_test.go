@@ -62,6 +62,18 @@ func TestUnionSlots(t *testing.T) {
 			t.Fatalf("pseudonym %d at slot %d (%v), want %d", b, got, ok, slot)
 		}
 	}
+	// An extension whose epoch could not be saved is taken back from the
+	// shared index: the union in use keeps its pseudonyms, and the new one
+	// names no slot beyond it.
+	next := &unionSlots{elems: u.elems, index: u.index}
+	next.extend([][32]byte{[32]byte(p(7))})
+	next.forget([][32]byte{[32]byte(p(7))})
+	if _, ok := u.lookup([32]byte(p(7))); ok {
+		t.Fatal("a forgotten pseudonym is still in the union's index")
+	}
+	if got, ok := u.lookup([32]byte(p(5))); !ok || got != 1 {
+		t.Fatalf("forget took a kept pseudonym: slot %d %v", got, ok)
+	}
 	u.extend([][32]byte{[32]byte(p(1))})
 	if got, ok := u.lookup([32]byte(p(1))); !ok || got != 3 || len(u.bytes()) != 4*32 {
 		t.Fatalf("extended: slot %d %v, %d bytes", got, ok, len(u.bytes()))
