@@ -67,6 +67,13 @@ func startClusterWith(t *testing.T, people int, coord map[string]any) (*demo.Lay
 // ledgerQueries lists the queries the ledger records, as an auditor reads
 // them.
 func ledgerQueries(t *testing.T, l *demo.Layout) []auditor.QueryRow {
+	rows, _ := verifiedLedger(t, l)
+	return rows
+}
+
+// verifiedLedger reads the live ledger as an auditor does, verified: the
+// queries it records and every entry.
+func verifiedLedger(t *testing.T, l *demo.Layout) ([]auditor.QueryRow, []auditor.Logged) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -78,11 +85,11 @@ func ledgerQueries(t *testing.T, l *demo.Layout) []auditor.QueryRow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rows, err := a.Verify(ctx, fetch, nil)
+	_, rows, all, err := a.VerifyEntries(ctx, fetch, nil)
 	if err != nil {
 		t.Fatalf("ledger: %v", err)
 	}
-	return rows
+	return rows, all
 }
 
 // TestBoundedWork runs real daemons with two running slots and a queue of

@@ -348,21 +348,7 @@ func checkSlots(t *testing.T, before, after map[string]map[string]uint32, change
 
 // ledgerEntries reads the live ledger, verified.
 func ledgerEntries(t *testing.T, l *demo.Layout) []auditor.Logged {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a, err := auditor.Load(l.AuditorDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fetch, err := a.Fetcher(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, all, err := a.VerifyEntries(ctx, fetch, nil)
-	if err != nil {
-		t.Fatalf("ledger: %v", err)
-	}
+	_, all := verifiedLedger(t, l)
 	return all
 }
 
