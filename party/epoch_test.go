@@ -69,10 +69,15 @@ type ranksStream struct {
 	grpc.ServerStream
 	msgs  []*pb.RanksChunk
 	reply *pb.AlignRanksReply
+	atEOF func() // if set, runs once when the messages run out
 }
 
 func (r *ranksStream) Recv() (*pb.RanksChunk, error) {
 	if len(r.msgs) == 0 {
+		if r.atEOF != nil {
+			r.atEOF()
+			r.atEOF = nil
+		}
 		return nil, io.EOF
 	}
 	m := r.msgs[0]
@@ -157,6 +162,28 @@ func TestAlignRanksIncremental(t *testing.T) {
 	ids, err := s.store.readIDs(es.IDsHash)
 	if err != nil || !slices.Equal(ids, []string{"b", "c", "x", "y"}) {
 		t.Fatalf("aligned ids %v: %v", ids, err)
+	}
+}
+
+// TestAlignRanksReplacedSession: ranks that finish arriving after another
+// epoch replaced the session (a coordinator racing two epochs) are refused
+// and change nothing: the alignment, and the previous one that queries in
+// flight use, stay.
+func TestAlignRanksReplacedSession(t *testing.T) {
+	s := incrementalParty(t)
+	old := s.aligned
+	st := &ranksStream{msgs: []*pb.RanksChunk{{EpochId: "e-2", Entities: 8, UnionHash: make([]byte, 32), PreviousEpoch: "e-1", Ranks: []uint32{1, 7}}}}
+	st.atEOF = func() {
+		s.mu.Lock()
+		s.aligning = &alignSession{epoch: "e-3", keys: s.aligning.keys, blinded: map[string]bool{}}
+		s.mu.Unlock()
+	}
+	err := s.AlignRanks(st)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "replaced") {
+		t.Fatalf("AlignRanks for a replaced session = %v, want InvalidArgument saying so", err)
+	}
+	if s.aligned != old {
+		t.Fatal("ranks for a replaced session changed the alignment")
 	}
 }
 
