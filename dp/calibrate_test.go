@@ -98,7 +98,7 @@ func TestScales(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &plan.Plan{Aggregates: tc.aggs}
-			got, err := Scales(p, testConsortium, tc.eps)
+			got, err := Scales(p, testConsortium, tc.eps, testRoom)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,11 +113,11 @@ func TestScales(t *testing.T) {
 		})
 	}
 	p := &plan.Plan{Aggregates: []plan.Aggregate{count}}
-	if _, err := Scales(p, testConsortium, 0); !errors.Is(err, ErrNoEpsilon) {
+	if _, err := Scales(p, testConsortium, 0, testRoom); !errors.Is(err, ErrNoEpsilon) {
 		t.Errorf("epsilon 0: got %v, want ErrNoEpsilon", err)
 	}
 	p = &plan.Plan{Aggregates: []plan.Aggregate{agg(plan.AggSum, "bank", "region")}}
-	if _, err := Scales(p, testConsortium, 1000); !errors.Is(err, plan.ErrUnknownName) {
+	if _, err := Scales(p, testConsortium, 1000, testRoom); !errors.Is(err, plan.ErrUnknownName) {
 		t.Errorf("category column: got %v, want ErrUnknownName", err)
 	}
 }
@@ -200,3 +200,6 @@ func TestCenter(t *testing.T) {
 		}
 	}
 }
+
+// testRoom is the deployed 45-bit modulus with collusion tolerance 1.
+var testRoom = Room{Modulus: 35184368877569, Collusion: 1}

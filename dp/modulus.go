@@ -40,17 +40,16 @@ func Decode(v, T uint64, B *big.Int) int64 {
 }
 
 // FitsModulus checks that every noisy total of a plan stays decodable:
-// its largest possible value (entities × the sum's sensitivity; for a
-// digit of a split sum, entities × (2^bits − 1)) plus twice the noise
-// bound of k+1 parties (NoiseBound; a split sum's noise is all in digit
-// 0, at the whole sum's scale, see SumScales) must stay below T, or
+// its largest possible value (entities × the sum's sensitivity, a
+// digit's own for a digit of a split sum) plus twice the noise bound of
+// k+1 parties (NoiseBound of its scale, SumScales) must stay below T, or
 // Decode could not tell a large total from a negative one. The error
 // names the sum and says how to fix it.
 func FitsModulus(p *plan.Plan, cs schema.Consortium, entities, T, epsilonMilli uint64, k int) error {
 	if epsilonMilli == 0 {
 		return nil
 	}
-	scales, err := Scales(p, cs, epsilonMilli)
+	scales, err := Scales(p, cs, epsilonMilli, Room{Modulus: T, Collusion: k})
 	if err != nil {
 		return err
 	}
@@ -59,9 +58,6 @@ func FitsModulus(p *plan.Plan, cs schema.Consortium, entities, T, epsilonMilli u
 		d, err := Sensitivity(s, cs)
 		if err != nil {
 			return err
-		}
-		if s.IsDigit() {
-			d = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(s.Bits)), big.NewInt(1))
 		}
 		worst := new(big.Int).Mul(d, new(big.Int).SetUint64(entities))
 		b := NoiseBound(scales[i], k)

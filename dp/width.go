@@ -3,6 +3,8 @@ package dp
 import (
 	"math"
 	"math/big"
+
+	"github.com/mpcq/mpcq/plan"
 )
 
 // exactWidthMaxScale is the largest scale HalfWidth95 computes exactly
@@ -33,6 +35,25 @@ const exactWidthMaxScale = 1000
 //     < α^h, the continuous tail), so h is at most a few units above the
 //     exact value, e.g. ⌈t·ln 20⌉ for n = 1.
 func HalfWidth95(t *big.Rat, noisyParties int) *big.Int {
+	return halfWidth(t, noisyParties, 0.95)
+}
+
+// SumHalfWidth95 is the half-width that sum s's noise of scale t from
+// noisyParties parties is given, so that the result's interval holds the
+// true value with probability at least 95%: HalfWidth95 for a whole sum.
+// For a digit of a sum split into k digits it is the half-width at
+// 1 − 0.05/k: the recombined total's interval, Σ_d 2^(d·bits)·h_d
+// (plan.FinishNoisy), then misses only if some digit's noise exceeds its
+// h_d, with probability at most k·0.05/k by the union bound.
+func SumHalfWidth95(s plan.Sum, t *big.Rat, noisyParties int) *big.Int {
+	if !s.IsDigit() {
+		return HalfWidth95(t, noisyParties)
+	}
+	return halfWidth(t, noisyParties, 1-0.05/float64(s.Digits))
+}
+
+// halfWidth is HalfWidth95 at confidence p (0.5 < p < 1).
+func halfWidth(t *big.Rat, noisyParties int, p float64) *big.Int {
 	if t == nil || t.Sign() < 0 {
 		return nil
 	}
@@ -41,9 +62,9 @@ func HalfWidth95(t *big.Rat, noisyParties int) *big.Int {
 	}
 	if t.Cmp(big.NewRat(exactWidthMaxScale, 1)) <= 0 {
 		tf, _ := t.Float64()
-		return big.NewInt(exactHalfWidth(tf, noisyParties, 0.95))
+		return big.NewInt(exactHalfWidth(tf, noisyParties, p))
 	}
-	q := new(big.Rat).SetFloat64(gammaDiffQuantile(noisyParties, 0.025))
+	q := new(big.Rat).SetFloat64(gammaDiffQuantile(noisyParties, (1-p)/2))
 	q.Mul(q, t)
 	h := new(big.Int).Quo(q.Num(), q.Denom()) // q > 0: floor
 	if !q.IsInt() {

@@ -466,8 +466,9 @@ func useOf(wp *wire.WirePlan, own schema.Table) (policy.Use, error) {
 // noiseFor returns the noise this party adds to each of a query's totals
 // (packed order), nil when it adds none (an exact query, or a rank above
 // the collusion tolerance). Scales come from the plan's declared maxima,
-// which the parties holding the columns checked at their steps.
-func noiseFor(q entry.Query, wp *wire.WirePlan, self string, parties []string) ([]*big.Int, error) {
+// which the parties holding the columns checked at their steps, and the
+// plaintext modulus T that the noise of a split sum's digits must fit.
+func noiseFor(q entry.Query, wp *wire.WirePlan, T uint64, self string, parties []string) ([]*big.Int, error) {
 	if q.EpsilonMilli == 0 {
 		return nil, nil
 	}
@@ -475,7 +476,7 @@ func noiseFor(q entry.Query, wp *wire.WirePlan, self string, parties []string) (
 	if !dp.Noisy(rank, int(q.Collusion)) {
 		return nil, nil
 	}
-	scales, err := planScales(wp, q.EpsilonMilli)
+	scales, err := planScales(wp, q.EpsilonMilli, dp.Room{Modulus: T, Collusion: int(q.Collusion)})
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +489,7 @@ func noiseFor(q entry.Query, wp *wire.WirePlan, self string, parties []string) (
 
 // planScales is dp.Scales from a wire plan: a consortium schema built
 // from the plan's declared maxima stands for the columns.
-func planScales(wp *wire.WirePlan, epsilonMilli uint64) ([]*big.Rat, error) {
+func planScales(wp *wire.WirePlan, epsilonMilli uint64, room dp.Room) ([]*big.Rat, error) {
 	var cs schema.Consortium
 	tables := map[string]*schema.Table{}
 	for i, s := range wp.Sums {
@@ -508,7 +509,7 @@ func planScales(wp *wire.WirePlan, epsilonMilli uint64) ([]*big.Rat, error) {
 	for _, t := range tables {
 		cs.Tables = append(cs.Tables, *t)
 	}
-	scales, err := dp.SumScales(wp.Sums, cs, epsilonMilli)
+	scales, err := dp.SumScales(wp.Sums, cs, epsilonMilli, room)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
 	}

@@ -373,7 +373,7 @@ func (s *Server) decryptShare(ctx context.Context, req *pb.DecryptShareRequest) 
 	if err := checkPacked(req, q.PlanHash, uint32(want), s.peers); err != nil {
 		return nil, err
 	}
-	noise, err := noiseFor(q, wp, s.name, s.partyNames())
+	noise, err := noiseFor(q, wp, params.T(), s.name, s.partyNames())
 	if err != nil {
 		return nil, err
 	}

@@ -54,10 +54,11 @@ func (s Sum) IsDigit() bool { return s.Digits > 1 }
 // with Bits as large as that allows, Digits = ⌈bitlen(max)/Bits⌉ for max
 // the largest value (or square) one person contributes, and then Bits
 // lowered to ⌈bitlen(max)/Digits⌉ (the same number of digits, the
-// smallest base: digit 0 leaves the most room for noise). The other half
-// of the modulus is the room the noise of a noisy query has in digit 0
-// (dp.FitsModulus checks it); the split does not depend on the query's ε,
-// so exact and noisy runs of one query have one plan.
+// smallest base: the lower digits, whose share of ε is smallest, get the
+// most room for their noise). The other half of the modulus is the room
+// each digit's noise has in a noisy query (dp.FitsModulus checks it);
+// the split does not depend on the query's ε, so exact and noisy runs of
+// one query have one plan.
 //
 // The error wraps ErrOverflow only where the representation ends: the
 // count itself reaches the modulus, or a sum needs more than MaxDigits

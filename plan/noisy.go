@@ -74,9 +74,10 @@ func (p *Plan) FinishNoisy(sums map[Sum][]int64, halfWidths map[Sum]*big.Int) (r
 			return nil, nil, nil, fmt.Errorf("%w: %s is not a sum of this plan", ErrResult, s.label())
 		}
 	}
-	// A split sum's digits recombine into its total and their half-widths
-	// into its own (digit 0's). The parties and the coordinator refuse
-	// noisy queries over split sums today (dp.ErrSplitNoise).
+	// A split sum's digits, each with noise of its own, recombine into its
+	// total, and their half-widths likewise into its half-width,
+	// Σ_d 2^(d·bits)·h_d (each h_d at 1 − 0.05/digits:
+	// dp.SumHalfWidth95).
 	noisy, hw := map[Sum][]*big.Int{}, map[Sum][]*big.Int{}
 	for s, vs := range sums {
 		bs := make([]*big.Int, len(vs))

@@ -65,7 +65,9 @@ func up(ctx context.Context, c common) (*demo.Layout, *demo.Cluster, demo.Phases
 		return nil, nil, demo.Phases{}, err
 	}
 	defer closeFn()
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	// The ceremony and then the alignment, each bounded by the
+	// coordinator's setup_timeout_s.
+	wctx, cancel := context.WithTimeout(ctx, 2*demo.SetupBudget(c.people))
 	defer cancel()
 	ph, err := demo.WaitReady(wctx, client, func(s string) { logf("  %s", s) })
 	if err != nil {

@@ -3,9 +3,11 @@ package analyst
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/mpcq/mpcq/dp"
+	"github.com/mpcq/mpcq/plan"
 	"github.com/mpcq/mpcq/policy"
 	pb "github.com/mpcq/mpcq/proto/mpcqv1"
 )
@@ -48,14 +50,29 @@ func (p *Profile) ExplainPrivacy(ctx context.Context, client pb.CoordinatorClien
 	} else {
 		fmt.Fprintf(&b, "  ε %s per query, collusion tolerance k=%d (%d of %d parties add noise); warrant %s\n",
 			pr.Epsilon(), pr.Collusion, pr.Collusion+1, parties, warrantText)
-		scales, err := dp.Scales(pl, cs, pr.EpsilonMilli)
+		scales, err := dp.Scales(pl, cs, pr.EpsilonMilli, dp.Room{Modulus: sr.PlaintextModulus, Collusion: pr.Collusion})
 		if err != nil {
 			return "", err
 		}
+		recombined := map[plan.Sum]*big.Int{}
 		for i, s := range pl.Sums() {
 			fs, _ := scales[i].Float64()
-			fmt.Fprintf(&b, "  noise of %s: discrete Laplace, scale %.4g per noisy party; 95%% of answers within ±%s\n",
-				sumLabel(string(s.Kind), s.Table, s.Column, s.Clip), fs, dp.HalfWidth95(scales[i], pr.Collusion+1))
+			label := sumLabel(string(s.Kind), s.Table, s.Column, s.Clip)
+			h := dp.SumHalfWidth95(s, scales[i], pr.Collusion+1)
+			if !s.IsDigit() {
+				fmt.Fprintf(&b, "  noise of %s: discrete Laplace, scale %.4g per noisy party; 95%% of answers within ±%s\n", label, fs, h)
+				continue
+			}
+			fmt.Fprintf(&b, "  noise of %s, digit %d of %d (base 2^%d): discrete Laplace, scale %.4g per noisy party; within ±%s\n",
+				label, s.Digit, s.Digits, s.Bits, fs, h)
+			w := s.Whole()
+			if recombined[w] == nil {
+				recombined[w] = new(big.Int)
+			}
+			recombined[w].Add(recombined[w], h.Lsh(h, uint(s.Digit*s.Bits)))
+			if s.Digit == s.Digits-1 {
+				fmt.Fprintf(&b, "  noise of %s, its digits recombined: 95%% of answers within ±%s\n", label, recombined[w])
+			}
 		}
 	}
 	for _, pp := range rep.Parties {

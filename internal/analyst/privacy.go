@@ -177,14 +177,14 @@ func (p *Profile) resolvePrivacy(req Request, numParties func() (int, error)) (P
 // each total of sum s carries the sum of k+1 DLap(t_s) noises, t_s from
 // dp.Scales for the plan, the consortium and ε.
 func finishNoisy(pl *plan.Plan, cs schema.Consortium, sums map[plan.Sum][]uint64, T, epsilonMilli uint64, k int) ([][]string, []string, [][]plan.Interval, error) {
-	scales, err := dp.Scales(pl, cs, epsilonMilli)
+	scales, err := dp.Scales(pl, cs, epsilonMilli, dp.Room{Modulus: T, Collusion: k})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("noise scales of the result: %w", err)
 	}
 	widths := map[plan.Sum]*big.Int{}
 	bounds := map[plan.Sum]*big.Int{}
 	for i, s := range pl.Sums() {
-		widths[s] = dp.HalfWidth95(scales[i], k+1)
+		widths[s] = dp.SumHalfWidth95(s, scales[i], k+1)
 		bounds[s] = dp.NoiseBound(scales[i], k)
 	}
 	centered := make(map[plan.Sum][]int64, len(sums))
