@@ -286,6 +286,9 @@ func New(cfg *Config, log zerolog.Logger) (*Server, error) {
 	if s.metrics, err = metrics.NewParty(s.registry); err != nil {
 		return nil, err
 	}
+	if err := metrics.PoolGauges(s.registry, s.poolLevel); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.syncHealthLocked()
 	s.mu.Unlock()
@@ -378,6 +381,18 @@ func (s *Server) replaceKeysLocked(k *keys) {
 
 // countEncrypted counts a first step's block encryptions by whether the
 // pool had an entry.
+// poolLevel is the current keys' encryption pool: entries ready and its
+// capacity (0, 0 without one).
+func (s *Server) poolLevel() (ready, size int) {
+	s.mu.Lock()
+	k := s.keys
+	s.mu.Unlock()
+	if k == nil || k.pool == nil {
+		return 0, 0
+	}
+	return k.pool.Len(), k.pool.Size()
+}
+
 func (s *Server) countEncrypted(hit bool) {
 	if s.metrics == nil {
 		return

@@ -42,6 +42,13 @@ type benchResult struct {
 	OrQueryS          float64 `json:"or_query_s"`
 	OrBaselineS       float64 `json:"or_baseline_s"`
 	OrRatioToBaseline float64 `json:"or_ratio_to_baseline"`
+	// WaitedForPools says the bench waited for the parties' encryption
+	// pools to be full before each encrypted run (not --back-to-back);
+	// PoolHits and PoolMisses count the first parties' blocks over all
+	// timed runs: from the pool, or encrypted afresh.
+	WaitedForPools bool   `json:"waited_for_pools"`
+	PoolHits       uint64 `json:"pool_hits"`
+	PoolMisses     uint64 `json:"pool_misses"`
 	// PhasesS are the spine query's phases (coordinator.Phase* and
 	// analyst.PhaseDecrypt), each the median over the runs.
 	PhasesS map[string]float64 `json:"phases_s"`
@@ -116,10 +123,20 @@ func cmdBench(ctx context.Context, o benchOptions, stdout io.Writer) error {
 	defer engine.Close()
 	r := benchResult{People: o.people, CeremonyS: ph.Ceremony.Seconds(), AlignmentS: ph.Alignment.Seconds(), Runs: o.runs,
 		BytesPerParty: map[string]uint64{}, PeakRSSBytes: map[string]uint64{}, BaselineEngine: version, PhasesS: map[string]float64{}}
+	r.WaitedForPools = !o.backToBack
+	hits0, misses0, err := l.PoolCounters(ctx)
+	if err != nil {
+		return err
+	}
 	phases := map[string][]float64{}
 	for _, q := range baseline.Queries() {
 		var qs, bs []float64
 		for i := 0; i < o.runs; i++ {
+			if !o.backToBack {
+				if _, err := l.WaitPoolsFull(ctx, 5*time.Minute); err != nil {
+					return err
+				}
+			}
 			start := time.Now()
 			res, err := p.Query(ctx, client, analyst.Request{SQL: q.SQL}, nil)
 			if err != nil {
@@ -160,6 +177,11 @@ func cmdBench(ctx context.Context, o benchOptions, stdout io.Writer) error {
 	for name, xs := range phases {
 		r.PhasesS[name] = median(xs)
 	}
+	hits1, misses1, err := l.PoolCounters(ctx)
+	if err != nil {
+		return err
+	}
+	r.PoolHits, r.PoolMisses = hits1-hits0, misses1-misses0
 	r.GroupToSpine = ratio(r.GroupQueryS, r.QueryS)
 	for name, pid := range cl.PIDs() {
 		if rss, err := demo.PeakRSS(pid); err == nil {
@@ -178,6 +200,11 @@ func printBench(w io.Writer, r benchResult) error {
 	fmt.Fprintf(tw, "key ceremony\t%.2f s\n", r.CeremonyS)
 	fmt.Fprintf(tw, "record alignment\t%.2f s\n", r.AlignmentS)
 	fmt.Fprintf(tw, "baseline\t%s on the pooled CSVs, the same SQL\n", r.BaselineEngine)
+	mode := "back to back (--back-to-back)"
+	if r.WaitedForPools {
+		mode = "each after the encryption pools refilled (not timed)"
+	}
+	fmt.Fprintf(tw, "encrypted runs\t%s; first-party blocks from the pool %d, encrypted afresh %d\n", mode, r.PoolHits, r.PoolMisses)
 	fmt.Fprintf(tw, "\nquery (median of %d)\tencrypted\tbaseline\tratio\t\n", r.Runs)
 	fmt.Fprintf(tw, "spine: 3 parties, COUNT+SUM\t%.3f s\t%.4f s\t%.0fx\t\n", r.QueryS, r.BaselineS, r.RatioToBaseline)
 	fmt.Fprintf(tw, "GROUP BY 10 districts\t%.3f s\t%.4f s\t%.0fx\t(%.2fx the spine)\n", r.GroupQueryS, r.GroupBaselineS, r.GroupRatioToBaseline, r.GroupToSpine)

@@ -123,6 +123,24 @@ func NewParty(reg prometheus.Registerer) (*Party, error) {
 	return m, register(reg, m.Steps, m.StepSeconds, m.DecryptShares, m.AlignBlinded, m.PolicyRefusals, m.EncPoolHits, m.EncPoolMisses)
 }
 
+// PoolGauges registers the encryption pool's fill level on reg:
+// mpcq_party_encryption_pool_ready (entries ready now) and
+// mpcq_party_encryption_pool_size (its capacity; 0 without a pool), read
+// from state at each scrape. A pool is full (ready = size) once the party
+// has been idle long enough: what a first step's online encryption needs.
+func PoolGauges(reg prometheus.Registerer, state func() (ready, size int)) error {
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "party", Name: "encryption_pool_ready",
+		Help: "Encryptions of zero ready in the pool now."}, func() float64 { r, _ := state(); return float64(r) })
+	size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "party", Name: "encryption_pool_size",
+		Help: "The encryption pool's capacity (encryption_pool_blocks; 0 without a pool)."}, func() float64 { _, n := state(); return float64(n) })
+	for _, c := range []prometheus.Collector{ready, size} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
 func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 	cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range cs {
