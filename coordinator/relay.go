@@ -137,7 +137,7 @@ func openChain(ctx context.Context, header *pb.QueryHeader, parties []*partyConn
 			if i > 0 {
 				inMap = outMaps[i-1]
 			}
-			st, err := pc.client.QueryStep(ctx)
+			st, err := pc.client.QueryStep(ctx, relayCodec())
 			if err != nil {
 				return partyFailed(pc.name, err)
 			}
@@ -174,20 +174,27 @@ func openChain(ctx context.Context, header *pb.QueryHeader, parties []*partyConn
 }
 
 // forward relays every block from one party's stream to the next party's
-// until the first party is done, then closes the next party's send side.
+// as the bytes it received (passthrough: nothing is decoded), until the
+// first party is done, then closes the next party's send side.
 // report, if set, hears the count of blocks forwarded so far.
 func forward(from, to pb.Party_QueryStepClient, fromName, toName string, sent *byteCount, report func(blocks int)) error {
 	blocks := 0
 	for {
-		m, err := from.Recv()
+		var f frame
+		err := from.RecvMsg(&f)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return partyFailed(fromName, err)
 		}
-		sent.add(fromName, m.Ciphertexts)
-		if err := to.Send(m); err != nil {
+		sent.addBytes(fromName, f.Len())
+		// SendMsg takes the frame's bytes (the codec hands them to gRPC,
+		// which frees them once written).
+		if err := to.SendMsg(&f); err != nil {
+			if f.data != nil {
+				f.release()
+			}
 			// The stream's own reader reports why; a failed send only
 			// means the next party stopped listening.
 			return partyFailed(toName, fmt.Errorf("stopped receiving blocks: %w", err))
@@ -236,6 +243,12 @@ func (c *byteCount) add(party string, cts [][]byte) {
 	for _, b := range cts {
 		n += len(b)
 	}
+	c.addBytes(party, n)
+}
+
+// addBytes counts n bytes (a relayed message's, signature and framing
+// included: about 100 bytes more than its ciphertexts) as sent by party.
+func (c *byteCount) addBytes(party string, n int) {
 	c.mu.Lock()
 	c.m[party] += uint64(n)
 	c.mu.Unlock()
