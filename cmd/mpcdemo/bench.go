@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"text/tabwriter"
@@ -49,6 +50,12 @@ type benchResult struct {
 	WaitedForPools bool   `json:"waited_for_pools"`
 	PoolHits       uint64 `json:"pool_hits"`
 	PoolMisses     uint64 `json:"pool_misses"`
+	// CPUSPerQuery is each query's CPU time per process (user + system,
+	// from /proc), the median over the runs: query name (spine, group,
+	// or) → daemon → seconds. On one machine the processes share its
+	// cores, so a query's wall time is bounded below by their sum over
+	// the cores; deployed, each party has its own.
+	CPUSPerQuery map[string]map[string]float64 `json:"cpu_s_per_query"`
 	// PhasesS are the spine query's phases (coordinator.Phase* and
 	// analyst.PhaseDecrypt), each the median over the runs.
 	PhasesS map[string]float64 `json:"phases_s"`
@@ -129,20 +136,29 @@ func cmdBench(ctx context.Context, o benchOptions, stdout io.Writer) error {
 		return err
 	}
 	phases := map[string][]float64{}
+	pids := cl.PIDs()
+	r.CPUSPerQuery = map[string]map[string]float64{}
 	for _, q := range baseline.Queries() {
 		var qs, bs []float64
+		cpu := map[string][]float64{}
 		for i := 0; i < o.runs; i++ {
 			if !o.backToBack {
 				if _, err := l.WaitPoolsFull(ctx, 5*time.Minute); err != nil {
 					return err
 				}
 			}
+			cpu0 := cpuTimes(pids)
 			start := time.Now()
 			res, err := p.Query(ctx, client, analyst.Request{SQL: q.SQL}, nil)
 			if err != nil {
 				return fmt.Errorf("%s query: %w", q.Name, err)
 			}
 			qs = append(qs, time.Since(start).Seconds())
+			for name, c := range cpuTimes(pids) {
+				if c0, ok := cpu0[name]; ok {
+					cpu[name] = append(cpu[name], c-c0)
+				}
+			}
 			want, took, err := engine.Query(ctx, q.SQL)
 			if err != nil {
 				return fmt.Errorf("%s query: %w", q.Name, err)
@@ -163,6 +179,10 @@ func cmdBench(ctx context.Context, o benchOptions, stdout io.Writer) error {
 				}
 			}
 			logf("  %s run %d: encrypted %.3fs, %s %.4fs", q.Name, i+1, qs[i], version, bs[i])
+		}
+		r.CPUSPerQuery[q.Name] = map[string]float64{}
+		for name, xs := range cpu {
+			r.CPUSPerQuery[q.Name][name] = median(xs)
 		}
 		mq, mb := median(qs), median(bs)
 		switch q.Name {
@@ -194,6 +214,18 @@ func cmdBench(ctx context.Context, o benchOptions, stdout io.Writer) error {
 	return printBench(stdout, r)
 }
 
+// cpuTimes reads every daemon's CPU seconds so far (those it cannot read
+// are left out).
+func cpuTimes(pids map[string]int) map[string]float64 {
+	out := map[string]float64{}
+	for name, pid := range pids {
+		if c, err := demo.CPUSeconds(pid); err == nil {
+			out[name] = c
+		}
+	}
+	return out
+}
+
 func printBench(w io.Writer, r benchResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "people\t%d\n", r.People)
@@ -214,6 +246,19 @@ func printBench(w io.Writer, r benchResult) error {
 		fmt.Fprintf(tw, "  %s\t%.4f s\t\t\t\n", n, r.PhasesS[n])
 	}
 	fmt.Fprintf(tw, "  (the first party's encryption overlaps chain_open; README, Performance)\t\t\t\t\n\n")
+	for _, q := range []string{"spine", "group", "or"} {
+		c := r.CPUSPerQuery[q]
+		if len(c) == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "CPU per %s query (median)\t", q)
+		total := 0.0
+		for _, n := range slices.Sorted(maps.Keys(c)) {
+			fmt.Fprintf(tw, "%s %.2f s  ", n, c[n])
+			total += c[n]
+		}
+		fmt.Fprintf(tw, "(%.2f s in all)\n", total)
+	}
 	for _, n := range sortedKeys(r.BytesPerParty) {
 		fmt.Fprintf(tw, "bytes sent by %s\t%.1f MiB per query\n", n, float64(r.BytesPerParty[n])/(1<<20))
 	}

@@ -36,7 +36,7 @@ func TestBenchJSON(t *testing.T) {
 		{"bytes_per_party", true}, {"peak_rss_bytes", true},
 		{"baseline_engine", true}, {"baseline_s", true}, {"ratio_to_baseline", true},
 		{"group_baseline_s", true}, {"group_ratio_to_baseline", true}, {"or_baseline_s", true}, {"or_ratio_to_baseline", true},
-		{"phases_s", true}, {"waited_for_pools", true}, {"pool_hits", true}, {"pool_misses", true},
+		{"phases_s", true}, {"waited_for_pools", true}, {"pool_hits", true}, {"pool_misses", true}, {"cpu_s_per_query", true},
 		{"plaintext_s", false}, {"group_plaintext_s", false}, {"or_plaintext_s", false}, {"ratio", false}, {"phaseOrder", false},
 	} {
 		if _, ok := m[tc.key]; ok != tc.present {

@@ -30,3 +30,22 @@ func TestParsePoolLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestParseStatCPU(t *testing.T) {
+	for _, tc := range []struct {
+		stat string
+		want float64
+		err  bool
+	}{
+		{"4025 (partyd) S 1 4025 4025 0 -1 4194560 1 0 0 0 1234 56 0 0 39 19 8 0 100 0 0", 12.90, false},
+		{"7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 100 200 0 0", 3, false},
+		{"7 partyd S 1", 0, true},
+		{"7 (x) S 1 2 3", 0, true},
+		{"7 (x) S 1 2 3 4 5 6 7 8 9 10 x 1 0 0", 0, true},
+	} {
+		got, err := parseStatCPU(tc.stat)
+		if (err != nil) != tc.err || (!tc.err && (got < tc.want-1e-9 || got > tc.want+1e-9)) {
+			t.Errorf("%q: %v, %v; want %v (error %v)", tc.stat, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -155,6 +155,39 @@ func (c *Cluster) PIDs() map[string]int {
 	return out
 }
 
+// CPUSeconds reads a live process's CPU time so far (user and system,
+// from /proc/PID/stat, in USER_HZ = 100 ticks per second on Linux).
+func CPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime + stime (fields 14 and 15) from a
+// /proc/PID/stat line; the command name (field 2, in parentheses) may
+// hold spaces and parentheses, so fields are counted after its last ')'.
+func parseStatCPU(stat string) (float64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("proc stat: no command name in %.40q", stat)
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("proc stat: %d fields after the command name, want at least 13", len(f))
+	}
+	var ticks uint64
+	for _, x := range f[11:13] { // fields 14 (utime) and 15 (stime)
+		v, err := strconv.ParseUint(x, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("proc stat: %w", err)
+		}
+		ticks += v
+	}
+	return float64(ticks) / 100, nil
+}
+
 // PeakRSS reads a live process's peak resident set size (VmHWM) in bytes.
 func PeakRSS(pid int) (uint64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
