@@ -221,7 +221,7 @@ func receiveSums(st pb.Party_QueryStepClient, name string, asm *packedAssembly, 
 		if err != nil {
 			return partyFailed(name, err)
 		}
-		sent.add(name, m.Ciphertexts)
+		sent.addBytes(name, proto.Size(m))
 		if err := asm.add(m); err != nil {
 			return partyFailed(name, err)
 		}

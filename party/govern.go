@@ -511,7 +511,7 @@ func planScales(wp *wire.WirePlan, epsilonMilli uint64, room dp.Room) ([]*big.Ra
 	}
 	scales, err := dp.SumScales(wp.Sums, cs, epsilonMilli, room)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
+		return nil, fmt.Errorf("%w: %w", ErrPlan, err)
 	}
 	return scales, nil
 }

@@ -379,8 +379,6 @@ func (s *Server) replaceKeysLocked(k *keys) {
 	s.startEncPool(k)
 }
 
-// countEncrypted counts a first step's block encryptions by whether the
-// pool had an entry.
 // poolLevel is the current keys' encryption pool: entries ready and its
 // capacity (0, 0 without one).
 func (s *Server) poolLevel() (ready, size int) {
@@ -393,6 +391,8 @@ func (s *Server) poolLevel() (ready, size int) {
 	return k.pool.Len(), k.pool.Size()
 }
 
+// countEncrypted counts a first step's block encryptions by whether the
+// pool had an entry.
 func (s *Server) countEncrypted(hit bool) {
 	if s.metrics == nil {
 		return

@@ -63,8 +63,8 @@ func (p *Profile) ExplainPrivacy(ctx context.Context, client pb.CoordinatorClien
 				fmt.Fprintf(&b, "  noise of %s: discrete Laplace, scale %.4g per noisy party; 95%% of answers within ±%s\n", label, fs, h)
 				continue
 			}
-			fmt.Fprintf(&b, "  noise of %s, digit %d of %d (base 2^%d): discrete Laplace, scale %.4g per noisy party; within ±%s\n",
-				label, s.Digit, s.Digits, s.Bits, fs, h)
+			fmt.Fprintf(&b, "  noise of %s, digit %d of %d (base 2^%d): discrete Laplace, scale %.4g per noisy party; %.1f%% of answers within ±%s\n",
+				label, s.Digit, s.Digits, s.Bits, fs, 100-5/float64(s.Digits), h)
 			w := s.Whole()
 			if recombined[w] == nil {
 				recombined[w] = new(big.Int)
