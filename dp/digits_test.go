@@ -4,8 +4,8 @@ import (
 	"errors"
 	"math"
 	"math/big"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/mpcq/mpcq/plan"
