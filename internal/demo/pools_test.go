@@ -49,3 +49,26 @@ func TestParseStatCPU(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseStatCPU: any /proc stat text gives a non-negative CPU time or
+// an error, never a panic.
+func FuzzParseStatCPU(f *testing.F) {
+	f.Add("4025 (partyd) S 1 4025 4025 0 -1 4194560 1 0 0 0 1234 56 0 0 39 19 8 0 100 0 0")
+	f.Add("7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 100 200 0 0")
+	f.Add(")")
+	f.Fuzz(func(t *testing.T, stat string) {
+		if c, err := parseStatCPU(stat); err == nil && c < 0 {
+			t.Fatalf("%q: negative CPU time %v", stat, c)
+		}
+	})
+}
+
+// FuzzParsePoolLevel: any metrics text gives a level or an error, never a
+// panic.
+func FuzzParsePoolLevel(f *testing.F) {
+	f.Add("mpcq_party_encryption_pool_ready 12\nmpcq_party_encryption_pool_size 128\n")
+	f.Add("# TYPE mpcq_party_encryption_pool_ready counter\nmpcq_party_encryption_pool_ready 1\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		_, _ = ParsePoolLevel(strings.NewReader(text))
+	})
+}
