@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 
 	"github.com/zeebo/blake3"
 )
@@ -50,23 +51,15 @@ type Ref struct {
 // CiphertextsHash is the SHA-256 of a list of ciphertexts, each as a
 // uint64 length and its bytes: the packed totals' hash in a RESULT ledger
 // entry (chain blocks are bound by blockHash).
-func CiphertextsHash(cts [][]byte) [32]byte {
-	h := sha256.New()
-	var n [8]byte
-	for _, c := range cts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(c)))
-		_, _ = h.Write(n[:])
-		_, _ = h.Write(c)
-	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
+func CiphertextsHash(cts [][]byte) [32]byte { return lengthPrefixedSum(sha256.New(), cts) }
 
 // blockHash is the BLAKE3-256 of a chain message's ciphertexts, each as a
 // uint64 length and its bytes: what a chain block's signature binds.
-func blockHash(cts [][]byte) [32]byte {
-	h := blake3.New()
+func blockHash(cts [][]byte) [32]byte { return lengthPrefixedSum(blake3.New(), cts) }
+
+// lengthPrefixedSum hashes cts with h (a 32-byte hash), each as a uint64
+// length and its bytes.
+func lengthPrefixedSum(h hash.Hash, cts [][]byte) [32]byte {
 	var n [8]byte
 	for _, c := range cts {
 		binary.BigEndian.PutUint64(n[:], uint64(len(c)))
