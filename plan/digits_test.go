@@ -168,9 +168,9 @@ func TestFinishDigits(t *testing.T) {
 	}
 }
 
-// TestFinishNoisyDigits: the noise of a split sum is in digit 0 only; the
-// recombined total is the exact total plus that noise, and its half-width
-// digit 0's.
+// TestFinishNoisyDigits: every digit of a split sum carries noise of its
+// own (dp.SumScales); the recombined total is the exact total plus
+// Σ_d 2^(d·bits)·noise_d, and its half-width Σ_d 2^(d·bits)·h_d.
 func TestFinishNoisyDigits(t *testing.T) {
 	cs := testConsortium()
 	p, err := Parse("SELECT SUM(bank.balance) FROM bank", cs)
@@ -197,15 +197,19 @@ func TestFinishNoisyDigits(t *testing.T) {
 		}
 		noisy[s] = []int64{tot}
 	}
-	const noise = -3
-	noisy[sums[0]][0] += noise
-	widths := map[Sum]*big.Int{sums[0]: big.NewInt(40), sums[1]: new(big.Int)}
+	const noise0, noise1 = -3, 2
+	noisy[sums[0]][0] += noise0
+	noisy[sums[1]][0] += noise1
+	widths := map[Sum]*big.Int{sums[0]: big.NewInt(40), sums[1]: big.NewInt(5)}
 	rows, _, ivs, err := p.FinishNoisy(noisy, widths)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := big.NewInt(exact + noise).String(); rows[0][0] != want || ivs[0][0].HalfWidth != "40" {
-		t.Fatalf("noisy SUM %s ± %s, want %s ± 40", rows[0][0], ivs[0][0].HalfWidth, want)
+	base := int64(1) << sums[0].Bits
+	want := big.NewInt(exact + noise0 + base*noise1).String()
+	wantHW := big.NewInt(40 + base*5).String()
+	if rows[0][0] != want || ivs[0][0].HalfWidth != wantHW {
+		t.Fatalf("noisy SUM %s ± %s, want %s ± %s", rows[0][0], ivs[0][0].HalfWidth, want, wantHW)
 	}
 }
 
