@@ -55,9 +55,10 @@ type benchResult struct {
 	// or) → daemon → seconds, from the query's start to its answer. The
 	// first party's includes the refill of its pool that starts when its
 	// step ends (at nice 19, while the others finish the query); the
-	// analyst's decryption, in the bench's own process, is not counted. On one machine the processes share its
-	// cores, so a query's wall time is bounded below by their sum over
-	// the cores; deployed, each party has its own.
+	// analyst's decryption, in the bench's own process, is not counted.
+	// On one machine the processes share its cores, so a query's wall
+	// time is bounded below by their sum over the cores; deployed, each
+	// party has its own.
 	CPUSPerQuery map[string]map[string]float64 `json:"cpu_s_per_query"`
 	// PhasesS are the spine query's phases (coordinator.Phase* and
 	// analyst.PhaseDecrypt), each the median over the runs.
