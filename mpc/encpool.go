@@ -171,15 +171,9 @@ func (ep *EncPool) Fill(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ct, err := ep.fresh()
-		if err != nil {
+		if err := ep.addFresh(); err != nil {
 			return err
 		}
-		ep.mu.Lock()
-		if len(ep.items) < ep.size {
-			ep.items = append(ep.items, ct)
-		}
-		ep.mu.Unlock()
 	}
 }
 
@@ -193,16 +187,25 @@ func (ep *EncPool) FillN(ctx context.Context, n int) error {
 		if ep.Len() >= ep.size {
 			return nil
 		}
-		ct, err := ep.fresh()
-		if err != nil {
+		if err := ep.addFresh(); err != nil {
 			return err
 		}
-		ep.mu.Lock()
-		if len(ep.items) < ep.size {
-			ep.items = append(ep.items, ct)
-		}
-		ep.mu.Unlock()
 	}
+	return nil
+}
+
+// addFresh computes one encryption of zero and adds it if the pool still
+// has room (a Take may have made room, or another fill filled it).
+func (ep *EncPool) addFresh() error {
+	ct, err := ep.fresh()
+	if err != nil {
+		return err
+	}
+	ep.mu.Lock()
+	if len(ep.items) < ep.size {
+		ep.items = append(ep.items, ct)
+	}
+	ep.mu.Unlock()
 	return nil
 }
 
